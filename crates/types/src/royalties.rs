@@ -1,0 +1,465 @@
+//! The royalties canister's public interface: model registry, split, settlement, payouts, log, audit.
+
+use candid::{CandidType, Deserialize, Nat, Principal};
+use icrc_ledger_types::icrc1::account::{Account, Subaccount};
+use serde_bytes::ByteBuf;
+use sha2::{Digest, Sha256};
+
+pub type ModelId = u64;
+pub type BatchId = u64;
+pub type ReceiptId = u64;
+pub type SplitVersion = u32;
+pub type ProposalId = u64;
+pub type PayoutId = u64;
+
+/// A fine-tuning dataset the model was trained on, pinned by the SHA-256 of its content.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct DatasetRef {
+    pub uri: String,
+    pub sha256: ByteBuf,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TrainingParam {
+    pub key: String,
+    pub value: String,
+}
+
+/// What the model is: the NFT's immutable description.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelMetadata {
+    pub name: String,
+    /// The Ollama model the node runs, e.g. `llama3.1:8b`.
+    pub base_model: String,
+    pub architecture: String,
+    pub datasets: Vec<DatasetRef>,
+    pub training_params: Vec<TrainingParam>,
+    pub licence: String,
+}
+
+/// Price in the payment token's smallest unit per 1,000 tokens.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Price {
+    pub per_1k_input_tokens: u64,
+    pub per_1k_output_tokens: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelStatus {
+    Active,
+    Paused,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ShareHolding {
+    pub account: Account,
+    pub units: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct DataOwner {
+    pub account: Account,
+    pub weight: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RegisterModelArgs {
+    pub metadata: ModelMetadata,
+    pub price: Price,
+    pub owners: Vec<ShareHolding>,
+    pub data_owners: Vec<DataOwner>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Model {
+    pub id: ModelId,
+    pub metadata: ModelMetadata,
+    pub price: Price,
+    pub status: ModelStatus,
+    /// The principal that registered the model; it alone sets price and status.
+    pub manager: Principal,
+    pub total_units: u64,
+    /// Increments on every share transfer; receipts are credited under the epoch in force when metered.
+    pub share_epoch: u64,
+    pub data_owners: Vec<DataOwner>,
+    pub registered_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelView {
+    pub model: Model,
+    pub holders: Vec<ShareHolding>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelPage {
+    pub models: Vec<ModelView>,
+    /// Pass as `start` to get the next page; `None` when this was the last page.
+    pub next: Option<ModelId>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct HeldShares {
+    pub model: ModelId,
+    pub units: u64,
+    pub total_units: u64,
+}
+
+/// The holdings of one model as they were in one epoch; receipts metered in the epoch are credited by it.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ShareTable {
+    pub model: ModelId,
+    pub epoch: u64,
+    pub starts_at: u64,
+    pub holders: Vec<ShareHolding>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TransferSharesArgs {
+    pub model: ModelId,
+    pub from_subaccount: Option<Subaccount>,
+    pub to: Account,
+    pub units: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum RegistryError {
+    AnonymousCaller,
+    NotModelManager { model: ModelId },
+    UnknownModel { model: ModelId },
+    InvalidArgument { field: String, reason: String },
+    InsufficientShares { held: u64, requested: u64 },
+}
+
+/// Basis points of every receipt for each stakeholder class; the four parts sum to 10,000.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SplitConfig {
+    pub host_bps: u16,
+    pub model_owners_bps: u16,
+    pub data_owners_bps: u16,
+    pub treasury_bps: u16,
+}
+
+impl SplitConfig {
+    pub fn total_bps(&self) -> u32 {
+        self.host_bps as u32
+            + self.model_owners_bps as u32
+            + self.data_owners_bps as u32
+            + self.treasury_bps as u32
+    }
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SplitRecord {
+    pub version: SplitVersion,
+    pub split: SplitConfig,
+    /// `None` for the split given at install time.
+    pub proposal_id: Option<ProposalId>,
+    pub set_at: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetSplitArgs {
+    pub proposal_id: ProposalId,
+    pub split: SplitConfig,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum SplitError {
+    NotGovernance,
+    InvalidSplit { total_bps: u32 },
+    ProposalAlreadyApplied { proposal_id: ProposalId, version: SplitVersion },
+}
+
+/// One metered inference, as the inference proxy charged it.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub id: ReceiptId,
+    pub user: Principal,
+    pub model: ModelId,
+    pub node_operator: Account,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub amount: u64,
+    pub split_version: SplitVersion,
+    pub metered_at: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SettleArgs {
+    pub batch_id: BatchId,
+    /// The ledger block of the proxy's transfer of the batch total to this canister.
+    pub funding_block: Nat,
+    pub receipts: Vec<Receipt>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SettleOk {
+    pub batch_id: BatchId,
+    pub log_index: u64,
+    pub settled_receipts: u32,
+    /// Receipts skipped because an earlier batch already settled them.
+    pub duplicate_receipts: Vec<ReceiptId>,
+    pub settled_amount: u128,
+    /// True when this batch id had been settled before and nothing changed now.
+    pub already_settled: bool,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum SettleError {
+    NotInferenceProxy,
+    EmptyBatch,
+    TooManyReceipts { max: u32 },
+    UnknownModel { receipt: ReceiptId, model: ModelId },
+    UnknownSplitVersion { receipt: ReceiptId, version: SplitVersion },
+    ZeroAmount { receipt: ReceiptId },
+    DuplicateReceiptInBatch { receipt: ReceiptId },
+    MeteredInFuture { receipt: ReceiptId, metered_at: u64, now: u64 },
+}
+
+/// One stakeholder's part of one receipt.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Credit {
+    pub account: Account,
+    pub amount: u128,
+}
+
+/// A receipt as settled: enough to recompute every credit. Each recipient `r` of the pool
+/// `(model, share_epoch, split_version, node_operator)` is owed `floor(gross × weight_r / denominator)`
+/// cumulatively; `credits` are the increments from `pool_gross_before` to `pool_gross_before + amount`.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SettledReceipt {
+    pub receipt: Receipt,
+    pub share_epoch: u64,
+    pub pool_gross_before: u128,
+    pub pool_undistributed_before: u128,
+    pub pool_undistributed_after: u128,
+    pub credits: Vec<Credit>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PoolRecipient {
+    pub account: Account,
+    pub weight: u128,
+    pub credited: u128,
+}
+
+/// A crediting pool: receipts of one model, share epoch, split version and host.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Pool {
+    pub model: ModelId,
+    pub share_epoch: u64,
+    pub split_version: SplitVersion,
+    pub host: Account,
+    pub gross: u128,
+    pub denominator: u128,
+    pub recipients: Vec<PoolRecipient>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct StakeholderBalance {
+    /// Claimable now.
+    pub available: u128,
+    /// Everything ever credited.
+    pub credited_total: u128,
+    /// Debited for payouts whose outcome is not yet final (amount + fee).
+    pub in_flight: u128,
+    /// Debited for completed payouts (amount + fee).
+    pub paid_total: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ClaimArgs {
+    pub from_subaccount: Option<Subaccount>,
+    /// Where to send; the claiming account itself when `None`.
+    pub to: Option<Account>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayoutKind {
+    Claim,
+    Automatic,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum PayoutStatus {
+    /// Recorded; the transfer's outcome is not known yet and it is retried with the identical payload.
+    Pending,
+    Completed { block_index: Nat },
+    /// Definitely not executed; the accrual was restored.
+    Failed { reason: String },
+    /// The dedup window passed with the outcome unknown: funds stay reserved until reconciled with the ledger's blocks.
+    NeedsReconciliation,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Payout {
+    pub id: PayoutId,
+    pub kind: PayoutKind,
+    /// Whose accrual pays for it.
+    pub account: Account,
+    pub to: Account,
+    /// Sent to `to`; the accrual was debited `amount + fee`.
+    pub amount: u128,
+    pub fee: u128,
+    pub memo: ByteBuf,
+    pub created_at_time: u64,
+    pub attempts: u32,
+    pub status: PayoutStatus,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum ClaimError {
+    AnonymousCaller,
+    /// Another claim by this caller is in progress.
+    AlreadyProcessing,
+    NothingToClaim,
+    BelowFee { available: u128, fee: u128 },
+    /// The ledger definitely refused the transfer; the accrual is restored.
+    TransferFailed { payout: PayoutId, reason: String },
+    /// The ledger's fee could not be fetched; nothing was recorded.
+    LedgerUnavailable { reason: String },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum LogEvent {
+    ModelRegistered {
+        model: ModelId,
+        manager: Principal,
+        owners: Vec<ShareHolding>,
+        data_owners: Vec<DataOwner>,
+    },
+    SharesTransferred {
+        model: ModelId,
+        from: Account,
+        to: Account,
+        units: u64,
+        new_epoch: u64,
+    },
+    SplitSet {
+        record: SplitRecord,
+    },
+    BatchSettled {
+        batch_id: BatchId,
+        funding_block: Nat,
+        receipts: Vec<SettledReceipt>,
+        duplicate_receipts: Vec<ReceiptId>,
+    },
+    PayoutRecorded {
+        payout: Payout,
+    },
+    PayoutCompleted {
+        payout: PayoutId,
+        block_index: Nat,
+    },
+    PayoutFailed {
+        payout: PayoutId,
+        reason: String,
+        restored: u128,
+    },
+    PayoutNeedsReconciliation {
+        payout: PayoutId,
+    },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    pub index: u64,
+    pub timestamp: u64,
+    pub prev_hash: ByteBuf,
+    pub hash: ByteBuf,
+    pub event: LogEvent,
+}
+
+impl LogEntry {
+    /// `sha256("neuranft-royalties-log-v1" ‖ prev_hash ‖ index (u64 BE) ‖ timestamp (u64 BE) ‖ candid(event))`.
+    pub fn compute_hash(prev_hash: &[u8], index: u64, timestamp: u64, event: &LogEvent) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"neuranft-royalties-log-v1");
+        hasher.update(prev_hash);
+        hasher.update(index.to_be_bytes());
+        hasher.update(timestamp.to_be_bytes());
+        hasher.update(candid::encode_one(event).expect("BUG: log event must encode"));
+        hasher.finalize().into()
+    }
+
+    /// Checks that `entries` (consecutive, oldest first) form an unbroken chain starting from `prev_hash`.
+    /// Returns the hash of the last entry.
+    pub fn verify_chain(prev_hash: &[u8], entries: &[LogEntry]) -> Result<[u8; 32], u64> {
+        let mut prev: Vec<u8> = prev_hash.to_vec();
+        for entry in entries {
+            let expected = Self::compute_hash(&prev, entry.index, entry.timestamp, &entry.event);
+            if entry.prev_hash.as_slice() != prev.as_slice() || entry.hash.as_slice() != expected {
+                return Err(entry.index);
+            }
+            prev = expected.to_vec();
+        }
+        Ok(prev.try_into().expect("hash is 32 bytes"))
+    }
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogPage {
+    pub entries: Vec<LogEntry>,
+    pub total: u64,
+}
+
+/// Everything the canister owes, by kind.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Liabilities {
+    pub available: u128,
+    pub in_flight: u128,
+    /// Rounding remainders of crediting pools, owed to the pools' recipients as their gross grows.
+    pub undistributed: u128,
+    pub total: u128,
+    pub settled_total: u128,
+    pub paid_total: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct AuditReport {
+    pub ledger_balance: u128,
+    pub liabilities: Liabilities,
+    /// `ledger_balance - liabilities.total`: zero when everything agrees.
+    pub surplus: candid::Int,
+    pub agrees: bool,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum AuditError {
+    LedgerUnavailable { reason: String },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InitArgs {
+    pub ledger: Principal,
+    pub governance: Principal,
+    pub inference_proxy: Principal,
+    pub treasury: Account,
+    pub split: SplitConfig,
+    /// Accruals of at least `auto_payout_fee_multiple × ledger fee` are pushed by the payout timer.
+    pub auto_payout_fee_multiple: u64,
+    pub payout_interval_seconds: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct UpgradeArgs {
+    pub governance: Option<Principal>,
+    pub inference_proxy: Option<Principal>,
+    pub treasury: Option<Account>,
+    pub auto_payout_fee_multiple: Option<u64>,
+    pub payout_interval_seconds: Option<u64>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RoyaltiesConfig {
+    pub ledger: Principal,
+    pub governance: Principal,
+    pub inference_proxy: Principal,
+    pub treasury: Account,
+    pub auto_payout_fee_multiple: u64,
+    pub payout_interval_seconds: u64,
+    pub ledger_fee: Option<u128>,
+    pub current_split: SplitRecord,
+}
