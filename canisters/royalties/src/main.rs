@@ -1,1 +1,270 @@
+//! The royalties canister shell: decode, check the caller, call the state, perform ledger calls.
+
+use candid::{Nat, Principal};
+use ic_cdk::api::{canister_self, msg_caller, time};
+use ic_cdk::call::{Call, CallFailed};
+use ic_cdk::{init, inspect_message, post_upgrade, query, update};
+use icrc_ledger_types::icrc1::account::Account;
+use icrc_ledger_types::icrc1::transfer::{TransferArg, TransferError};
+use ledger_adapter::{CallFailure, LedgerRuntime};
+use neuranft_types::royalties::*;
+use royalties::{payouts, State};
+use serde_bytes::ByteBuf;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+thread_local! {
+    static STATE: Rc<RefCell<State>> =
+        Rc::new(RefCell::new(State::open(ic_stable_structures::DefaultMemoryImpl::default())));
+}
+
+fn state() -> Rc<RefCell<State>> {
+    STATE.with(Rc::clone)
+}
+
+fn read<R>(f: impl FnOnce(&State) -> R) -> R {
+    STATE.with(|s| f(&s.borrow()))
+}
+
+fn mutate<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+/// The ICRC ledger reached by bounded-wait calls.
+struct IcLedger(Principal);
+
+fn call_failure(e: CallFailed) -> CallFailure {
+    match e {
+        CallFailed::CallRejected(r) => CallFailure::Rejected {
+            code: r.raw_reject_code(),
+            message: r.reject_message().to_string(),
+        },
+        other => CallFailure::NotSent {
+            message: other.to_string(),
+        },
+    }
+}
+
+async fn call<A: candid::CandidType, R: candid::CandidType + for<'de> candid::Deserialize<'de>>(
+    ledger: Principal,
+    method: &str,
+    arg: A,
+) -> Result<R, CallFailure> {
+    let response = Call::bounded_wait(ledger, method)
+        .with_arg(arg)
+        .await
+        .map_err(call_failure)?;
+    response
+        .candid::<R>()
+        .map_err(|e| CallFailure::BadReply { message: e.to_string() })
+}
+
+impl LedgerRuntime for IcLedger {
+    async fn icrc1_transfer(&self, arg: TransferArg) -> Result<Result<Nat, TransferError>, CallFailure> {
+        call(self.0, "icrc1_transfer", arg).await
+    }
+
+    async fn icrc1_fee(&self) -> Result<Nat, CallFailure> {
+        call(self.0, "icrc1_fee", ()).await
+    }
+
+    async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure> {
+        call(self.0, "icrc1_balance_of", account).await
+    }
+
+    fn caller(&self) -> Principal {
+        canister_self()
+    }
+}
+
+fn ledger() -> IcLedger {
+    IcLedger(read(|s| s.config().ledger))
+}
+
+fn start_payout_timer() {
+    let interval = read(|s| s.config().payout_interval_seconds);
+    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
+        payouts::run_payout_job(&state(), &ledger(), time()).await;
+    });
+}
+
+#[init]
+fn init(args: InitArgs) {
+    if let Err(e) = mutate(|s| s.initialize(args, time())) {
+        ic_cdk::trap(format!("invalid init arguments: {e:?}"));
+    }
+    start_payout_timer();
+}
+
+#[post_upgrade]
+fn post_upgrade(args: Option<UpgradeArgs>) {
+    if let Some(args) = args {
+        mutate(|s| s.upgrade(args));
+    }
+    start_payout_timer();
+}
+
+/// Drops anonymous ingress before it costs anything; the methods check again.
+#[inspect_message]
+fn inspect_message() {
+    if msg_caller() != Principal::anonymous() {
+        ic_cdk::api::accept_message();
+    }
+}
+
+#[update]
+fn register_model(args: RegisterModelArgs) -> Result<ModelId, RegistryError> {
+    mutate(|s| s.register_model(msg_caller(), args, time()))
+}
+
+#[update]
+fn set_model_price(model: ModelId, price: Price) -> Result<(), RegistryError> {
+    mutate(|s| s.set_price(msg_caller(), model, price, time()))
+}
+
+#[update]
+fn set_model_status(model: ModelId, status: ModelStatus) -> Result<(), RegistryError> {
+    mutate(|s| s.set_status(msg_caller(), model, status, time()))
+}
+
+#[update]
+fn transfer_shares(args: TransferSharesArgs) -> Result<u64, RegistryError> {
+    mutate(|s| s.transfer_shares(msg_caller(), args, time()))
+}
+
+#[query]
+fn get_model(model: ModelId) -> Option<ModelView> {
+    read(|s| s.get_model(model))
+}
+
+#[query]
+fn list_models(start: Option<ModelId>, limit: u32) -> ModelPage {
+    read(|s| s.list_models(start, limit as usize))
+}
+
+#[query]
+fn models_of(account: Account) -> Vec<HeldShares> {
+    read(|s| s.models_of(&account))
+}
+
+#[query]
+fn get_share_table(model: ModelId, epoch: u64) -> Option<ShareTable> {
+    read(|s| s.share_table(model, epoch))
+}
+
+#[update]
+fn set_split(args: SetSplitArgs) -> Result<SplitVersion, SplitError> {
+    mutate(|s| s.set_split(msg_caller(), args, time()))
+}
+
+/// The split of `version`, or the one in force when `None`.
+#[query]
+fn get_split(version: Option<SplitVersion>) -> Option<SplitRecord> {
+    read(|s| match version {
+        Some(v) => s.split(v),
+        None => Some(s.current_split()),
+    })
+}
+
+#[update]
+fn settle(args: SettleArgs) -> Result<SettleOk, SettleError> {
+    mutate(|s| s.settle(msg_caller(), args, time()))
+}
+
+#[query]
+fn get_batch(batch: BatchId) -> Option<SettleOk> {
+    read(|s| s.batch(batch))
+}
+
+#[query]
+fn get_pool(model: ModelId, epoch: u64, version: SplitVersion, host: Account) -> Option<Pool> {
+    read(|s| s.pool(model, epoch, version, &host))
+}
+
+#[query]
+fn balance_of(account: Account) -> StakeholderBalance {
+    read(|s| s.balance_of(&account))
+}
+
+#[update]
+async fn claim(args: ClaimArgs) -> Result<Payout, ClaimError> {
+    payouts::claim(&state(), &ledger(), msg_caller(), args, time()).await
+}
+
+#[query]
+fn get_payout(payout: PayoutId) -> Option<Payout> {
+    read(|s| s.payout(payout))
+}
+
+#[query]
+fn payouts_of(account: Account, limit: u32) -> Vec<Payout> {
+    read(|s| s.payouts_of(&account, limit as usize))
+}
+
+#[query]
+fn get_log(start: u64, limit: u32) -> LogPage {
+    read(|s| s.log_page(start, limit as usize))
+}
+
+#[derive(candid::CandidType, candid::Deserialize)]
+struct LogTip {
+    length: u64,
+    hash: ByteBuf,
+}
+
+#[query]
+fn log_tip() -> LogTip {
+    let (length, hash) = read(|s| s.log_tip());
+    LogTip { length, hash }
+}
+
+#[query]
+fn liabilities() -> Liabilities {
+    read(|s| s.liabilities())
+}
+
+/// Reads the canister's ledger balance and compares it with what the canister owes.
+#[update]
+async fn audit() -> Result<AuditReport, AuditError> {
+    payouts::audit(&state(), &ledger()).await
+}
+
+#[query]
+fn get_config() -> RoyaltiesConfig {
+    read(|s| {
+        let c = s.config();
+        RoyaltiesConfig {
+            ledger: c.ledger,
+            governance: c.governance,
+            inference_proxy: c.inference_proxy,
+            treasury: c.treasury,
+            auto_payout_fee_multiple: c.auto_payout_fee_multiple,
+            payout_interval_seconds: c.payout_interval_seconds,
+            ledger_fee: s.ledger_fee(),
+            current_split: s.current_split(),
+        }
+    })
+}
+
+ic_cdk::export_candid!();
+
 fn main() {}
+
+#[cfg(test)]
+mod tests {
+    use candid_parser::utils::{service_equal, CandidSource};
+
+    /// `royalties.did` must equal the interface the code exports. `UPDATE_DID=1 cargo test` rewrites it.
+    #[test]
+    fn did_file_matches_exported_interface() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("royalties.did");
+        let exported = super::__export_service();
+        if std::env::var("UPDATE_DID").is_ok() {
+            std::fs::write(&path, &exported).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(&path).expect("royalties.did exists");
+        service_equal(CandidSource::Text(&exported), CandidSource::Text(&on_disk))
+            .unwrap_or_else(|e| panic!("royalties.did differs from the code ({e}); run UPDATE_DID=1 cargo test"));
+    }
+}

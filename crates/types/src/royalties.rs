@@ -216,6 +216,7 @@ pub enum SettleError {
     ZeroAmount { receipt: ReceiptId },
     DuplicateReceiptInBatch { receipt: ReceiptId },
     MeteredInFuture { receipt: ReceiptId, metered_at: u64, now: u64 },
+    MeteredBeforeRegistration { receipt: ReceiptId, model: ModelId },
 }
 
 /// One stakeholder's part of one receipt.

@@ -1,0 +1,21 @@
+//! The whole stable-memory layout. Ids are never reused: retire an id by leaving a comment here.
+
+use ic_stable_structures::memory_manager::MemoryId;
+
+pub const CONFIG_MEMORY_ID: MemoryId = MemoryId::new(0);
+pub const COUNTERS_MEMORY_ID: MemoryId = MemoryId::new(1);
+pub const MODELS_MEMORY_ID: MemoryId = MemoryId::new(2);
+pub const HOLDINGS_MEMORY_ID: MemoryId = MemoryId::new(3);
+pub const HOLDER_INDEX_MEMORY_ID: MemoryId = MemoryId::new(4);
+pub const SHARE_TABLES_MEMORY_ID: MemoryId = MemoryId::new(5);
+pub const EPOCH_BY_TIME_MEMORY_ID: MemoryId = MemoryId::new(6);
+pub const SPLITS_MEMORY_ID: MemoryId = MemoryId::new(7);
+pub const SPLIT_PROPOSALS_MEMORY_ID: MemoryId = MemoryId::new(8);
+pub const POOLS_MEMORY_ID: MemoryId = MemoryId::new(9);
+pub const BALANCES_MEMORY_ID: MemoryId = MemoryId::new(10);
+pub const BATCHES_MEMORY_ID: MemoryId = MemoryId::new(11);
+pub const SETTLED_RECEIPTS_MEMORY_ID: MemoryId = MemoryId::new(12);
+pub const PAYOUTS_MEMORY_ID: MemoryId = MemoryId::new(13);
+pub const PENDING_PAYOUTS_MEMORY_ID: MemoryId = MemoryId::new(14);
+pub const LOG_INDEX_MEMORY_ID: MemoryId = MemoryId::new(15);
+pub const LOG_DATA_MEMORY_ID: MemoryId = MemoryId::new(16);
