@@ -178,11 +178,6 @@ fn get_batch(batch: BatchId) -> Option<SettleOk> {
 }
 
 #[query]
-fn get_pool(model: ModelId, epoch: u64, version: SplitVersion, host: Account) -> Option<Pool> {
-    read(|s| s.pool(model, epoch, version, &host))
-}
-
-#[query]
 fn balance_of(account: Account) -> StakeholderBalance {
     read(|s| s.balance_of(&account))
 }

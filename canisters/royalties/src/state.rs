@@ -9,14 +9,11 @@ use icrc_ledger_types::icrc1::account::Account;
 use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg};
 use neuranft_types::royalties::*;
 use neuranft_types::{account_from_key, account_key, normalize_account, BASIS_POINTS};
-use num_bigint::BigUint;
 use serde_bytes::ByteBuf;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub type Memory = VirtualMemory<DefaultMemoryImpl>;
 type AccountKey = [u8; 62];
-/// model ‖ share epoch ‖ split version ‖ host account.
-type PoolKey = [u8; 82];
 
 pub const MAX_TEXT_BYTES: usize = 256;
 pub const MAX_URI_BYTES: usize = 512;
@@ -24,8 +21,6 @@ pub const MAX_DATASETS: usize = 32;
 pub const MAX_TRAINING_PARAMS: usize = 64;
 pub const MAX_OWNERS: usize = 100;
 pub const MAX_DATA_OWNERS: usize = 50;
-pub const MAX_TOTAL_UNITS: u64 = 1_000_000_000_000;
-pub const MAX_TOTAL_DATA_WEIGHT: u64 = 1_000_000_000;
 pub const MAX_RECEIPTS_PER_BATCH: usize = 5_000;
 pub const MAX_PAGE: usize = 100;
 /// How far ahead of this canister's clock a receipt's metering time may be.
@@ -69,7 +64,6 @@ pub struct State {
     epoch_by_time: StableBTreeMap<(ModelId, u64), u64, Memory>,
     splits: StableBTreeMap<SplitVersion, Candid<SplitRecord>, Memory>,
     split_proposals: StableBTreeMap<ProposalId, SplitVersion, Memory>,
-    pools: StableBTreeMap<PoolKey, Candid<Pool>, Memory>,
     balances: StableBTreeMap<AccountKey, Candid<StakeholderBalance>, Memory>,
     batches: StableBTreeMap<BatchId, Candid<SettleOk>, Memory>,
     settled_receipts: StableBTreeMap<ReceiptId, BatchId, Memory>,
@@ -80,27 +74,6 @@ pub struct State {
     claims_in_progress: BTreeSet<Principal>,
     /// Single-flight flag of the payout job (heap only).
     pub payout_job_running: bool,
-}
-
-/// `floor(a × b / c)`, exact for all inputs; the result fits because callers pass `b ≤ c`.
-pub fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
-    assert!(c > 0, "BUG: division by zero");
-    match a.checked_mul(b) {
-        Some(product) => product / c,
-        None => {
-            let q = BigUint::from(a) * BigUint::from(b) / BigUint::from(c);
-            u128::try_from(q).expect("BUG: mul_div result exceeds u128")
-        }
-    }
-}
-
-fn pool_key(model: ModelId, epoch: u64, version: SplitVersion, host: &Account) -> PoolKey {
-    let mut key = [0u8; 82];
-    key[0..8].copy_from_slice(&model.to_be_bytes());
-    key[8..16].copy_from_slice(&epoch.to_be_bytes());
-    key[16..20].copy_from_slice(&version.to_be_bytes());
-    key[20..82].copy_from_slice(&account_key(host));
-    key
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
@@ -144,13 +117,13 @@ fn validate_metadata(m: &ModelMetadata) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// Merges duplicate accounts and checks every amount is positive and the total within `max_total`.
+/// Merges duplicate accounts and checks every amount is positive and that they sum to exactly `total`.
 fn merge_weights(
     field: &str,
     entries: impl Iterator<Item = (Account, u64)>,
     max_entries: usize,
-    max_total: u64,
-) -> Result<(BTreeMap<AccountKey, u64>, u64), RegistryError> {
+    required_total: u64,
+) -> Result<BTreeMap<AccountKey, u64>, RegistryError> {
     let mut merged: BTreeMap<AccountKey, u64> = BTreeMap::new();
     let mut total: u64 = 0;
     for (account, amount) in entries {
@@ -162,14 +135,16 @@ fn merge_weights(
         }
         total = total
             .checked_add(amount)
-            .filter(|t| *t <= max_total)
-            .ok_or_else(|| invalid(field, format!("total exceeds {max_total}")))?;
+            .ok_or_else(|| invalid(field, format!("must sum to {required_total}")))?;
         *merged.entry(account_key(&account)).or_default() += amount;
     }
     if merged.len() > max_entries {
         return Err(invalid(field, format!("more than {max_entries} accounts")));
     }
-    Ok((merged, total))
+    if total != required_total {
+        return Err(invalid(field, format!("must sum to {required_total} (got {total})")));
+    }
+    Ok(merged)
 }
 
 fn validate_split(split: &SplitConfig) -> Result<(), SplitError> {
@@ -194,7 +169,6 @@ impl State {
             epoch_by_time: StableBTreeMap::init(mm.get(EPOCH_BY_TIME_MEMORY_ID)),
             splits: StableBTreeMap::init(mm.get(SPLITS_MEMORY_ID)),
             split_proposals: StableBTreeMap::init(mm.get(SPLIT_PROPOSALS_MEMORY_ID)),
-            pools: StableBTreeMap::init(mm.get(POOLS_MEMORY_ID)),
             balances: StableBTreeMap::init(mm.get(BALANCES_MEMORY_ID)),
             batches: StableBTreeMap::init(mm.get(BATCHES_MEMORY_ID)),
             settled_receipts: StableBTreeMap::init(mm.get(SETTLED_RECEIPTS_MEMORY_ID)),
@@ -286,18 +260,22 @@ impl State {
         if args.owners.is_empty() {
             return Err(invalid("owners", "at least one owner is required"));
         }
-        let (owners, total_units) = merge_weights(
+        let owners = merge_weights(
             "owners",
             args.owners.iter().map(|h| (h.account, h.units)),
             MAX_OWNERS,
-            MAX_TOTAL_UNITS,
+            SHARE_UNITS_PER_MODEL,
         )?;
-        let (data_owners, _) = merge_weights(
-            "data_owners",
-            args.data_owners.iter().map(|d| (d.account, d.weight)),
-            MAX_DATA_OWNERS,
-            MAX_TOTAL_DATA_WEIGHT,
-        )?;
+        let data_owners = if args.data_owners.is_empty() {
+            BTreeMap::new()
+        } else {
+            merge_weights(
+                "data_owners",
+                args.data_owners.iter().map(|d| (d.account, d.weight)),
+                MAX_DATA_OWNERS,
+                DATA_WEIGHT_TOTAL,
+            )?
+        };
         let id = self.counters().next_model_id;
         let data_owners: Vec<DataOwner> = data_owners
             .into_iter()
@@ -312,7 +290,7 @@ impl State {
             price: args.price,
             status: ModelStatus::Active,
             manager: caller,
-            total_units,
+            total_units: SHARE_UNITS_PER_MODEL,
             share_epoch: 0,
             data_owners: data_owners.clone(),
             registered_at: now,
@@ -622,6 +600,7 @@ impl State {
         let mut settled = Vec::new();
         let mut duplicates = Vec::new();
         let mut settled_amount: u128 = 0;
+        let mut recipients_cache: BTreeMap<(ModelId, u64, SplitVersion), Vec<(AccountKey, u64)>> = BTreeMap::new();
         for (receipt, epoch) in args.receipts.into_iter().zip(epochs) {
             if self.settled_receipts.contains_key(&receipt.id) {
                 duplicates.push(receipt.id);
@@ -629,7 +608,14 @@ impl State {
             }
             self.settled_receipts.insert(receipt.id, args.batch_id);
             settled_amount += receipt.amount as u128;
-            settled.push(self.credit_receipt(receipt, epoch));
+            let cache_key = (receipt.model, epoch, receipt.split_version);
+            if !recipients_cache.contains_key(&cache_key) {
+                let model = self.models.get(&receipt.model).expect("BUG: model validated").0;
+                let recipients = self.recipients(&model, epoch, receipt.split_version);
+                recipients_cache.insert(cache_key, recipients);
+            }
+            let recipients = &recipients_cache[&cache_key];
+            settled.push(self.credit_receipt(receipt, epoch, recipients));
         }
         let settled_receipts = settled.len() as u32;
         self.update_counters(|c| c.settled_total += settled_amount);
@@ -654,110 +640,79 @@ impl State {
         Ok(ok)
     }
 
-    /// The recipients of a new pool and their weights over a common denominator
-    /// `10,000 × total_units × total_data_weight`, merged by account so that nobody's rounding compounds.
-    fn new_pool(&self, model: &Model, epoch: u64, version: SplitVersion, host: &Account) -> Pool {
+    /// Who is paid for a receipt of `model` under `epoch` and `version`, and their weights over
+    /// [`ENTITLEMENT_DENOMINATOR`], merged by account so that nobody's rounding compounds.
+    fn recipients(&self, model: &Model, epoch: u64, version: SplitVersion) -> Vec<(AccountKey, u64)> {
         let split = self.splits.get(&version).expect("BUG: split validated").0.split;
         let table = self.share_tables.get(&(model.id, epoch)).expect("BUG: epoch exists").0;
-        let total_units: u128 = table.holders.iter().map(|h| h.units as u128).sum();
-        let total_data: u128 = model.data_owners.iter().map(|d| d.weight as u128).sum();
+        let units = SHARE_UNITS_PER_MODEL;
+        let data = DATA_WEIGHT_TOTAL;
         // Without data owners their part goes to the model owners.
-        let (owners_bps, data_bps, data_denominator) = if total_data == 0 {
-            (split.model_owners_bps as u128 + split.data_owners_bps as u128, 0, 1)
+        let (owners_bps, data_bps) = if model.data_owners.is_empty() {
+            (split.model_owners_bps as u64 + split.data_owners_bps as u64, 0)
         } else {
-            (split.model_owners_bps as u128, split.data_owners_bps as u128, total_data)
+            (split.model_owners_bps as u64, split.data_owners_bps as u64)
         };
-        let scale = total_units * data_denominator;
-        let mut weights: BTreeMap<AccountKey, u128> = BTreeMap::new();
-        let mut add = |account: &Account, weight: u128| {
+        let mut weights: BTreeMap<AccountKey, u64> = BTreeMap::new();
+        let mut add = |account: &Account, weight: u64| {
             if weight > 0 {
                 *weights.entry(account_key(account)).or_default() += weight;
             }
         };
-        add(host, split.host_bps as u128 * scale);
-        add(&self.config().treasury, split.treasury_bps as u128 * scale);
+        // The host is added per receipt; here its slot is left out.
+        add(&self.config().treasury, split.treasury_bps as u64 * units * data);
         for h in &table.holders {
-            add(&h.account, owners_bps * h.units as u128 * data_denominator);
+            add(&h.account, owners_bps * h.units * data);
         }
         for d in &model.data_owners {
-            add(&d.account, data_bps * d.weight as u128 * total_units);
+            add(&d.account, data_bps * d.weight * units);
         }
-        let denominator = BASIS_POINTS as u128 * scale;
-        debug_assert_eq!(weights.values().sum::<u128>(), denominator);
-        Pool {
-            model: model.id,
-            share_epoch: epoch,
-            split_version: version,
-            host: normalize_account(host),
-            gross: 0,
-            denominator,
-            recipients: weights
-                .into_iter()
-                .map(|(k, weight)| PoolRecipient {
-                    account: account_from_key(&k),
-                    weight,
-                    credited: 0,
-                })
-                .collect(),
-        }
+        weights.into_iter().collect()
     }
 
-    /// Cumulative crediting: each recipient holds `floor(gross × weight / denominator)` of its pool,
-    /// so its error stays below one unit for ever; what the floors leave is the pool's undistributed
-    /// remainder, owed and paid out as the pool's gross grows.
-    fn credit_receipt(&mut self, receipt: Receipt, epoch: u64) -> SettledReceipt {
-        let key = pool_key(receipt.model, epoch, receipt.split_version, &receipt.node_operator);
-        let mut pool = match self.pools.get(&key) {
-            Some(p) => p.0,
-            None => {
-                let model = self.models.get(&receipt.model).expect("BUG: model validated").0;
-                self.new_pool(&model, epoch, receipt.split_version, &receipt.node_operator)
-            }
-        };
-        let gross_before = pool.gross;
-        let undistributed_before = gross_before - pool.recipients.iter().map(|r| r.credited).sum::<u128>();
-        pool.gross += receipt.amount as u128;
-        let mut credits = Vec::with_capacity(pool.recipients.len());
-        let mut credited_now: u128 = 0;
-        for r in pool.recipients.iter_mut() {
-            let entitled = mul_div_floor(pool.gross, r.weight, pool.denominator);
-            let delta = entitled - r.credited;
-            if delta > 0 {
-                r.credited = entitled;
-                credited_now += delta;
-                self.credit_account(&r.account, delta);
-                credits.push(Credit {
-                    account: r.account,
-                    amount: delta,
-                });
+    /// Credits one receipt: each recipient's remainder grows by `amount × weight`; the whole units in
+    /// it are credited. So every account's `credited_total` is `floor(exact entitlement)` at all times.
+    fn credit_receipt(&mut self, receipt: Receipt, epoch: u64, recipients: &[(AccountKey, u64)]) -> SettledReceipt {
+        let split = self.splits.get(&receipt.split_version).expect("BUG: split validated").0.split;
+        let host_weight = split.host_bps as u64 * SHARE_UNITS_PER_MODEL * DATA_WEIGHT_TOTAL;
+        let host_key = account_key(&receipt.node_operator);
+        let mut merged: Vec<(AccountKey, u64)> = recipients.to_vec();
+        if host_weight > 0 {
+            match merged.iter_mut().find(|(k, _)| *k == host_key) {
+                Some((_, w)) => *w += host_weight,
+                None => merged.push((host_key, host_weight)),
             }
         }
-        let undistributed_after = undistributed_before + receipt.amount as u128 - credited_now;
+        debug_assert_eq!(merged.iter().map(|(_, w)| *w as u128).sum::<u128>(), ENTITLEMENT_DENOMINATOR);
+        let amount = receipt.amount as u128;
+        let mut credits = Vec::with_capacity(merged.len());
+        let mut credited_now: u128 = 0;
+        for (key, weight) in merged {
+            let mut balance = self.balances.get(&key).map(|b| b.0).unwrap_or_default();
+            // remainder < 10^14 and amount × weight < 2^64 × 10^14: no overflow.
+            let accrued = balance.entitlement_remainder + amount * weight as u128;
+            let whole = accrued / ENTITLEMENT_DENOMINATOR;
+            balance.entitlement_remainder = accrued % ENTITLEMENT_DENOMINATOR;
+            balance.available += whole;
+            balance.credited_total += whole;
+            credited_now += whole;
+            self.balances.insert(key, Candid(balance));
+            credits.push(Credit {
+                account: account_from_key(&key),
+                weight,
+                amount: whole,
+            });
+        }
         self.update_counters(|c| {
             c.available_total += credited_now;
-            c.undistributed_total = c.undistributed_total + undistributed_after - undistributed_before;
+            // What the floors left stays owed; a later receipt may carry it over a whole unit.
+            c.undistributed_total = c.undistributed_total + amount - credited_now;
         });
-        self.pools.insert(key, Candid(pool));
         SettledReceipt {
             receipt,
             share_epoch: epoch,
-            pool_gross_before: gross_before,
-            pool_undistributed_before: undistributed_before,
-            pool_undistributed_after: undistributed_after,
             credits,
         }
-    }
-
-    fn credit_account(&mut self, account: &Account, amount: u128) {
-        let key = account_key(account);
-        let mut balance = self.balances.get(&key).map(|b| b.0).unwrap_or_default();
-        balance.available += amount;
-        balance.credited_total += amount;
-        self.balances.insert(key, Candid(balance));
-    }
-
-    pub fn pool(&self, model: ModelId, epoch: u64, version: SplitVersion, host: &Account) -> Option<Pool> {
-        self.pools.get(&pool_key(model, epoch, version, host)).map(|p| p.0)
     }
 
     pub fn batch(&self, id: BatchId) -> Option<SettleOk> {
@@ -999,23 +954,18 @@ impl State {
         }
     }
 
-    /// Recomputes every total from the maps (O(n)); tests compare it with the O(1) counters.
+    /// Recomputes the balance totals from the map (O(n)): `(available, in_flight, remainders / denominator)`.
+    /// Tests compare them with the O(1) counters.
     pub fn recompute_totals(&self) -> (u128, u128, u128) {
-        let (mut available, mut in_flight) = (0u128, 0u128);
+        let (mut available, mut in_flight, mut remainders) = (0u128, 0u128, 0u128);
         for e in self.balances.iter() {
             let b = e.into_pair().1 .0;
             available += b.available;
             in_flight += b.in_flight;
+            remainders += b.entitlement_remainder;
         }
-        let undistributed = self
-            .pools
-            .iter()
-            .map(|e| {
-                let p = e.into_pair().1 .0;
-                p.gross - p.recipients.iter().map(|r| r.credited).sum::<u128>()
-            })
-            .sum();
-        (available, in_flight, undistributed)
+        assert_eq!(remainders % ENTITLEMENT_DENOMINATOR, 0, "fractional entitlements must sum to whole units");
+        (available, in_flight, remainders / ENTITLEMENT_DENOMINATOR)
     }
 
     /// A digest of every stable map, for upgrade tests.
@@ -1041,7 +991,6 @@ impl State {
         map!(self.epoch_by_time);
         map!(self.splits);
         map!(self.split_proposals);
-        map!(self.pools);
         map!(self.balances);
         map!(self.batches);
         map!(self.settled_receipts);

@@ -12,6 +12,14 @@ pub type SplitVersion = u32;
 pub type ProposalId = u64;
 pub type PayoutId = u64;
 
+/// Every model is owned in exactly this many share units (fractional ownership to a millionth).
+pub const SHARE_UNITS_PER_MODEL: u64 = 1_000_000;
+/// Data-owner weights of a model, when it names any, sum to this (basis points of the data owners' part).
+pub const DATA_WEIGHT_TOTAL: u64 = 10_000;
+/// Weights of a receipt's recipients are integers over this common denominator:
+/// split basis points × share units × data-owner weight.
+pub const ENTITLEMENT_DENOMINATOR: u128 = 10_000 * SHARE_UNITS_PER_MODEL as u128 * DATA_WEIGHT_TOTAL as u128;
+
 /// A fine-tuning dataset the model was trained on, pinned by the SHA-256 of its content.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct DatasetRef {
@@ -219,43 +227,24 @@ pub enum SettleError {
     MeteredBeforeRegistration { receipt: ReceiptId, model: ModelId },
 }
 
-/// One stakeholder's part of one receipt.
+/// One stakeholder's part of one receipt: its weight (over [`ENTITLEMENT_DENOMINATOR`]) and the whole
+/// units credited by it.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Credit {
     pub account: Account,
+    pub weight: u64,
     pub amount: u128,
 }
 
-/// A receipt as settled: enough to recompute every credit. Each recipient `r` of the pool
-/// `(model, share_epoch, split_version, node_operator)` is owed `floor(gross × weight_r / denominator)`
-/// cumulatively; `credits` are the increments from `pool_gross_before` to `pool_gross_before + amount`.
+/// A receipt as settled. Each account keeps `remainder < ENTITLEMENT_DENOMINATOR`; per receipt it adds
+/// `amount × weight`, is credited `remainder / ENTITLEMENT_DENOMINATOR` whole units and keeps the rest.
+/// So `credited_total` is always `floor(exact entitlement)`: replaying one's credits in log order
+/// recomputes every one of them.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct SettledReceipt {
     pub receipt: Receipt,
     pub share_epoch: u64,
-    pub pool_gross_before: u128,
-    pub pool_undistributed_before: u128,
-    pub pool_undistributed_after: u128,
     pub credits: Vec<Credit>,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct PoolRecipient {
-    pub account: Account,
-    pub weight: u128,
-    pub credited: u128,
-}
-
-/// A crediting pool: receipts of one model, share epoch, split version and host.
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Pool {
-    pub model: ModelId,
-    pub share_epoch: u64,
-    pub split_version: SplitVersion,
-    pub host: Account,
-    pub gross: u128,
-    pub denominator: u128,
-    pub recipients: Vec<PoolRecipient>,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -268,6 +257,8 @@ pub struct StakeholderBalance {
     pub in_flight: u128,
     /// Debited for completed payouts (amount + fee).
     pub paid_total: u128,
+    /// The fractional part of the exact entitlement, over [`ENTITLEMENT_DENOMINATOR`].
+    pub entitlement_remainder: u128,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -411,7 +402,7 @@ pub struct LogPage {
 pub struct Liabilities {
     pub available: u128,
     pub in_flight: u128,
-    /// Rounding remainders of crediting pools, owed to the pools' recipients as their gross grows.
+    /// Settled but not yet whole units of anyone: the sum of every account's fractional entitlement.
     pub undistributed: u128,
     pub total: u128,
     pub settled_total: u128,
