@@ -8,3 +8,6 @@ pub mod state;
 mod storable;
 
 pub use state::State;
+
+#[cfg(test)]
+mod tests;

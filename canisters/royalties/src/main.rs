@@ -55,13 +55,16 @@ async fn call<A: candid::CandidType, R: candid::CandidType + for<'de> candid::De
         .with_arg(arg)
         .await
         .map_err(call_failure)?;
-    response
-        .candid::<R>()
-        .map_err(|e| CallFailure::BadReply { message: e.to_string() })
+    response.candid::<R>().map_err(|e| CallFailure::BadReply {
+        message: e.to_string(),
+    })
 }
 
 impl LedgerRuntime for IcLedger {
-    async fn icrc1_transfer(&self, arg: TransferArg) -> Result<Result<Nat, TransferError>, CallFailure> {
+    async fn icrc1_transfer(
+        &self,
+        arg: TransferArg,
+    ) -> Result<Result<Nat, TransferError>, CallFailure> {
         call(self.0, "icrc1_transfer", arg).await
     }
 
@@ -259,7 +262,8 @@ mod tests {
             std::fs::write(&path, &exported).unwrap();
         }
         let on_disk = std::fs::read_to_string(&path).expect("royalties.did exists");
-        service_equal(CandidSource::Text(&exported), CandidSource::Text(&on_disk))
-            .unwrap_or_else(|e| panic!("royalties.did differs from the code ({e}); run UPDATE_DID=1 cargo test"));
+        service_equal(CandidSource::Text(&exported), CandidSource::Text(&on_disk)).unwrap_or_else(
+            |e| panic!("royalties.did differs from the code ({e}); run UPDATE_DID=1 cargo test"),
+        );
     }
 }

@@ -17,44 +17,58 @@ const RETRIES_PER_RUN: usize = 50;
 const AUTO_PAYOUTS_PER_RUN: usize = 50;
 const BALANCES_SCANNED_PER_RUN: usize = 2_000;
 
-async fn ledger_fee<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L) -> Result<u128, ClaimError> {
+async fn ledger_fee<L: LedgerRuntime>(
+    state: &RefCell<State>,
+    ledger: &L,
+) -> Result<u128, ClaimError> {
     if let Some(fee) = state.borrow().ledger_fee() {
         return Ok(fee);
     }
     let fee = fetch_fee(ledger)
         .await
-        .map_err(|e| ClaimError::LedgerUnavailable { reason: e.to_string() })?;
+        .map_err(|e| ClaimError::LedgerUnavailable {
+            reason: e.to_string(),
+        })?;
     state.borrow_mut().set_ledger_fee(fee);
     Ok(fee)
 }
 
 /// Sends a recorded payout once (with immediate resends of the identical payload while the outcome is
 /// unknown) and applies the definite outcome, if any. Returns the payout as it now stands.
-pub async fn execute_payout<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L, id: PayoutId, now: u64) -> Payout {
-    let payout = {
-        let mut s = state.borrow_mut();
-        match s.payout(id) {
-            Some(p) if p.status == PayoutStatus::Pending => s.note_payout_attempt(id),
-            Some(p) => return p,
-            None => panic!("BUG: unknown payout {id}"),
-        }
+pub async fn execute_payout<L: LedgerRuntime>(
+    state: &RefCell<State>,
+    ledger: &L,
+    id: PayoutId,
+    now: u64,
+) -> Payout {
+    let payout = match state.borrow().payout(id) {
+        Some(p) if p.status == PayoutStatus::Pending => p,
+        Some(p) => return p,
+        None => panic!("BUG: unknown payout {id}"),
     };
     let arg = State::payout_transfer_arg(&payout);
-    let outcome = transfer_identical(ledger, &arg, IMMEDIATE_ATTEMPTS).await;
+    let report = transfer_identical(ledger, &arg, IMMEDIATE_ATTEMPTS).await;
     let mut s = state.borrow_mut();
     // Another execution may have finished it while this one awaited.
     if s.payout(id).map(|p| p.status) != Some(PayoutStatus::Pending) {
         return s.payout(id).expect("payout exists");
     }
-    match outcome {
+    let payout = s.note_payout_attempt(id, report.outcome_was_unknown);
+    let window_end = payout.created_at_time + TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS;
+    match report.outcome {
         TransferOutcome::Completed { block_index } => s.complete_payout(id, block_index, now),
-        TransferOutcome::RetrySamePayload { .. } => {
-            let window_end = payout.created_at_time + TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS;
-            if now > window_end {
-                s.payout_needs_reconciliation(id, now)
-            } else {
-                s.payout(id).expect("payout exists")
-            }
+        TransferOutcome::RetrySamePayload { .. } if now > window_end => {
+            s.payout_needs_reconciliation(id, now)
+        }
+        TransferOutcome::RetrySamePayload { .. } => payout,
+        // After an unknown outcome no error proves that nothing was paid: the ledger's blocks decide.
+        TransferOutcome::FeeChanged { .. }
+        | TransferOutcome::Rejected { .. }
+        | TransferOutcome::Bug { .. }
+        | TransferOutcome::Expired
+            if payout.outcome_unknown =>
+        {
+            s.payout_needs_reconciliation(id, now)
         }
         TransferOutcome::FeeChanged { expected_fee } => {
             if let Some(fee) = ledger_adapter::nat_to_u128_checked(&expected_fee) {
@@ -62,10 +76,10 @@ pub async fn execute_payout<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L
             }
             s.fail_payout(id, format!("ledger fee changed to {expected_fee}"), now)
         }
-        TransferOutcome::Rejected { reason } | TransferOutcome::Bug { reason } => s.fail_payout(id, reason, now),
-        // Only the first attempt can prove that nothing happened; after an unknown outcome the block log decides.
-        TransferOutcome::Expired if payout.attempts <= 1 => s.fail_payout(id, "created_at_time too old".into(), now),
-        TransferOutcome::Expired => s.payout_needs_reconciliation(id, now),
+        TransferOutcome::Rejected { reason } | TransferOutcome::Bug { reason } => {
+            s.fail_payout(id, reason, now)
+        }
+        TransferOutcome::Expired => s.fail_payout(id, "created_at_time too old".into(), now),
     }
 }
 
@@ -104,12 +118,15 @@ async fn claim_guarded<L: LedgerRuntime>(
     let mut last = None;
     for _ in 0..2 {
         let fee = ledger_fee(state, ledger).await?;
-        let payout = state
-            .borrow_mut()
-            .record_payout(&account, &to, PayoutKind::Claim, fee, now)?;
+        let payout =
+            state
+                .borrow_mut()
+                .record_payout(&account, &to, PayoutKind::Claim, fee, now)?;
         let payout = execute_payout(state, ledger, payout.id, now).await;
         match &payout.status {
-            PayoutStatus::Failed { reason } if reason.starts_with("ledger fee changed") => last = Some(payout),
+            PayoutStatus::Failed { reason } if reason.starts_with("ledger fee changed") => {
+                last = Some(payout)
+            }
             PayoutStatus::Failed { reason } => {
                 return Err(ClaimError::TransferFailed {
                     payout: payout.id,
@@ -134,7 +151,11 @@ pub struct PayoutJobReport {
 }
 
 /// The timer's job: resend pending payouts, then push accruals of at least `k × fee`. Single-flight.
-pub async fn run_payout_job<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L, now: u64) -> PayoutJobReport {
+pub async fn run_payout_job<L: LedgerRuntime>(
+    state: &RefCell<State>,
+    ledger: &L,
+    now: u64,
+) -> PayoutJobReport {
     {
         let mut s = state.borrow_mut();
         if s.payout_job_running {
@@ -147,7 +168,11 @@ pub async fn run_payout_job<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L
     report
 }
 
-async fn payout_job<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L, now: u64) -> PayoutJobReport {
+async fn payout_job<L: LedgerRuntime>(
+    state: &RefCell<State>,
+    ledger: &L,
+    now: u64,
+) -> PayoutJobReport {
     let mut report = PayoutJobReport::default();
     let pending = state.borrow().pending_payout_ids(RETRIES_PER_RUN);
     for id in pending {
@@ -161,13 +186,16 @@ async fn payout_job<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L, now: u
         let k = state.borrow().config().auto_payout_fee_multiple as u128;
         fee.saturating_mul(k).max(fee + 1)
     };
-    let accounts = state
-        .borrow_mut()
-        .auto_payout_candidates(threshold, AUTO_PAYOUTS_PER_RUN, BALANCES_SCANNED_PER_RUN);
+    let accounts = state.borrow_mut().auto_payout_candidates(
+        threshold,
+        AUTO_PAYOUTS_PER_RUN,
+        BALANCES_SCANNED_PER_RUN,
+    );
     for account in accounts {
-        let recorded = state
-            .borrow_mut()
-            .record_payout(&account, &account, PayoutKind::Automatic, fee, now);
+        let recorded =
+            state
+                .borrow_mut()
+                .record_payout(&account, &account, PayoutKind::Automatic, fee, now);
         if let Ok(payout) = recorded {
             execute_payout(state, ledger, payout.id, now).await;
             report.started += 1;
@@ -177,17 +205,24 @@ async fn payout_job<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L, now: u
 }
 
 /// Compares the canister's ledger balance with what it owes.
-pub async fn audit<L: LedgerRuntime>(state: &RefCell<State>, ledger: &L) -> Result<AuditReport, AuditError> {
+pub async fn audit<L: LedgerRuntime>(
+    state: &RefCell<State>,
+    ledger: &L,
+) -> Result<AuditReport, AuditError> {
     let own = Account {
         owner: ledger.caller(),
         subaccount: None,
     };
-    let balance = ledger
-        .icrc1_balance_of(own)
-        .await
-        .map_err(|e| AuditError::LedgerUnavailable { reason: e.to_string() })?;
-    let balance = ledger_adapter::nat_to_u128_checked(&balance).ok_or(AuditError::LedgerUnavailable {
-        reason: "balance exceeds u128".into(),
-    })?;
+    let balance =
+        ledger
+            .icrc1_balance_of(own)
+            .await
+            .map_err(|e| AuditError::LedgerUnavailable {
+                reason: e.to_string(),
+            })?;
+    let balance =
+        ledger_adapter::nat_to_u128_checked(&balance).ok_or(AuditError::LedgerUnavailable {
+            reason: "balance exceeds u128".into(),
+        })?;
     Ok(state.borrow().audit_against(balance))
 }

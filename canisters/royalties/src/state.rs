@@ -1,7 +1,7 @@
 //! The royalties state and its transitions: plain Rust over stable structures, no IC calls.
 
 use crate::memory::*;
-use crate::storable::Candid;
+use crate::storable::{Balance, Candid};
 use candid::{CandidType, Deserialize, Nat, Principal};
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell, StableLog};
@@ -64,7 +64,7 @@ pub struct State {
     epoch_by_time: StableBTreeMap<(ModelId, u64), u64, Memory>,
     splits: StableBTreeMap<SplitVersion, Candid<SplitRecord>, Memory>,
     split_proposals: StableBTreeMap<ProposalId, SplitVersion, Memory>,
-    balances: StableBTreeMap<AccountKey, Candid<StakeholderBalance>, Memory>,
+    balances: StableBTreeMap<AccountKey, Balance, Memory>,
     batches: StableBTreeMap<BatchId, Candid<SettleOk>, Memory>,
     settled_receipts: StableBTreeMap<ReceiptId, BatchId, Memory>,
     payouts: StableBTreeMap<PayoutId, Candid<Payout>, Memory>,
@@ -108,7 +108,10 @@ fn validate_metadata(m: &ModelMetadata) -> Result<(), RegistryError> {
         }
     }
     if m.training_params.len() > MAX_TRAINING_PARAMS {
-        return Err(invalid("training_params", format!("more than {MAX_TRAINING_PARAMS}")));
+        return Err(invalid(
+            "training_params",
+            format!("more than {MAX_TRAINING_PARAMS}"),
+        ));
     }
     for p in &m.training_params {
         check_text("training_params.key", &p.key, 64, true)?;
@@ -142,7 +145,10 @@ fn merge_weights(
         return Err(invalid(field, format!("more than {max_entries} accounts")));
     }
     if total != required_total {
-        return Err(invalid(field, format!("must sum to {required_total} (got {total})")));
+        return Err(invalid(
+            field,
+            format!("must sum to {required_total} (got {total})"),
+        ));
     }
     Ok(merged)
 }
@@ -158,7 +164,16 @@ fn validate_split(split: &SplitConfig) -> Result<(), SplitError> {
 impl State {
     /// Opens the state over `memory`: empty on a fresh canister, everything as it was after an upgrade.
     pub fn open(memory: DefaultMemoryImpl) -> Self {
-        let mm = MemoryManager::init(memory);
+        Self::open_with(MemoryManager::init(memory))
+    }
+
+    /// Opens a fresh state whose virtual memories grow one 64 KiB page at a time instead of the default
+    /// 8 MiB buckets: native tests and the simulation create thousands of states.
+    pub fn open_small(memory: DefaultMemoryImpl) -> Self {
+        Self::open_with(MemoryManager::init_with_bucket_size(memory, 1))
+    }
+
+    fn open_with(mm: MemoryManager<DefaultMemoryImpl>) -> Self {
         Self {
             config: StableCell::init(mm.get(CONFIG_MEMORY_ID), Candid(None)),
             counters: StableCell::init(mm.get(COUNTERS_MEMORY_ID), Candid(Counters::default())),
@@ -217,7 +232,11 @@ impl State {
     }
 
     pub fn config(&self) -> &Config {
-        self.config.get().0.as_ref().expect("BUG: state not initialized")
+        self.config
+            .get()
+            .0
+            .as_ref()
+            .expect("BUG: state not initialized")
     }
 
     pub fn is_initialized(&self) -> bool {
@@ -236,7 +255,11 @@ impl State {
 
     fn append_log(&mut self, event: LogEvent, now: u64) -> u64 {
         let index = self.log.len();
-        let prev_hash = self.counters().log_tip_hash.clone().unwrap_or_else(|| ByteBuf::from(vec![0u8; 32]));
+        let prev_hash = self
+            .counters()
+            .log_tip_hash
+            .clone()
+            .unwrap_or_else(|| ByteBuf::from(vec![0u8; 32]));
         let hash = LogEntry::compute_hash(&prev_hash, index, now, &event);
         let entry = LogEntry {
             index,
@@ -245,14 +268,21 @@ impl State {
             hash: ByteBuf::from(hash.to_vec()),
             event,
         };
-        self.log.append(&Candid(entry)).expect("BUG: stable log is full");
+        self.log
+            .append(&Candid(entry))
+            .expect("BUG: stable log is full");
         self.update_counters(|c| c.log_tip_hash = Some(ByteBuf::from(hash.to_vec())));
         index
     }
 
     // ---------------------------------------------------------------- registry
 
-    pub fn register_model(&mut self, caller: Principal, args: RegisterModelArgs, now: u64) -> Result<ModelId, RegistryError> {
+    pub fn register_model(
+        &mut self,
+        caller: Principal,
+        args: RegisterModelArgs,
+        now: u64,
+    ) -> Result<ModelId, RegistryError> {
         if caller == Principal::anonymous() {
             return Err(RegistryError::AnonymousCaller);
         }
@@ -358,7 +388,13 @@ impl State {
         Ok(model)
     }
 
-    pub fn set_price(&mut self, caller: Principal, id: ModelId, price: Price, now: u64) -> Result<(), RegistryError> {
+    pub fn set_price(
+        &mut self,
+        caller: Principal,
+        id: ModelId,
+        price: Price,
+        now: u64,
+    ) -> Result<(), RegistryError> {
         let mut model = self.managed_model(caller, id)?;
         model.price = price;
         model.updated_at = now;
@@ -366,7 +402,13 @@ impl State {
         Ok(())
     }
 
-    pub fn set_status(&mut self, caller: Principal, id: ModelId, status: ModelStatus, now: u64) -> Result<(), RegistryError> {
+    pub fn set_status(
+        &mut self,
+        caller: Principal,
+        id: ModelId,
+        status: ModelStatus,
+        now: u64,
+    ) -> Result<(), RegistryError> {
         let mut model = self.managed_model(caller, id)?;
         model.status = status;
         model.updated_at = now;
@@ -376,7 +418,12 @@ impl State {
 
     /// Moves share units from one of the caller's accounts; starts a new share epoch so that only
     /// receipts metered from now on are credited under the new holdings.
-    pub fn transfer_shares(&mut self, caller: Principal, args: TransferSharesArgs, now: u64) -> Result<u64, RegistryError> {
+    pub fn transfer_shares(
+        &mut self,
+        caller: Principal,
+        args: TransferSharesArgs,
+        now: u64,
+    ) -> Result<u64, RegistryError> {
         if caller == Principal::anonymous() {
             return Err(RegistryError::AnonymousCaller);
         }
@@ -406,13 +453,17 @@ impl State {
         let receiver_is_new = self.holdings.get(&(args.model, to_key)).is_none();
         let holder_count = self.holders_count(args.model);
         if receiver_is_new && held != args.units && holder_count >= MAX_OWNERS {
-            return Err(invalid("to", format!("a model has at most {MAX_OWNERS} holders")));
+            return Err(invalid(
+                "to",
+                format!("a model has at most {MAX_OWNERS} holders"),
+            ));
         }
         if held == args.units {
             self.holdings.remove(&(args.model, from_key));
             self.holder_index.remove(&(from_key, args.model));
         } else {
-            self.holdings.insert((args.model, from_key), held - args.units);
+            self.holdings
+                .insert((args.model, from_key), held - args.units);
         }
         let to_units = self.holdings.get(&(args.model, to_key)).unwrap_or(0) + args.units;
         self.holdings.insert((args.model, to_key), to_units);
@@ -478,7 +529,11 @@ impl State {
             .map(|(_, model)| HeldShares {
                 model,
                 units: self.holdings.get(&(model, key)).unwrap_or(0),
-                total_units: self.models.get(&model).map(|m| m.0.total_units).unwrap_or(0),
+                total_units: self
+                    .models
+                    .get(&model)
+                    .map(|m| m.0.total_units)
+                    .unwrap_or(0),
             })
             .collect()
     }
@@ -489,7 +544,12 @@ impl State {
 
     // ---------------------------------------------------------------- split
 
-    fn apply_split(&mut self, split: SplitConfig, proposal_id: Option<ProposalId>, now: u64) -> SplitVersion {
+    fn apply_split(
+        &mut self,
+        split: SplitConfig,
+        proposal_id: Option<ProposalId>,
+        now: u64,
+    ) -> SplitVersion {
         let version = if self.splits.is_empty() {
             0
         } else {
@@ -510,7 +570,12 @@ impl State {
         version
     }
 
-    pub fn set_split(&mut self, caller: Principal, args: SetSplitArgs, now: u64) -> Result<SplitVersion, SplitError> {
+    pub fn set_split(
+        &mut self,
+        caller: Principal,
+        args: SetSplitArgs,
+        now: u64,
+    ) -> Result<SplitVersion, SplitError> {
         if caller != self.config().governance {
             return Err(SplitError::NotGovernance);
         }
@@ -539,7 +604,12 @@ impl State {
 
     /// Credits every new receipt of the batch; all-or-nothing on invalid input, idempotent by batch id
     /// and by receipt id.
-    pub fn settle(&mut self, caller: Principal, args: SettleArgs, now: u64) -> Result<SettleOk, SettleError> {
+    pub fn settle(
+        &mut self,
+        caller: Principal,
+        args: SettleArgs,
+        now: u64,
+    ) -> Result<SettleOk, SettleError> {
         if caller != self.config().inference_proxy {
             return Err(SettleError::NotInferenceProxy);
         }
@@ -600,7 +670,9 @@ impl State {
         let mut settled = Vec::new();
         let mut duplicates = Vec::new();
         let mut settled_amount: u128 = 0;
-        let mut recipients_cache: BTreeMap<(ModelId, u64, SplitVersion), Vec<(AccountKey, u64)>> = BTreeMap::new();
+        let mut credited: u128 = 0;
+        let mut recipients_cache: BTreeMap<(ModelId, u64, SplitVersion), Vec<(AccountKey, u64)>> =
+            BTreeMap::new();
         for (receipt, epoch) in args.receipts.into_iter().zip(epochs) {
             if self.settled_receipts.contains_key(&receipt.id) {
                 duplicates.push(receipt.id);
@@ -609,16 +681,23 @@ impl State {
             self.settled_receipts.insert(receipt.id, args.batch_id);
             settled_amount += receipt.amount as u128;
             let cache_key = (receipt.model, epoch, receipt.split_version);
-            if !recipients_cache.contains_key(&cache_key) {
-                let model = self.models.get(&receipt.model).expect("BUG: model validated").0;
-                let recipients = self.recipients(&model, epoch, receipt.split_version);
-                recipients_cache.insert(cache_key, recipients);
-            }
-            let recipients = &recipients_cache[&cache_key];
-            settled.push(self.credit_receipt(receipt, epoch, recipients));
+            let recipients = recipients_cache.entry(cache_key).or_insert_with(|| {
+                let model = self
+                    .models
+                    .get(&receipt.model)
+                    .expect("BUG: model validated")
+                    .0;
+                self.recipients(&model, epoch, receipt.split_version)
+            });
+            settled.push(self.credit_receipt(receipt, epoch, recipients, &mut credited));
         }
         let settled_receipts = settled.len() as u32;
-        self.update_counters(|c| c.settled_total += settled_amount);
+        self.update_counters(|c| {
+            c.settled_total += settled_amount;
+            c.available_total += credited;
+            // What the floors left stays owed; a later receipt may carry it over a whole unit.
+            c.undistributed_total = c.undistributed_total + settled_amount - credited;
+        });
         let log_index = self.append_log(
             LogEvent::BatchSettled {
                 batch_id: args.batch_id,
@@ -642,14 +721,31 @@ impl State {
 
     /// Who is paid for a receipt of `model` under `epoch` and `version`, and their weights over
     /// [`ENTITLEMENT_DENOMINATOR`], merged by account so that nobody's rounding compounds.
-    fn recipients(&self, model: &Model, epoch: u64, version: SplitVersion) -> Vec<(AccountKey, u64)> {
-        let split = self.splits.get(&version).expect("BUG: split validated").0.split;
-        let table = self.share_tables.get(&(model.id, epoch)).expect("BUG: epoch exists").0;
+    fn recipients(
+        &self,
+        model: &Model,
+        epoch: u64,
+        version: SplitVersion,
+    ) -> Vec<(AccountKey, u64)> {
+        let split = self
+            .splits
+            .get(&version)
+            .expect("BUG: split validated")
+            .0
+            .split;
+        let table = self
+            .share_tables
+            .get(&(model.id, epoch))
+            .expect("BUG: epoch exists")
+            .0;
         let units = SHARE_UNITS_PER_MODEL;
         let data = DATA_WEIGHT_TOTAL;
         // Without data owners their part goes to the model owners.
         let (owners_bps, data_bps) = if model.data_owners.is_empty() {
-            (split.model_owners_bps as u64 + split.data_owners_bps as u64, 0)
+            (
+                split.model_owners_bps as u64 + split.data_owners_bps as u64,
+                0,
+            )
         } else {
             (split.model_owners_bps as u64, split.data_owners_bps as u64)
         };
@@ -660,7 +756,10 @@ impl State {
             }
         };
         // The host is added per receipt; here its slot is left out.
-        add(&self.config().treasury, split.treasury_bps as u64 * units * data);
+        add(
+            &self.config().treasury,
+            split.treasury_bps as u64 * units * data,
+        );
         for h in &table.holders {
             add(&h.account, owners_bps * h.units * data);
         }
@@ -672,8 +771,19 @@ impl State {
 
     /// Credits one receipt: each recipient's remainder grows by `amount × weight`; the whole units in
     /// it are credited. So every account's `credited_total` is `floor(exact entitlement)` at all times.
-    fn credit_receipt(&mut self, receipt: Receipt, epoch: u64, recipients: &[(AccountKey, u64)]) -> SettledReceipt {
-        let split = self.splits.get(&receipt.split_version).expect("BUG: split validated").0.split;
+    fn credit_receipt(
+        &mut self,
+        receipt: Receipt,
+        epoch: u64,
+        recipients: &[(AccountKey, u64)],
+        credited_in_batch: &mut u128,
+    ) -> SettledReceipt {
+        let split = self
+            .splits
+            .get(&receipt.split_version)
+            .expect("BUG: split validated")
+            .0
+            .split;
         let host_weight = split.host_bps as u64 * SHARE_UNITS_PER_MODEL * DATA_WEIGHT_TOTAL;
         let host_key = account_key(&receipt.node_operator);
         let mut merged: Vec<(AccountKey, u64)> = recipients.to_vec();
@@ -683,7 +793,10 @@ impl State {
                 None => merged.push((host_key, host_weight)),
             }
         }
-        debug_assert_eq!(merged.iter().map(|(_, w)| *w as u128).sum::<u128>(), ENTITLEMENT_DENOMINATOR);
+        debug_assert_eq!(
+            merged.iter().map(|(_, w)| *w as u128).sum::<u128>(),
+            ENTITLEMENT_DENOMINATOR
+        );
         let amount = receipt.amount as u128;
         let mut credits = Vec::with_capacity(merged.len());
         let mut credited_now: u128 = 0;
@@ -696,18 +809,14 @@ impl State {
             balance.available += whole;
             balance.credited_total += whole;
             credited_now += whole;
-            self.balances.insert(key, Candid(balance));
+            self.balances.insert(key, Balance(balance));
             credits.push(Credit {
                 account: account_from_key(&key),
                 weight,
                 amount: whole,
             });
         }
-        self.update_counters(|c| {
-            c.available_total += credited_now;
-            // What the floors left stays owed; a later receipt may carry it over a whole unit.
-            c.undistributed_total = c.undistributed_total + amount - credited_now;
-        });
+        *credited_in_batch += credited_now;
         SettledReceipt {
             receipt,
             share_epoch: epoch,
@@ -747,7 +856,14 @@ impl State {
 
     /// Debits the whole available accrual of `account` and records a payout of it minus `fee`, with its
     /// memo and `created_at_time` fixed now, before any ledger call.
-    pub fn record_payout(&mut self, account: &Account, to: &Account, kind: PayoutKind, fee: u128, now: u64) -> Result<Payout, ClaimError> {
+    pub fn record_payout(
+        &mut self,
+        account: &Account,
+        to: &Account,
+        kind: PayoutKind,
+        fee: u128,
+        now: u64,
+    ) -> Result<Payout, ClaimError> {
         let key = account_key(account);
         let mut balance = self.balances.get(&key).map(|b| b.0).unwrap_or_default();
         if balance.available == 0 {
@@ -771,11 +887,12 @@ impl State {
             memo: ByteBuf::from(ledger_adapter::tagged_memo(PAYOUT_MEMO_TAG, id)),
             created_at_time: now,
             attempts: 0,
+            outcome_unknown: false,
             status: PayoutStatus::Pending,
         };
         balance.available = 0;
         balance.in_flight += debit;
-        self.balances.insert(key, Candid(balance));
+        self.balances.insert(key, Balance(balance));
         self.payouts.insert(id, Candid(payout.clone()));
         self.pending_payouts.insert(id, ());
         self.update_counters(|c| {
@@ -783,7 +900,12 @@ impl State {
             c.available_total -= debit;
             c.in_flight_total += debit;
         });
-        self.append_log(LogEvent::PayoutRecorded { payout: payout.clone() }, now);
+        self.append_log(
+            LogEvent::PayoutRecorded {
+                payout: payout.clone(),
+            },
+            now,
+        );
         Ok(payout)
     }
 
@@ -807,16 +929,21 @@ impl State {
         self.pending_payouts.keys().take(limit).collect()
     }
 
-    pub fn note_payout_attempt(&mut self, id: PayoutId) -> Payout {
+    pub fn note_payout_attempt(&mut self, id: PayoutId, outcome_unknown: bool) -> Payout {
         let mut payout = self.payout(id).expect("BUG: unknown payout");
         payout.attempts += 1;
+        payout.outcome_unknown |= outcome_unknown;
         self.payouts.insert(id, Candid(payout.clone()));
         payout
     }
 
     fn finish_payout(&mut self, id: PayoutId, status: PayoutStatus) -> Payout {
         let mut payout = self.payout(id).expect("BUG: unknown payout");
-        assert_eq!(payout.status, PayoutStatus::Pending, "BUG: payout {id} finished twice");
+        assert_eq!(
+            payout.status,
+            PayoutStatus::Pending,
+            "BUG: payout {id} finished twice"
+        );
         payout.status = status;
         self.payouts.insert(id, Candid(payout.clone()));
         self.pending_payouts.remove(&id);
@@ -832,27 +959,46 @@ impl State {
         );
         let debit = payout.amount + payout.fee;
         let key = account_key(&payout.account);
-        let mut balance = self.balances.get(&key).expect("BUG: payout without balance").0;
+        let mut balance = self
+            .balances
+            .get(&key)
+            .expect("BUG: payout without balance")
+            .0;
         balance.in_flight -= debit;
         balance.paid_total += debit;
-        self.balances.insert(key, Candid(balance));
+        self.balances.insert(key, Balance(balance));
         self.update_counters(|c| {
             c.in_flight_total -= debit;
             c.paid_total += debit;
         });
-        self.append_log(LogEvent::PayoutCompleted { payout: id, block_index }, now);
+        self.append_log(
+            LogEvent::PayoutCompleted {
+                payout: id,
+                block_index,
+            },
+            now,
+        );
         payout
     }
 
     /// The ledger definitely did not execute the payout: the accrual comes back.
     pub fn fail_payout(&mut self, id: PayoutId, reason: String, now: u64) -> Payout {
-        let payout = self.finish_payout(id, PayoutStatus::Failed { reason: reason.clone() });
+        let payout = self.finish_payout(
+            id,
+            PayoutStatus::Failed {
+                reason: reason.clone(),
+            },
+        );
         let debit = payout.amount + payout.fee;
         let key = account_key(&payout.account);
-        let mut balance = self.balances.get(&key).expect("BUG: payout without balance").0;
+        let mut balance = self
+            .balances
+            .get(&key)
+            .expect("BUG: payout without balance")
+            .0;
         balance.in_flight -= debit;
         balance.available += debit;
-        self.balances.insert(key, Candid(balance));
+        self.balances.insert(key, Balance(balance));
         self.update_counters(|c| {
             c.in_flight_total -= debit;
             c.available_total += debit;
@@ -878,7 +1024,12 @@ impl State {
 
     /// Accounts whose accrual reached `threshold`, scanning at most `max_scan` balances from where the
     /// previous scan stopped (wrapping around at the end).
-    pub fn auto_payout_candidates(&mut self, threshold: u128, limit: usize, max_scan: usize) -> Vec<Account> {
+    pub fn auto_payout_candidates(
+        &mut self,
+        threshold: u128,
+        limit: usize,
+        max_scan: usize,
+    ) -> Vec<Account> {
         use std::ops::Bound;
         let cursor: Option<AccountKey> = self
             .counters()
@@ -917,9 +1068,13 @@ impl State {
 
     pub fn log_page(&self, start: u64, limit: usize) -> LogPage {
         let total = self.log.len();
-        let end = start.saturating_add(limit.clamp(1, MAX_PAGE) as u64).min(total);
+        let end = start
+            .saturating_add(limit.clamp(1, MAX_PAGE) as u64)
+            .min(total);
         LogPage {
-            entries: (start..end).filter_map(|i| self.log.get(i).map(|e| e.0)).collect(),
+            entries: (start..end)
+                .filter_map(|i| self.log.get(i).map(|e| e.0))
+                .collect(),
             total,
         }
     }
@@ -927,7 +1082,10 @@ impl State {
     pub fn log_tip(&self) -> (u64, ByteBuf) {
         (
             self.log.len(),
-            self.counters().log_tip_hash.clone().unwrap_or_else(|| ByteBuf::from(vec![0u8; 32])),
+            self.counters()
+                .log_tip_hash
+                .clone()
+                .unwrap_or_else(|| ByteBuf::from(vec![0u8; 32])),
         )
     }
 
@@ -945,7 +1103,8 @@ impl State {
 
     pub fn audit_against(&self, ledger_balance: u128) -> AuditReport {
         let liabilities = self.liabilities();
-        let surplus = candid::Int::from(ledger_balance as i128) - candid::Int::from(liabilities.total as i128);
+        let surplus = candid::Int::from(ledger_balance as i128)
+            - candid::Int::from(liabilities.total as i128);
         AuditReport {
             ledger_balance,
             agrees: ledger_balance == liabilities.total,
@@ -964,7 +1123,11 @@ impl State {
             in_flight += b.in_flight;
             remainders += b.entitlement_remainder;
         }
-        assert_eq!(remainders % ENTITLEMENT_DENOMINATOR, 0, "fractional entitlements must sum to whole units");
+        assert_eq!(
+            remainders % ENTITLEMENT_DENOMINATOR,
+            0,
+            "fractional entitlements must sum to whole units"
+        );
         (available, in_flight, remainders / ENTITLEMENT_DENOMINATOR)
     }
 

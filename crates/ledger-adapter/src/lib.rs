@@ -39,7 +39,10 @@ impl CallFailure {
 /// The ledger calls the canisters make. Implemented over real calls in canisters and in memory in tests.
 #[allow(async_fn_in_trait)]
 pub trait LedgerRuntime {
-    async fn icrc1_transfer(&self, arg: TransferArg) -> Result<Result<Nat, TransferError>, CallFailure>;
+    async fn icrc1_transfer(
+        &self,
+        arg: TransferArg,
+    ) -> Result<Result<Nat, TransferError>, CallFailure>;
     async fn icrc1_fee(&self) -> Result<Nat, CallFailure>;
     async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure>;
     /// The principal the ledger sees as the caller (the canister itself).
@@ -65,7 +68,9 @@ pub enum TransferOutcome {
 }
 
 /// Classifies every answer to `icrc1_transfer`.
-pub fn classify_transfer(result: Result<Result<Nat, TransferError>, CallFailure>) -> TransferOutcome {
+pub fn classify_transfer(
+    result: Result<Result<Nat, TransferError>, CallFailure>,
+) -> TransferOutcome {
     match result {
         Ok(Ok(block_index)) => TransferOutcome::Completed { block_index },
         Ok(Err(err)) => classify_transfer_error(err),
@@ -122,23 +127,40 @@ pub async fn fetch_fee<L: LedgerRuntime>(ledger: &L) -> Result<u128, CallFailure
     })
 }
 
+/// What sending one payload, possibly several times, came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendReport {
+    pub outcome: TransferOutcome,
+    /// Some attempt failed without an answer from the ledger, so it may have executed. A definite error
+    /// on a later attempt then proves nothing: real ledgers check the fee before deduplication, so
+    /// `BadFee` can hide an earlier success.
+    pub outcome_was_unknown: bool,
+}
+
 /// Sends one payload up to `attempts` times while its outcome stays unknown, never changing a byte
-/// of it, and returns the first definite outcome (or the last retryable one).
+/// of it, and reports the first definite outcome (or the last retryable one).
 pub async fn transfer_identical<L: LedgerRuntime>(
     ledger: &L,
     arg: &TransferArg,
     attempts: u32,
-) -> TransferOutcome {
-    let mut outcome = TransferOutcome::RetrySamePayload {
-        reason: "not attempted".into(),
+) -> SendReport {
+    let mut report = SendReport {
+        outcome: TransferOutcome::RetrySamePayload {
+            reason: "not attempted".into(),
+        },
+        outcome_was_unknown: false,
     };
     for _ in 0..attempts.max(1) {
-        outcome = classify_transfer(ledger.icrc1_transfer(arg.clone()).await);
-        if !matches!(outcome, TransferOutcome::RetrySamePayload { .. }) {
+        let result = ledger.icrc1_transfer(arg.clone()).await;
+        if let Err(failure) = &result {
+            report.outcome_was_unknown |= failure.outcome_unknown();
+        }
+        report.outcome = classify_transfer(result);
+        if !matches!(report.outcome, TransferOutcome::RetrySamePayload { .. }) {
             break;
         }
     }
-    outcome
+    report
 }
 
 mod num_traits_like {
@@ -178,10 +200,17 @@ mod tests {
             TransferOutcome::RetrySamePayload { .. }
         ));
         assert_eq!(
-            classify_transfer_error(TransferError::BadFee { expected_fee: n(20) }),
-            TransferOutcome::FeeChanged { expected_fee: n(20) }
+            classify_transfer_error(TransferError::BadFee {
+                expected_fee: n(20)
+            }),
+            TransferOutcome::FeeChanged {
+                expected_fee: n(20)
+            }
         );
-        assert_eq!(classify_transfer_error(TransferError::TooOld), TransferOutcome::Expired);
+        assert_eq!(
+            classify_transfer_error(TransferError::TooOld),
+            TransferOutcome::Expired
+        );
         assert!(matches!(
             classify_transfer_error(TransferError::InsufficientFunds { balance: n(1) }),
             TransferOutcome::Rejected { .. }
@@ -194,7 +223,9 @@ mod tests {
             TransferOutcome::Rejected { .. }
         ));
         assert!(matches!(
-            classify_transfer_error(TransferError::BadBurn { min_burn_amount: n(1) }),
+            classify_transfer_error(TransferError::BadBurn {
+                min_burn_amount: n(1)
+            }),
             TransferOutcome::Bug { .. }
         ));
     }
@@ -206,8 +237,14 @@ mod tests {
             message: "timeout".into(),
         };
         assert!(rejected.outcome_unknown());
-        assert!(matches!(classify_transfer(Err(rejected)), TransferOutcome::RetrySamePayload { .. }));
-        assert!(!CallFailure::NotSent { message: "cycles".into() }.outcome_unknown());
+        assert!(matches!(
+            classify_transfer(Err(rejected)),
+            TransferOutcome::RetrySamePayload { .. }
+        ));
+        assert!(!CallFailure::NotSent {
+            message: "cycles".into()
+        }
+        .outcome_unknown());
     }
 
     #[test]

@@ -83,7 +83,10 @@ impl MemoryLedger {
     }
 
     pub fn client(&self, caller: Principal) -> LedgerClient<'_> {
-        LedgerClient { ledger: self, caller }
+        LedgerClient {
+            ledger: self,
+            caller,
+        }
     }
 
     pub fn set_time(&self, now: u64) {
@@ -145,17 +148,22 @@ impl MemoryLedger {
         let now = inner.now;
         let fee = inner.fee;
         if let Some(given) = &arg.fee {
-            if *given != Nat::from(fee) {
+            if crate::nat_to_u128_checked(given) != Some(fee) {
                 return Err(TransferError::BadFee {
                     expected_fee: Nat::from(fee),
                 });
             }
         }
-        let amount = crate::nat_to_u128_checked(&arg.amount).ok_or(TransferError::GenericError {
-            error_code: Nat::from(1u8),
-            message: "amount too large".into(),
-        })?;
-        if arg.memo.as_ref().is_some_and(|m| m.0.len() > MAX_MEMO_LENGTH) {
+        let amount =
+            crate::nat_to_u128_checked(&arg.amount).ok_or(TransferError::GenericError {
+                error_code: Nat::from(1u8),
+                message: "amount too large".into(),
+            })?;
+        if arg
+            .memo
+            .as_ref()
+            .is_some_and(|m| m.0.len() > MAX_MEMO_LENGTH)
+        {
             return Err(TransferError::GenericError {
                 error_code: Nat::from(2u8),
                 message: format!("memo longer than {MAX_MEMO_LENGTH} bytes"),
@@ -169,9 +177,9 @@ impl MemoryLedger {
             if created > now.saturating_add(PERMITTED_DRIFT_NANOS) {
                 return Err(TransferError::CreatedInFuture { ledger_time: now });
             }
-            inner
-                .dedup
-                .retain(|_, (_, t)| t.saturating_add(TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS) >= now);
+            inner.dedup.retain(|_, (_, t)| {
+                t.saturating_add(TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS) >= now
+            });
             if let Some((block, _)) = inner.dedup.get(&key) {
                 return Err(TransferError::Duplicate {
                     duplicate_of: Nat::from(*block),
@@ -227,7 +235,10 @@ fn timeout() -> CallFailure {
 }
 
 impl LedgerRuntime for LedgerClient<'_> {
-    async fn icrc1_transfer(&self, arg: TransferArg) -> Result<Result<Nat, TransferError>, CallFailure> {
+    async fn icrc1_transfer(
+        &self,
+        arg: TransferArg,
+    ) -> Result<Result<Nat, TransferError>, CallFailure> {
         let fault = self.ledger.inner.borrow_mut().faults.pop_front();
         match fault {
             None => Ok(self.ledger.transfer(self.caller, &arg)),
@@ -319,7 +330,10 @@ mod tests {
             Err(TransferError::CreatedInFuture { ledger_time: now })
         );
         ledger.set_time(now + TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS + 1);
-        assert_eq!(ledger.transfer(principal(1), &a), Err(TransferError::TooOld));
+        assert_eq!(
+            ledger.transfer(principal(1), &a),
+            Err(TransferError::TooOld)
+        );
         assert_eq!(ledger.total_supply(), ledger.expected_supply());
     }
 

@@ -18,7 +18,8 @@ pub const SHARE_UNITS_PER_MODEL: u64 = 1_000_000;
 pub const DATA_WEIGHT_TOTAL: u64 = 10_000;
 /// Weights of a receipt's recipients are integers over this common denominator:
 /// split basis points × share units × data-owner weight.
-pub const ENTITLEMENT_DENOMINATOR: u128 = 10_000 * SHARE_UNITS_PER_MODEL as u128 * DATA_WEIGHT_TOTAL as u128;
+pub const ENTITLEMENT_DENOMINATOR: u128 =
+    10_000 * SHARE_UNITS_PER_MODEL as u128 * DATA_WEIGHT_TOTAL as u128;
 
 /// A fine-tuning dataset the model was trained on, pinned by the SHA-256 of its content.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -176,8 +177,13 @@ pub struct SetSplitArgs {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum SplitError {
     NotGovernance,
-    InvalidSplit { total_bps: u32 },
-    ProposalAlreadyApplied { proposal_id: ProposalId, version: SplitVersion },
+    InvalidSplit {
+        total_bps: u32,
+    },
+    ProposalAlreadyApplied {
+        proposal_id: ProposalId,
+        version: SplitVersion,
+    },
 }
 
 /// One metered inference, as the inference proxy charged it.
@@ -218,13 +224,32 @@ pub struct SettleOk {
 pub enum SettleError {
     NotInferenceProxy,
     EmptyBatch,
-    TooManyReceipts { max: u32 },
-    UnknownModel { receipt: ReceiptId, model: ModelId },
-    UnknownSplitVersion { receipt: ReceiptId, version: SplitVersion },
-    ZeroAmount { receipt: ReceiptId },
-    DuplicateReceiptInBatch { receipt: ReceiptId },
-    MeteredInFuture { receipt: ReceiptId, metered_at: u64, now: u64 },
-    MeteredBeforeRegistration { receipt: ReceiptId, model: ModelId },
+    TooManyReceipts {
+        max: u32,
+    },
+    UnknownModel {
+        receipt: ReceiptId,
+        model: ModelId,
+    },
+    UnknownSplitVersion {
+        receipt: ReceiptId,
+        version: SplitVersion,
+    },
+    ZeroAmount {
+        receipt: ReceiptId,
+    },
+    DuplicateReceiptInBatch {
+        receipt: ReceiptId,
+    },
+    MeteredInFuture {
+        receipt: ReceiptId,
+        metered_at: u64,
+        now: u64,
+    },
+    MeteredBeforeRegistration {
+        receipt: ReceiptId,
+        model: ModelId,
+    },
 }
 
 /// One stakeholder's part of one receipt: its weight (over [`ENTITLEMENT_DENOMINATOR`]) and the whole
@@ -278,9 +303,13 @@ pub enum PayoutKind {
 pub enum PayoutStatus {
     /// Recorded; the transfer's outcome is not known yet and it is retried with the identical payload.
     Pending,
-    Completed { block_index: Nat },
+    Completed {
+        block_index: Nat,
+    },
     /// Definitely not executed; the accrual was restored.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// The dedup window passed with the outcome unknown: funds stay reserved until reconciled with the ledger's blocks.
     NeedsReconciliation,
 }
@@ -298,6 +327,8 @@ pub struct Payout {
     pub memo: ByteBuf,
     pub created_at_time: u64,
     pub attempts: u32,
+    /// Some attempt's outcome is unknown: a later definite error cannot prove that nothing was paid.
+    pub outcome_unknown: bool,
     pub status: PayoutStatus,
 }
 
@@ -307,11 +338,19 @@ pub enum ClaimError {
     /// Another claim by this caller is in progress.
     AlreadyProcessing,
     NothingToClaim,
-    BelowFee { available: u128, fee: u128 },
+    BelowFee {
+        available: u128,
+        fee: u128,
+    },
     /// The ledger definitely refused the transfer; the accrual is restored.
-    TransferFailed { payout: PayoutId, reason: String },
+    TransferFailed {
+        payout: PayoutId,
+        reason: String,
+    },
     /// The ledger's fee could not be fetched; nothing was recorded.
-    LedgerUnavailable { reason: String },
+    LedgerUnavailable {
+        reason: String,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -366,7 +405,12 @@ pub struct LogEntry {
 
 impl LogEntry {
     /// `sha256("neuranft-royalties-log-v1" ‖ prev_hash ‖ index (u64 BE) ‖ timestamp (u64 BE) ‖ candid(event))`.
-    pub fn compute_hash(prev_hash: &[u8], index: u64, timestamp: u64, event: &LogEvent) -> [u8; 32] {
+    pub fn compute_hash(
+        prev_hash: &[u8],
+        index: u64,
+        timestamp: u64,
+        event: &LogEvent,
+    ) -> [u8; 32] {
         let mut hasher = Sha256::new();
         hasher.update(b"neuranft-royalties-log-v1");
         hasher.update(prev_hash);

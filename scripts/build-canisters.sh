@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds every canister to wasm (release, wasm32-unknown-unknown, --locked) into target/canisters/.
+# With a canister name as argument (as dfx passes it), builds just that one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CANISTERS=(royalties)
+if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
+
+args=()
+for c in "${CANISTERS[@]}"; do args+=(-p "$c"); done
+cargo build --locked --release --target wasm32-unknown-unknown "${args[@]}"
+
+mkdir -p target/canisters
+for c in "${CANISTERS[@]}"; do
+  cp "target/wasm32-unknown-unknown/release/$c.wasm" "target/canisters/$c.wasm"
+  echo "built target/canisters/$c.wasm ($(wc -c < "target/canisters/$c.wasm") bytes)"
+done

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets a fresh machine up for building and testing: the pinned toolchain with the wasm32 target,
+# rustfmt and clippy. Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v rustup >/dev/null 2>&1; then
+  echo "rustup is required (https://rustup.rs); it is the only thing this script does not install." >&2
+  exit 1
+fi
+# rust-toolchain.toml pins the channel, the components and the wasm32 target; `rustup show` installs them.
+rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
+rustup target add wasm32-unknown-unknown
+rustup component add rustfmt clippy
+cargo fetch --locked
+echo "setup: toolchain $(rustc --version), targets: $(rustup target list --installed | tr '\n' ' ')"
