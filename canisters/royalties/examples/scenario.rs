@@ -291,7 +291,10 @@ fn main() {
         now,
     ));
     match small {
-        Ok(p) => println!("wiki-data claims: payout {} of {} (fee {}) {:?}", p.id, p.amount, p.fee, p.status),
+        Ok(p) => println!(
+            "wiki-data claims: payout {} of {} (fee {}) {:?}",
+            p.id, p.amount, p.fee, p.status
+        ),
         Err(e) => println!("wiki-data claims: {e:?}"),
     }
 
