@@ -18,3 +18,4 @@ pub const PAYOUTS_MEMORY_ID: MemoryId = MemoryId::new(12);
 pub const PENDING_PAYOUTS_MEMORY_ID: MemoryId = MemoryId::new(13);
 pub const LOG_INDEX_MEMORY_ID: MemoryId = MemoryId::new(14);
 pub const LOG_DATA_MEMORY_ID: MemoryId = MemoryId::new(15);
+pub const PAYOUTS_BY_ACCOUNT_MEMORY_ID: MemoryId = MemoryId::new(16);

@@ -69,6 +69,7 @@ pub struct State {
     settled_receipts: StableBTreeMap<ReceiptId, BatchId, Memory>,
     payouts: StableBTreeMap<PayoutId, Candid<Payout>, Memory>,
     pending_payouts: StableBTreeMap<PayoutId, (), Memory>,
+    payouts_by_account: StableBTreeMap<(AccountKey, PayoutId), (), Memory>,
     log: StableLog<Candid<LogEntry>, Memory, Memory>,
     /// Principals with a claim in progress (heap only: no call is in flight across an upgrade).
     claims_in_progress: BTreeSet<Principal>,
@@ -189,6 +190,7 @@ impl State {
             settled_receipts: StableBTreeMap::init(mm.get(SETTLED_RECEIPTS_MEMORY_ID)),
             payouts: StableBTreeMap::init(mm.get(PAYOUTS_MEMORY_ID)),
             pending_payouts: StableBTreeMap::init(mm.get(PENDING_PAYOUTS_MEMORY_ID)),
+            payouts_by_account: StableBTreeMap::init(mm.get(PAYOUTS_BY_ACCOUNT_MEMORY_ID)),
             log: StableLog::init(mm.get(LOG_INDEX_MEMORY_ID), mm.get(LOG_DATA_MEMORY_ID)),
             claims_in_progress: BTreeSet::new(),
             payout_job_running: false,
@@ -895,6 +897,7 @@ impl State {
         self.balances.insert(key, Balance(balance));
         self.payouts.insert(id, Candid(payout.clone()));
         self.pending_payouts.insert(id, ());
+        self.payouts_by_account.insert((key, id), ());
         self.update_counters(|c| {
             c.next_payout_id += 1;
             c.available_total -= debit;
@@ -1053,14 +1056,14 @@ impl State {
         found
     }
 
+    /// The newest payouts paid from `account`'s accrual, newest first.
     pub fn payouts_of(&self, account: &Account, limit: usize) -> Vec<Payout> {
-        let account = normalize_account(account);
-        self.payouts
-            .iter()
+        let key = account_key(account);
+        self.payouts_by_account
+            .keys_range((key, 0)..=(key, u64::MAX))
             .rev()
-            .map(|e| e.into_pair().1 .0)
-            .filter(|p| p.account == account)
             .take(limit.clamp(1, MAX_PAGE))
+            .filter_map(|(_, id)| self.payout(id))
             .collect()
     }
 
@@ -1159,6 +1162,7 @@ impl State {
         map!(self.settled_receipts);
         map!(self.payouts);
         map!(self.pending_payouts);
+        map!(self.payouts_by_account);
         for e in self.log.iter() {
             h.update(e.to_bytes());
         }

@@ -991,13 +991,80 @@ fn outcome_unknown_past_the_window_needs_reconciliation_and_keeps_funds_reserved
     assert_eq!(t.ledger.balance(&acc(1)), 0);
 }
 
+/// A ledger whose first transfer waits until the test opens the gate, so that two claims interleave.
+struct GatedLedger<'a> {
+    inner: ledger_adapter::memory::LedgerClient<'a>,
+    gate: RefCell<Option<futures::channel::oneshot::Receiver<()>>>,
+}
+
+impl ledger_adapter::LedgerRuntime for GatedLedger<'_> {
+    async fn icrc1_transfer(
+        &self,
+        arg: icrc_ledger_types::icrc1::transfer::TransferArg,
+    ) -> Result<
+        Result<Nat, icrc_ledger_types::icrc1::transfer::TransferError>,
+        ledger_adapter::CallFailure,
+    > {
+        let gate = self.gate.borrow_mut().take();
+        if let Some(gate) = gate {
+            let _ = gate.await;
+        }
+        self.inner.icrc1_transfer(arg).await
+    }
+    async fn icrc1_fee(&self) -> Result<Nat, ledger_adapter::CallFailure> {
+        self.inner.icrc1_fee().await
+    }
+    async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, ledger_adapter::CallFailure> {
+        self.inner.icrc1_balance_of(account).await
+    }
+    fn caller(&self) -> Principal {
+        self.inner.caller()
+    }
+}
+
 #[test]
 fn concurrent_claims_by_one_caller_are_refused() {
+    use std::future::Future;
     let t = Setup::new(10_000_000);
-    assert!(t.state.borrow_mut().try_begin_claim(p(1)));
-    assert_eq!(t.claim(1, None), Err(ClaimError::AlreadyProcessing));
-    t.state.borrow_mut().end_claim(p(1));
-    assert!(t.claim(1, None).is_ok());
+    let (open, gate) = futures::channel::oneshot::channel();
+    let ledger = GatedLedger {
+        inner: t.ledger.client(royalties_id()),
+        gate: RefCell::new(Some(gate)),
+    };
+    let args = || ClaimArgs {
+        from_subaccount: None,
+        to: None,
+    };
+    let mut first = std::pin::pin!(payouts::claim(&t.state, &ledger, p(1), args(), T0));
+    let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+    assert!(
+        first.as_mut().poll(&mut cx).is_pending(),
+        "the first claim waits on the ledger"
+    );
+    // A second claim by the same caller is refused while the first is in flight; another caller is not.
+    assert_eq!(
+        block_on(payouts::claim(&t.state, &ledger, p(1), args(), T0)),
+        Err(ClaimError::AlreadyProcessing)
+    );
+    assert!(block_on(payouts::claim(&t.state, &ledger, p(9), args(), T0)).is_ok());
+    open.send(()).unwrap();
+    let first = block_on(first);
+    assert!(
+        matches!(
+            first,
+            Ok(Payout {
+                status: PayoutStatus::Completed { .. },
+                ..
+            })
+        ),
+        "{first:?}"
+    );
+    assert_eq!(t.ledger.balance(&acc(1)), 6_000_000 - FEE);
+    assert_eq!(t.state.borrow().payouts_of(&acc(1), 10).len(), 1);
+    assert!(
+        block_on(payouts::claim(&t.state, &ledger, p(1), args(), T0))
+            .is_err_and(|e| e == ClaimError::NothingToClaim)
+    );
 }
 
 #[test]
