@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CANISTERS=(royalties)
+CANISTERS=(icrc-ledger royalties)
 if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
 
 args=()

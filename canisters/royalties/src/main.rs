@@ -251,19 +251,11 @@ fn main() {}
 
 #[cfg(test)]
 mod tests {
-    use candid_parser::utils::{service_equal, CandidSource};
-
-    /// `royalties.did` must equal the interface the code exports. `UPDATE_DID=1 cargo test` rewrites it.
     #[test]
     fn did_file_matches_exported_interface() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("royalties.did");
-        let exported = super::__export_service();
-        if std::env::var("UPDATE_DID").is_ok() {
-            std::fs::write(&path, &exported).unwrap();
-        }
-        let on_disk = std::fs::read_to_string(&path).expect("royalties.did exists");
-        service_equal(CandidSource::Text(&exported), CandidSource::Text(&on_disk)).unwrap_or_else(
-            |e| panic!("royalties.did differs from the code ({e}); run UPDATE_DID=1 cargo test"),
+        neuranft_types::did::assert_did_matches(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("royalties.did"),
+            &super::__export_service(),
         );
     }
 }

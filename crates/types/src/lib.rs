@@ -1,7 +1,11 @@
 //! Candid types that cross canister boundaries. This crate must not depend on `ic-cdk`, so that
 //! clients, the simulation and every canister can share it.
 
+#[cfg(feature = "did-check")]
+pub mod did;
+pub mod ledger;
 pub mod royalties;
+pub mod storable;
 
 pub use candid::Principal;
 pub use icrc_ledger_types::icrc1::account::{Account, Subaccount};

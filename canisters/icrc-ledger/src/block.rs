@@ -1,0 +1,187 @@
+//! Ledger transactions and their ICRC-3 block encoding.
+//!
+//! A block is an ICRC-3 `Value` map: `btype`, `ts` (ledger time), `phash` (hash of the previous block,
+//! absent on the first), `fee` when the ledger charged a fee the caller did not name, and `tx` with what
+//! the caller sent (`amt`, `from`, `to`, `spender`, `fee`, `memo`, `ts` = `created_at_time`,
+//! `expected_allowance`, `expires_at`). Accounts are encoded as the caller gave them: `[owner]` or
+//! `[owner, subaccount]`.
+
+use candid::{Nat, Principal};
+use icrc_ledger_types::icrc::generic_value::ICRC3Value;
+use icrc_ledger_types::icrc1::account::Account;
+use serde_bytes::ByteBuf;
+use std::collections::BTreeMap;
+
+/// The block types this ledger produces, with the standard that defines each.
+pub const BLOCK_TYPES: [(&str, &str); 5] = [
+    ("1burn", ICRC3_URL),
+    ("1mint", ICRC3_URL),
+    ("1xfer", ICRC3_URL),
+    ("2approve", ICRC3_URL),
+    ("2xfer", ICRC3_URL),
+];
+const ICRC3_URL: &str = "https://github.com/dfinity/ICRC-1/blob/main/standards/ICRC-3/README.md";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Mint {
+        to: Account,
+    },
+    Burn {
+        from: Account,
+        spender: Option<Account>,
+    },
+    Transfer {
+        from: Account,
+        to: Account,
+        spender: Option<Account>,
+    },
+    Approve {
+        from: Account,
+        spender: Account,
+        expected_allowance: Option<u128>,
+        expires_at: Option<u64>,
+    },
+}
+
+/// One transaction as the caller specified it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transaction {
+    pub operation: Operation,
+    pub amount: u128,
+    /// The fee the caller named, if any.
+    pub fee: Option<u128>,
+    pub memo: Option<Vec<u8>>,
+    pub created_at_time: Option<u64>,
+}
+
+pub fn account_value(account: &Account) -> ICRC3Value {
+    let mut parts = vec![ICRC3Value::Blob(ByteBuf::from(account.owner.as_slice()))];
+    if let Some(sub) = account.subaccount {
+        parts.push(ICRC3Value::Blob(ByteBuf::from(sub.to_vec())));
+    }
+    ICRC3Value::Array(parts)
+}
+
+/// Inverse of [`account_value`], for clients reading blocks.
+pub fn value_account(value: &ICRC3Value) -> Option<Account> {
+    let ICRC3Value::Array(parts) = value else {
+        return None;
+    };
+    let owner = match parts.first()? {
+        ICRC3Value::Blob(b) => Principal::try_from_slice(b).ok()?,
+        _ => return None,
+    };
+    let subaccount = match parts.get(1) {
+        None => None,
+        Some(ICRC3Value::Blob(b)) => Some(<[u8; 32]>::try_from(b.as_slice()).ok()?),
+        Some(_) => return None,
+    };
+    (parts.len() <= 2).then_some(Account { owner, subaccount })
+}
+
+fn nat(v: impl Into<Nat>) -> ICRC3Value {
+    ICRC3Value::Nat(v.into())
+}
+
+impl Transaction {
+    pub fn block_type(&self) -> &'static str {
+        match &self.operation {
+            Operation::Mint { .. } => "1mint",
+            Operation::Burn { .. } => "1burn",
+            Operation::Transfer { spender: None, .. } => "1xfer",
+            Operation::Transfer {
+                spender: Some(_), ..
+            } => "2xfer",
+            Operation::Approve { .. } => "2approve",
+        }
+    }
+
+    fn tx_value(&self) -> ICRC3Value {
+        let mut tx = BTreeMap::new();
+        tx.insert("amt".to_string(), nat(self.amount));
+        match &self.operation {
+            Operation::Mint { to } => {
+                tx.insert("to".into(), account_value(to));
+            }
+            Operation::Burn { from, spender } => {
+                tx.insert("from".into(), account_value(from));
+                if let Some(s) = spender {
+                    tx.insert("spender".into(), account_value(s));
+                }
+            }
+            Operation::Transfer { from, to, spender } => {
+                tx.insert("from".into(), account_value(from));
+                tx.insert("to".into(), account_value(to));
+                if let Some(s) = spender {
+                    tx.insert("spender".into(), account_value(s));
+                }
+            }
+            Operation::Approve {
+                from,
+                spender,
+                expected_allowance,
+                expires_at,
+            } => {
+                tx.insert("from".into(), account_value(from));
+                tx.insert("spender".into(), account_value(spender));
+                if let Some(e) = expected_allowance {
+                    tx.insert("expected_allowance".into(), nat(*e));
+                }
+                if let Some(e) = expires_at {
+                    tx.insert("expires_at".into(), nat(*e));
+                }
+            }
+        }
+        if let Some(fee) = self.fee {
+            tx.insert("fee".into(), nat(fee));
+        }
+        if let Some(memo) = &self.memo {
+            tx.insert("memo".into(), ICRC3Value::Blob(ByteBuf::from(memo.clone())));
+        }
+        if let Some(t) = self.created_at_time {
+            tx.insert("ts".into(), nat(t));
+        }
+        ICRC3Value::Map(tx)
+    }
+
+    /// The block recording this transaction at ledger time `timestamp`, charged `effective_fee`.
+    pub fn to_block(
+        &self,
+        timestamp: u64,
+        effective_fee: u128,
+        parent_hash: Option<[u8; 32]>,
+    ) -> ICRC3Value {
+        let mut block = BTreeMap::new();
+        block.insert(
+            "btype".to_string(),
+            ICRC3Value::Text(self.block_type().into()),
+        );
+        block.insert("ts".into(), nat(timestamp));
+        if let Some(h) = parent_hash {
+            block.insert("phash".into(), ICRC3Value::Blob(ByteBuf::from(h.to_vec())));
+        }
+        if self.fee.is_none() && effective_fee > 0 {
+            block.insert("fee".into(), nat(effective_fee));
+        }
+        block.insert("tx".into(), self.tx_value());
+        ICRC3Value::Map(block)
+    }
+}
+
+/// The representation-independent hash of a block (ICRC-3).
+pub fn block_hash(block: &ICRC3Value) -> [u8; 32] {
+    block.clone().hash()
+}
+
+/// A block's field, if the block is a map that has it.
+pub fn field<'a>(block: &'a ICRC3Value, path: &[&str]) -> Option<&'a ICRC3Value> {
+    let mut value = block;
+    for key in path {
+        let ICRC3Value::Map(map) = value else {
+            return None;
+        };
+        value = map.get(*key)?;
+    }
+    Some(value)
+}
