@@ -6,9 +6,10 @@
 //! `expected_allowance`, `expires_at`). Accounts are encoded as the caller gave them: `[owner]` or
 //! `[owner, subaccount]`.
 
-use candid::{Nat, Principal};
+use candid::Nat;
 use icrc_ledger_types::icrc::generic_value::ICRC3Value;
 use icrc_ledger_types::icrc1::account::Account;
+use neuranft_types::icrc3::account_value;
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
 
@@ -53,31 +54,6 @@ pub struct Transaction {
     pub fee: Option<u128>,
     pub memo: Option<Vec<u8>>,
     pub created_at_time: Option<u64>,
-}
-
-pub fn account_value(account: &Account) -> ICRC3Value {
-    let mut parts = vec![ICRC3Value::Blob(ByteBuf::from(account.owner.as_slice()))];
-    if let Some(sub) = account.subaccount {
-        parts.push(ICRC3Value::Blob(ByteBuf::from(sub.to_vec())));
-    }
-    ICRC3Value::Array(parts)
-}
-
-/// Inverse of [`account_value`], for clients reading blocks.
-pub fn value_account(value: &ICRC3Value) -> Option<Account> {
-    let ICRC3Value::Array(parts) = value else {
-        return None;
-    };
-    let owner = match parts.first()? {
-        ICRC3Value::Blob(b) => Principal::try_from_slice(b).ok()?,
-        _ => return None,
-    };
-    let subaccount = match parts.get(1) {
-        None => None,
-        Some(ICRC3Value::Blob(b)) => Some(<[u8; 32]>::try_from(b.as_slice()).ok()?),
-        Some(_) => return None,
-    };
-    (parts.len() <= 2).then_some(Account { owner, subaccount })
 }
 
 fn nat(v: impl Into<Nat>) -> ICRC3Value {
@@ -172,16 +148,4 @@ impl Transaction {
 /// The representation-independent hash of a block (ICRC-3).
 pub fn block_hash(block: &ICRC3Value) -> [u8; 32] {
     block.clone().hash()
-}
-
-/// A block's field, if the block is a map that has it.
-pub fn field<'a>(block: &'a ICRC3Value, path: &[&str]) -> Option<&'a ICRC3Value> {
-    let mut value = block;
-    for key in path {
-        let ICRC3Value::Map(map) = value else {
-            return None;
-        };
-        value = map.get(*key)?;
-    }
-    Some(value)
 }

@@ -853,7 +853,7 @@ impl Ledger {
         let mut parent: Option<[u8; 32]> = None;
         for index in 0..self.log_length() {
             let block = self.block(index).expect("index below log length");
-            let phash = match crate::block::field(&block, &["phash"]) {
+            let phash = match neuranft_types::icrc3::field(&block, &["phash"]) {
                 Some(ICRC3Value::Blob(b)) => Some(
                     <[u8; 32]>::try_from(b.as_slice())
                         .map_err(|_| format!("block {index}: phash is not 32 bytes"))?,

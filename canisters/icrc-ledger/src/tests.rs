@@ -1,5 +1,4 @@
 use crate::api;
-use crate::block::{field, value_account};
 use crate::state::*;
 use candid::utils::{decode_args, encode_args, ArgumentDecoder, ArgumentEncoder};
 use candid::{Nat, Principal};
@@ -11,6 +10,7 @@ use icrc_ledger_types::icrc2::allowance::AllowanceArgs;
 use icrc_ledger_types::icrc2::approve::{ApproveArgs, ApproveError};
 use icrc_ledger_types::icrc2::transfer_from::{TransferFromArgs, TransferFromError};
 use icrc_ledger_types::icrc3::blocks::GetBlocksRequest;
+use neuranft_types::icrc3::{field, value_account};
 use neuranft_types::ledger::LedgerInitArgs;
 use proptest::prelude::*;
 use std::cell::{Cell, RefCell};
