@@ -1,15 +1,30 @@
 //! The one place that talks to ICRC ledgers.
 //!
-//! The canister-side code is generic over [`LedgerRuntime`]: canisters implement it with real
-//! inter-canister calls, tests and the simulation with [`memory::MemoryLedger`], which has the
-//! deduplication semantics of DFINITY's ICRC ledgers.
+//! The canister-side code is generic over [`LedgerRuntime`]: canisters use [`ic::IcLedger`] (real
+//! bounded-wait calls, feature `ic`); tests and the simulation use [`memory::MemoryLedger`] (feature
+//! `memory-ledger`), which runs the icrc-ledger canister's own state machine in memory, with fault
+//! injection. Transfers that must happen exactly once go through the [`outbox`].
 
+#[cfg(feature = "ic")]
+pub mod ic;
+#[cfg(feature = "memory-ledger")]
 pub mod memory;
+pub mod outbox;
+pub mod reconcile;
 
 use candid::{Nat, Principal};
 use icrc_ledger_types::icrc1::account::Account;
 use icrc_ledger_types::icrc1::transfer::{TransferArg, TransferError};
+use icrc_ledger_types::icrc2::allowance::{Allowance, AllowanceArgs};
+use icrc_ledger_types::icrc2::approve::{ApproveArgs, ApproveError};
+use icrc_ledger_types::icrc2::transfer_from::{TransferFromArgs, TransferFromError};
+use icrc_ledger_types::icrc3::blocks::{GetBlocksRequest, GetBlocksResult};
 use num_traits_like::nat_to_u128;
+
+/// Deduplication window of ICRC ledgers (ICRC-1 `TX_WINDOW`).
+pub const TRANSACTION_WINDOW_NANOS: u64 = 24 * 60 * 60 * 1_000_000_000;
+/// How far ahead of the ledger's clock `created_at_time` may be (ICRC-1 `PERMITTED_DRIFT`).
+pub const PERMITTED_DRIFT_NANOS: u64 = 60 * 1_000_000_000;
 
 pub use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg as Icrc1TransferArg};
 
@@ -36,6 +51,16 @@ impl CallFailure {
     }
 }
 
+/// Where `icrc3_get_blocks` is asked: the ledger itself, or an archive callback it pointed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlockSource {
+    Ledger,
+    Archive {
+        canister_id: Principal,
+        method: String,
+    },
+}
+
 /// The ledger calls the canisters make. Implemented over real calls in canisters and in memory in tests.
 #[allow(async_fn_in_trait)]
 pub trait LedgerRuntime {
@@ -43,10 +68,26 @@ pub trait LedgerRuntime {
         &self,
         arg: TransferArg,
     ) -> Result<Result<Nat, TransferError>, CallFailure>;
+    async fn icrc2_transfer_from(
+        &self,
+        arg: TransferFromArgs,
+    ) -> Result<Result<Nat, TransferFromError>, CallFailure>;
+    async fn icrc2_approve(
+        &self,
+        arg: ApproveArgs,
+    ) -> Result<Result<Nat, ApproveError>, CallFailure>;
+    async fn icrc2_allowance(&self, arg: AllowanceArgs) -> Result<Allowance, CallFailure>;
     async fn icrc1_fee(&self) -> Result<Nat, CallFailure>;
     async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure>;
+    async fn icrc3_get_blocks(
+        &self,
+        source: &BlockSource,
+        args: Vec<GetBlocksRequest>,
+    ) -> Result<GetBlocksResult, CallFailure>;
     /// The principal the ledger sees as the caller (the canister itself).
     fn caller(&self) -> Principal;
+    /// The caller's clock (the canister's `time()`), in nanoseconds since the epoch.
+    fn now(&self) -> u64;
 }
 
 /// What a transfer attempt means for the intent that made it.
@@ -111,6 +152,41 @@ pub fn classify_transfer_error(err: TransferError) -> TransferOutcome {
     }
 }
 
+/// Every ICRC-2 `TransferFromError` variant, mapped like its ICRC-1 counterpart.
+pub fn classify_transfer_from_error(err: TransferFromError) -> TransferOutcome {
+    match err {
+        TransferFromError::InsufficientAllowance { allowance } => TransferOutcome::Rejected {
+            reason: format!("insufficient allowance ({allowance})"),
+        },
+        TransferFromError::BadFee { expected_fee } => {
+            classify_transfer_error(TransferError::BadFee { expected_fee })
+        }
+        TransferFromError::BadBurn { min_burn_amount } => {
+            classify_transfer_error(TransferError::BadBurn { min_burn_amount })
+        }
+        TransferFromError::InsufficientFunds { balance } => {
+            classify_transfer_error(TransferError::InsufficientFunds { balance })
+        }
+        TransferFromError::TooOld => classify_transfer_error(TransferError::TooOld),
+        TransferFromError::CreatedInFuture { ledger_time } => {
+            classify_transfer_error(TransferError::CreatedInFuture { ledger_time })
+        }
+        TransferFromError::Duplicate { duplicate_of } => {
+            classify_transfer_error(TransferError::Duplicate { duplicate_of })
+        }
+        TransferFromError::TemporarilyUnavailable => {
+            classify_transfer_error(TransferError::TemporarilyUnavailable)
+        }
+        TransferFromError::GenericError {
+            error_code,
+            message,
+        } => classify_transfer_error(TransferError::GenericError {
+            error_code,
+            message,
+        }),
+    }
+}
+
 /// A memo of at most 32 bytes: a short tag and an id, unique per tag.
 pub fn tagged_memo(tag: &[u8; 8], id: u64) -> Vec<u8> {
     let mut memo = Vec::with_capacity(16);
@@ -125,42 +201,6 @@ pub async fn fetch_fee<L: LedgerRuntime>(ledger: &L) -> Result<u128, CallFailure
     nat_to_u128(&fee).ok_or_else(|| CallFailure::BadReply {
         message: format!("fee {fee} does not fit u128"),
     })
-}
-
-/// What sending one payload, possibly several times, came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SendReport {
-    pub outcome: TransferOutcome,
-    /// Some attempt failed without an answer from the ledger, so it may have executed. A definite error
-    /// on a later attempt then proves nothing: real ledgers check the fee before deduplication, so
-    /// `BadFee` can hide an earlier success.
-    pub outcome_was_unknown: bool,
-}
-
-/// Sends one payload up to `attempts` times while its outcome stays unknown, never changing a byte
-/// of it, and reports the first definite outcome (or the last retryable one).
-pub async fn transfer_identical<L: LedgerRuntime>(
-    ledger: &L,
-    arg: &TransferArg,
-    attempts: u32,
-) -> SendReport {
-    let mut report = SendReport {
-        outcome: TransferOutcome::RetrySamePayload {
-            reason: "not attempted".into(),
-        },
-        outcome_was_unknown: false,
-    };
-    for _ in 0..attempts.max(1) {
-        let result = ledger.icrc1_transfer(arg.clone()).await;
-        if let Err(failure) = &result {
-            report.outcome_was_unknown |= failure.outcome_unknown();
-        }
-        report.outcome = classify_transfer(result);
-        if !matches!(report.outcome, TransferOutcome::RetrySamePayload { .. }) {
-            break;
-        }
-    }
-    report
 }
 
 mod num_traits_like {
