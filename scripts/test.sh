@@ -8,9 +8,9 @@ scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
 echo "== canister wasm"
 scripts/build-canisters.sh
 echo "== cargo test"
-cargo test --locked --workspace --all-targets
+cargo test --locked --workspace --all-targets --all-features
 echo "all tests passed"

@@ -10,6 +10,7 @@ use ic_stable_structures::DefaultMemoryImpl;
 use icrc_ledger_types::icrc1::account::Account;
 use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg};
 use ledger_adapter::memory::{Fault, MemoryLedger};
+use ledger_adapter::LedgerRuntime;
 use neuranft_types::royalties::*;
 use royalties::{payouts, State};
 use serde_bytes::ByteBuf;
@@ -214,22 +215,19 @@ fn main() {
             })
             .collect();
         let total: u64 = receipts.iter().map(|r| r.amount).sum();
-        let funding = ledger
-            .transfer(
-                proxy,
-                &TransferArg {
-                    from_subaccount: None,
-                    to: Account {
-                        owner: royalties_id,
-                        subaccount: None,
-                    },
-                    fee: None,
-                    created_at_time: Some(now),
-                    memo: Some(Memo::from(batch_id)),
-                    amount: Nat::from(total),
-                },
-            )
-            .unwrap();
+        let funding = block_on(ledger.client(proxy).icrc1_transfer(TransferArg {
+            from_subaccount: None,
+            to: Account {
+                owner: royalties_id,
+                subaccount: None,
+            },
+            fee: None,
+            created_at_time: Some(now),
+            memo: Some(Memo::from(batch_id)),
+            amount: Nat::from(total),
+        }))
+        .expect("the in-memory ledger answers")
+        .expect("the proxy is funded");
         let args = SettleArgs {
             batch_id,
             funding_block: funding,
@@ -342,11 +340,12 @@ fn main() {
         entries.len(),
         if chain.is_ok() { "verified" } else { "BROKEN" }
     );
+    let ledger_invariants = ledger.check_invariants();
     println!(
-        "ledger supply conserved: {}",
-        ledger.total_supply() == ledger.expected_supply()
+        "ledger supply conserved and block chain verified: {}",
+        ledger_invariants.is_ok()
     );
-    if !(audit.agrees && conserved && chain.is_ok()) {
+    if !(audit.agrees && conserved && chain.is_ok() && ledger_invariants.is_ok()) {
         eprintln!("scenario FAILED its checks");
         std::process::exit(1);
     }

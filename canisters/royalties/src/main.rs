@@ -1,12 +1,10 @@
 //! The royalties canister shell: decode, check the caller, call the state, perform ledger calls.
 
-use candid::{Nat, Principal};
-use ic_cdk::api::{canister_self, msg_caller, time};
-use ic_cdk::call::{Call, CallFailed};
+use candid::Principal;
+use ic_cdk::api::{msg_caller, time};
 use ic_cdk::{init, inspect_message, post_upgrade, query, update};
 use icrc_ledger_types::icrc1::account::Account;
-use icrc_ledger_types::icrc1::transfer::{TransferArg, TransferError};
-use ledger_adapter::{CallFailure, LedgerRuntime};
+use ledger_adapter::ic::IcLedger;
 use neuranft_types::royalties::*;
 use royalties::{payouts, State};
 use serde_bytes::ByteBuf;
@@ -29,56 +27,6 @@ fn read<R>(f: impl FnOnce(&State) -> R) -> R {
 
 fn mutate<R>(f: impl FnOnce(&mut State) -> R) -> R {
     STATE.with(|s| f(&mut s.borrow_mut()))
-}
-
-/// The ICRC ledger reached by bounded-wait calls.
-struct IcLedger(Principal);
-
-fn call_failure(e: CallFailed) -> CallFailure {
-    match e {
-        CallFailed::CallRejected(r) => CallFailure::Rejected {
-            code: r.raw_reject_code(),
-            message: r.reject_message().to_string(),
-        },
-        other => CallFailure::NotSent {
-            message: other.to_string(),
-        },
-    }
-}
-
-async fn call<A: candid::CandidType, R: candid::CandidType + for<'de> candid::Deserialize<'de>>(
-    ledger: Principal,
-    method: &str,
-    arg: A,
-) -> Result<R, CallFailure> {
-    let response = Call::bounded_wait(ledger, method)
-        .with_arg(arg)
-        .await
-        .map_err(call_failure)?;
-    response.candid::<R>().map_err(|e| CallFailure::BadReply {
-        message: e.to_string(),
-    })
-}
-
-impl LedgerRuntime for IcLedger {
-    async fn icrc1_transfer(
-        &self,
-        arg: TransferArg,
-    ) -> Result<Result<Nat, TransferError>, CallFailure> {
-        call(self.0, "icrc1_transfer", arg).await
-    }
-
-    async fn icrc1_fee(&self) -> Result<Nat, CallFailure> {
-        call(self.0, "icrc1_fee", ()).await
-    }
-
-    async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure> {
-        call(self.0, "icrc1_balance_of", account).await
-    }
-
-    fn caller(&self) -> Principal {
-        canister_self()
-    }
 }
 
 fn ledger() -> IcLedger {

@@ -19,3 +19,6 @@ pub const PENDING_PAYOUTS_MEMORY_ID: MemoryId = MemoryId::new(13);
 pub const LOG_INDEX_MEMORY_ID: MemoryId = MemoryId::new(14);
 pub const LOG_DATA_MEMORY_ID: MemoryId = MemoryId::new(15);
 pub const PAYOUTS_BY_ACCOUNT_MEMORY_ID: MemoryId = MemoryId::new(16);
+pub const OUTBOX_INTENTS_MEMORY_ID: MemoryId = MemoryId::new(17);
+pub const OUTBOX_PENDING_MEMORY_ID: MemoryId = MemoryId::new(18);
+pub const OUTBOX_COUNTER_MEMORY_ID: MemoryId = MemoryId::new(19);

@@ -4,13 +4,10 @@
 use crate::state::State;
 use candid::Principal;
 use icrc_ledger_types::icrc1::account::Account;
-use ledger_adapter::memory::{PERMITTED_DRIFT_NANOS, TRANSACTION_WINDOW_NANOS};
-use ledger_adapter::{fetch_fee, transfer_identical, LedgerRuntime, TransferOutcome};
+use ledger_adapter::{fetch_fee, outbox, LedgerRuntime};
 use neuranft_types::royalties::*;
 use std::cell::RefCell;
 
-/// Immediate resends of an identical payload inside one execution before leaving it to the timer.
-const IMMEDIATE_ATTEMPTS: u32 = 2;
 /// Pending payouts retried per timer run.
 const RETRIES_PER_RUN: usize = 50;
 /// Automatic payouts started per timer run, and balances scanned to find them.
@@ -33,54 +30,22 @@ async fn ledger_fee<L: LedgerRuntime>(
     Ok(fee)
 }
 
-/// Sends a recorded payout once (with immediate resends of the identical payload while the outcome is
-/// unknown) and applies the definite outcome, if any. Returns the payout as it now stands.
+/// Drives a recorded payout's transfer through the outbox and applies the outcome, if there is one
+/// yet. Returns the payout as it now stands.
 pub async fn execute_payout<L: LedgerRuntime>(
     state: &RefCell<State>,
     ledger: &L,
     id: PayoutId,
     now: u64,
 ) -> Payout {
-    let payout = match state.borrow().payout(id) {
-        Some(p) if p.status == PayoutStatus::Pending => p,
-        Some(p) => return p,
-        None => panic!("BUG: unknown payout {id}"),
-    };
-    let arg = State::payout_transfer_arg(&payout);
-    let report = transfer_identical(ledger, &arg, IMMEDIATE_ATTEMPTS).await;
-    let mut s = state.borrow_mut();
-    // Another execution may have finished it while this one awaited.
-    if s.payout(id).map(|p| p.status) != Some(PayoutStatus::Pending) {
-        return s.payout(id).expect("payout exists");
+    let payout = state.borrow().payout(id).expect("BUG: unknown payout");
+    if payout.status != PayoutStatus::Pending {
+        return payout;
     }
-    let payout = s.note_payout_attempt(id, report.outcome_was_unknown);
-    let window_end = payout.created_at_time + TRANSACTION_WINDOW_NANOS + PERMITTED_DRIFT_NANOS;
-    match report.outcome {
-        TransferOutcome::Completed { block_index } => s.complete_payout(id, block_index, now),
-        TransferOutcome::RetrySamePayload { .. } if now > window_end => {
-            s.payout_needs_reconciliation(id, now)
-        }
-        TransferOutcome::RetrySamePayload { .. } => payout,
-        // After an unknown outcome no error proves that nothing was paid: the ledger's blocks decide.
-        TransferOutcome::FeeChanged { .. }
-        | TransferOutcome::Rejected { .. }
-        | TransferOutcome::Bug { .. }
-        | TransferOutcome::Expired
-            if payout.outcome_unknown =>
-        {
-            s.payout_needs_reconciliation(id, now)
-        }
-        TransferOutcome::FeeChanged { expected_fee } => {
-            if let Some(fee) = ledger_adapter::nat_to_u128_checked(&expected_fee) {
-                s.set_ledger_fee(fee);
-            }
-            s.fail_payout(id, format!("ledger fee changed to {expected_fee}"), now)
-        }
-        TransferOutcome::Rejected { reason } | TransferOutcome::Bug { reason } => {
-            s.fail_payout(id, reason, now)
-        }
-        TransferOutcome::Expired => s.fail_payout(id, "created_at_time too old".into(), now),
-    }
+    let intent = outbox::drive(ledger, state, payout.intent).await;
+    // The outbox may have built a new payload with a new fee: remember it for the next payouts.
+    state.borrow_mut().set_ledger_fee(intent.fee);
+    state.borrow_mut().apply_intent(id, now)
 }
 
 /// `claim`: pays the whole accrual of the caller's account (minus the ledger fee) to `to`.
@@ -114,33 +79,18 @@ async fn claim_guarded<L: LedgerRuntime>(
         subaccount: args.from_subaccount,
     };
     let to = args.to.unwrap_or(account);
-    // A changed fee fails the first payout definitely (nothing moved); one rebuild with the new fee follows.
-    let mut last = None;
-    for _ in 0..2 {
-        let fee = ledger_fee(state, ledger).await?;
-        let payout =
-            state
-                .borrow_mut()
-                .record_payout(&account, &to, PayoutKind::Claim, fee, now)?;
-        let payout = execute_payout(state, ledger, payout.id, now).await;
-        match &payout.status {
-            PayoutStatus::Failed { reason } if reason.starts_with("ledger fee changed") => {
-                last = Some(payout)
-            }
-            PayoutStatus::Failed { reason } => {
-                return Err(ClaimError::TransferFailed {
-                    payout: payout.id,
-                    reason: reason.clone(),
-                })
-            }
-            _ => return Ok(payout),
-        }
+    let fee = ledger_fee(state, ledger).await?;
+    let payout = state
+        .borrow_mut()
+        .record_payout(&account, &to, PayoutKind::Claim, fee, now)?;
+    let payout = execute_payout(state, ledger, payout.id, now).await;
+    match &payout.status {
+        PayoutStatus::Failed { reason } => Err(ClaimError::TransferFailed {
+            payout: payout.id,
+            reason: reason.clone(),
+        }),
+        _ => Ok(payout),
     }
-    let payout = last.expect("loop ran");
-    Err(ClaimError::TransferFailed {
-        payout: payout.id,
-        reason: "ledger fee kept changing".into(),
-    })
 }
 
 /// What one run of the payout job did.

@@ -6,7 +6,9 @@ use candid::{CandidType, Deserialize, Nat, Principal};
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell, StableLog};
 use icrc_ledger_types::icrc1::account::Account;
-use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg};
+use ledger_adapter::outbox::{
+    FeePolicy, IntentStatus, Outbox, OutboxHost, TransferIntent, TransferKind,
+};
 use neuranft_types::royalties::*;
 use neuranft_types::{account_from_key, account_key, normalize_account, BASIS_POINTS};
 use serde_bytes::ByteBuf;
@@ -71,10 +73,18 @@ pub struct State {
     pending_payouts: StableBTreeMap<PayoutId, (), Memory>,
     payouts_by_account: StableBTreeMap<(AccountKey, PayoutId), (), Memory>,
     log: StableLog<Candid<LogEntry>, Memory, Memory>,
+    /// Payout transfers, each executed exactly once by the ledger-adapter outbox.
+    outbox: Outbox,
     /// Principals with a claim in progress (heap only: no call is in flight across an upgrade).
     claims_in_progress: BTreeSet<Principal>,
     /// Single-flight flag of the payout job (heap only).
     pub payout_job_running: bool,
+}
+
+impl OutboxHost for State {
+    fn outbox(&mut self) -> &mut Outbox {
+        &mut self.outbox
+    }
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
@@ -192,6 +202,11 @@ impl State {
             pending_payouts: StableBTreeMap::init(mm.get(PENDING_PAYOUTS_MEMORY_ID)),
             payouts_by_account: StableBTreeMap::init(mm.get(PAYOUTS_BY_ACCOUNT_MEMORY_ID)),
             log: StableLog::init(mm.get(LOG_INDEX_MEMORY_ID), mm.get(LOG_DATA_MEMORY_ID)),
+            outbox: Outbox::init(
+                mm.get(OUTBOX_INTENTS_MEMORY_ID),
+                mm.get(OUTBOX_PENDING_MEMORY_ID),
+                mm.get(OUTBOX_COUNTER_MEMORY_ID),
+            ),
             claims_in_progress: BTreeSet::new(),
             payout_job_running: false,
         }
@@ -856,8 +871,8 @@ impl State {
         self.claims_in_progress.remove(&caller);
     }
 
-    /// Debits the whole available accrual of `account` and records a payout of it minus `fee`, with its
-    /// memo and `created_at_time` fixed now, before any ledger call.
+    /// Debits the whole available accrual of `account` and records a payout of it, the transfer's intent
+    /// (memo, `created_at_time`, fee) persisted in the outbox before any ledger call.
     pub fn record_payout(
         &mut self,
         account: &Account,
@@ -877,31 +892,45 @@ impl State {
                 fee,
             });
         }
-        let debit = balance.available;
+        let gross = balance.available;
         let id = self.counters().next_payout_id;
+        let memo = ledger_adapter::tagged_memo(PAYOUT_MEMO_TAG, id);
+        let intent = self
+            .outbox
+            .enqueue(
+                TransferKind::Transfer {
+                    from_subaccount: None,
+                    to: *to,
+                },
+                gross,
+                FeePolicy::DeductedFromAmount,
+                &memo,
+                fee,
+                now,
+            )
+            .expect("BUG: payout intent checked above");
         let payout = Payout {
             id,
             kind,
             account: normalize_account(account),
             to: *to,
-            amount: debit - fee,
+            gross,
+            amount: intent.amount(),
             fee,
-            memo: ByteBuf::from(ledger_adapter::tagged_memo(PAYOUT_MEMO_TAG, id)),
-            created_at_time: now,
-            attempts: 0,
-            outcome_unknown: false,
+            memo: ByteBuf::from(memo),
+            intent: intent.id,
             status: PayoutStatus::Pending,
         };
         balance.available = 0;
-        balance.in_flight += debit;
+        balance.in_flight += gross;
         self.balances.insert(key, Balance(balance));
         self.payouts.insert(id, Candid(payout.clone()));
         self.pending_payouts.insert(id, ());
         self.payouts_by_account.insert((key, id), ());
         self.update_counters(|c| {
             c.next_payout_id += 1;
-            c.available_total -= debit;
-            c.in_flight_total += debit;
+            c.available_total -= gross;
+            c.in_flight_total += gross;
         });
         self.append_log(
             LogEvent::PayoutRecorded {
@@ -912,18 +941,6 @@ impl State {
         Ok(payout)
     }
 
-    /// The exact payload of a payout: the same bytes on every attempt.
-    pub fn payout_transfer_arg(payout: &Payout) -> TransferArg {
-        TransferArg {
-            from_subaccount: None,
-            to: payout.to,
-            fee: Some(Nat::from(payout.fee)),
-            created_at_time: Some(payout.created_at_time),
-            memo: Some(Memo(payout.memo.clone())),
-            amount: Nat::from(payout.amount),
-        }
-    }
-
     pub fn payout(&self, id: PayoutId) -> Option<Payout> {
         self.payouts.get(&id).map(|p| p.0)
     }
@@ -932,12 +949,37 @@ impl State {
         self.pending_payouts.keys().take(limit).collect()
     }
 
-    pub fn note_payout_attempt(&mut self, id: PayoutId, outcome_unknown: bool) -> Payout {
+    /// The payout's transfer intent in the outbox.
+    pub fn payout_intent(&self, payout: &Payout) -> TransferIntent {
+        self.outbox
+            .get(payout.intent)
+            .expect("BUG: payout without intent")
+    }
+
+    /// Brings a pending payout in line with its intent: completes it, restores the accrual, or records
+    /// the payload now in force. A payout that is no longer pending is returned as it is.
+    pub fn apply_intent(&mut self, id: PayoutId, now: u64) -> Payout {
         let mut payout = self.payout(id).expect("BUG: unknown payout");
-        payout.attempts += 1;
-        payout.outcome_unknown |= outcome_unknown;
-        self.payouts.insert(id, Candid(payout.clone()));
-        payout
+        if payout.status != PayoutStatus::Pending {
+            return payout;
+        }
+        let intent = self.payout_intent(&payout);
+        match intent.status {
+            IntentStatus::Completed {
+                block_index,
+                fee,
+                amount,
+            } => self.complete_payout(id, block_index, amount, fee, now),
+            IntentStatus::Failed { reason } => self.fail_payout(id, reason, now),
+            IntentStatus::Pending => {
+                if (payout.amount, payout.fee) != (intent.amount(), intent.fee) {
+                    payout.amount = intent.amount();
+                    payout.fee = intent.fee;
+                    self.payouts.insert(id, Candid(payout.clone()));
+                }
+                payout
+            }
+        }
     }
 
     fn finish_payout(&mut self, id: PayoutId, status: PayoutStatus) -> Payout {
@@ -953,14 +995,25 @@ impl State {
         payout
     }
 
-    pub fn complete_payout(&mut self, id: PayoutId, block_index: Nat, now: u64) -> Payout {
-        let payout = self.finish_payout(
+    fn complete_payout(
+        &mut self,
+        id: PayoutId,
+        block_index: Nat,
+        amount: u128,
+        fee: u128,
+        now: u64,
+    ) -> Payout {
+        let mut payout = self.finish_payout(
             id,
             PayoutStatus::Completed {
                 block_index: block_index.clone(),
             },
         );
-        let debit = payout.amount + payout.fee;
+        debug_assert_eq!(amount + fee, payout.gross);
+        payout.amount = amount;
+        payout.fee = fee;
+        self.payouts.insert(id, Candid(payout.clone()));
+        let debit = payout.gross;
         let key = account_key(&payout.account);
         let mut balance = self
             .balances
@@ -978,6 +1031,8 @@ impl State {
             LogEvent::PayoutCompleted {
                 payout: id,
                 block_index,
+                amount,
+                fee,
             },
             now,
         );
@@ -985,14 +1040,14 @@ impl State {
     }
 
     /// The ledger definitely did not execute the payout: the accrual comes back.
-    pub fn fail_payout(&mut self, id: PayoutId, reason: String, now: u64) -> Payout {
+    fn fail_payout(&mut self, id: PayoutId, reason: String, now: u64) -> Payout {
         let payout = self.finish_payout(
             id,
             PayoutStatus::Failed {
                 reason: reason.clone(),
             },
         );
-        let debit = payout.amount + payout.fee;
+        let debit = payout.gross;
         let key = account_key(&payout.account);
         let mut balance = self
             .balances
@@ -1014,14 +1069,6 @@ impl State {
             },
             now,
         );
-        payout
-    }
-
-    /// The dedup window closed while the outcome was unknown: the funds stay reserved (in flight) until
-    /// the payout is reconciled against the ledger's blocks.
-    pub fn payout_needs_reconciliation(&mut self, id: PayoutId, now: u64) -> Payout {
-        let payout = self.finish_payout(id, PayoutStatus::NeedsReconciliation);
-        self.append_log(LogEvent::PayoutNeedsReconciliation { payout: id }, now);
         payout
     }
 

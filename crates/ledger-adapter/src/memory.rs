@@ -165,6 +165,18 @@ impl MemoryLedger {
         self.ledger.borrow().total_supply()
     }
 
+    /// How many blocks carry a memo that starts with `prefix`: how often an intent executed.
+    pub fn blocks_with_memo_prefix(&self, prefix: &[u8]) -> usize {
+        let ledger = self.ledger.borrow();
+        (0..ledger.log_length())
+            .filter(|i| {
+                let block = ledger.block(*i).expect("index below log length");
+                neuranft_types::icrc3::blob_field(&block, &["tx", "memo"])
+                    .is_some_and(|m| m.starts_with(prefix))
+            })
+            .count()
+    }
+
     /// Supply = sum of balances = minted − burned, and the block chain verifies.
     pub fn check_invariants(&self) -> Result<(), String> {
         let ledger = self.ledger.borrow();

@@ -11,7 +11,6 @@ use icrc_ledger_types::icrc2::approve::ApproveArgs;
 use ledger_adapter::memory::{Fault, MemoryLedger};
 use ledger_adapter::outbox::*;
 use ledger_adapter::{LedgerRuntime, PERMITTED_DRIFT_NANOS, TRANSACTION_WINDOW_NANOS};
-use neuranft_types::icrc3::blob_field;
 use proptest::prelude::*;
 use std::cell::RefCell;
 
@@ -85,13 +84,7 @@ fn pay(host: &RefCell<Host>, to: Account, gross: u128, memo: u64, fee: u128) -> 
 
 /// Blocks whose memo starts with the intent's base memo: the times it executed.
 fn executions(ledger: &MemoryLedger, base_memo: &[u8]) -> usize {
-    let state = ledger.state();
-    (0..state.log_length())
-        .filter(|i| {
-            let block = state.block(*i).unwrap();
-            blob_field(&block, &["tx", "memo"]).is_some_and(|m| m.starts_with(base_memo))
-        })
-        .count()
+    ledger.blocks_with_memo_prefix(base_memo)
 }
 
 fn drive_now(ledger: &MemoryLedger, host: &RefCell<Host>, id: IntentId) -> TransferIntent {

@@ -310,8 +310,6 @@ pub enum PayoutStatus {
     Failed {
         reason: String,
     },
-    /// The dedup window passed with the outcome unknown: funds stay reserved until reconciled with the ledger's blocks.
-    NeedsReconciliation,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -321,14 +319,16 @@ pub struct Payout {
     /// Whose accrual pays for it.
     pub account: Account,
     pub to: Account,
-    /// Sent to `to`; the accrual was debited `amount + fee`.
+    /// The accrual debited for this payout: `amount + fee` whatever the ledger fee turns out to be.
+    pub gross: u128,
+    /// Sent to `to`, and the ledger fee, under the current payload (final once completed: a fee change
+    /// while pending is borne by the recipient).
     pub amount: u128,
     pub fee: u128,
+    /// The memo's first bytes (the ledger-adapter outbox appends the payload generation).
     pub memo: ByteBuf,
-    pub created_at_time: u64,
-    pub attempts: u32,
-    /// Some attempt's outcome is unknown: a later definite error cannot prove that nothing was paid.
-    pub outcome_unknown: bool,
+    /// The ledger-adapter outbox intent that carries the transfer.
+    pub intent: u64,
     pub status: PayoutStatus,
 }
 
@@ -383,14 +383,13 @@ pub enum LogEvent {
     PayoutCompleted {
         payout: PayoutId,
         block_index: Nat,
+        amount: u128,
+        fee: u128,
     },
     PayoutFailed {
         payout: PayoutId,
         reason: String,
         restored: u128,
-    },
-    PayoutNeedsReconciliation {
-        payout: PayoutId,
     },
 }
 
