@@ -149,3 +149,32 @@ impl Transaction {
 pub fn block_hash(block: &ICRC3Value) -> [u8; 32] {
     block.clone().hash()
 }
+
+/// Checks that each block's `phash` is the hash of the block before it (absent on the first) and that
+/// the last block hashes to `tip`.
+pub fn verify_chain(
+    blocks: impl IntoIterator<Item = ICRC3Value>,
+    tip: Option<[u8; 32]>,
+) -> Result<(), String> {
+    let mut parent: Option<[u8; 32]> = None;
+    for (index, block) in blocks.into_iter().enumerate() {
+        let phash = match neuranft_types::icrc3::field(&block, &["phash"]) {
+            None => None,
+            Some(ICRC3Value::Blob(b)) => Some(
+                <[u8; 32]>::try_from(b.as_slice())
+                    .map_err(|_| format!("block {index}: phash is not 32 bytes"))?,
+            ),
+            Some(_) => return Err(format!("block {index}: phash is not a blob")),
+        };
+        if phash != parent {
+            return Err(format!(
+                "block {index}: phash is not the hash of its predecessor"
+            ));
+        }
+        parent = Some(block_hash(&block));
+    }
+    if parent != tip {
+        return Err("the tip hash is not the hash of the last block".into());
+    }
+    Ok(())
+}

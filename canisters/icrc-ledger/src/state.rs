@@ -850,28 +850,7 @@ impl Ledger {
 
     /// Recomputes the chain of block hashes from the log and checks every `phash` link and the tip.
     pub fn verify_chain(&self) -> Result<(), String> {
-        let mut parent: Option<[u8; 32]> = None;
-        for index in 0..self.log_length() {
-            let block = self.block(index).expect("index below log length");
-            let phash = match neuranft_types::icrc3::field(&block, &["phash"]) {
-                Some(ICRC3Value::Blob(b)) => Some(
-                    <[u8; 32]>::try_from(b.as_slice())
-                        .map_err(|_| format!("block {index}: phash is not 32 bytes"))?,
-                ),
-                None => None,
-                Some(_) => return Err(format!("block {index}: phash is not a blob")),
-            };
-            if phash != parent {
-                return Err(format!(
-                    "block {index}: phash does not match block {}",
-                    index.wrapping_sub(1)
-                ));
-            }
-            parent = Some(block_hash(&block));
-        }
-        if parent != self.totals.get().0.tip_hash {
-            return Err("the tip hash does not match the last block".into());
-        }
-        Ok(())
+        let blocks = (0..self.log_length()).map(|i| self.block(i).expect("index below log length"));
+        crate::block::verify_chain(blocks, self.totals.get().0.tip_hash)
     }
 }
