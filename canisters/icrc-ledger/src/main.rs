@@ -151,11 +151,30 @@ fn main() {}
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    fn did_path() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("icrc_ledger.did")
+    }
+
     #[test]
     fn did_file_matches_exported_interface() {
-        neuranft_types::did::assert_did_matches(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("icrc_ledger.did"),
-            &super::__export_service(),
+        neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
+    }
+
+    /// Every dfx command the README shows for the ledger type-checks against icrc_ledger.did.
+    #[test]
+    fn readme_dfx_arguments_typecheck() {
+        let readme = include_str!("../../../README.md");
+        let checked = neuranft_types::did::assert_dfx_arguments_typecheck(
+            readme,
+            "icrc_ledger",
+            &did_path(),
+            neuranft_types::did::README_SHELL_VARIABLES,
+        );
+        assert!(
+            checked >= 6,
+            "only {checked} icrc_ledger commands found in README.md"
         );
     }
 }

@@ -41,7 +41,10 @@ fn start_payout_timer() {
 }
 
 #[init]
-fn init(args: InitArgs) {
+fn init(arg: RoyaltiesArg) {
+    let RoyaltiesArg::Init(args) = arg else {
+        ic_cdk::trap("install royalties with RoyaltiesArg::Init");
+    };
     if let Err(e) = mutate(|s| s.initialize(args, time())) {
         ic_cdk::trap(format!("invalid init arguments: {e:?}"));
     }
@@ -49,9 +52,11 @@ fn init(args: InitArgs) {
 }
 
 #[post_upgrade]
-fn post_upgrade(args: Option<UpgradeArgs>) {
-    if let Some(args) = args {
-        mutate(|s| s.upgrade(args));
+fn post_upgrade(arg: Option<RoyaltiesArg>) {
+    match arg {
+        None | Some(RoyaltiesArg::Upgrade(None)) => {}
+        Some(RoyaltiesArg::Upgrade(Some(args))) => mutate(|s| s.upgrade(args)),
+        Some(RoyaltiesArg::Init(_)) => ic_cdk::trap("upgrade royalties with RoyaltiesArg::Upgrade"),
     }
     start_payout_timer();
 }
@@ -199,11 +204,30 @@ fn main() {}
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    fn did_path() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("royalties.did")
+    }
+
     #[test]
     fn did_file_matches_exported_interface() {
-        neuranft_types::did::assert_did_matches(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("royalties.did"),
-            &super::__export_service(),
+        neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
+    }
+
+    /// Every dfx command the README shows for royalties type-checks against royalties.did.
+    #[test]
+    fn readme_dfx_arguments_typecheck() {
+        let readme = include_str!("../../../README.md");
+        let checked = neuranft_types::did::assert_dfx_arguments_typecheck(
+            readme,
+            "royalties",
+            &did_path(),
+            neuranft_types::did::README_SHELL_VARIABLES,
+        );
+        assert!(
+            checked >= 10,
+            "only {checked} royalties commands found in README.md"
         );
     }
 }

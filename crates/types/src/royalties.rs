@@ -487,6 +487,13 @@ pub struct UpgradeArgs {
     pub payout_interval_seconds: Option<u64>,
 }
 
+/// The canister's single install/upgrade argument (one type, so dfx can check both against the `.did`).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum RoyaltiesArg {
+    Init(InitArgs),
+    Upgrade(Option<UpgradeArgs>),
+}
+
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct RoyaltiesConfig {
     pub ledger: Principal,
