@@ -7,7 +7,6 @@ use icrc_ledger_types::icrc1::account::Account;
 use ledger_adapter::ic::IcLedger;
 use neuranft_types::royalties::*;
 use royalties::{payouts, State};
-use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -156,12 +155,6 @@ fn payouts_of(account: Account, limit: u32) -> Vec<Payout> {
 #[query]
 fn get_log(start: u64, limit: u32) -> LogPage {
     read(|s| s.log_page(start, limit as usize))
-}
-
-#[derive(candid::CandidType, candid::Deserialize)]
-struct LogTip {
-    length: u64,
-    hash: ByteBuf,
 }
 
 #[query]

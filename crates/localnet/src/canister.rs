@@ -48,7 +48,7 @@ pub struct Canister {
 }
 
 pub(crate) fn instructions_used(c: &Caller<'_, Ctx>) -> wasmtime::Result<u64> {
-    Ok(c.data().fuel_limit - c.get_fuel()?)
+    Ok((c.data().fuel_limit - c.get_fuel()?).saturating_sub(crate::cost::FUNCTION_ENTRY_FUEL))
 }
 
 fn instantiate(
@@ -200,7 +200,8 @@ impl Canister {
             .expect("fuel is enabled");
         let result = self.call(entry);
         let remaining = self.store.get_fuel().unwrap_or(0);
-        let instructions = instruction_limit - remaining;
+        let instructions =
+            (instruction_limit - remaining).saturating_sub(crate::cost::FUNCTION_ENTRY_FUEL);
         let result = result.map_err(|e| describe_trap(&e, remaining == 0));
         let mut exec = std::mem::replace(
             &mut self.store.data_mut().exec,

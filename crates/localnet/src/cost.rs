@@ -18,6 +18,8 @@ pub const INITIAL_CYCLES: u128 = 100_000_000_000_000;
 
 /// Instructions charged for entering the System API once, plus one per byte copied.
 pub const SYSTEM_API_OVERHEAD: u64 = 100;
+/// wasmtime's charge for entering a wasm function, which the IC does not make (see `ic_operator_cost`).
+pub const FUNCTION_ENTRY_FUEL: u64 = 1;
 /// Extra instructions for the heavier System API calls.
 pub const CALL_PERFORM_OVERHEAD: u64 = 5_000;
 pub const STABLE_GROW_OVERHEAD: u64 = 100;
@@ -52,8 +54,11 @@ pub fn ic_operator_cost() -> OperatorCost {
     for op in [&mut c.If, &mut c.Br, &mut c.BrIf, &mut c.BrTable] {
         *op = 2;
     }
-    c.Call = 5;
-    c.CallIndirect = 10;
+    // wasmtime charges 1 on entering every wasm function, which the IC does not: a call to a wasm
+    // function is 4 + 1 here (the IC's 5), a call into the System API 4 + 1 charged by the System API,
+    // and the execution's own entry is subtracted from its count.
+    c.Call = 4;
+    c.CallIndirect = 9;
     c.GlobalGet = 2;
     c.GlobalSet = 2;
     // The IC charges 300 for memory.grow, data.drop, elem.drop and table.grow; wasmtime's table holds

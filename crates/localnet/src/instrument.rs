@@ -164,7 +164,7 @@ pub fn instrument(wasm: &[u8]) -> Result<Instrumented, String> {
     let mut written = false;
     for s in &sections {
         // Without an export section, insert one before the first section that must follow it.
-        if !has_export_section && !written && matches!(s.id, 8 | 9 | 10 | 11 | 12) {
+        if !has_export_section && !written && matches!(s.id, 8..=12) {
             out.extend_from_slice(&export_section);
             written = true;
         }

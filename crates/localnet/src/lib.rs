@@ -173,6 +173,7 @@ pub struct LocalNet {
     next_canister: u64,
     seed: [u8; 32],
     rand_counter: u64,
+    update_instruction_limit: u64,
 }
 
 /// 2026-01-01T00:00:00Z: where localnet's clock starts.
@@ -203,6 +204,7 @@ impl LocalNet {
             next_canister: 0,
             seed: Sha256::digest(seed.to_be_bytes()).into(),
             rand_counter: 0,
+            update_instruction_limit: cost::UPDATE_INSTRUCTION_LIMIT,
         }
     }
 
@@ -575,6 +577,17 @@ impl LocalNet {
             .map(|c| c.module.hash)
     }
 
+    /// Lowers the per-message instruction limit of updates, callbacks and timers (the IC's is 40 B),
+    /// so tests of runaway executions finish quickly.
+    pub fn set_update_instruction_limit(&mut self, limit: u64) {
+        self.update_instruction_limit = limit;
+    }
+
+    /// Injected faults not yet consumed.
+    pub fn pending_faults(&self) -> usize {
+        self.faults.values().map(VecDeque::len).sum()
+    }
+
     /// Makes the next call from `caller` to `callee` suffer `fault`.
     pub fn inject_fault(&mut self, caller: Principal, callee: Principal, fault: Fault) {
         self.faults
@@ -795,7 +808,7 @@ impl LocalNet {
                 cost::INSTALL_INSTRUCTION_LIMIT
             }
             EntryKind::Query | EntryKind::InspectMessage => cost::QUERY_INSTRUCTION_LIMIT,
-            _ => cost::UPDATE_INSTRUCTION_LIMIT,
+            _ => self.update_instruction_limit,
         };
         let engine = self.engine.clone();
         let code = self

@@ -160,7 +160,8 @@ fn trap<T>(message: impl Into<String>) -> R<T> {
 
 /// Charges the System API overhead plus `bytes` as instructions.
 fn charge(caller: &mut Caller<'_, Ctx>, bytes: u64) -> R<()> {
-    let cost = cost::SYSTEM_API_OVERHEAD + bytes;
+    // The `call` instruction into an import is 4 in the operator table; the IC charges 5.
+    let cost = cost::SYSTEM_API_OVERHEAD + 1 + bytes;
     caller.data_mut().api_instructions += cost;
     let fuel = caller.get_fuel()?;
     if fuel < cost {

@@ -393,6 +393,13 @@ pub enum LogEvent {
     },
 }
 
+/// The settlement log's length and the hash of its last entry.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogTip {
+    pub length: u64,
+    pub hash: ByteBuf,
+}
+
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct LogEntry {
     pub index: u64,
