@@ -134,3 +134,255 @@ impl icrc1_test_env::LedgerEnv for LocalnetLedgerEnv {
         Ok(decode_args(&bytes)?)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The NeuraNFT system deployed in localnet: what the e2e tests and the main job drive.
+
+use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg, TransferError};
+use icrc_ledger_types::icrc3::blocks::{GetBlocksRequest, GetBlocksResult};
+use localnet::{CallReport, Reject};
+use neuranft_types::royalties::*;
+
+/// The payment token's fee in the deployments below.
+pub const PAYMENT_FEE: u128 = 10_000;
+
+/// Every canister of the system, in one localnet.
+pub struct NeuraNft {
+    pub net: LocalNet,
+    pub payment_ledger: Principal,
+    pub governance_ledger: Principal,
+    pub royalties: Principal,
+    /// Stand-ins until the inference-proxy and governance canisters land: principals that make the
+    /// calls those canisters will make.
+    pub proxy: Principal,
+    pub governance: Principal,
+    pub treasury: Account,
+}
+
+/// Decodes a Candid reply, turning a reject into an error.
+fn decode<R: for<'a> ArgumentDecoder<'a>>(reply: Result<Vec<u8>, Reject>) -> Result<R, Reject> {
+    let bytes = reply?;
+    decode_args(&bytes).map_err(|e| Reject {
+        code: localnet::reject_code::CANISTER_ERROR,
+        message: format!("undecodable reply: {e}"),
+    })
+}
+
+impl NeuraNft {
+    /// Two icrc-ledgers (payment `NUSD`, governance `NNG`) and royalties, the proxy stand-in funded
+    /// with `proxy_funds` and the governance token held by `token_holders`.
+    pub fn deploy(
+        seed: u64,
+        proxy_funds: u128,
+        token_holders: Vec<(Account, u128)>,
+        auto_payout_fee_multiple: u64,
+    ) -> Self {
+        let mut net = LocalNet::new(seed);
+        let proxy = principal(0x50);
+        let governance = principal(0x51);
+        let treasury = account(principal(0x52));
+        let payment_ledger = deploy_ledger(
+            &mut net,
+            "NUSD",
+            PAYMENT_FEE,
+            vec![(account(proxy), proxy_funds)],
+        );
+        let governance_ledger = deploy_ledger(&mut net, "NNG", 100_000, token_holders);
+        let royalties = net.create_canister(admin());
+        let init = RoyaltiesArg::Init(InitArgs {
+            ledger: payment_ledger,
+            governance,
+            inference_proxy: proxy,
+            treasury,
+            split: SplitConfig {
+                host_bps: 3_000,
+                model_owners_bps: 5_000,
+                data_owners_bps: 1_000,
+                treasury_bps: 1_000,
+            },
+            auto_payout_fee_multiple,
+            payout_interval_seconds: 60,
+        });
+        net.install_canister(
+            royalties,
+            &canister_wasm("royalties"),
+            Encode!(&init).unwrap(),
+            admin(),
+        )
+        .expect("royalties installs");
+        Self {
+            net,
+            payment_ledger,
+            governance_ledger,
+            royalties,
+            proxy,
+            governance,
+            treasury,
+        }
+    }
+
+    pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        args: A,
+    ) -> (Result<R, Reject>, CallReport) {
+        let arg = encode_args(args).expect("arguments encode");
+        let (reply, report) = self
+            .net
+            .update_call_with_report(canister, sender, method, arg);
+        (decode(reply), report)
+    }
+
+    pub fn register_model(
+        &mut self,
+        manager: Principal,
+        args: RegisterModelArgs,
+    ) -> (Result<ModelId, RegistryError>, CallReport) {
+        let (r, report) = self.call(self.royalties, manager, "register_model", (args,));
+        let (result,): (Result<ModelId, RegistryError>,) = r.expect("register_model answers");
+        (result, report)
+    }
+
+    pub fn ledger_balance(&mut self, ledger: Principal, account: Account) -> u128 {
+        let (balance,): (Nat,) = self
+            .net
+            .query(ledger, account.owner, "icrc1_balance_of", (account,))
+            .expect("balance query answers");
+        u128::try_from(&balance.0).expect("balance fits u128")
+    }
+
+    /// The proxy's part of settlement: transfer the batch total to royalties, then `settle`.
+    /// Returns the settlement and the reports of the transfer and of `settle`.
+    pub fn fund_and_settle(
+        &mut self,
+        batch_id: u64,
+        receipts: Vec<Receipt>,
+    ) -> (Result<SettleOk, SettleError>, CallReport, CallReport) {
+        let total: u64 = receipts.iter().map(|r| r.amount).sum();
+        let transfer = TransferArg {
+            from_subaccount: None,
+            to: account(self.royalties),
+            fee: None,
+            created_at_time: Some(self.net.time()),
+            memo: Some(Memo::from(batch_id)),
+            amount: Nat::from(total),
+        };
+        let (r, transfer_report) = self.call(
+            self.payment_ledger,
+            self.proxy,
+            "icrc1_transfer",
+            (transfer,),
+        );
+        let (block,): (Result<Nat, TransferError>,) = r.expect("the ledger answers");
+        let block = block.expect("the proxy is funded");
+        let args = SettleArgs {
+            batch_id,
+            funding_block: block,
+            receipts,
+        };
+        let (r, settle_report) = self.call(self.royalties, self.proxy, "settle", (args,));
+        let (result,): (Result<SettleOk, SettleError>,) = r.expect("settle answers");
+        (result, transfer_report, settle_report)
+    }
+
+    pub fn claim(&mut self, who: Principal) -> (Result<Payout, ClaimError>, CallReport) {
+        let args = ClaimArgs {
+            from_subaccount: None,
+            to: None,
+        };
+        let (r, report) = self.call(self.royalties, who, "claim", (args,));
+        let (result,): (Result<Payout, ClaimError>,) = r.expect("claim answers");
+        (result, report)
+    }
+
+    pub fn audit(&mut self) -> (AuditReport, CallReport) {
+        let (r, report) = self.call(self.royalties, admin(), "audit", ());
+        let (result,): (Result<AuditReport, AuditError>,) = r.expect("audit answers");
+        (result.expect("the ledger answers the audit"), report)
+    }
+
+    pub fn balance(&mut self, who: Account) -> StakeholderBalance {
+        let (b,): (StakeholderBalance,) = self
+            .net
+            .query(self.royalties, who.owner, "balance_of", (who,))
+            .expect("balance_of answers");
+        b
+    }
+
+    pub fn upgrade_royalties(&mut self) -> Result<CallReport, Reject> {
+        let arg: Option<RoyaltiesArg> = Some(RoyaltiesArg::Upgrade(None));
+        self.net.upgrade_canister(
+            self.royalties,
+            &canister_wasm("royalties"),
+            Encode!(&arg).unwrap(),
+            admin(),
+        )
+    }
+
+    /// Lets the payout timer run: advances past its interval and ticks until its calls finish.
+    pub fn run_payout_timer(&mut self) {
+        self.net.advance_time(std::time::Duration::from_secs(61));
+        for _ in 0..10 {
+            self.net.tick();
+        }
+    }
+
+    /// Reads a ledger's whole block log through ICRC-3 and checks every `phash` link and the tip.
+    pub fn verify_ledger_chain(&mut self, ledger: Principal) -> Result<u64, String> {
+        let mut blocks = Vec::new();
+        loop {
+            let request = vec![GetBlocksRequest {
+                start: Nat::from(blocks.len() as u64),
+                length: Nat::from(1_000u32),
+            }];
+            let (page,): (GetBlocksResult,) = self
+                .net
+                .query(ledger, admin(), "icrc3_get_blocks", (request,))
+                .map_err(|e| e.to_string())?;
+            let len = u64::try_from(&page.log_length.0).map_err(|e| e.to_string())?;
+            if page.blocks.is_empty() {
+                break;
+            }
+            blocks.extend(page.blocks.into_iter().map(|b| b.block));
+            if blocks.len() as u64 >= len {
+                break;
+            }
+        }
+        let tip = blocks.last().map(icrc_ledger::block::block_hash);
+        icrc_ledger::block::verify_chain(blocks.iter().cloned(), tip)?;
+        Ok(blocks.len() as u64)
+    }
+
+    /// The settlement log, all of it, and whether its hash chain verifies.
+    pub fn settlement_log(&mut self) -> (Vec<LogEntry>, Result<(), String>) {
+        let mut entries = Vec::new();
+        loop {
+            let (page,): (LogPage,) = self
+                .net
+                .query(
+                    self.royalties,
+                    admin(),
+                    "get_log",
+                    (entries.len() as u64, 100u32),
+                )
+                .expect("get_log answers");
+            let total = page.total;
+            entries.extend(page.entries);
+            if entries.len() as u64 >= total {
+                break;
+            }
+        }
+        let (tip,): (LogTip,) = self
+            .net
+            .query(self.royalties, admin(), "log_tip", ())
+            .expect("log_tip answers");
+        let verified = match LogEntry::verify_chain(&[0u8; 32], &entries) {
+            Ok(hash) if hash.as_slice() == tip.hash.as_slice() => Ok(()),
+            Ok(_) => Err("the recomputed chain does not end at log_tip".into()),
+            Err(index) => Err(format!("entry {index} does not hash its predecessor")),
+        };
+        (entries, verified)
+    }
+}
