@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: builds the canister wasm, then runs the end-to-end royalties scenario and prints its report.
+# The main job: builds every canister's wasm, starts localnet (the embedded local network), deploys the
+# payment and governance-token ledgers and royalties, runs the end-to-end scenario and prints the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
 scripts/build-canisters.sh
-cargo run --locked -q -p royalties --example scenario
+cargo run --locked -q -p tests --bin scenario

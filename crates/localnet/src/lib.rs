@@ -817,10 +817,18 @@ impl LocalNet {
             .and_then(|s| s.code.as_mut())
             .expect("executing canister has code");
         let outcome = code.execute(&engine, &self.linker, entry, exec, limit, false);
-        let cycles =
+        let execution_fee =
             cost::UPDATE_MESSAGE_FEE + outcome.instructions as u128 * cost::CYCLES_PER_INSTRUCTION;
         let ctx = code.ctx_mut();
-        ctx.cycles = ctx.cycles.saturating_sub(cycles);
+        ctx.cycles = ctx.cycles.saturating_sub(execution_fee);
+        // The calls' fees were taken by `call_perform`; the report shows them with the execution.
+        let call_fees: u128 = outcome
+            .exec
+            .new_calls
+            .iter()
+            .map(|c| cost::call_cost((c.method.len() + c.arg.len()) as u64))
+            .sum();
+        let cycles = execution_fee + call_fees;
         if let Some(ingress) = ingress {
             let name = match entry {
                 Entry::Export(name) => name.clone(),

@@ -1,0 +1,125 @@
+//! Instructions and cycles per operation, measured in localnet on the release wasm, against the
+//! committed baseline `tests/baseline/operations.txt`. A regression above the margin fails;
+//! `UPDATE_BASELINE=1 cargo test -p tests --test baseline` rewrites the file after a deliberate change.
+
+use localnet::CallReport;
+use neuranft_types::royalties::*;
+use serde_bytes::ByteBuf;
+use tests::*;
+
+/// A measured operation may cost this much more than its baseline before the test fails.
+const REGRESSION_MARGIN_PERCENT: u64 = 5;
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/operations.txt");
+
+fn measure() -> Vec<(&'static str, CallReport)> {
+    let mut w = NeuraNft::deploy(11, 1_000_000_000_000, vec![], 1_000);
+    let owners: Vec<ShareHolding> = (0..10)
+        .map(|i| ShareHolding {
+            account: account(principal(200 + i)),
+            units: 100_000,
+        })
+        .collect();
+    let data_owners: Vec<DataOwner> = (0..4)
+        .map(|i| DataOwner {
+            account: account(principal(300 + i)),
+            weight: 2_500,
+        })
+        .collect();
+    let args = RegisterModelArgs {
+        metadata: ModelMetadata {
+            name: "bench-llama".into(),
+            base_model: "llama3.1:8b".into(),
+            architecture: "decoder 8B".into(),
+            datasets: vec![DatasetRef {
+                uri: "ipfs://bench".into(),
+                sha256: ByteBuf::from(vec![2u8; 32]),
+            }],
+            training_params: vec![],
+            licence: "llama3.1-community".into(),
+        },
+        price: Price {
+            per_1k_input_tokens: 2_000,
+            per_1k_output_tokens: 6_000,
+        },
+        owners,
+        data_owners,
+    };
+    let (model, register) = w.register_model(principal(200), args);
+    let model = model.unwrap();
+    let now = w.net.time();
+    let receipts: Vec<Receipt> = (0..100u64)
+        .map(|i| Receipt {
+            id: i,
+            user: principal(900),
+            model,
+            node_operator: account(principal(60)),
+            input_tokens: 500 + i,
+            output_tokens: 700,
+            amount: 5_000 + i * 37,
+            split_version: 0,
+            metered_at: now,
+        })
+        .collect();
+    let (settled, transfer, settle) = w.fund_and_settle(1, receipts);
+    settled.unwrap();
+    let (claim, claim_report) = w.claim(principal(200));
+    claim.unwrap();
+    vec![
+        ("register_model", register),
+        ("icrc1_transfer", transfer),
+        ("settle_100_receipts_16_accounts_each", settle),
+        ("claim_with_ledger_transfer", claim_report),
+    ]
+}
+
+#[test]
+fn operations_cost_no_more_than_the_committed_baseline() {
+    let measured = measure();
+    let table: String = measured
+        .iter()
+        .map(|(op, r)| format!("{op} {} {}\n", r.instructions(), r.cycles()))
+        .collect();
+    if std::env::var_os("UPDATE_BASELINE").is_some() {
+        let header = "# operation instructions cycles — localnet, release wasm; see tests/tests/baseline.rs\n";
+        std::fs::write(BASELINE, format!("{header}{table}")).unwrap();
+    }
+    let committed = std::fs::read_to_string(BASELINE).expect("the baseline file exists");
+    let baseline: Vec<(&str, u64, u128)> = committed
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            (
+                parts[0],
+                parts[1].parse().unwrap(),
+                parts[2].parse().unwrap(),
+            )
+        })
+        .collect();
+    print!("{table}");
+    let mut failures = Vec::new();
+    for (op, report) in &measured {
+        let Some((_, instructions, cycles)) = baseline.iter().find(|(name, _, _)| name == op)
+        else {
+            failures.push(format!(
+                "{op}: not in the baseline (run with UPDATE_BASELINE=1)"
+            ));
+            continue;
+        };
+        let limit = instructions + instructions * REGRESSION_MARGIN_PERCENT / 100;
+        if report.instructions() > limit {
+            failures.push(format!(
+                "{op}: {} instructions, baseline {instructions} (+{REGRESSION_MARGIN_PERCENT}% allowed)",
+                report.instructions()
+            ));
+        }
+        let cycle_limit = cycles + cycles * REGRESSION_MARGIN_PERCENT as u128 / 100;
+        if report.cycles() > cycle_limit {
+            failures.push(format!(
+                "{op}: {} cycles, baseline {cycles}",
+                report.cycles()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "regressions:\n{}", failures.join("\n"));
+}
