@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CANISTERS=(icrc-ledger royalties)
+CANISTERS=(icrc-ledger royalties localnet-probe)
 if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
 
 args=()

@@ -177,3 +177,35 @@ pub fn ic_operator_cost() -> OperatorCost {
     c.RefFunc = 130;
     c
 }
+
+/// Fee for creating a canister (13-node subnet).
+pub const CREATE_CANISTER_FEE: u128 = 500_000_000_000;
+
+/// The resources an HTTPS outcall uses, as `ic0.cost_http_request_v2` prices them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HttpUsage {
+    pub request_bytes: u64,
+    pub roundtrip_ms: u64,
+    pub raw_response_bytes: u64,
+    pub transformed_response_bytes: u64,
+    pub transform_instructions: u64,
+    pub replicated: bool,
+}
+
+/// Pay-as-you-go (pricing version 2) cost of an outcall. The IC's exact table is not public in a form
+/// localnet can read, so this is an approximation calibrated to the figure in ICP-FACTS.md (a
+/// non-replicated 2 KB request, 8 KB response, 20 s outcall ≈ 113 M cycles; this gives 119.6 M):
+/// per node 400 K + 400 per request or raw response byte + 100 per transformed byte + 200 per
+/// millisecond + 1 per 10 transform instructions, scaled by the subnet size (13), and by the 13 nodes
+/// that do the work when the outcall is replicated.
+pub fn http_request_cost_v2(u: &HttpUsage) -> u128 {
+    const SUBNET: u128 = 13;
+    let per_node = 400_000
+        + 400 * u.request_bytes as u128
+        + 400 * u.raw_response_bytes as u128
+        + 100 * u.transformed_response_bytes as u128
+        + 200 * u.roundtrip_ms as u128
+        + u.transform_instructions as u128 / 10;
+    let working_nodes = if u.replicated { SUBNET } else { 1 };
+    SUBNET * per_node * working_nodes
+}

@@ -9,6 +9,7 @@
 
 pub mod canister;
 pub mod cost;
+pub mod http;
 pub mod instrument;
 pub mod system_api;
 
@@ -174,6 +175,18 @@ pub struct LocalNet {
     seed: [u8; 32],
     rand_counter: u64,
     update_instruction_limit: u64,
+    http_pending: BTreeMap<u64, PendingOutcall>,
+    http_loopback: Vec<String>,
+}
+
+/// An outcall and whom to answer.
+struct PendingOutcall {
+    request: http::PendingHttpRequest,
+    transform: Option<ic_management_canister_types::TransformContext>,
+    request_bytes: u64,
+    cycles: u128,
+    origin: Origin,
+    ingress: Option<MessageId>,
 }
 
 /// 2026-01-01T00:00:00Z: where localnet's clock starts.
@@ -205,6 +218,8 @@ impl LocalNet {
             seed: Sha256::digest(seed.to_be_bytes()).into(),
             rand_counter: 0,
             update_instruction_limit: cost::UPDATE_INSTRUCTION_LIMIT,
+            http_pending: BTreeMap::new(),
+            http_loopback: Vec::new(),
         }
     }
 
@@ -226,6 +241,7 @@ impl LocalNet {
     /// One round: time moves on, due timers fire, expired calls are answered, queued messages run.
     pub fn tick(&mut self) {
         self.time += ROUND_NANOS;
+        self.serve_loopback_outcalls();
         self.expire_callbacks();
         self.fire_timers();
         let mut executed = 0;
@@ -976,8 +992,12 @@ impl LocalNet {
             }
         }
         if callee == MANAGEMENT_CANISTER {
-            let response = self.management(caller, &method, &arg);
-            return self.answer(origin, response, cycles, ingress);
+            if let Some((response, refund)) =
+                self.management(caller, &method, &arg, cycles, origin, ingress)
+            {
+                self.answer(origin, response, refund, ingress);
+            }
+            return;
         }
         let slot = match self.slot(callee) {
             Ok(slot) => slot,
@@ -1202,31 +1222,367 @@ impl LocalNet {
 
     // ------------------------------------------------------------------ management canister
 
+    /// A call to the management canister: the answer and the cycles refunded, or `None` when the
+    /// answer comes later (HTTPS outcalls).
     fn management(
         &mut self,
         caller: Principal,
         method: &str,
         arg: &[u8],
-    ) -> Result<Vec<u8>, Reject> {
-        match method {
+        cycles: u128,
+        origin: Origin,
+        ingress: Option<MessageId>,
+    ) -> Option<(Result<Vec<u8>, Reject>, u128)> {
+        use ic_management_canister_types as mgmt;
+        fn args<T: for<'de> candid::Deserialize<'de> + candid::CandidType>(
+            arg: &[u8],
+        ) -> Result<T, Reject> {
+            candid::decode_one(arg).map_err(|e| {
+                reject(
+                    reject_code::CANISTER_ERROR,
+                    format!("invalid management arguments: {e}"),
+                )
+            })
+        }
+        let result: Result<Vec<u8>, Reject> = match method {
             "raw_rand" => {
                 self.rand_counter += 1;
                 let mut hasher = Sha256::new();
                 hasher.update(self.seed);
                 hasher.update(self.rand_counter.to_be_bytes());
                 let bytes: [u8; 32] = hasher.finalize().into();
-                Ok(
-                    candid::encode_one(serde_bytes::ByteBuf::from(bytes.to_vec()))
-                        .expect("blob encodes"),
-                )
+                Ok(candid::encode_one(serde_bytes::ByteBuf::from(bytes.to_vec())).unwrap())
             }
-            other => {
-                let _ = (caller, arg);
+            "create_canister" => (|| {
+                let a: mgmt::CreateCanisterArgs = args(arg)?;
+                if cycles < cost::CREATE_CANISTER_FEE {
+                    return Err(reject(
+                        reject_code::CANISTER_REJECT,
+                        format!(
+                            "create_canister needs {} cycles attached, got {cycles}",
+                            cost::CREATE_CANISTER_FEE
+                        ),
+                    ));
+                }
+                let controllers = a
+                    .settings
+                    .and_then(|s| s.controllers)
+                    .unwrap_or_else(|| vec![caller]);
+                let id = self.create_canister(controllers[0]);
+                let slot = self.canisters.get_mut(&id).expect("just created");
+                slot.controllers = controllers;
+                slot.cycles = cycles - cost::CREATE_CANISTER_FEE;
+                Ok(candid::encode_one(mgmt::CanisterIdRecord { canister_id: id }).unwrap())
+            })(),
+            "install_code" => (|| {
+                let a: mgmt::InstallCodeArgs = args(arg)?;
+                let id = a.canister_id;
+                match a.mode {
+                    mgmt::CanisterInstallMode::Install => {
+                        self.install_canister(id, &a.wasm_module, a.arg, caller)
+                    }
+                    mgmt::CanisterInstallMode::Reinstall => {
+                        self.reinstall_canister(id, &a.wasm_module, a.arg, caller)
+                    }
+                    mgmt::CanisterInstallMode::Upgrade(_) => {
+                        self.upgrade_canister(id, &a.wasm_module, a.arg, caller)
+                    }
+                }?;
+                Ok(candid::encode_args(()).unwrap())
+            })(),
+            "start_canister" | "stop_canister" => (|| {
+                let a: mgmt::CanisterIdRecord = args(arg)?;
+                self.check_controller(a.canister_id, caller)?;
+                let status = if method == "start_canister" {
+                    CanisterStatus::Running
+                } else {
+                    CanisterStatus::Stopped
+                };
+                self.canisters
+                    .get_mut(&a.canister_id)
+                    .expect("checked")
+                    .status = status;
+                Ok(candid::encode_args(()).unwrap())
+            })(),
+            "canister_status" => (|| {
+                let a: mgmt::CanisterIdRecord = args(arg)?;
+                self.check_controller(a.canister_id, caller)?;
+                Ok(candid::encode_one(self.canister_status_record(a.canister_id)).unwrap())
+            })(),
+            "http_request" => match self.start_outcall(caller, arg, cycles, origin, ingress) {
+                Ok(()) => return None,
+                Err(e) => Err(e),
+            },
+            other => Err(reject(
+                reject_code::CANISTER_REJECT,
+                format!("management canister method '{other}' is not implemented by localnet"),
+            )),
+        };
+        // Cycles attached to anything but canister creation and outcalls come back.
+        let refund = match (method, &result) {
+            ("create_canister", Ok(_)) => 0,
+            _ => cycles,
+        };
+        Some((result, refund))
+    }
+
+    fn canister_status_record(
+        &self,
+        id: Principal,
+    ) -> ic_management_canister_types::CanisterStatusResult {
+        use ic_management_canister_types as mgmt;
+        let slot = &self.canisters[&id];
+        let zero = || candid::Nat::from(0u8);
+        let stable = self.stable_memory_size(id) as u64;
+        let heap = slot
+            .code
+            .as_ref()
+            .and_then(|c| c.ctx().memory.map(|m| m.data_size(&c.store) as u64))
+            .unwrap_or(0);
+        mgmt::CanisterStatusResult {
+            status: match slot.status {
+                CanisterStatus::Running => mgmt::CanisterStatusType::Running,
+                CanisterStatus::Stopped => mgmt::CanisterStatusType::Stopped,
+            },
+            ready_for_migration: false,
+            version: slot.code.as_ref().map_or(0, |c| c.ctx().version),
+            settings: mgmt::DefiniteCanisterSettings {
+                controllers: slot.controllers.clone(),
+                compute_allocation: zero(),
+                memory_allocation: zero(),
+                freezing_threshold: candid::Nat::from(2_592_000u64),
+                reserved_cycles_limit: zero(),
+                minimum_incoming_canister_call_cycles: zero(),
+                log_visibility: Default::default(),
+                log_memory_limit: zero(),
+                snapshot_visibility: Default::default(),
+                status_visibility: Default::default(),
+                wasm_memory_limit: zero(),
+                wasm_memory_threshold: zero(),
+                environment_variables: vec![],
+            },
+            module_hash: self.module_hash(id).map(|h| h.to_vec()),
+            memory_size: candid::Nat::from(heap + stable),
+            memory_metrics: mgmt::MemoryMetrics {
+                wasm_memory_size: candid::Nat::from(heap),
+                stable_memory_size: candid::Nat::from(stable),
+                global_memory_size: zero(),
+                wasm_binary_size: zero(),
+                custom_sections_size: zero(),
+                canister_history_size: zero(),
+                wasm_chunk_store_size: zero(),
+                snapshots_size: zero(),
+                log_memory_store_size: zero(),
+            },
+            cycles: candid::Nat::from(self.cycles_balance(id)),
+            reserved_cycles: zero(),
+            idle_cycles_burned_per_day: zero(),
+            query_stats: mgmt::QueryStats {
+                num_calls_total: zero(),
+                num_instructions_total: zero(),
+                request_payload_bytes_total: zero(),
+                response_payload_bytes_total: zero(),
+            },
+        }
+    }
+
+    // ------------------------------------------------------------------ HTTPS outcalls
+
+    fn start_outcall(
+        &mut self,
+        caller: Principal,
+        arg: &[u8],
+        cycles: u128,
+        origin: Origin,
+        ingress: Option<MessageId>,
+    ) -> Result<(), Reject> {
+        let args: ic_management_canister_types::HttpRequestArgs =
+            candid::decode_one(arg).map_err(|e| {
+                reject(
+                    reject_code::CANISTER_ERROR,
+                    format!("invalid http_request: {e}"),
+                )
+            })?;
+        let request_bytes = http::request_bytes(&args);
+        if request_bytes > http::MAX_REQUEST_BYTES || args.headers.len() > 64 {
+            return Err(reject(
+                reject_code::CANISTER_REJECT,
+                "the request exceeds 2 MB or 64 headers",
+            ));
+        }
+        let max_response_bytes = args.max_response_bytes.unwrap_or(http::MAX_RESPONSE_BYTES);
+        if max_response_bytes > http::MAX_RESPONSE_BYTES {
+            return Err(reject(
+                reject_code::CANISTER_REJECT,
+                format!("max_response_bytes above {}", http::MAX_RESPONSE_BYTES),
+            ));
+        }
+        let replicated = args.is_replicated != Some(false);
+        let floor = cost::http_request_cost_v2(&cost::HttpUsage {
+            request_bytes,
+            replicated,
+            ..Default::default()
+        });
+        if cycles < floor {
+            return Err(reject(
+                reject_code::CANISTER_REJECT,
+                format!("http_request needs at least {floor} cycles attached, got {cycles}"),
+            ));
+        }
+        let id = self.fresh_id();
+        self.http_pending.insert(
+            id,
+            PendingOutcall {
+                request: http::PendingHttpRequest {
+                    id,
+                    canister: caller,
+                    url: args.url,
+                    method: args.method,
+                    headers: args.headers,
+                    body: args.body.unwrap_or_default(),
+                    max_response_bytes,
+                    is_replicated: replicated,
+                },
+                transform: args.transform,
+                request_bytes,
+                cycles,
+                origin,
+                ingress,
+            },
+        );
+        Ok(())
+    }
+
+    /// Outcalls waiting for a response.
+    pub fn pending_http_requests(&self) -> Vec<http::PendingHttpRequest> {
+        self.http_pending
+            .values()
+            .map(|p| p.request.clone())
+            .collect()
+    }
+
+    /// Lets localnet make outcalls to these `host:port`s itself, over plain HTTP.
+    pub fn allow_loopback_http(&mut self, authority: impl Into<String>) {
+        self.http_loopback.push(authority.into());
+    }
+
+    /// Answers a pending outcall as the remote server would (or fails it with a reject): the
+    /// transform runs as a query on the calling canister, the response size is checked, the cycles
+    /// are charged for what the outcall used and the rest refunded.
+    pub fn mock_http_response(
+        &mut self,
+        id: u64,
+        response: Result<ic_management_canister_types::HttpRequestResult, Reject>,
+        roundtrip_ms: u64,
+    ) {
+        let Some(p) = self.http_pending.remove(&id) else {
+            return;
+        };
+        let raw_bytes = response.as_ref().map_or(0, |r| {
+            (r.body.len()
+                + r.headers
+                    .iter()
+                    .map(|h| h.name.len() + h.value.len())
+                    .sum::<usize>()) as u64
+        });
+        let mut transform_instructions = 0;
+        let result = response.and_then(|raw| {
+            if raw.body.len() as u64 > p.request.max_response_bytes {
+                return Err(reject(
+                    reject_code::SYS_FATAL,
+                    format!(
+                        "Http body exceeds size limit of {} bytes",
+                        p.request.max_response_bytes
+                    ),
+                ));
+            }
+            let Some(transform) = &p.transform else {
+                return Ok(raw);
+            };
+            let target = transform.function.0.principal;
+            let method = transform.function.0.method.clone();
+            let arg = candid::encode_one(ic_management_canister_types::TransformArgs {
+                response: raw,
+                context: transform.context.clone(),
+            })
+            .expect("transform args encode");
+            let mut exec = Exec::new(EntryKind::Query, self.time);
+            exec.method = method.clone();
+            exec.arg = arg;
+            exec.caller = MANAGEMENT_CANISTER;
+            exec.can_respond = true;
+            if target != p.request.canister
+                || self.slot(target).map(|s| s.code.is_none()).unwrap_or(true)
+            {
+                return Err(reject(
+                    reject_code::CANISTER_ERROR,
+                    "the transform must be a query of the calling canister",
+                ));
+            }
+            let outcome = self.run_with_rollback(
+                target,
+                &Entry::Export(format!("canister_query {method}")),
+                exec,
+            );
+            transform_instructions = outcome.instructions;
+            match (outcome.result, outcome.exec.response) {
+                (Ok(()), Some(Ok(bytes))) => candid::decode_one(&bytes).map_err(|e| {
+                    reject(
+                        reject_code::CANISTER_ERROR,
+                        format!("bad transform result: {e}"),
+                    )
+                }),
+                (Ok(()), Some(Err((code, message)))) => Err(reject(code, message)),
+                (Ok(()), None) => Err(reject(
+                    reject_code::CANISTER_ERROR,
+                    "the transform did not reply",
+                )),
+                (Err(message), _) => Err(reject(reject_code::CANISTER_ERROR, message)),
+            }
+        });
+        let transformed_bytes = result.as_ref().map_or(0, |r| r.body.len() as u64);
+        let used = cost::http_request_cost_v2(&cost::HttpUsage {
+            request_bytes: p.request_bytes,
+            roundtrip_ms,
+            raw_response_bytes: raw_bytes,
+            transformed_response_bytes: transformed_bytes,
+            transform_instructions,
+            replicated: p.request.is_replicated,
+        });
+        let (result, refund) = if used > p.cycles {
+            (
                 Err(reject(
                     reject_code::CANISTER_REJECT,
-                    format!("management canister method '{other}' is not implemented by localnet"),
-                ))
-            }
+                    format!(
+                        "the outcall used {used} cycles, more than the {} attached",
+                        p.cycles
+                    ),
+                )),
+                0,
+            )
+        } else {
+            (result, p.cycles - used)
+        };
+        let reply = result.map(|r| candid::encode_one(r).expect("result encodes"));
+        self.answer(p.origin, reply, refund, p.ingress);
+    }
+
+    fn serve_loopback_outcalls(&mut self) {
+        let due: Vec<http::PendingHttpRequest> = self
+            .http_pending
+            .values()
+            .filter(|p| {
+                http::split_url(&p.request.url)
+                    .is_some_and(|(authority, _)| self.http_loopback.contains(&authority))
+            })
+            .map(|p| p.request.clone())
+            .collect();
+        for request in due {
+            let started = std::time::Instant::now();
+            let response = http::send(&request, std::time::Duration::from_secs(60))
+                .map_err(|e| reject(reject_code::SYS_TRANSIENT, e));
+            let ms = started.elapsed().as_millis() as u64;
+            self.mock_http_response(request.id, response, ms);
         }
     }
 }

@@ -154,6 +154,27 @@ impl Ctx {
 
 type R<T> = wasmtime::Result<T>;
 
+/// The parameters of `ic0.cost_http_request_v2` (Candid, as ic-cdk-management-canister encodes them).
+#[derive(candid::CandidType, serde::Deserialize)]
+struct CostHttpRequestV2Args {
+    request_bytes: u64,
+    http_roundtrip_time_ms: u64,
+    raw_response_bytes: u64,
+    transformed_response_bytes: u64,
+    transform_instructions: u64,
+    outcall_type: Option<HttpOutcallType>,
+}
+
+#[derive(candid::CandidType, serde::Deserialize)]
+enum HttpOutcallType {
+    #[serde(rename = "fully_replicated")]
+    FullyReplicated(candid::Reserved),
+    #[serde(rename = "non_replicated")]
+    NonReplicated(candid::Reserved),
+    #[serde(rename = "flexible")]
+    Flexible(candid::Reserved),
+}
+
 fn trap<T>(message: impl Into<String>) -> R<T> {
     Err(wasmtime::Error::msg(message.into()))
 }
@@ -635,6 +656,32 @@ pub fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
                 dst,
                 cost::http_request_cost(request_size, max_response),
             )
+        },
+    )?;
+    linker.func_wrap(
+        "ic0",
+        "cost_http_request_v2",
+        |mut c: Caller<'_, Ctx>, src: u32, size: u32, dst: u32| -> R<()> {
+            let bytes = read(&mut c, src, size)?;
+            let args: CostHttpRequestV2Args = candid::decode_one(&bytes).map_err(|e| {
+                wasmtime::Error::msg(format!("ic0.cost_http_request_v2: bad parameters: {e}"))
+            })?;
+            let usage = cost::HttpUsage {
+                request_bytes: args.request_bytes,
+                roundtrip_ms: args.http_roundtrip_time_ms,
+                raw_response_bytes: args.raw_response_bytes,
+                transformed_response_bytes: args.transformed_response_bytes,
+                transform_instructions: args.transform_instructions,
+                replicated: !matches!(args.outcall_type, Some(HttpOutcallType::NonReplicated(_))),
+            };
+            write_u128(&mut c, dst, cost::http_request_cost_v2(&usage))
+        },
+    )?;
+    linker.func_wrap(
+        "ic0",
+        "cost_create_canister",
+        |mut c: Caller<'_, Ctx>, dst: u32| -> R<()> {
+            write_u128(&mut c, dst, cost::CREATE_CANISTER_FEE)
         },
     )?;
 
