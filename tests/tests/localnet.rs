@@ -249,3 +249,31 @@ fn injected_faults_and_stopped_canisters_reach_the_caller_as_reject_codes() {
         reject_code::DESTINATION_INVALID
     );
 }
+
+#[test]
+fn a_bounded_wait_call_expires_with_sys_unknown_when_its_deadline_passes() {
+    let mut net = LocalNet::new(6);
+    let caller = probe(&mut net);
+    let callee = probe(&mut net);
+    let msg = net
+        .submit_call(
+            caller,
+            admin(),
+            "relay",
+            Encode!(&callee, &"stall").unwrap(),
+        )
+        .unwrap();
+    for _ in 0..3 {
+        net.tick();
+    }
+    assert!(
+        net.call_result(msg).is_none(),
+        "still waiting on the outcall"
+    );
+    assert_eq!(net.pending_http_requests().len(), 1);
+    // ic-cdk's bounded wait asks for 300 s.
+    net.advance_time(std::time::Duration::from_secs(301));
+    let reply = net.await_call(msg).unwrap();
+    let result = Decode!(&reply, Result<Vec<u8>, (u32, String)>).unwrap();
+    assert_eq!(result.unwrap_err().0, reject_code::SYS_UNKNOWN);
+}

@@ -66,6 +66,15 @@ async fn spawn(wasm: Vec<u8>, arg: Vec<u8>) -> Result<Principal, String> {
     Ok(created.canister_id)
 }
 
+/// Makes an outcall that nobody answers, so that a caller's bounded wait expires.
+#[update]
+async fn stall() {
+    let _ = HttpRequest::new("https://stall.invalid/")
+        .non_replicated()
+        .send()
+        .await;
+}
+
 #[update]
 async fn random() -> Vec<u8> {
     raw_rand().await.expect("raw_rand answers")
