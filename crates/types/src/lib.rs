@@ -5,6 +5,7 @@
 pub mod did;
 pub mod icrc3;
 pub mod ledger;
+pub mod node;
 pub mod royalties;
 pub mod storable;
 
