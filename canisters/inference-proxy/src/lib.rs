@@ -5,6 +5,7 @@
 
 pub mod metering;
 pub mod receipt;
+pub mod registry;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,505 @@
+//! The proxy's view of models and nodes.
+//!
+//! Models: a versioned copy of each model's price and status, pushed by royalties (a push with an
+//! older version than the copy is ignored), so that no inference needs a call to royalties.
+//! Nodes: operators apply; only governance admits, suspends or removes, once per proposal id. The
+//! proxy tracks each node's successes, failures and latency, suspends a node by itself after a run of
+//! failures (saying why), and picks nodes weighted by health and free capacity.
+
+use candid::{CandidType, Deserialize, Principal};
+use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
+use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
+use neuranft_types::royalties::{ModelId, ModelStatus, Price};
+use neuranft_types::storable::Candid;
+use neuranft_types::Account;
+
+type Mem = VirtualMemory<DefaultMemoryImpl>;
+pub type NodeId = u64;
+pub type ProposalId = u64;
+
+/// The longest endpoint URL and the most models a node may list.
+pub const MAX_ENDPOINT_LEN: usize = 256;
+pub const MAX_NODE_MODELS: usize = 32;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub model: ModelId,
+    /// The Ollama model nodes run for it (e.g. `llama3.1:8b`).
+    pub base_model: String,
+    pub price: Price,
+    pub status: ModelStatus,
+    pub version: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    Applied,
+    Active,
+    /// By governance (`by_proposal`) or by the proxy after failures.
+    Suspended {
+        reason: String,
+        by_proposal: Option<ProposalId>,
+    },
+    Removed,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub successes: u64,
+    pub failures: u64,
+    pub consecutive_failures: u32,
+    pub total_latency_ms: u64,
+    pub in_flight: u32,
+    pub last_failure: Option<String>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub id: NodeId,
+    pub operator: Account,
+    /// `https://…` (localnet also allows `http://127.0.0.1…`).
+    pub endpoint: String,
+    pub public_key: [u8; 32],
+    /// Base models served.
+    pub models: Vec<String>,
+    /// Calls it accepts at once.
+    pub capacity: u32,
+    pub status: NodeStatus,
+    pub stats: NodeStats,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ApplyNodeArgs {
+    pub operator_subaccount: Option<[u8; 32]>,
+    pub endpoint: String,
+    pub public_key: serde_bytes::ByteBuf,
+    pub models: Vec<String>,
+    pub capacity: u32,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum RegistryError {
+    AnonymousCaller,
+    NotGovernance,
+    NotRoyalties,
+    InvalidArgument { field: String, reason: String },
+    UnknownNode { node: NodeId },
+    ProposalAlreadyExecuted { proposal: ProposalId },
+    NodeRemoved { node: NodeId },
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAction {
+    Admit,
+    Suspend,
+    Remove,
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
+    RegistryError::InvalidArgument {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+pub struct Registry {
+    models: StableBTreeMap<ModelId, Candid<ModelEntry>, Mem>,
+    nodes: StableBTreeMap<NodeId, Candid<NodeRecord>, Mem>,
+    executed_proposals: StableBTreeMap<ProposalId, (), Mem>,
+    next_node: StableCell<u64, Mem>,
+}
+
+impl Registry {
+    /// Opens the registry in `mm` at memory ids `first .. first + 4`.
+    pub fn init(mm: &MemoryManager<DefaultMemoryImpl>, first: u8) -> Self {
+        let id = |i: u8| mm.get(MemoryId::new(first + i));
+        Self {
+            models: StableBTreeMap::init(id(0)),
+            nodes: StableBTreeMap::init(id(1)),
+            executed_proposals: StableBTreeMap::init(id(2)),
+            next_node: StableCell::init(id(3), 0),
+        }
+    }
+
+    /// Applies a model push from royalties; an older or equal version changes nothing. Returns
+    /// whether the copy changed.
+    pub fn upsert_model(&mut self, entry: ModelEntry) -> bool {
+        match self.models.get(&entry.model) {
+            Some(current) if current.0.version >= entry.version => false,
+            _ => {
+                self.models.insert(entry.model, Candid(entry));
+                true
+            }
+        }
+    }
+
+    pub fn model(&self, id: ModelId) -> Option<ModelEntry> {
+        self.models.get(&id).map(|c| c.0)
+    }
+
+    pub fn apply_node(
+        &mut self,
+        caller: Principal,
+        args: ApplyNodeArgs,
+    ) -> Result<NodeId, RegistryError> {
+        if caller == Principal::anonymous() {
+            return Err(RegistryError::AnonymousCaller);
+        }
+        let local = args.endpoint.starts_with("http://127.0.0.1:")
+            || args.endpoint.starts_with("http://localhost:");
+        if !(args.endpoint.starts_with("https://") || local)
+            || args.endpoint.len() > MAX_ENDPOINT_LEN
+        {
+            return Err(invalid(
+                "endpoint",
+                format!("an https:// URL of at most {MAX_ENDPOINT_LEN} bytes"),
+            ));
+        }
+        let public_key: [u8; 32] = args
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| invalid("public_key", "an Ed25519 public key is 32 bytes"))?;
+        if ed25519_dalek::VerifyingKey::from_bytes(&public_key).is_err() {
+            return Err(invalid("public_key", "not a valid Ed25519 point"));
+        }
+        if args.models.is_empty()
+            || args.models.len() > MAX_NODE_MODELS
+            || args.models.iter().any(|m| m.is_empty() || m.len() > 64)
+        {
+            return Err(invalid(
+                "models",
+                format!("1–{MAX_NODE_MODELS} model names of 1–64 bytes"),
+            ));
+        }
+        if args.capacity == 0 || args.capacity > 10_000 {
+            return Err(invalid("capacity", "1–10,000 calls at once"));
+        }
+        let id = *self.next_node.get();
+        self.next_node.set(id + 1);
+        self.nodes.insert(
+            id,
+            Candid(NodeRecord {
+                id,
+                operator: Account {
+                    owner: caller,
+                    subaccount: args.operator_subaccount,
+                },
+                endpoint: args.endpoint,
+                public_key,
+                models: args.models,
+                capacity: args.capacity,
+                status: NodeStatus::Applied,
+                stats: NodeStats::default(),
+            }),
+        );
+        Ok(id)
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<NodeRecord> {
+        self.nodes.get(&id).map(|c| c.0)
+    }
+
+    pub fn nodes(&self) -> Vec<NodeRecord> {
+        self.nodes.values().map(|c| c.0).collect()
+    }
+
+    /// Governance's decision on a node, at most once per proposal id.
+    pub fn decide_node(
+        &mut self,
+        proposal: ProposalId,
+        node: NodeId,
+        action: NodeAction,
+    ) -> Result<NodeRecord, RegistryError> {
+        if self.executed_proposals.contains_key(&proposal) {
+            return Err(RegistryError::ProposalAlreadyExecuted { proposal });
+        }
+        let mut record = self.node(node).ok_or(RegistryError::UnknownNode { node })?;
+        if record.status == NodeStatus::Removed {
+            return Err(RegistryError::NodeRemoved { node });
+        }
+        record.status = match action {
+            NodeAction::Admit => {
+                record.stats.consecutive_failures = 0;
+                NodeStatus::Active
+            }
+            NodeAction::Suspend => NodeStatus::Suspended {
+                reason: "suspended by governance".into(),
+                by_proposal: Some(proposal),
+            },
+            NodeAction::Remove => NodeStatus::Removed,
+        };
+        self.nodes.insert(node, Candid(record.clone()));
+        self.executed_proposals.insert(proposal, ());
+        Ok(record)
+    }
+
+    fn update_node(&mut self, id: NodeId, f: impl FnOnce(&mut NodeRecord)) {
+        if let Some(mut record) = self.node(id) {
+            f(&mut record);
+            self.nodes.insert(id, Candid(record));
+        }
+    }
+
+    pub fn call_started(&mut self, id: NodeId) {
+        self.update_node(id, |n| n.stats.in_flight += 1);
+    }
+
+    pub fn record_success(&mut self, id: NodeId, latency_ms: u64) {
+        self.update_node(id, |n| {
+            n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
+            n.stats.successes += 1;
+            n.stats.consecutive_failures = 0;
+            n.stats.total_latency_ms += latency_ms;
+        });
+    }
+
+    /// Records a failed call; after `suspend_after` failures in a row an active node is suspended.
+    pub fn record_failure(&mut self, id: NodeId, reason: &str, suspend_after: u32) {
+        self.update_node(id, |n| {
+            n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
+            n.stats.failures += 1;
+            n.stats.consecutive_failures += 1;
+            n.stats.last_failure = Some(reason.chars().take(200).collect());
+            if n.status == NodeStatus::Active && n.stats.consecutive_failures >= suspend_after {
+                n.status = NodeStatus::Suspended {
+                    reason: format!(
+                        "suspended by the proxy after {} failures in a row; last: {}",
+                        n.stats.consecutive_failures,
+                        n.stats.last_failure.as_deref().unwrap_or("")
+                    ),
+                    by_proposal: None,
+                };
+            }
+        });
+    }
+
+    /// An active node serving `base_model`, not in `exclude`, with free capacity, chosen with
+    /// probability proportional to `free capacity × (successes + 1) / (calls + 2)`; `entropy` makes the
+    /// choice (the canister derives it from its randomness). `None` when no node qualifies.
+    pub fn pick_node(
+        &self,
+        base_model: &str,
+        exclude: &[NodeId],
+        entropy: u64,
+    ) -> Option<NodeRecord> {
+        let candidates: Vec<(NodeRecord, u128)> = self
+            .nodes
+            .values()
+            .map(|c| c.0)
+            .filter(|n| {
+                n.status == NodeStatus::Active
+                    && n.models.iter().any(|m| m == base_model)
+                    && !exclude.contains(&n.id)
+                    && n.stats.in_flight < n.capacity
+            })
+            .map(|n| {
+                let free = (n.capacity - n.stats.in_flight) as u128;
+                let calls = (n.stats.successes + n.stats.failures) as u128;
+                // Weights in millionths keep the health ratio exact enough without floats.
+                let health = (n.stats.successes as u128 + 1) * 1_000_000 / (calls + 2);
+                (n, free * health.max(1))
+            })
+            .collect();
+        let total: u128 = candidates.iter().map(|(_, w)| w).sum();
+        if total == 0 {
+            return None;
+        }
+        let mut point = entropy as u128 % total;
+        for (node, weight) in candidates {
+            if point < weight {
+                return Some(node);
+            }
+            point -= weight;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registry() -> Registry {
+        let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);
+        Registry::init(&mm, 0)
+    }
+
+    fn key(n: u8) -> serde_bytes::ByteBuf {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[n; 32]);
+        serde_bytes::ByteBuf::from(signing.verifying_key().to_bytes().to_vec())
+    }
+
+    fn apply(r: &mut Registry, n: u8, capacity: u32) -> NodeId {
+        r.apply_node(
+            Principal::from_slice(&[n; 29]),
+            ApplyNodeArgs {
+                operator_subaccount: None,
+                endpoint: format!("https://node{n}.example/v1/infer"),
+                public_key: key(n),
+                models: vec!["llama3.1:8b".into()],
+                capacity,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn nodes_are_admitted_only_by_governance_once_per_proposal() {
+        let mut r = registry();
+        let a = apply(&mut r, 1, 4);
+        assert_eq!(
+            r.pick_node("llama3.1:8b", &[], 0),
+            None,
+            "applied is not active"
+        );
+        r.decide_node(7, a, NodeAction::Admit).unwrap();
+        assert_eq!(
+            r.decide_node(7, a, NodeAction::Remove),
+            Err(RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+        );
+        assert_eq!(r.pick_node("llama3.1:8b", &[], 0).unwrap().id, a);
+        assert_eq!(r.pick_node("llama3.1:70b", &[], 0), None);
+        r.decide_node(8, a, NodeAction::Remove).unwrap();
+        assert_eq!(
+            r.decide_node(9, a, NodeAction::Admit),
+            Err(RegistryError::NodeRemoved { node: a })
+        );
+        assert_eq!(
+            r.decide_node(10, 99, NodeAction::Admit),
+            Err(RegistryError::UnknownNode { node: 99 })
+        );
+    }
+
+    #[test]
+    fn bad_applications_are_typed_errors() {
+        let mut r = registry();
+        let good = ApplyNodeArgs {
+            operator_subaccount: None,
+            endpoint: "https://n.example/v1/infer".into(),
+            public_key: key(1),
+            models: vec!["llama3.1:8b".into()],
+            capacity: 2,
+        };
+        let who = Principal::from_slice(&[1; 29]);
+        assert_eq!(
+            r.apply_node(Principal::anonymous(), good.clone()),
+            Err(RegistryError::AnonymousCaller)
+        );
+        let cases = [
+            (
+                "endpoint",
+                ApplyNodeArgs {
+                    endpoint: "ftp://x".into(),
+                    ..good.clone()
+                },
+            ),
+            (
+                "public_key",
+                ApplyNodeArgs {
+                    public_key: serde_bytes::ByteBuf::from(vec![1; 31]),
+                    ..good.clone()
+                },
+            ),
+            (
+                "models",
+                ApplyNodeArgs {
+                    models: vec![],
+                    ..good.clone()
+                },
+            ),
+            (
+                "capacity",
+                ApplyNodeArgs {
+                    capacity: 0,
+                    ..good.clone()
+                },
+            ),
+        ];
+        for (field, args) in cases {
+            assert!(
+                matches!(r.apply_node(who, args), Err(RegistryError::InvalidArgument { field: f, .. }) if f == field),
+                "{field}"
+            );
+        }
+        assert!(r.nodes().is_empty());
+    }
+
+    #[test]
+    fn a_run_of_failures_suspends_a_node_and_picking_avoids_it() {
+        let mut r = registry();
+        let a = apply(&mut r, 1, 4);
+        let b = apply(&mut r, 2, 4);
+        r.decide_node(1, a, NodeAction::Admit).unwrap();
+        r.decide_node(2, b, NodeAction::Admit).unwrap();
+        for _ in 0..3 {
+            r.call_started(a);
+            r.record_failure(a, "connection refused", 3);
+        }
+        match r.node(a).unwrap().status {
+            NodeStatus::Suspended {
+                reason,
+                by_proposal: None,
+            } => assert!(reason.contains("connection refused")),
+            other => panic!("{other:?}"),
+        }
+        for entropy in 0..50 {
+            assert_eq!(r.pick_node("llama3.1:8b", &[], entropy).unwrap().id, b);
+        }
+        assert_eq!(
+            r.pick_node("llama3.1:8b", &[b], 0),
+            None,
+            "failover excludes tried nodes"
+        );
+        // A full node is not picked.
+        for _ in 0..4 {
+            r.call_started(b);
+        }
+        assert_eq!(r.pick_node("llama3.1:8b", &[], 0), None);
+    }
+
+    #[test]
+    fn healthier_nodes_are_picked_more_often() {
+        let mut r = registry();
+        let a = apply(&mut r, 1, 10);
+        let b = apply(&mut r, 2, 10);
+        r.decide_node(1, a, NodeAction::Admit).unwrap();
+        r.decide_node(2, b, NodeAction::Admit).unwrap();
+        for _ in 0..9 {
+            r.call_started(a);
+            r.record_success(a, 100);
+            r.call_started(b);
+            r.record_failure(b, "timeout", 100);
+        }
+        let picks_a = (0..1_000u64)
+            .filter(|e| {
+                r.pick_node("llama3.1:8b", &[], e.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .unwrap()
+                    .id
+                    == a
+            })
+            .count();
+        assert!(picks_a > 800, "{picks_a} of 1,000");
+    }
+
+    #[test]
+    fn model_pushes_apply_only_newer_versions() {
+        let mut r = registry();
+        let entry = |version, status| ModelEntry {
+            model: 3,
+            base_model: "llama3.1:8b".into(),
+            price: Price {
+                per_1k_input_tokens: 1,
+                per_1k_output_tokens: 2,
+            },
+            status,
+            version,
+        };
+        assert!(r.upsert_model(entry(2, ModelStatus::Active)));
+        assert!(!r.upsert_model(entry(1, ModelStatus::Paused)));
+        assert!(!r.upsert_model(entry(2, ModelStatus::Paused)));
+        assert_eq!(r.model(3).unwrap().status, ModelStatus::Active);
+        assert!(r.upsert_model(entry(3, ModelStatus::Paused)));
+        assert_eq!(r.model(3).unwrap().status, ModelStatus::Paused);
+    }
+}
