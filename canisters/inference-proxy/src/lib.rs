@@ -3,9 +3,11 @@
 //! The canister shell (deposits and withdrawals through the ledger-adapter outbox, the outcall, the
 //! flush timer) builds on it.
 
+pub mod flows;
 pub mod metering;
 pub mod receipt;
 pub mod registry;
+pub mod state;
 
 #[cfg(test)]
 mod tests;
