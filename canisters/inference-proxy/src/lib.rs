@@ -4,6 +4,7 @@
 //! flush timer) builds on it.
 
 pub mod flows;
+pub mod infer;
 pub mod metering;
 pub mod receipt;
 pub mod registry;

@@ -12,7 +12,7 @@ use ledger_adapter::outbox::{
 };
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
 
@@ -78,6 +78,8 @@ impl From<MeteringError> for MoneyError {
 struct Counters {
     next_memo: u64,
     ledger_fee: Option<u128>,
+    /// The royalty split version receipts are metered under (pushed by royalties).
+    split_version: neuranft_types::royalties::SplitVersion,
 }
 
 pub struct ProxyState {
@@ -90,6 +92,8 @@ pub struct ProxyState {
     money_ops: StableBTreeMap<IntentId, Candid<MoneyOp>, Mem>,
     /// Callers with a deposit or withdrawal in progress (heap: nothing is in flight across an upgrade).
     busy: BTreeSet<Principal>,
+    /// Calls per user in the current minute (heap: a rate limit need not survive an upgrade).
+    calls_this_minute: BTreeMap<Principal, (u64, u32)>,
 }
 
 impl OutboxHost for ProxyState {
@@ -118,6 +122,7 @@ impl ProxyState {
             outbox: Outbox::init(id(11), id(12), id(13)),
             money_ops: StableBTreeMap::init(id(14)),
             busy: BTreeSet::new(),
+            calls_this_minute: BTreeMap::new(),
         }
     }
 
@@ -149,6 +154,33 @@ impl ProxyState {
         c.next_memo += 1;
         self.counters.set(Candid(c));
         ledger_adapter::tagged_memo(tag, n)
+    }
+
+    pub fn split_version(&self) -> neuranft_types::royalties::SplitVersion {
+        self.counters.get().0.split_version
+    }
+
+    pub fn set_split_version(&mut self, version: neuranft_types::royalties::SplitVersion) {
+        let mut c = self.counters.get().0.clone();
+        c.split_version = version;
+        self.counters.set(Candid(c));
+    }
+
+    /// Counts a call against the caller's per-minute limit; `false` when the limit is reached.
+    pub fn admit_call(&mut self, caller: Principal, now: u64, per_minute: u32) -> bool {
+        let minute = now / 60_000_000_000;
+        if self.calls_this_minute.len() > 100_000 {
+            self.calls_this_minute.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = self.calls_this_minute.entry(caller).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= per_minute {
+            return false;
+        }
+        entry.1 += 1;
+        true
     }
 
     pub fn try_begin(&mut self, caller: Principal) -> bool {

@@ -471,3 +471,356 @@ mod money {
         assert_eq!(s.borrow().metering.balance(&alice()).available, 1_000);
     }
 }
+
+// ------------------------------------------------------------------ inference
+
+mod inference {
+    use crate::infer::{infer, InferArgs, InferError, NodeTransport};
+    use crate::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeId, NodeRecord, NodeStatus};
+    use crate::state::{ProxyConfig, ProxyState};
+    use candid::Principal;
+    use ed25519_dalek::{Signer, SigningKey};
+    use futures::executor::block_on;
+    use hpc_node::Backend;
+    use ic_stable_structures::DefaultMemoryImpl;
+    use neuranft_types::node::{receipt_message, InferRequest, InferResponse};
+    use neuranft_types::royalties::{ModelStatus, Price};
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+
+    const PRICE: Price = Price {
+        per_1k_input_tokens: 2_000,
+        per_1k_output_tokens: 6_000,
+    };
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Behaviour {
+        Honest,
+        Down,
+        Http500,
+        ForgedSignature,
+        InflatedUsage,
+    }
+
+    /// Nodes as the proxy reaches them: honest ones run hpc-node's deterministic backend and sign
+    /// with their key; others fail in the chosen way.
+    struct Nodes {
+        keys: HashMap<NodeId, SigningKey>,
+        behaviour: RefCell<HashMap<NodeId, Behaviour>>,
+        calls: RefCell<Vec<NodeId>>,
+        clock: Cell<u64>,
+    }
+
+    impl NodeTransport for Nodes {
+        async fn post(&self, node: &NodeRecord, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+            self.calls.borrow_mut().push(node.id);
+            self.clock.set(self.clock.get() + 300_000_000);
+            let behaviour = self.behaviour.borrow()[&node.id];
+            match behaviour {
+                Behaviour::Down => return Err("connection refused".into()),
+                Behaviour::Http500 => return Ok((500, b"{}".to_vec())),
+                _ => {}
+            }
+            let request: InferRequest = serde_json::from_slice(&body).unwrap();
+            let completion = hpc_node::backend::Deterministic.complete(&request).unwrap();
+            let mut usage = completion.usage;
+            let key = match behaviour {
+                Behaviour::ForgedSignature => SigningKey::from_bytes(&[0xFF; 32]),
+                _ => self.keys[&node.id].clone(),
+            };
+            let message = receipt_message(
+                &request.request_id,
+                &request.model,
+                &usage,
+                &completion.output,
+            );
+            if behaviour == Behaviour::InflatedUsage {
+                // A replica changes the counts after the node signed them.
+                usage.output_tokens += 100;
+            }
+            let response = InferResponse {
+                request_id: request.request_id,
+                model: request.model,
+                output: completion.output,
+                usage,
+                signature: hex::encode(key.sign(&message).to_bytes()),
+            };
+            Ok((200, serde_json::to_vec(&response).unwrap()))
+        }
+
+        fn now(&self) -> u64 {
+            self.clock.get()
+        }
+    }
+
+    fn user() -> Principal {
+        Principal::from_slice(&[0xA1; 29])
+    }
+
+    struct World {
+        state: RefCell<ProxyState>,
+        nodes: Nodes,
+        ids: Vec<NodeId>,
+    }
+
+    fn world(behaviours: &[Behaviour], per_minute: u32) -> World {
+        let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
+        s.initialize(ProxyConfig {
+            ledger: Principal::from_slice(&[0x10; 10]),
+            royalties: Principal::from_slice(&[0x20; 10]),
+            governance: Principal::from_slice(&[0x30; 10]),
+            call_fee: 50,
+            max_prompt_bytes: 10_000,
+            max_output_tokens: 512,
+            max_receipts_per_batch: 500,
+            flush_interval_seconds: 60,
+            failures_before_suspension: 3,
+            max_nodes_per_call: 3,
+            calls_per_user_per_minute: per_minute,
+        });
+        s.registry.upsert_model(ModelEntry {
+            model: 0,
+            base_model: "llama3.1:8b".into(),
+            price: PRICE,
+            status: ModelStatus::Active,
+            version: 1,
+        });
+        s.registry.upsert_model(ModelEntry {
+            model: 1,
+            base_model: "llama3.1:8b".into(),
+            price: PRICE,
+            status: ModelStatus::Paused,
+            version: 1,
+        });
+        s.metering.credit_deposit(&user(), 1_000_000).unwrap();
+        let mut keys = HashMap::new();
+        let mut behaviour = HashMap::new();
+        let mut ids = Vec::new();
+        for (i, b) in behaviours.iter().enumerate() {
+            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
+            let id = s
+                .registry
+                .apply_node(
+                    Principal::from_slice(&[0xB0 + i as u8; 29]),
+                    ApplyNodeArgs {
+                        operator_subaccount: None,
+                        endpoint: format!("https://node{i}.example/v1/infer"),
+                        public_key: serde_bytes::ByteBuf::from(
+                            key.verifying_key().to_bytes().to_vec(),
+                        ),
+                        models: vec!["llama3.1:8b".into()],
+                        capacity: 8,
+                    },
+                )
+                .unwrap();
+            s.registry
+                .decide_node(100 + i as u64, id, NodeAction::Admit)
+                .unwrap();
+            keys.insert(id, key);
+            behaviour.insert(id, *b);
+            ids.push(id);
+        }
+        World {
+            state: RefCell::new(s),
+            nodes: Nodes {
+                keys,
+                behaviour: RefCell::new(behaviour),
+                calls: RefCell::default(),
+                clock: Cell::new(1_750_000_000_000_000_000),
+            },
+            ids,
+        }
+    }
+
+    fn args(prompt: &str, max_tokens: u32) -> InferArgs {
+        InferArgs {
+            model: 0,
+            prompt: Some(prompt.into()),
+            messages: None,
+            max_tokens,
+            temperature: None,
+            seed: Some(1),
+        }
+    }
+
+    impl World {
+        fn infer(&self, args: InferArgs) -> Result<crate::infer::InferOk, InferError> {
+            block_on(infer(&self.state, &self.nodes, user(), args, 7))
+        }
+        fn balance(&self) -> (u128, u128) {
+            let b = self.state.borrow().metering.balance(&user());
+            (b.available, b.held)
+        }
+        fn total(&self) -> u128 {
+            self.state.borrow().metering.liabilities().total
+        }
+    }
+
+    #[test]
+    fn a_call_is_charged_exactly_what_the_signed_usage_costs() {
+        let w = world(&[Behaviour::Honest], 60);
+        let ok = w
+            .infer(args("Summarise the patient's history.", 64))
+            .unwrap();
+        let price = crate::metering::price_of(&PRICE, ok.input_tokens, ok.output_tokens).unwrap();
+        assert_eq!(ok.charged, price + 50);
+        assert_eq!(w.balance(), (1_000_000 - ok.charged, 0));
+        assert_eq!(w.state.borrow().metering.open_receipt_count(), 1);
+        assert_eq!(w.total(), 1_000_000, "money only moved between buckets");
+        assert_eq!(
+            w.state
+                .borrow()
+                .registry
+                .node(w.ids[0])
+                .unwrap()
+                .stats
+                .successes,
+            1
+        );
+    }
+
+    #[test]
+    fn a_failing_node_is_skipped_and_nothing_is_charged_for_it() {
+        let w = world(&[Behaviour::Down, Behaviour::Honest], 60);
+        // Whichever node is picked first, the call ends on the honest one.
+        let ok = w.infer(args("hello", 32)).unwrap();
+        assert_eq!(ok.node, w.ids[1]);
+        assert_eq!(w.state.borrow().metering.open_receipt_count(), 1);
+        assert_eq!(w.balance().1, 0);
+    }
+
+    #[test]
+    fn when_every_node_fails_the_hold_is_released_in_full() {
+        for bad in [
+            Behaviour::Down,
+            Behaviour::Http500,
+            Behaviour::ForgedSignature,
+            Behaviour::InflatedUsage,
+        ] {
+            let w = world(&[bad, bad], 60);
+            let err = w.infer(args("hello", 32)).unwrap_err();
+            assert!(
+                matches!(err, InferError::AllNodesFailed { ref failures } if failures.len() == 2),
+                "{err:?}"
+            );
+            assert_eq!(w.balance(), (1_000_000, 0));
+            assert_eq!(
+                w.state.borrow().metering.open_receipt_count(),
+                0,
+                "no charge without a verified receipt"
+            );
+        }
+        let w = world(&[], 60);
+        assert_eq!(w.infer(args("hello", 32)), Err(InferError::NoNodeAvailable));
+        assert_eq!(w.balance(), (1_000_000, 0));
+    }
+
+    #[test]
+    fn a_node_that_keeps_failing_is_suspended() {
+        let w = world(&[Behaviour::Down, Behaviour::Honest], 60);
+        for _ in 0..6 {
+            w.infer(args("hello", 32)).unwrap();
+        }
+        let down = w.state.borrow().registry.node(w.ids[0]).unwrap();
+        assert!(
+            matches!(
+                down.status,
+                NodeStatus::Suspended {
+                    by_proposal: None,
+                    ..
+                }
+            ),
+            "{:?}",
+            down.status
+        );
+        let calls_before = w.nodes.calls.borrow().len();
+        w.infer(args("hello", 32)).unwrap();
+        assert_eq!(
+            w.nodes.calls.borrow().len(),
+            calls_before + 1,
+            "the suspended node is not tried"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error_and_holds_nothing() {
+        let w = world(&[Behaviour::Honest], 60);
+        let cases = vec![
+            (
+                InferArgs {
+                    model: 9,
+                    ..args("x", 8)
+                },
+                "unknown",
+            ),
+            (
+                InferArgs {
+                    model: 1,
+                    ..args("x", 8)
+                },
+                "paused",
+            ),
+            (args("", 8), "empty"),
+            (args(&"x".repeat(10_001), 8), "too large"),
+            (args("x", 0), "zero tokens"),
+            (args("x", 513), "too many tokens"),
+            (
+                InferArgs {
+                    prompt: None,
+                    ..args("x", 8)
+                },
+                "no input",
+            ),
+            (
+                InferArgs {
+                    temperature: Some(9.0),
+                    ..args("x", 8)
+                },
+                "temperature",
+            ),
+        ];
+        for (a, what) in cases {
+            assert!(w.infer(a).is_err(), "{what}");
+        }
+        assert!(matches!(
+            block_on(infer(
+                &w.state,
+                &w.nodes,
+                Principal::anonymous(),
+                args("x", 8),
+                0
+            )),
+            Err(InferError::AnonymousCaller)
+        ));
+        // More than the balance can hold.
+        let poor = world(&[Behaviour::Honest], 60);
+        poor.state
+            .borrow_mut()
+            .metering
+            .begin_withdrawal(&user(), 999_990)
+            .unwrap();
+        assert!(matches!(
+            poor.infer(args("hello", 512)),
+            Err(InferError::Metering(
+                crate::metering::MeteringError::InsufficientBalance { .. }
+            ))
+        ));
+        assert_eq!(w.balance(), (1_000_000, 0));
+        assert!(w.nodes.calls.borrow().is_empty());
+    }
+
+    #[test]
+    fn each_user_is_rate_limited_per_minute() {
+        let w = world(&[Behaviour::Honest], 2);
+        w.infer(args("a", 8)).unwrap();
+        w.infer(args("b", 8)).unwrap();
+        assert_eq!(
+            w.infer(args("c", 8)),
+            Err(InferError::RateLimited {
+                calls_per_minute: 2
+            })
+        );
+        w.nodes.clock.set(w.nodes.clock.get() + 61_000_000_000);
+        w.infer(args("d", 8)).unwrap();
+    }
+}

@@ -1,0 +1,260 @@
+//! One paid inference: check, hold the quoted maximum, call nodes (failing over), verify the signed
+//! receipt, charge exactly, release the rest. Generic over [`NodeTransport`] (the canister's
+//! non-replicated outcall; natively, a signing stand-in).
+
+use crate::metering::{price_of, Charged, MeteringError};
+use crate::receipt::verify;
+use crate::registry::{NodeId, NodeRecord};
+use crate::state::ProxyState;
+use candid::{CandidType, Deserialize, Principal};
+use neuranft_types::node::{ChatMessage, InferRequest};
+use neuranft_types::royalties::{ModelId, ModelStatus};
+use std::cell::RefCell;
+
+/// Upper bound of the tokens a prompt of `n` bytes can be: every token is at least one byte, plus the
+/// chat template and start tokens.
+pub const TEMPLATE_TOKENS: u64 = 16;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct InferArgs {
+    pub model: ModelId,
+    /// Exactly one of `prompt` and `messages`.
+    pub prompt: Option<String>,
+    pub messages: Option<Vec<Message>>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub seed: Option<u64>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InferOk {
+    pub output: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Usage price plus the call fee.
+    pub charged: u128,
+    pub released: u128,
+    pub node: NodeId,
+    pub receipt: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum InferError {
+    AnonymousCaller,
+    UnknownModel {
+        model: ModelId,
+    },
+    ModelPaused {
+        model: ModelId,
+    },
+    InvalidInput {
+        reason: String,
+    },
+    RateLimited {
+        calls_per_minute: u32,
+    },
+    Metering(MeteringError),
+    NoNodeAvailable,
+    /// Every node tried failed; nothing was charged.
+    AllNodesFailed {
+        failures: Vec<(NodeId, String)>,
+    },
+}
+
+impl From<MeteringError> for InferError {
+    fn from(e: MeteringError) -> Self {
+        InferError::Metering(e)
+    }
+}
+
+/// How the proxy reaches a node: a POST of the request JSON, answering the status and body.
+#[allow(async_fn_in_trait)]
+pub trait NodeTransport {
+    async fn post(&self, node: &NodeRecord, body: Vec<u8>) -> Result<(u16, Vec<u8>), String>;
+    /// The proxy's clock.
+    fn now(&self) -> u64;
+}
+
+/// The checked input: its size in bytes and the node request without a request id.
+fn check(args: &InferArgs, max_prompt_bytes: u64, max_tokens: u32) -> Result<u64, InferError> {
+    let bad = |reason: String| Err(InferError::InvalidInput { reason });
+    let bytes = match (&args.prompt, &args.messages) {
+        (Some(p), None) => p.len() as u64,
+        (None, Some(m)) if !m.is_empty() => m
+            .iter()
+            .map(|m| (m.role.len() + m.content.len()) as u64)
+            .sum(),
+        _ => return bad("give exactly one of prompt and a non-empty messages".into()),
+    };
+    if bytes == 0 {
+        return bad("the input is empty".into());
+    }
+    if bytes > max_prompt_bytes {
+        return bad(format!(
+            "the input is {bytes} bytes; at most {max_prompt_bytes}"
+        ));
+    }
+    if args.max_tokens == 0 || args.max_tokens > max_tokens {
+        return bad(format!("max_tokens must be 1–{max_tokens}"));
+    }
+    if args.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+        return bad("temperature must be within 0–2".into());
+    }
+    Ok(bytes)
+}
+
+/// The most a call can cost: the price of the largest input the prompt can be and of `max_tokens`,
+/// plus the call fee (`None` if it overflows).
+pub fn quote(state: &ProxyState, args: &InferArgs) -> Result<u128, InferError> {
+    let config = state.config();
+    let model = state
+        .registry
+        .model(args.model)
+        .ok_or(InferError::UnknownModel { model: args.model })?;
+    let bytes = check(args, config.max_prompt_bytes, config.max_output_tokens)?;
+    price_of(
+        &model.price,
+        bytes + TEMPLATE_TOKENS,
+        args.max_tokens as u64,
+    )
+    .and_then(|p| p.checked_add(config.call_fee))
+    .ok_or(InferError::Metering(MeteringError::Overflow))
+}
+
+pub async fn infer<T: NodeTransport>(
+    state: &RefCell<ProxyState>,
+    transport: &T,
+    caller: Principal,
+    args: InferArgs,
+    entropy: u64,
+) -> Result<InferOk, InferError> {
+    if caller == Principal::anonymous() {
+        return Err(InferError::AnonymousCaller);
+    }
+    let now = transport.now();
+    let (hold, model, config) = {
+        let mut s = state.borrow_mut();
+        let config = s.config();
+        let model = s
+            .registry
+            .model(args.model)
+            .ok_or(InferError::UnknownModel { model: args.model })?;
+        if model.status != ModelStatus::Active {
+            return Err(InferError::ModelPaused { model: args.model });
+        }
+        let max = quote(&s, &args)?;
+        if !s.admit_call(caller, now, config.calls_per_user_per_minute) {
+            return Err(InferError::RateLimited {
+                calls_per_minute: config.calls_per_user_per_minute,
+            });
+        }
+        let hold = s.metering.hold(&caller, args.model, max, now)?;
+        (hold, model, config)
+    };
+    let mut tried: Vec<NodeId> = Vec::new();
+    let mut failures = Vec::new();
+    for attempt in 0..config.max_nodes_per_call {
+        let node = state.borrow().registry.pick_node(
+            &model.base_model,
+            &tried,
+            entropy
+                .wrapping_add(attempt as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
+        let Some(node) = node else { break };
+        tried.push(node.id);
+        let request_id = format!("h{}a{attempt}", hold.id);
+        let request = InferRequest {
+            request_id: request_id.clone(),
+            model: model.base_model.clone(),
+            prompt: args.prompt.clone(),
+            messages: args.messages.as_ref().map(|m| {
+                m.iter()
+                    .map(|m| ChatMessage {
+                        role: m.role.clone(),
+                        content: m.content.clone(),
+                    })
+                    .collect()
+            }),
+            max_tokens: args.max_tokens,
+            temperature: args.temperature,
+            seed: args.seed,
+        };
+        let body = serde_json::to_vec(&request).expect("request encodes");
+        state.borrow_mut().registry.call_started(node.id);
+        let started = transport.now();
+        let answer = transport.post(&node, body).await;
+        let latency_ms = transport.now().saturating_sub(started) / 1_000_000;
+        let result = answer.and_then(|(status, body)| {
+            if status != 200 {
+                return Err(format!("the node answered HTTP {status}"));
+            }
+            verify(
+                &body,
+                &node.public_key,
+                &request_id,
+                &model.base_model,
+                args.max_tokens as u64,
+            )
+            .map_err(|e| format!("bad receipt: {e:?}"))
+        });
+        let mut s = state.borrow_mut();
+        let charged = result.and_then(|usage| {
+            let split_version = s.split_version();
+            s.metering
+                .charge(
+                    hold.id,
+                    &usage,
+                    &model.price,
+                    config.call_fee,
+                    node.operator,
+                    split_version,
+                    transport.now(),
+                )
+                .map(|c| (c, usage))
+                .map_err(|e| format!("cannot charge: {e:?}"))
+        });
+        match charged {
+            Ok((
+                Charged {
+                    receipt,
+                    charged,
+                    released,
+                },
+                usage,
+            )) => {
+                s.registry.record_success(node.id, latency_ms);
+                return Ok(InferOk {
+                    output: usage.output().to_string(),
+                    input_tokens: receipt.input_tokens,
+                    output_tokens: receipt.output_tokens,
+                    charged,
+                    released,
+                    node: node.id,
+                    receipt: receipt.id,
+                });
+            }
+            Err(reason) => {
+                s.registry
+                    .record_failure(node.id, &reason, config.failures_before_suspension);
+                failures.push((node.id, reason));
+            }
+        }
+    }
+    state
+        .borrow_mut()
+        .metering
+        .release(hold.id)
+        .expect("the hold is still there");
+    if failures.is_empty() {
+        Err(InferError::NoNodeAvailable)
+    } else {
+        Err(InferError::AllNodesFailed { failures })
+    }
+}
