@@ -190,18 +190,8 @@ impl NeuraNft {
         let governance_ledger = deploy_ledger(&mut net, "NNG", 100_000, token_holders);
         let royalties = net.create_canister(admin());
         let init = RoyaltiesArg::Init(InitArgs {
-            ledger: payment_ledger,
-            governance,
-            inference_proxy: proxy,
-            treasury,
-            split: SplitConfig {
-                host_bps: 3_000,
-                model_owners_bps: 5_000,
-                data_owners_bps: 1_000,
-                treasury_bps: 1_000,
-            },
             auto_payout_fee_multiple,
-            payout_interval_seconds: 60,
+            ..InitArgs::with_defaults(payment_ledger, governance, proxy, treasury)
         });
         net.install_canister(
             royalties,

@@ -1,10 +1,12 @@
 //! Deposits, withdrawals and the resolution of pending transfers, generic over the ledger runtime so
 //! the same code runs in the canister and natively. No `RefCell` borrow is held across an await.
 
+use crate::metering::BatchStatus;
 use crate::state::{MoneyError, ProxyState};
 use candid::Principal;
 use ledger_adapter::outbox::{self, IntentId, IntentStatus};
 use ledger_adapter::{fetch_fee, LedgerRuntime};
+use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
 use std::cell::RefCell;
 
@@ -35,7 +37,7 @@ pub async fn settle_intent<L: LedgerRuntime>(
 ) -> IntentStatus {
     let intent = outbox::drive(ledger, state, id).await;
     state.borrow_mut().set_ledger_fee(intent.fee);
-    state.borrow_mut().apply_intent(id)
+    state.borrow_mut().apply_intent(id, ledger.now())
 }
 
 fn outcome(id: IntentId, status: IntentStatus) -> Result<(), MoneyError> {
@@ -114,4 +116,109 @@ pub async fn drive_pending<L: LedgerRuntime>(state: &RefCell<ProxyState>, ledger
         settle_intent(state, ledger, *id).await;
     }
     ids.len()
+}
+
+/// How the proxy reaches royalties' `settle`.
+#[allow(async_fn_in_trait)]
+pub trait RoyaltiesClient {
+    async fn settle(
+        &self,
+        args: SettleArgs,
+    ) -> Result<Result<SettleOk, SettleError>, ledger_adapter::CallFailure>;
+}
+
+/// Batches settled per run at most.
+pub const SETTLES_PER_RUN: u64 = 20;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    pub closed: Vec<u64>,
+    pub settled: Vec<u64>,
+    /// Why a step stopped early (a low fee reserve, royalties unreachable, a refused batch).
+    pub waiting: Vec<String>,
+}
+
+/// The flush: close batches of the open receipts (all of them, or only full batches unless `all`),
+/// transfer each batch total to royalties through the outbox, then `settle` every transferred batch.
+/// Each step is idempotent and resumes where it stopped, across upgrades.
+pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
+    state: &RefCell<ProxyState>,
+    ledger: &L,
+    royalties: &R,
+    all: bool,
+) -> FlushReport {
+    let mut report = FlushReport::default();
+    let config = state.borrow().config();
+    let max = config.max_receipts_per_batch as u64;
+    if let Ok(fee) = ledger_fee(state, ledger).await {
+        loop {
+            let open = state.borrow().metering.open_receipt_count();
+            if open == 0 || (!all && open < max) {
+                break;
+            }
+            let mut s = state.borrow_mut();
+            match s.metering.close_batch(max as usize, fee, ledger.now()) {
+                Ok(Some(batch)) => {
+                    s.record_batch_transfer(
+                        batch.id,
+                        config.royalties,
+                        batch.total,
+                        fee,
+                        ledger.now(),
+                    );
+                    report.closed.push(batch.id);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    report.waiting.push(format!("cannot close a batch: {e:?}"));
+                    break;
+                }
+            }
+        }
+    }
+    drive_pending(state, ledger).await;
+    let first = state.borrow().first_unsettled_batch();
+    let mut cursor = first;
+    let mut all_settled_so_far = true;
+    for id in first..first + SETTLES_PER_RUN {
+        let Some(batch) = state.borrow().metering.batch(id) else {
+            break;
+        };
+        match batch.status {
+            BatchStatus::Settled => {}
+            BatchStatus::AwaitingTransfer { .. } => all_settled_so_far = false,
+            BatchStatus::Transferred { block } => {
+                let args = SettleArgs {
+                    batch_id: id,
+                    funding_block: block,
+                    receipts: batch.receipts,
+                };
+                match royalties.settle(args).await {
+                    Ok(Ok(_)) => {
+                        state
+                            .borrow_mut()
+                            .metering
+                            .batch_settled(id)
+                            .expect("batch exists");
+                        report.settled.push(id);
+                    }
+                    Ok(Err(e)) => {
+                        report
+                            .waiting
+                            .push(format!("royalties refused batch {id}: {e:?}"));
+                        all_settled_so_far = false;
+                    }
+                    Err(e) => {
+                        report.waiting.push(format!("royalties unreachable: {e}"));
+                        break;
+                    }
+                }
+            }
+        }
+        if all_settled_so_far {
+            cursor = id + 1;
+        }
+    }
+    state.borrow_mut().set_first_unsettled_batch(cursor);
+    report
 }

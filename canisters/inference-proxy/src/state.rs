@@ -80,6 +80,8 @@ struct Counters {
     ledger_fee: Option<u128>,
     /// The royalty split version receipts are metered under (pushed by royalties).
     split_version: neuranft_types::royalties::SplitVersion,
+    /// Batches below this id are all settled.
+    first_unsettled_batch: u64,
 }
 
 pub struct ProxyState {
@@ -310,9 +312,20 @@ impl ProxyState {
         self.outbox.get(id)
     }
 
-    /// Applies a resolved intent to the balances, once: the record is removed as it is applied.
+    pub fn first_unsettled_batch(&self) -> u64 {
+        self.counters.get().0.first_unsettled_batch
+    }
+
+    pub fn set_first_unsettled_batch(&mut self, batch: u64) {
+        let mut c = self.counters.get().0.clone();
+        c.first_unsettled_batch = batch;
+        self.counters.set(Candid(c));
+    }
+
+    /// Applies a resolved intent to the balances, once: the record is removed as it is applied. A
+    /// batch transfer that definitely failed is recorded again (its funds are still here).
     /// Returns the intent's status.
-    pub fn apply_intent(&mut self, id: IntentId) -> IntentStatus {
+    pub fn apply_intent(&mut self, id: IntentId, now: u64) -> IntentStatus {
         let intent = self.outbox.get(id).expect("BUG: unknown intent");
         if intent.status == IntentStatus::Pending {
             return intent.status;
@@ -332,16 +345,20 @@ impl ProxyState {
             MoneyOp::Withdrawal { user, amount } => {
                 self.metering.end_withdrawal(&user, amount, completed)
             }
-            MoneyOp::BatchTransfer { batch } => {
-                if let IntentStatus::Completed {
+            MoneyOp::BatchTransfer { batch } => match &intent.status {
+                IntentStatus::Completed {
                     block_index, fee, ..
-                } = &intent.status
-                {
+                } => {
                     self.metering
                         .batch_transferred(batch, block_index.clone(), *fee)
                         .expect("BUG: batch transfer applied to an unknown batch");
                 }
-            }
+                _ => {
+                    let royalties = self.config().royalties;
+                    let record = self.metering.batch(batch).expect("BUG: unknown batch");
+                    self.record_batch_transfer(batch, royalties, record.total, intent.fee, now);
+                }
+            },
         }
         intent.status
     }

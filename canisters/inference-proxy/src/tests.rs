@@ -472,15 +472,12 @@ mod money {
     }
 }
 
-// ------------------------------------------------------------------ inference
-
-mod inference {
-    use crate::infer::{infer, InferArgs, InferError, NodeTransport};
-    use crate::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeId, NodeRecord, NodeStatus};
+mod inference_support {
+    use crate::infer::NodeTransport;
+    use crate::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeId, NodeRecord};
     use crate::state::{ProxyConfig, ProxyState};
     use candid::Principal;
     use ed25519_dalek::{Signer, SigningKey};
-    use futures::executor::block_on;
     use hpc_node::Backend;
     use ic_stable_structures::DefaultMemoryImpl;
     use neuranft_types::node::{receipt_message, InferRequest, InferResponse};
@@ -488,13 +485,8 @@ mod inference {
     use std::cell::{Cell, RefCell};
     use std::collections::HashMap;
 
-    const PRICE: Price = Price {
-        per_1k_input_tokens: 2_000,
-        per_1k_output_tokens: 6_000,
-    };
-
     #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Behaviour {
+    pub enum Behaviour {
         Honest,
         Down,
         Http500,
@@ -504,11 +496,11 @@ mod inference {
 
     /// Nodes as the proxy reaches them: honest ones run hpc-node's deterministic backend and sign
     /// with their key; others fail in the chosen way.
-    struct Nodes {
-        keys: HashMap<NodeId, SigningKey>,
-        behaviour: RefCell<HashMap<NodeId, Behaviour>>,
-        calls: RefCell<Vec<NodeId>>,
-        clock: Cell<u64>,
+    pub struct Nodes {
+        pub keys: HashMap<NodeId, SigningKey>,
+        pub behaviour: RefCell<HashMap<NodeId, Behaviour>>,
+        pub calls: RefCell<Vec<NodeId>>,
+        pub clock: Cell<u64>,
     }
 
     impl NodeTransport for Nodes {
@@ -553,6 +545,96 @@ mod inference {
         }
     }
 
+    pub fn config(royalties: Principal, per_minute: u32) -> ProxyConfig {
+        ProxyConfig {
+            ledger: Principal::from_slice(&[0x10; 10]),
+            royalties,
+            governance: Principal::from_slice(&[0x30; 10]),
+            call_fee: 50,
+            max_prompt_bytes: 10_000,
+            max_output_tokens: 512,
+            max_receipts_per_batch: 500,
+            flush_interval_seconds: 60,
+            failures_before_suspension: 3,
+            max_nodes_per_call: 3,
+            calls_per_user_per_minute: per_minute,
+        }
+    }
+
+    /// Adds an admitted node with the given behaviour; returns its id.
+    pub fn add_node(
+        s: &mut ProxyState,
+        nodes_keys: &mut HashMap<NodeId, SigningKey>,
+        i: u8,
+    ) -> NodeId {
+        let key = SigningKey::from_bytes(&[i + 1; 32]);
+        let id = s
+            .registry
+            .apply_node(
+                Principal::from_slice(&[0xB0 + i; 29]),
+                ApplyNodeArgs {
+                    operator_subaccount: None,
+                    endpoint: format!("https://node{i}.example/v1/infer"),
+                    public_key: serde_bytes::ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
+                    models: vec!["llama3.1:8b".into()],
+                    capacity: 8,
+                },
+            )
+            .unwrap();
+        s.registry
+            .decide_node(100 + i as u64, id, NodeAction::Admit)
+            .unwrap();
+        nodes_keys.insert(id, key);
+        id
+    }
+
+    pub const PRICE: Price = Price {
+        per_1k_input_tokens: 2_000,
+        per_1k_output_tokens: 6_000,
+    };
+
+    pub fn add_models(s: &mut ProxyState) {
+        for (model, status) in [(0, ModelStatus::Active), (1, ModelStatus::Paused)] {
+            s.registry.upsert_model(ModelEntry {
+                model,
+                base_model: "llama3.1:8b".into(),
+                price: PRICE,
+                status,
+                version: 1,
+            });
+        }
+    }
+
+    /// A proxy (principal and state) with the two models and one honest node.
+    pub fn proxy_world(royalties: Principal, now: u64) -> (RefCell<ProxyState>, Nodes, Principal) {
+        let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
+        s.initialize(config(royalties, 1_000));
+        add_models(&mut s);
+        let mut keys = HashMap::new();
+        let id = add_node(&mut s, &mut keys, 0);
+        let nodes = Nodes {
+            keys,
+            behaviour: RefCell::new(HashMap::from([(id, Behaviour::Honest)])),
+            calls: RefCell::default(),
+            clock: Cell::new(now),
+        };
+        (RefCell::new(s), nodes, Principal::from_slice(&[0x70; 10]))
+    }
+}
+
+// ------------------------------------------------------------------ inference
+
+mod inference {
+    use super::inference_support::*;
+    use crate::infer::{infer, InferArgs, InferError};
+    use crate::registry::{NodeId, NodeStatus};
+    use crate::state::ProxyState;
+    use candid::Principal;
+    use futures::executor::block_on;
+    use ic_stable_structures::DefaultMemoryImpl;
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
+
     fn user() -> Principal {
         Principal::from_slice(&[0xA1; 29])
     }
@@ -565,58 +647,14 @@ mod inference {
 
     fn world(behaviours: &[Behaviour], per_minute: u32) -> World {
         let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
-        s.initialize(ProxyConfig {
-            ledger: Principal::from_slice(&[0x10; 10]),
-            royalties: Principal::from_slice(&[0x20; 10]),
-            governance: Principal::from_slice(&[0x30; 10]),
-            call_fee: 50,
-            max_prompt_bytes: 10_000,
-            max_output_tokens: 512,
-            max_receipts_per_batch: 500,
-            flush_interval_seconds: 60,
-            failures_before_suspension: 3,
-            max_nodes_per_call: 3,
-            calls_per_user_per_minute: per_minute,
-        });
-        s.registry.upsert_model(ModelEntry {
-            model: 0,
-            base_model: "llama3.1:8b".into(),
-            price: PRICE,
-            status: ModelStatus::Active,
-            version: 1,
-        });
-        s.registry.upsert_model(ModelEntry {
-            model: 1,
-            base_model: "llama3.1:8b".into(),
-            price: PRICE,
-            status: ModelStatus::Paused,
-            version: 1,
-        });
+        s.initialize(config(Principal::from_slice(&[0x20; 10]), per_minute));
+        add_models(&mut s);
         s.metering.credit_deposit(&user(), 1_000_000).unwrap();
         let mut keys = HashMap::new();
         let mut behaviour = HashMap::new();
         let mut ids = Vec::new();
         for (i, b) in behaviours.iter().enumerate() {
-            let key = SigningKey::from_bytes(&[i as u8 + 1; 32]);
-            let id = s
-                .registry
-                .apply_node(
-                    Principal::from_slice(&[0xB0 + i as u8; 29]),
-                    ApplyNodeArgs {
-                        operator_subaccount: None,
-                        endpoint: format!("https://node{i}.example/v1/infer"),
-                        public_key: serde_bytes::ByteBuf::from(
-                            key.verifying_key().to_bytes().to_vec(),
-                        ),
-                        models: vec!["llama3.1:8b".into()],
-                        capacity: 8,
-                    },
-                )
-                .unwrap();
-            s.registry
-                .decide_node(100 + i as u64, id, NodeAction::Admit)
-                .unwrap();
-            keys.insert(id, key);
+            let id = add_node(&mut s, &mut keys, i as u8);
             behaviour.insert(id, *b);
             ids.push(id);
         }
@@ -822,5 +860,194 @@ mod inference {
         );
         w.nodes.clock.set(w.nodes.clock.get() + 61_000_000_000);
         w.infer(args("d", 8)).unwrap();
+    }
+}
+
+// ------------------------------------------------------------------ the whole money path, natively
+
+mod money_path {
+    use super::inference_support::*;
+    use crate::flows::{self, RoyaltiesClient};
+    use crate::infer::{infer, InferArgs};
+    use crate::metering::BatchStatus;
+    use candid::{Nat, Principal};
+    use futures::executor::block_on;
+    use icrc_ledger_types::icrc2::approve::ApproveArgs;
+    use ledger_adapter::memory::{Fault, MemoryLedger};
+    use ledger_adapter::{CallFailure, LedgerRuntime};
+    use neuranft_types::royalties::*;
+    use neuranft_types::Account;
+    use std::cell::{Cell, RefCell};
+
+    const FEE: u128 = 10;
+
+    struct Royalties<'a> {
+        state: &'a RefCell<royalties::State>,
+        proxy: Principal,
+        ledger: &'a MemoryLedger,
+        unreachable: Cell<u32>,
+    }
+
+    impl RoyaltiesClient for Royalties<'_> {
+        async fn settle(
+            &self,
+            args: SettleArgs,
+        ) -> Result<Result<SettleOk, SettleError>, CallFailure> {
+            if self.unreachable.get() > 0 {
+                self.unreachable.set(self.unreachable.get() - 1);
+                return Err(CallFailure::Rejected {
+                    code: 2,
+                    message: "royalties is stopped".into(),
+                });
+            }
+            Ok(self
+                .state
+                .borrow_mut()
+                .settle(self.proxy, args, self.ledger.time()))
+        }
+    }
+
+    fn acc(p: Principal) -> Account {
+        Account {
+            owner: p,
+            subaccount: None,
+        }
+    }
+
+    #[test]
+    fn deposit_infer_flush_and_settle_conserve_every_unit() {
+        let ledger = MemoryLedger::new(FEE, 1_750_000_000_000_000_000);
+        let royalties_id = Principal::from_slice(&[0x20; 10]);
+        let (proxy_state, nodes, proxy) = proxy_world(royalties_id, ledger.time());
+        // Royalties, with the model the proxy serves.
+        let roy = RefCell::new(royalties::State::open_small(
+            ic_stable_structures::DefaultMemoryImpl::default(),
+        ));
+        roy.borrow_mut()
+            .initialize(
+                InitArgs::with_defaults(
+                    Principal::from_slice(&[0x10; 10]),
+                    Principal::from_slice(&[0x30; 10]),
+                    proxy,
+                    acc(Principal::from_slice(&[0x40; 29])),
+                ),
+                ledger.time(),
+            )
+            .unwrap();
+        let owner = Principal::from_slice(&[0x51; 29]);
+        roy.borrow_mut()
+            .register_model(owner, model_args(owner), ledger.time() - 1)
+            .unwrap();
+        // Alice approves the proxy and deposits.
+        let alice = Principal::from_slice(&[0xA1; 29]);
+        ledger.mint(acc(alice), 1_000_000);
+        let approve = ApproveArgs {
+            from_subaccount: None,
+            spender: acc(proxy),
+            amount: Nat::from(600_000u32),
+            expected_allowance: None,
+            expires_at: None,
+            fee: None,
+            memo: None,
+            created_at_time: None,
+        };
+        block_on(ledger.client(alice).icrc2_approve(approve))
+            .unwrap()
+            .unwrap();
+        let client = ledger.client(proxy);
+        block_on(flows::deposit(
+            &proxy_state,
+            &client,
+            alice,
+            500_000,
+            ledger.time(),
+        ))
+        .unwrap();
+        // Ten inferences.
+        for i in 0..10u64 {
+            let args = InferArgs {
+                model: 0,
+                prompt: Some(format!("question {i}")),
+                messages: None,
+                max_tokens: 64,
+                temperature: None,
+                seed: Some(i),
+            };
+            block_on(infer(&proxy_state, &nodes, alice, args, i)).unwrap();
+        }
+        let charged_to_receipts: u128 = proxy_state
+            .borrow()
+            .metering
+            .unsettled_receipts(100)
+            .iter()
+            .map(|r| r.amount as u128)
+            .sum();
+        let roy_client = Royalties {
+            state: &roy,
+            proxy,
+            ledger: &ledger,
+            unreachable: Cell::new(1),
+        };
+        // The batch transfer's reply is lost once; royalties is unreachable at the first flush.
+        ledger.inject(Fault::UnknownAfterExecution);
+        let first = block_on(flows::flush(&proxy_state, &client, &roy_client, true));
+        assert_eq!(first.closed.len(), 1);
+        assert!(first.settled.is_empty(), "{first:?}");
+        let batch = proxy_state
+            .borrow()
+            .metering
+            .batch(first.closed[0])
+            .unwrap();
+        assert!(
+            matches!(batch.status, BatchStatus::Transferred { .. }),
+            "{:?}",
+            batch.status
+        );
+        let second = block_on(flows::flush(&proxy_state, &client, &roy_client, true));
+        assert_eq!(second.settled, first.closed);
+        assert!(
+            block_on(flows::flush(&proxy_state, &client, &roy_client, true))
+                .settled
+                .is_empty()
+        );
+        // Every unit is where the books say.
+        let proxy_l = proxy_state.borrow().metering.liabilities();
+        assert_eq!(ledger.balance(&acc(proxy)), proxy_l.total);
+        assert_eq!(proxy_l.unsettled + proxy_l.batched, 0);
+        assert_eq!(ledger.balance(&acc(royalties_id)), charged_to_receipts);
+        assert_eq!(
+            roy.borrow().liabilities().settled_total,
+            charged_to_receipts
+        );
+        assert_eq!(ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 1);
+        let audit = block_on(royalties::payouts::audit(
+            &roy,
+            &ledger.client(royalties_id),
+        ))
+        .unwrap();
+        assert!(audit.agrees, "{audit:?}");
+        ledger.check_invariants().unwrap();
+    }
+
+    fn model_args(owner: Principal) -> RegisterModelArgs {
+        RegisterModelArgs {
+            metadata: ModelMetadata {
+                name: "medical-llama".into(),
+                base_model: "llama3.1:8b".into(),
+                architecture: "decoder".into(),
+                datasets: vec![],
+                training_params: vec![],
+                licence: "llama3.1-community".into(),
+            },
+            price: Price {
+                per_1k_input_tokens: 2_000,
+                per_1k_output_tokens: 6_000,
+            },
+            owners: vec![ShareHolding {
+                account: acc(owner),
+                units: 1_000_000,
+            }],
+            data_owners: vec![],
+        }
     }
 }

@@ -30,24 +30,8 @@ fn acc(n: u32) -> Account {
 /// A state with `models` models of 10 owners and 4 data owners each, every one with its own accounts.
 fn setup(models: u32) -> State {
     let mut s = State::open_small(DefaultMemoryImpl::default());
-    s.initialize(
-        InitArgs {
-            ledger: p(1),
-            governance: p(2),
-            inference_proxy: p(3),
-            treasury: acc(4),
-            split: SplitConfig {
-                host_bps: 3_000,
-                model_owners_bps: 5_000,
-                data_owners_bps: 1_000,
-                treasury_bps: 1_000,
-            },
-            auto_payout_fee_multiple: 10,
-            payout_interval_seconds: 60,
-        },
-        T0,
-    )
-    .unwrap();
+    s.initialize(InitArgs::with_defaults(p(1), p(2), p(3), acc(4)), T0)
+        .unwrap();
     for m in 0..models {
         let base = 1_000 + m * 100;
         s.register_model(

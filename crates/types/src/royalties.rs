@@ -485,6 +485,32 @@ pub struct InitArgs {
     pub payout_interval_seconds: u64,
 }
 
+impl InitArgs {
+    /// The launch defaults: host 30%, model owners 50%, data owners 10%, treasury 10%; payouts pushed
+    /// from 10 × the ledger fee, checked every minute.
+    pub fn with_defaults(
+        ledger: Principal,
+        governance: Principal,
+        inference_proxy: Principal,
+        treasury: Account,
+    ) -> Self {
+        Self {
+            ledger,
+            governance,
+            inference_proxy,
+            treasury,
+            split: SplitConfig {
+                host_bps: 3_000,
+                model_owners_bps: 5_000,
+                data_owners_bps: 1_000,
+                treasury_bps: 1_000,
+            },
+            auto_payout_fee_multiple: 10,
+            payout_interval_seconds: 60,
+        }
+    }
+}
+
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct UpgradeArgs {
     pub governance: Option<Principal>,
