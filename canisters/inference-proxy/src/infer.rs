@@ -59,6 +59,11 @@ pub enum InferError {
     RateLimited {
         calls_per_minute: u32,
     },
+    /// The proxy cannot pay the outcalls' cycles; nothing was held.
+    InsufficientCycles {
+        needed: u128,
+        available: u128,
+    },
     Metering(MeteringError),
     NoNodeAvailable,
     /// Every node tried failed; nothing was charged.

@@ -92,6 +92,8 @@ pub struct ProxyState {
     outbox: Outbox,
     /// Unresolved outbox intents and what they are for.
     money_ops: StableBTreeMap<IntentId, Candid<MoneyOp>, Mem>,
+    /// The bearer key each node expects (never returned by a query).
+    node_api_keys: StableBTreeMap<u64, String, Mem>,
     /// Callers with a deposit or withdrawal in progress (heap: nothing is in flight across an upgrade).
     busy: BTreeSet<Principal>,
     /// Calls per user in the current minute (heap: a rate limit need not survive an upgrade).
@@ -123,6 +125,7 @@ impl ProxyState {
             registry: Registry::init(&mm, 7),
             outbox: Outbox::init(id(11), id(12), id(13)),
             money_ops: StableBTreeMap::init(id(14)),
+            node_api_keys: StableBTreeMap::init(id(15)),
             busy: BTreeSet::new(),
             calls_this_minute: BTreeMap::new(),
         }
@@ -156,6 +159,14 @@ impl ProxyState {
         c.next_memo += 1;
         self.counters.set(Candid(c));
         ledger_adapter::tagged_memo(tag, n)
+    }
+
+    pub fn set_node_api_key(&mut self, node: u64, key: String) {
+        self.node_api_keys.insert(node, key);
+    }
+
+    pub fn node_api_key(&self, node: u64) -> Option<String> {
+        self.node_api_keys.get(&node)
     }
 
     pub fn split_version(&self) -> neuranft_types::royalties::SplitVersion {

@@ -1,0 +1,36 @@
+//! Candid types of the canister's own endpoints (the state machine's types are in their modules).
+
+use crate::metering::Liabilities;
+use crate::registry::ApplyNodeArgs;
+use crate::state::ProxyConfig;
+use candid::{CandidType, Deserialize};
+
+/// The canister's single install/upgrade argument.
+#[derive(CandidType, Deserialize, Clone, Debug)]
+pub enum ProxyArg {
+    Init(ProxyConfig),
+    Upgrade(Option<ProxyConfig>),
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug)]
+pub struct ApplyNodeRequest {
+    pub node: ApplyNodeArgs,
+    /// The bearer key the node expects from the proxy (16–128 bytes; never shown by a query).
+    pub api_key: String,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FlushView {
+    pub closed: Vec<u64>,
+    pub settled: Vec<u64>,
+    pub waiting: Vec<String>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProxyAudit {
+    pub ledger_balance: u128,
+    pub liabilities: Liabilities,
+    /// Transfers whose outcome is not applied yet: while any exist, the balance may differ.
+    pub unresolved_transfers: u64,
+    pub agrees: bool,
+}
