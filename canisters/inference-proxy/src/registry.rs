@@ -9,7 +9,10 @@
 use candid::{CandidType, Deserialize, Principal};
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
-use neuranft_types::royalties::{ModelId, ModelStatus, Price};
+pub use neuranft_types::royalties::ModelEntry;
+use neuranft_types::royalties::ModelId;
+#[cfg(test)]
+use neuranft_types::royalties::{ModelStatus, Price};
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
 
@@ -20,16 +23,6 @@ pub type ProposalId = u64;
 /// The longest endpoint URL and the most models a node may list.
 pub const MAX_ENDPOINT_LEN: usize = 256;
 pub const MAX_NODE_MODELS: usize = 32;
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct ModelEntry {
-    pub model: ModelId,
-    /// The Ollama model nodes run for it (e.g. `llama3.1:8b`).
-    pub base_model: String,
-    pub price: Price,
-    pub status: ModelStatus,
-    pub version: u64,
-}
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum NodeStatus {

@@ -4,6 +4,7 @@
 
 pub mod memory;
 pub mod payouts;
+pub mod push;
 pub mod state;
 mod storable;
 

@@ -6,7 +6,7 @@ use ic_cdk::{init, inspect_message, post_upgrade, query, update};
 use icrc_ledger_types::icrc1::account::Account;
 use ledger_adapter::ic::IcLedger;
 use neuranft_types::royalties::*;
-use royalties::{payouts, State};
+use royalties::{payouts, push, State};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -32,10 +32,30 @@ fn ledger() -> IcLedger {
     IcLedger(read(|s| s.config().ledger))
 }
 
+/// The inference proxy, reached by bounded-wait calls.
+struct IcProxy(Principal);
+
+impl push::ProxyClient for IcProxy {
+    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
+        let response = ic_cdk::call::Call::bounded_wait(self.0, "update_model")
+            .with_arg(entry)
+            .await
+            .map_err(|e| e.to_string())?;
+        // The proxy's error type is its own: any `Err` means it refused.
+        match response.candid::<Result<bool, candid::Reserved>>() {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err("the proxy refused the model push".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 fn start_payout_timer() {
     let interval = read(|s| s.config().payout_interval_seconds);
     ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
         payouts::run_payout_job(&state(), &ledger(), time()).await;
+        let proxy = IcProxy(read(|s| s.config().inference_proxy));
+        push::push_models(&state(), &proxy).await;
     });
 }
 

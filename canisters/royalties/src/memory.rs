@@ -22,3 +22,4 @@ pub const PAYOUTS_BY_ACCOUNT_MEMORY_ID: MemoryId = MemoryId::new(16);
 pub const OUTBOX_INTENTS_MEMORY_ID: MemoryId = MemoryId::new(17);
 pub const OUTBOX_PENDING_MEMORY_ID: MemoryId = MemoryId::new(18);
 pub const OUTBOX_COUNTER_MEMORY_ID: MemoryId = MemoryId::new(19);
+pub const MODEL_PUSHES_MEMORY_ID: MemoryId = MemoryId::new(20);

@@ -54,6 +54,8 @@ pub struct Counters {
     pub log_tip_hash: Option<ByteBuf>,
     /// Where the automatic payout scan resumes.
     pub payout_cursor: Option<ByteBuf>,
+    /// The last model-push version handed out (optional so older stored counters still decode).
+    pub model_push_seq: Option<u64>,
 }
 
 pub struct State {
@@ -75,6 +77,8 @@ pub struct State {
     log: StableLog<Candid<LogEntry>, Memory, Memory>,
     /// Payout transfers, each executed exactly once by the ledger-adapter outbox.
     outbox: Outbox,
+    /// Models whose latest change the inference proxy has not acknowledged, with that change's version.
+    model_pushes: StableBTreeMap<ModelId, u64, Memory>,
     /// Principals with a claim in progress (heap only: no call is in flight across an upgrade).
     claims_in_progress: BTreeSet<Principal>,
     /// Single-flight flag of the payout job (heap only).
@@ -202,6 +206,7 @@ impl State {
             pending_payouts: StableBTreeMap::init(mm.get(PENDING_PAYOUTS_MEMORY_ID)),
             payouts_by_account: StableBTreeMap::init(mm.get(PAYOUTS_BY_ACCOUNT_MEMORY_ID)),
             log: StableLog::init(mm.get(LOG_INDEX_MEMORY_ID), mm.get(LOG_DATA_MEMORY_ID)),
+            model_pushes: StableBTreeMap::init(mm.get(MODEL_PUSHES_MEMORY_ID)),
             outbox: Outbox::init(
                 mm.get(OUTBOX_INTENTS_MEMORY_ID),
                 mm.get(OUTBOX_PENDING_MEMORY_ID),
@@ -348,6 +353,7 @@ impl State {
             self.holder_index.insert((*key, id), ());
         }
         self.models.insert(id, Candid(model));
+        self.queue_model_push(id);
         self.record_share_table(id, 0, now);
         self.update_counters(|c| c.next_model_id += 1);
         let owners = self.holders(id);
@@ -416,6 +422,7 @@ impl State {
         model.price = price;
         model.updated_at = now;
         self.models.insert(id, Candid(model));
+        self.queue_model_push(id);
         Ok(())
     }
 
@@ -430,7 +437,41 @@ impl State {
         model.status = status;
         model.updated_at = now;
         self.models.insert(id, Candid(model));
+        self.queue_model_push(id);
         Ok(())
+    }
+
+    /// Records that the proxy must learn the model's current price and status, under a new version.
+    fn queue_model_push(&mut self, id: ModelId) {
+        let version = self.counters().model_push_seq.unwrap_or(0) + 1;
+        self.update_counters(|c| c.model_push_seq = Some(version));
+        self.model_pushes.insert(id, version);
+    }
+
+    /// The model changes the proxy has not acknowledged, oldest model id first.
+    pub fn pending_model_pushes(&self, limit: usize) -> Vec<ModelEntry> {
+        self.model_pushes
+            .iter()
+            .take(limit)
+            .filter_map(|e| {
+                let (id, version) = e.into_pair();
+                let model = self.models.get(&id)?.0;
+                Some(ModelEntry {
+                    model: id,
+                    base_model: model.metadata.base_model,
+                    price: model.price,
+                    status: model.status,
+                    version,
+                })
+            })
+            .collect()
+    }
+
+    /// The proxy accepted `version` of the model; a newer change stays pending.
+    pub fn model_push_acknowledged(&mut self, id: ModelId, version: u64) {
+        if self.model_pushes.get(&id) == Some(version) {
+            self.model_pushes.remove(&id);
+        }
     }
 
     /// Moves share units from one of the caller's accounts; starts a new share epoch so that only

@@ -1162,3 +1162,70 @@ fn whole_state_survives_reopening_stable_memory() {
     assert_eq!(reopened.current_split().proposal_id, Some(9));
     assert_consistent(&reopened);
 }
+
+// ------------------------------------------------------------------ model pushes to the proxy
+
+/// A proxy that accepts pushes (recording them) unless told to be unreachable.
+struct FakeProxy {
+    received: RefCell<Vec<ModelEntry>>,
+    reachable: std::cell::Cell<bool>,
+}
+
+impl crate::push::ProxyClient for FakeProxy {
+    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
+        if !self.reachable.get() {
+            return Err("unreachable".into());
+        }
+        self.received.borrow_mut().push(entry);
+        Ok(())
+    }
+}
+
+#[test]
+fn model_changes_are_pushed_until_acknowledged_with_increasing_versions() {
+    let mut s = fresh();
+    let m = register(&mut s, &[(1, 1_000_000)], &[]);
+    s.set_price(
+        p(1),
+        m,
+        Price {
+            per_1k_input_tokens: 5,
+            per_1k_output_tokens: 7,
+        },
+        T0,
+    )
+    .unwrap();
+    let state = RefCell::new(s);
+    let proxy = FakeProxy {
+        received: RefCell::default(),
+        reachable: std::cell::Cell::new(false),
+    };
+    // Unreachable: the change stays pending.
+    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 0);
+    assert_eq!(state.borrow().pending_model_pushes(10).len(), 1);
+    proxy.reachable.set(true);
+    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 1);
+    let first = proxy.received.borrow()[0].clone();
+    assert_eq!(
+        first.price.per_1k_input_tokens, 5,
+        "the newest state is pushed"
+    );
+    assert!(state.borrow().pending_model_pushes(10).is_empty());
+    // A later change gets a higher version; acknowledging an older version keeps it pending.
+    state
+        .borrow_mut()
+        .set_status(p(1), m, ModelStatus::Paused, T0 + 1)
+        .unwrap();
+    let pending = state.borrow().pending_model_pushes(10);
+    assert!(pending[0].version > first.version);
+    state.borrow_mut().model_push_acknowledged(m, first.version);
+    assert_eq!(state.borrow().pending_model_pushes(10).len(), 1);
+    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 1);
+    assert_eq!(proxy.received.borrow()[1].status, ModelStatus::Paused);
+    // Bad input does not queue anything.
+    assert!(state
+        .borrow_mut()
+        .set_status(p(9), m, ModelStatus::Active, T0 + 2)
+        .is_err());
+    assert!(state.borrow().pending_model_pushes(10).is_empty());
+}

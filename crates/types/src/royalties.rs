@@ -79,6 +79,18 @@ pub struct RegisterModelArgs {
     pub data_owners: Vec<DataOwner>,
 }
 
+/// What the inference proxy keeps of a model: pushed by royalties on every change, `version` strictly
+/// increasing, so that the proxy needs no call per inference and ignores a late, older push.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModelEntry {
+    pub model: ModelId,
+    /// The Ollama model nodes run for it (e.g. `llama3.1:8b`).
+    pub base_model: String,
+    pub price: Price,
+    pub status: ModelStatus,
+    pub version: u64,
+}
+
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Model {
     pub id: ModelId,
