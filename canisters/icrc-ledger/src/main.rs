@@ -165,16 +165,11 @@ mod tests {
     /// Every dfx command the README shows for the ledger type-checks against icrc_ledger.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
-        let readme = include_str!("../../../README.md");
-        let checked = neuranft_types::did::assert_dfx_arguments_typecheck(
-            readme,
+        neuranft_types::did::assert_readme_dfx_commands(
+            include_str!("../../../README.md"),
             "icrc_ledger",
             &did_path(),
-            neuranft_types::did::README_SHELL_VARIABLES,
-        );
-        assert!(
-            checked >= 6,
-            "only {checked} icrc_ledger commands found in README.md"
+            6,
         );
     }
 }

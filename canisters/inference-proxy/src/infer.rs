@@ -4,8 +4,9 @@
 
 use crate::metering::{price_of, Charged, MeteringError};
 use crate::receipt::verify;
+use crate::registry::ModelEntry;
 use crate::registry::{NodeId, NodeRecord};
-use crate::state::ProxyState;
+use crate::state::{ProxyConfig, ProxyState};
 use candid::{CandidType, Deserialize, Principal};
 use neuranft_types::node::{ChatMessage, InferRequest};
 use neuranft_types::royalties::{ModelId, ModelStatus};
@@ -117,11 +118,18 @@ fn check(args: &InferArgs, max_prompt_bytes: u64, max_tokens: u32) -> Result<u64
 /// The most a call can cost: the price of the largest input the prompt can be and of `max_tokens`,
 /// plus the call fee (`None` if it overflows).
 pub fn quote(state: &ProxyState, args: &InferArgs) -> Result<u128, InferError> {
-    let config = state.config();
     let model = state
         .registry
         .model(args.model)
         .ok_or(InferError::UnknownModel { model: args.model })?;
+    quote_for(&state.config(), &model, args)
+}
+
+fn quote_for(
+    config: &ProxyConfig,
+    model: &ModelEntry,
+    args: &InferArgs,
+) -> Result<u128, InferError> {
     let bytes = check(args, config.max_prompt_bytes, config.max_output_tokens)?;
     price_of(
         &model.price,
@@ -153,7 +161,7 @@ pub async fn infer<T: NodeTransport>(
         if model.status != ModelStatus::Active {
             return Err(InferError::ModelPaused { model: args.model });
         }
-        let max = quote(&s, &args)?;
+        let max = quote_for(&config, &model, &args)?;
         if !s.admit_call(caller, now, config.calls_per_user_per_minute) {
             return Err(InferError::RateLimited {
                 calls_per_minute: config.calls_per_user_per_minute,

@@ -202,12 +202,8 @@ impl Metering {
         Ok(())
     }
 
-    /// Takes `amount` from the user's balance for a withdrawal about to be sent.
-    pub fn begin_withdrawal(
-        &mut self,
-        user: &Principal,
-        amount: u128,
-    ) -> Result<(), MeteringError> {
+    /// The user's balance with `amount` taken from `available` (not yet stored), or why it cannot be.
+    fn take_available(&self, user: &Principal, amount: u128) -> Result<UserBalance, MeteringError> {
         if *user == Principal::anonymous() {
             return Err(MeteringError::AnonymousCaller);
         }
@@ -222,6 +218,16 @@ impl Metering {
             });
         }
         b.available -= amount;
+        Ok(b)
+    }
+
+    /// Takes `amount` from the user's balance for a withdrawal about to be sent.
+    pub fn begin_withdrawal(
+        &mut self,
+        user: &Principal,
+        amount: u128,
+    ) -> Result<(), MeteringError> {
+        let b = self.take_available(user, amount)?;
         self.set_balance(user, b);
         self.update_totals(|t| {
             t.available -= amount;
@@ -250,20 +256,7 @@ impl Metering {
         amount: u128,
         now: u64,
     ) -> Result<Hold, MeteringError> {
-        if *user == Principal::anonymous() {
-            return Err(MeteringError::AnonymousCaller);
-        }
-        if amount == 0 {
-            return Err(MeteringError::ZeroAmount);
-        }
-        let mut b = self.balance(user);
-        if b.available < amount {
-            return Err(MeteringError::InsufficientBalance {
-                available: b.available,
-                needed: amount,
-            });
-        }
-        b.available -= amount;
+        let mut b = self.take_available(user, amount)?;
         b.held += amount;
         self.set_balance(user, b);
         let id = self.totals().next_hold;

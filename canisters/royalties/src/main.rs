@@ -231,16 +231,11 @@ mod tests {
     /// Every dfx command the README shows for royalties type-checks against royalties.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
-        let readme = include_str!("../../../README.md");
-        let checked = neuranft_types::did::assert_dfx_arguments_typecheck(
-            readme,
+        neuranft_types::did::assert_readme_dfx_commands(
+            include_str!("../../../README.md"),
             "royalties",
             &did_path(),
-            neuranft_types::did::README_SHELL_VARIABLES,
-        );
-        assert!(
-            checked >= 10,
-            "only {checked} royalties commands found in README.md"
+            10,
         );
     }
 }

@@ -137,3 +137,20 @@ pub fn assert_dfx_arguments_typecheck(
     }
     arguments.len()
 }
+
+/// The README check every canister runs: each dfx command the README shows for `canister` type-checks
+/// against its `.did`, and there are at least `at_least` of them (so a renamed canister cannot make the
+/// check vacuous).
+pub fn assert_readme_dfx_commands(
+    readme: &str,
+    canister: &str,
+    did_path: &std::path::Path,
+    at_least: usize,
+) {
+    let checked =
+        assert_dfx_arguments_typecheck(readme, canister, did_path, README_SHELL_VARIABLES);
+    assert!(
+        checked >= at_least,
+        "only {checked} {canister} commands found in README.md"
+    );
+}
