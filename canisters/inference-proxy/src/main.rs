@@ -139,6 +139,10 @@ fn post_upgrade(arg: Option<ProxyArg>) {
         Some(ProxyArg::Upgrade(Some(config))) => mutate(|s| s.initialize(config)),
         Some(ProxyArg::Init(_)) => ic_cdk::trap("upgrade the proxy with ProxyArg::Upgrade"),
     }
+    let (holds, amount) = mutate(|s| s.metering.release_all_holds());
+    if holds > 0 {
+        ic_cdk::println!("released {holds} holds of calls cut by the upgrade ({amount} units)");
+    }
     start_timers();
 }
 
@@ -205,10 +209,10 @@ fn update_model(entry: ModelEntry) -> Result<bool, RegistryError> {
     Ok(mutate(|s| s.registry.upsert_model(entry)))
 }
 
+/// Royalties tells the proxy the split version to stamp on receipts (newer only).
 #[update]
 fn set_split_version(version: SplitVersion) -> Result<(), RegistryError> {
-    let c = read(|s| s.config());
-    if msg_caller() != c.royalties && msg_caller() != c.governance {
+    if msg_caller() != read(|s| s.config().royalties) {
         return Err(RegistryError::NotRoyalties);
     }
     mutate(|s| s.set_split_version(version));
@@ -305,6 +309,12 @@ async fn audit() -> Result<ProxyAudit, String> {
             unresolved_transfers,
         }
     }))
+}
+
+/// The royalty split version receipts are metered under now.
+#[query]
+fn split_version() -> SplitVersion {
+    read(|s| s.split_version())
 }
 
 #[query]

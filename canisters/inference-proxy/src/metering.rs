@@ -298,6 +298,17 @@ impl Metering {
         Ok(hold.amount)
     }
 
+    /// Releases every hold: after an upgrade no call that made one can go on (its future was in the old
+    /// heap), so none would ever be charged or released otherwise. Returns how many and how much.
+    pub fn release_all_holds(&mut self) -> (u64, u128) {
+        let ids: Vec<HoldId> = self.holds.keys().collect();
+        let mut amount = 0;
+        for id in &ids {
+            amount += self.release(*id).expect("BUG: a listed hold exists");
+        }
+        (ids.len() as u64, amount)
+    }
+
     /// Charges a held call for the usage its node signed: `price(usage) + call_fee`, the rest of the
     /// hold released, a receipt for `price(usage)` appended, the call fee kept in the fee reserve.
     /// On an error nothing changes and the hold stays.

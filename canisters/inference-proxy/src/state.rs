@@ -173,9 +173,10 @@ impl ProxyState {
         self.counters.get().0.split_version
     }
 
+    /// Meters under `version` from now on; an older version arriving late changes nothing.
     pub fn set_split_version(&mut self, version: neuranft_types::royalties::SplitVersion) {
         let mut c = self.counters.get().0.clone();
-        c.split_version = version;
+        c.split_version = c.split_version.max(version);
         self.counters.set(Candid(c));
     }
 

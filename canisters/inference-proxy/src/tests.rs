@@ -781,6 +781,74 @@ mod inference {
     }
 
     #[test]
+    fn receipts_carry_the_split_version_royalties_pushed_last() {
+        let w = world(&[Behaviour::Honest], 60);
+        let stamped = |w: &World| {
+            let s = w.state.borrow();
+            s.metering
+                .unsettled_receipts(100)
+                .last()
+                .unwrap()
+                .split_version
+        };
+        w.infer(args("hello", 8)).unwrap();
+        assert_eq!(stamped(&w), 0);
+        w.state.borrow_mut().set_split_version(3);
+        w.infer(args("hello", 8)).unwrap();
+        assert_eq!(stamped(&w), 3);
+        // A late, older push does not move the proxy back.
+        w.state.borrow_mut().set_split_version(2);
+        w.infer(args("hello", 8)).unwrap();
+        assert_eq!(stamped(&w), 3);
+        let versions: Vec<u32> = w
+            .state
+            .borrow()
+            .metering
+            .unsettled_receipts(100)
+            .iter()
+            .map(|r| r.split_version)
+            .collect();
+        assert_eq!(
+            versions,
+            vec![0, 3, 3],
+            "earlier receipts keep their version"
+        );
+    }
+
+    #[test]
+    fn holds_cut_by_an_upgrade_are_released_in_full() {
+        let w = world(&[Behaviour::Honest], 60);
+        w.infer(args("hello", 8)).unwrap();
+        let (available, _) = w.balance();
+        // Two calls in flight when the canister is upgraded: their futures are gone with the heap.
+        for _ in 0..2 {
+            w.state
+                .borrow_mut()
+                .metering
+                .hold(&user(), 0, 1_000, 0)
+                .unwrap();
+        }
+        assert_eq!(w.balance(), (available - 2_000, 2_000));
+        let total = w.total();
+        assert_eq!(
+            w.state.borrow_mut().metering.release_all_holds(),
+            (2, 2_000)
+        );
+        assert_eq!(w.balance(), (available, 0));
+        assert_eq!(
+            w.total(),
+            total,
+            "releasing moves money between buckets only"
+        );
+        assert_eq!(
+            w.state.borrow().metering.open_receipt_count(),
+            1,
+            "charged calls stay charged"
+        );
+        assert_eq!(w.state.borrow_mut().metering.release_all_holds(), (0, 0));
+    }
+
+    #[test]
     fn bad_input_is_a_typed_error_and_holds_nothing() {
         let w = world(&[Behaviour::Honest], 60);
         let cases = vec![

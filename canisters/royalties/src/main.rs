@@ -48,14 +48,36 @@ impl push::ProxyClient for IcProxy {
             Err(e) => Err(e.to_string()),
         }
     }
+
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
+        let response = ic_cdk::call::Call::bounded_wait(self.0, "set_split_version")
+            .with_arg(version)
+            .await
+            .map_err(|e| e.to_string())?;
+        match response.candid::<Result<(), candid::Reserved>>() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err("the proxy refused the split version".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+async fn push_to_proxy() {
+    let proxy = IcProxy(read(|s| s.config().inference_proxy));
+    push::push_to_proxy(&state(), &proxy).await;
+}
+
+/// Pushes a change to the proxy in the next round instead of waiting for the payout timer (which
+/// retries whatever this push could not deliver).
+fn push_soon() {
+    ic_cdk_timers::set_timer(Duration::ZERO, push_to_proxy());
 }
 
 fn start_payout_timer() {
     let interval = read(|s| s.config().payout_interval_seconds);
     ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
         payouts::run_payout_job(&state(), &ledger(), time()).await;
-        let proxy = IcProxy(read(|s| s.config().inference_proxy));
-        push::push_models(&state(), &proxy).await;
+        push_to_proxy().await;
     });
 }
 
@@ -90,17 +112,23 @@ fn inspect_message() {
 
 #[update]
 fn register_model(args: RegisterModelArgs) -> Result<ModelId, RegistryError> {
-    mutate(|s| s.register_model(msg_caller(), args, time()))
+    let id = mutate(|s| s.register_model(msg_caller(), args, time()))?;
+    push_soon();
+    Ok(id)
 }
 
 #[update]
 fn set_model_price(model: ModelId, price: Price) -> Result<(), RegistryError> {
-    mutate(|s| s.set_price(msg_caller(), model, price, time()))
+    mutate(|s| s.set_price(msg_caller(), model, price, time()))?;
+    push_soon();
+    Ok(())
 }
 
 #[update]
 fn set_model_status(model: ModelId, status: ModelStatus) -> Result<(), RegistryError> {
-    mutate(|s| s.set_status(msg_caller(), model, status, time()))
+    mutate(|s| s.set_status(msg_caller(), model, status, time()))?;
+    push_soon();
+    Ok(())
 }
 
 #[update]
@@ -130,7 +158,9 @@ fn get_share_table(model: ModelId, epoch: u64) -> Option<ShareTable> {
 
 #[update]
 fn set_split(args: SetSplitArgs) -> Result<SplitVersion, SplitError> {
-    mutate(|s| s.set_split(msg_caller(), args, time()))
+    let version = mutate(|s| s.set_split(msg_caller(), args, time()))?;
+    push_soon();
+    Ok(version)
 }
 
 /// The split of `version`, or the one in force when `None`.

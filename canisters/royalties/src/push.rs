@@ -1,9 +1,9 @@
-//! Keeping the inference proxy's copy of every model's price and status current: each change is
-//! queued with a new version and pushed until the proxy acknowledges it (an older version arriving late
-//! is ignored by the proxy, so resending is safe).
+//! Keeping the inference proxy current: every model's price and status, and the split version it
+//! stamps on receipts. Each change is queued with a new version and pushed until the proxy
+//! acknowledges it (the proxy ignores an older version arriving late, so resending is safe).
 
 use crate::state::State;
-use neuranft_types::royalties::ModelEntry;
+use neuranft_types::royalties::{ModelEntry, SplitVersion};
 use std::cell::RefCell;
 
 /// Pushes per timer run.
@@ -13,13 +13,23 @@ pub const PUSHES_PER_RUN: usize = 50;
 pub trait ProxyClient {
     /// `Ok` when the proxy accepted the entry (applied, or already had it or something newer).
     async fn update_model(&self, entry: ModelEntry) -> Result<(), String>;
+    /// `Ok` when the proxy meters under `version` (or a newer one) from now on.
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String>;
 }
 
-/// Pushes pending model changes; stops at the first failure (the proxy is unreachable or refuses).
-/// Returns how many were acknowledged.
-pub async fn push_models<P: ProxyClient>(state: &RefCell<State>, proxy: &P) -> usize {
-    let pending = state.borrow().pending_model_pushes(PUSHES_PER_RUN);
+/// Pushes the pending split version, then pending model changes; stops at the first failure (the
+/// proxy is unreachable or refuses). Returns how many pushes were acknowledged.
+pub async fn push_to_proxy<P: ProxyClient>(state: &RefCell<State>, proxy: &P) -> usize {
     let mut acknowledged = 0;
+    let split = state.borrow().pending_split_push();
+    if let Some(version) = split {
+        if proxy.set_split_version(version).await.is_err() {
+            return acknowledged;
+        }
+        state.borrow_mut().split_push_acknowledged(version);
+        acknowledged += 1;
+    }
+    let pending = state.borrow().pending_model_pushes(PUSHES_PER_RUN);
     for entry in pending {
         if proxy.update_model(entry.clone()).await.is_err() {
             break;

@@ -56,6 +56,8 @@ pub struct Counters {
     pub payout_cursor: Option<ByteBuf>,
     /// The last model-push version handed out (optional so older stored counters still decode).
     pub model_push_seq: Option<u64>,
+    /// The newest split version the proxy acknowledged (receipts it meters carry it).
+    pub split_pushed: Option<SplitVersion>,
 }
 
 pub struct State {
@@ -465,6 +467,17 @@ impl State {
                 })
             })
             .collect()
+    }
+
+    /// The split version the proxy must meter under, while it has not acknowledged it.
+    pub fn pending_split_push(&self) -> Option<SplitVersion> {
+        let current = self.counters().current_split_version;
+        (current > self.counters().split_pushed.unwrap_or(0)).then_some(current)
+    }
+
+    /// The proxy meters under `version` from now on.
+    pub fn split_push_acknowledged(&mut self, version: SplitVersion) {
+        self.update_counters(|c| c.split_pushed = Some(c.split_pushed.unwrap_or(0).max(version)));
     }
 
     /// The proxy accepted `version` of the model; a newer change stays pending.

@@ -1168,7 +1168,18 @@ fn whole_state_survives_reopening_stable_memory() {
 /// A proxy that accepts pushes (recording them) unless told to be unreachable.
 struct FakeProxy {
     received: RefCell<Vec<ModelEntry>>,
+    splits: RefCell<Vec<SplitVersion>>,
     reachable: std::cell::Cell<bool>,
+}
+
+impl FakeProxy {
+    fn new(reachable: bool) -> Self {
+        Self {
+            received: RefCell::default(),
+            splits: RefCell::default(),
+            reachable: std::cell::Cell::new(reachable),
+        }
+    }
 }
 
 impl crate::push::ProxyClient for FakeProxy {
@@ -1177,6 +1188,14 @@ impl crate::push::ProxyClient for FakeProxy {
             return Err("unreachable".into());
         }
         self.received.borrow_mut().push(entry);
+        Ok(())
+    }
+
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
+        if !self.reachable.get() {
+            return Err("unreachable".into());
+        }
+        self.splits.borrow_mut().push(version);
         Ok(())
     }
 }
@@ -1196,15 +1215,12 @@ fn model_changes_are_pushed_until_acknowledged_with_increasing_versions() {
     )
     .unwrap();
     let state = RefCell::new(s);
-    let proxy = FakeProxy {
-        received: RefCell::default(),
-        reachable: std::cell::Cell::new(false),
-    };
+    let proxy = FakeProxy::new(false);
     // Unreachable: the change stays pending.
-    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 0);
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 0);
     assert_eq!(state.borrow().pending_model_pushes(10).len(), 1);
     proxy.reachable.set(true);
-    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 1);
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 1);
     let first = proxy.received.borrow()[0].clone();
     assert_eq!(
         first.price.per_1k_input_tokens, 5,
@@ -1220,7 +1236,7 @@ fn model_changes_are_pushed_until_acknowledged_with_increasing_versions() {
     assert!(pending[0].version > first.version);
     state.borrow_mut().model_push_acknowledged(m, first.version);
     assert_eq!(state.borrow().pending_model_pushes(10).len(), 1);
-    assert_eq!(block_on(crate::push::push_models(&state, &proxy)), 1);
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 1);
     assert_eq!(proxy.received.borrow()[1].status, ModelStatus::Paused);
     // Bad input does not queue anything.
     assert!(state
@@ -1228,4 +1244,37 @@ fn model_changes_are_pushed_until_acknowledged_with_increasing_versions() {
         .set_status(p(9), m, ModelStatus::Active, T0 + 2)
         .is_err());
     assert!(state.borrow().pending_model_pushes(10).is_empty());
+}
+
+#[test]
+fn split_changes_are_pushed_until_acknowledged_and_only_forward() {
+    let state = RefCell::new(fresh());
+    let proxy = FakeProxy::new(true);
+    assert_eq!(
+        state.borrow().pending_split_push(),
+        None,
+        "version 0 is the proxy's default"
+    );
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 0);
+    for (proposal_id, version) in [(1, 1), (2, 2)] {
+        let args = SetSplitArgs {
+            proposal_id,
+            split: split(2_000, 6_000, 1_000, 1_000),
+        };
+        assert_eq!(
+            state.borrow_mut().set_split(governance(), args, T0),
+            Ok(version)
+        );
+    }
+    // Only the newest version is pushed: the proxy never meters under a superseded split.
+    proxy.reachable.set(false);
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 0);
+    assert_eq!(state.borrow().pending_split_push(), Some(2));
+    proxy.reachable.set(true);
+    assert_eq!(block_on(crate::push::push_to_proxy(&state, &proxy)), 1);
+    assert_eq!(*proxy.splits.borrow(), vec![2]);
+    assert_eq!(state.borrow().pending_split_push(), None);
+    // A late acknowledgement of an older version never moves the record back.
+    state.borrow_mut().split_push_acknowledged(1);
+    assert_eq!(state.borrow().pending_split_push(), None);
 }
