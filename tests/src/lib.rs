@@ -146,17 +146,23 @@ use neuranft_types::royalties::*;
 /// The payment token's fee in the deployments below.
 pub const PAYMENT_FEE: u128 = 10_000;
 
+/// The bearer key the helpers' hpc-nodes expect.
+pub const NODE_API_KEY: &str = "node-bearer-key-0123456789";
+
 /// Every canister of the system, in one localnet.
 pub struct NeuraNft {
     pub net: LocalNet,
     pub payment_ledger: Principal,
     pub governance_ledger: Principal,
     pub royalties: Principal,
-    /// Stand-ins until the inference-proxy and governance canisters land: principals that make the
-    /// calls those canisters will make.
+    /// The inference-proxy canister ([`NeuraNft::deploy`]), or a principal in its place that makes
+    /// the proxy's calls by hand ([`NeuraNft::deploy_royalties_alone`]).
     pub proxy: Principal,
+    /// A principal in the governance canister's place (its calls are made by hand).
     pub governance: Principal,
     pub treasury: Account,
+    /// The hpc-nodes started by [`NeuraNft::add_node`] (`None` once shut down).
+    pub nodes: Vec<Option<hpc_node::RunningNode>>,
 }
 
 /// Decodes a Candid reply, turning a reject into an error.
@@ -168,27 +174,74 @@ fn decode<R: for<'a> ArgumentDecoder<'a>>(reply: Result<Vec<u8>, Reject>) -> Res
     })
 }
 
+/// The proxy configuration of the deployments below.
+pub fn proxy_config(ledger: Principal, royalties: Principal, governance: Principal) -> ProxyConfig {
+    ProxyConfig {
+        ledger,
+        royalties,
+        governance,
+        call_fee: 20_000,
+        max_prompt_bytes: 16_384,
+        max_output_tokens: 512,
+        max_receipts_per_batch: 500,
+        flush_interval_seconds: 3_600,
+        failures_before_suspension: 3,
+        max_nodes_per_call: 2,
+        calls_per_user_per_minute: 100,
+    }
+}
+
 impl NeuraNft {
-    /// Two icrc-ledgers (payment `NUSD`, governance `NNG`) and royalties, the proxy stand-in funded
-    /// with `proxy_funds` and the governance token held by `token_holders`.
+    /// The whole system: two icrc-ledgers (payment `NUSD` with `payment_balances`, governance `NNG`
+    /// held by `token_holders`), royalties and the inference-proxy canister. No node yet
+    /// ([`NeuraNft::add_node`]).
     pub fn deploy(
+        seed: u64,
+        payment_balances: Vec<(Account, u128)>,
+        token_holders: Vec<(Account, u128)>,
+        auto_payout_fee_multiple: u64,
+    ) -> Self {
+        Self::deploy_with(
+            seed,
+            payment_balances,
+            token_holders,
+            auto_payout_fee_multiple,
+            None,
+        )
+    }
+
+    /// Ledgers and royalties, with a principal funded with `proxy_funds` in the proxy's place: for
+    /// driving royalties with receipts chosen by hand ([`NeuraNft::fund_and_settle`]).
+    pub fn deploy_royalties_alone(
         seed: u64,
         proxy_funds: u128,
         token_holders: Vec<(Account, u128)>,
         auto_payout_fee_multiple: u64,
     ) -> Self {
+        let stand_in = principal(0x50);
+        Self::deploy_with(
+            seed,
+            vec![(account(stand_in), proxy_funds)],
+            token_holders,
+            auto_payout_fee_multiple,
+            Some(stand_in),
+        )
+    }
+
+    fn deploy_with(
+        seed: u64,
+        payment_balances: Vec<(Account, u128)>,
+        token_holders: Vec<(Account, u128)>,
+        auto_payout_fee_multiple: u64,
+        proxy_stand_in: Option<Principal>,
+    ) -> Self {
         let mut net = LocalNet::new(seed);
-        let proxy = principal(0x50);
         let governance = principal(0x51);
         let treasury = account(principal(0x52));
-        let payment_ledger = deploy_ledger(
-            &mut net,
-            "NUSD",
-            PAYMENT_FEE,
-            vec![(account(proxy), proxy_funds)],
-        );
+        let payment_ledger = deploy_ledger(&mut net, "NUSD", PAYMENT_FEE, payment_balances);
         let governance_ledger = deploy_ledger(&mut net, "NNG", 100_000, token_holders);
         let royalties = net.create_canister(admin());
+        let proxy = proxy_stand_in.unwrap_or_else(|| net.create_canister(admin()));
         let init = RoyaltiesArg::Init(InitArgs {
             auto_payout_fee_multiple,
             ..InitArgs::with_defaults(payment_ledger, governance, proxy, treasury)
@@ -200,6 +253,16 @@ impl NeuraNft {
             admin(),
         )
         .expect("royalties installs");
+        if proxy_stand_in.is_none() {
+            let config = proxy_config(payment_ledger, royalties, governance);
+            net.install_canister(
+                proxy,
+                &canister_wasm("inference-proxy"),
+                Encode!(&ProxyArg::Init(config)).unwrap(),
+                admin(),
+            )
+            .expect("the proxy installs");
+        }
         Self {
             net,
             payment_ledger,
@@ -208,6 +271,7 @@ impl NeuraNft {
             proxy,
             governance,
             treasury,
+            nodes: Vec::new(),
         }
     }
 
@@ -232,7 +296,15 @@ impl NeuraNft {
     ) -> (Result<ModelId, RegistryError>, CallReport) {
         let (r, report) = self.call(self.royalties, manager, "register_model", (args,));
         let (result,): (Result<ModelId, RegistryError>,) = r.expect("register_model answers");
+        // Royalties pushes the new model to the proxy in the next round.
+        self.ticks(3);
         (result, report)
+    }
+
+    pub fn ticks(&mut self, n: usize) {
+        for _ in 0..n {
+            self.net.tick();
+        }
     }
 
     pub fn ledger_balance(&mut self, ledger: Principal, account: Account) -> u128 {
@@ -314,9 +386,7 @@ impl NeuraNft {
     /// Lets the payout timer run: advances past its interval and ticks until its calls finish.
     pub fn run_payout_timer(&mut self) {
         self.net.advance_time(std::time::Duration::from_secs(61));
-        for _ in 0..10 {
-            self.net.tick();
-        }
+        self.ticks(10);
     }
 
     /// Reads a ledger's whole block log through ICRC-3 and checks every `phash` link and the tip.
@@ -374,5 +444,144 @@ impl NeuraNft {
             Err(index) => Err(format!("entry {index} does not hash its predecessor")),
         };
         (entries, verified)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The paid inference path: hpc-nodes, users' balances in the proxy, infer, flush.
+
+use inference_proxy::api::{ApplyNodeRequest, FlushView, ProxyArg, ProxyAudit};
+use inference_proxy::infer::{InferArgs, InferError, InferOk};
+use inference_proxy::metering::UserBalance;
+use inference_proxy::registry::{ApplyNodeArgs, NodeAction, NodeId, NodeRecord};
+use inference_proxy::state::{MoneyError, ProxyConfig};
+
+impl NeuraNft {
+    /// Starts hpc-node number `i` (a real HTTP server on loopback, deterministic backend, Ed25519 key
+    /// from `i`); its operator `operator` applies and governance admits it under proposal `i + 1`.
+    pub fn add_node(&mut self, i: u8, operator: Principal) -> NodeId {
+        let node_key = ed25519_dalek::SigningKey::from_bytes(&[5 + i; 32]);
+        let node = hpc_node::start(
+            hpc_node::Config {
+                listen: "127.0.0.1:0".into(),
+                api_key: NODE_API_KEY.into(),
+                ..Default::default()
+            },
+            Box::new(hpc_node::backend::Deterministic),
+            node_key.clone(),
+        )
+        .expect("the hpc-node starts");
+        self.net.allow_loopback_http(node.addr.to_string());
+        let apply = ApplyNodeRequest {
+            node: ApplyNodeArgs {
+                operator_subaccount: None,
+                endpoint: format!("http://{}/v1/infer", node.addr),
+                public_key: serde_bytes::ByteBuf::from(
+                    node_key.verifying_key().to_bytes().to_vec(),
+                ),
+                models: vec!["llama3.1:8b".into()],
+                capacity: 4,
+            },
+            api_key: NODE_API_KEY.into(),
+        };
+        self.nodes.push(Some(node));
+        let (r, _) = self.call(self.proxy, operator, "apply_node", (apply,));
+        let (id,): (Result<NodeId, inference_proxy::registry::RegistryError>,) =
+            r.expect("apply_node answers");
+        let id = id.expect("the application is valid");
+        let (r, _) = self.call(
+            self.proxy,
+            self.governance,
+            "decide_node",
+            (u64::from(i) + 1, id, NodeAction::Admit),
+        );
+        let (admitted,): (Result<NodeRecord, inference_proxy::registry::RegistryError>,) =
+            r.expect("decide_node answers");
+        admitted.expect("governance admits the node");
+        id
+    }
+
+    /// Stops hpc-node number `i`: calls to it fail from now on.
+    pub fn shut_down_node(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.shutdown();
+        }
+    }
+
+    /// `user` approves the proxy and deposits `amount` (the user pays both ledger fees).
+    pub fn deposit(
+        &mut self,
+        user: Principal,
+        amount: u128,
+    ) -> (Result<(), MoneyError>, CallReport) {
+        let approve = icrc_ledger_types::icrc2::approve::ApproveArgs {
+            from_subaccount: None,
+            spender: account(self.proxy),
+            amount: Nat::from(amount + PAYMENT_FEE),
+            expected_allowance: None,
+            expires_at: None,
+            fee: None,
+            memo: None,
+            created_at_time: None,
+        };
+        let (r, _) = self.call(self.payment_ledger, user, "icrc2_approve", (approve,));
+        let (approved,): (Result<Nat, icrc_ledger_types::icrc2::approve::ApproveError>,) =
+            r.expect("icrc2_approve answers");
+        approved.expect("the user can pay the approval fee");
+        let (r, report) = self.call(self.proxy, user, "deposit", (amount,));
+        let (result,): (Result<(), MoneyError>,) = r.expect("deposit answers");
+        (result, report)
+    }
+
+    pub fn withdraw(
+        &mut self,
+        user: Principal,
+        amount: u128,
+        to: Option<Account>,
+    ) -> Result<(), MoneyError> {
+        let (r, _) = self.call(self.proxy, user, "withdraw", (amount, to));
+        let (result,): (Result<(), MoneyError>,) = r.expect("withdraw answers");
+        result
+    }
+
+    pub fn infer(
+        &mut self,
+        user: Principal,
+        args: InferArgs,
+    ) -> (Result<InferOk, InferError>, CallReport) {
+        let (r, report) = self.call(self.proxy, user, "infer", (args,));
+        let (result,): (Result<InferOk, InferError>,) = r.expect("infer answers");
+        (result, report)
+    }
+
+    /// What the flush timer does, now.
+    pub fn flush(&mut self) -> (FlushView, CallReport) {
+        let (r, report) = self.call(self.proxy, admin(), "flush", ());
+        let (view,): (FlushView,) = r.expect("flush answers");
+        (view, report)
+    }
+
+    pub fn user_balance(&mut self, user: Principal) -> UserBalance {
+        let (b,): (UserBalance,) = self
+            .net
+            .query(self.proxy, user, "balance_of", (user,))
+            .expect("balance_of answers");
+        b
+    }
+
+    pub fn proxy_audit(&mut self) -> ProxyAudit {
+        let (r, _) = self.call(self.proxy, admin(), "audit", ());
+        let (result,): (Result<ProxyAudit, String>,) = r.expect("audit answers");
+        result.expect("the ledger answers the audit")
+    }
+
+    pub fn upgrade_proxy(&mut self) -> Result<CallReport, Reject> {
+        let arg: Option<ProxyArg> = Some(ProxyArg::Upgrade(None));
+        self.net.upgrade_canister(
+            self.proxy,
+            &canister_wasm("inference-proxy"),
+            Encode!(&arg).unwrap(),
+            admin(),
+        )
     }
 }

@@ -12,7 +12,7 @@ const REGRESSION_MARGIN_PERCENT: u64 = 5;
 const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/operations.txt");
 
 fn measure() -> Vec<(&'static str, CallReport)> {
-    let mut w = NeuraNft::deploy(11, 1_000_000_000_000, vec![], 1_000);
+    let mut w = NeuraNft::deploy_royalties_alone(11, 1_000_000_000_000, vec![], 1_000);
     let owners: Vec<ShareHolding> = (0..10)
         .map(|i| ShareHolding {
             account: account(principal(200 + i)),

@@ -69,7 +69,7 @@ fn receipts(batch_id: u64, model: ModelId, amounts: &[u64], now: u64) -> Vec<Rec
 
 #[test]
 fn settle_claim_upgrade_and_timer_payouts_through_a_real_ledger() {
-    let mut w = NeuraNft::deploy(7, 1_000_000_000_000, vec![], 10);
+    let mut w = NeuraNft::deploy_royalties_alone(7, 1_000_000_000_000, vec![], 10);
     let model = w.register_model(owner(1), model_args()).0.unwrap();
     let now = w.net.time();
     w.fund_and_settle(1, receipts(1, model, &[1_000_000, 2_500_000, 777_777], now))
@@ -153,7 +153,7 @@ fn settle_claim_upgrade_and_timer_payouts_through_a_real_ledger() {
 
 #[test]
 fn bad_callers_get_typed_errors_and_change_nothing() {
-    let mut w = NeuraNft::deploy(8, 1_000_000, vec![], 10);
+    let mut w = NeuraNft::deploy_royalties_alone(8, 1_000_000, vec![], 10);
     let model = w.register_model(owner(1), model_args()).0.unwrap();
     // Only the proxy settles.
     let args = SettleArgs {

@@ -123,7 +123,7 @@ fn main() {
         .map(|(n, amount)| (account(named(n)), amount))
         .collect();
     println!("NeuraNFT — the royalty economy end to end in localnet (real canister wasm)\n");
-    let mut w = NeuraNft::deploy(2026, 1_000_000_000_000, holders.clone(), 50);
+    let mut w = NeuraNft::deploy_royalties_alone(2026, 1_000_000_000_000, holders.clone(), 50);
     let mut costs = Costs::default();
     println!(
         "deployed: payment ledger NUSD {} (fee {PAYMENT_FEE}), governance ledger NNG {}, royalties {}",
