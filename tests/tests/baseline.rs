@@ -2,6 +2,7 @@
 //! committed baseline `tests/baseline/operations.txt`. A regression above the margin fails;
 //! `UPDATE_BASELINE=1 cargo test -p tests --test baseline` rewrites the file after a deliberate change.
 
+use inference_proxy::infer::InferArgs;
 use localnet::CallReport;
 use neuranft_types::royalties::*;
 use serde_bytes::ByteBuf;
@@ -11,8 +12,8 @@ use tests::*;
 const REGRESSION_MARGIN_PERCENT: u64 = 5;
 const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/operations.txt");
 
-fn measure() -> Vec<(&'static str, CallReport)> {
-    let mut w = NeuraNft::deploy_royalties_alone(11, 1_000_000_000_000, vec![], 1_000);
+/// A model with 10 owners and 4 data owners: every receipt credits 16 accounts (with host and treasury).
+fn bench_model() -> RegisterModelArgs {
     let owners: Vec<ShareHolding> = (0..10)
         .map(|i| ShareHolding {
             account: account(principal(200 + i)),
@@ -25,7 +26,7 @@ fn measure() -> Vec<(&'static str, CallReport)> {
             weight: 2_500,
         })
         .collect();
-    let args = RegisterModelArgs {
+    RegisterModelArgs {
         metadata: ModelMetadata {
             name: "bench-llama".into(),
             base_model: "llama3.1:8b".into(),
@@ -43,8 +44,12 @@ fn measure() -> Vec<(&'static str, CallReport)> {
         },
         owners,
         data_owners,
-    };
-    let (model, register) = w.register_model(principal(200), args);
+    }
+}
+
+fn measure() -> Vec<(&'static str, CallReport)> {
+    let mut w = NeuraNft::deploy_royalties_alone(11, 1_000_000_000_000, vec![], 1_000);
+    let (model, register) = w.register_model(principal(200), bench_model());
     let model = model.unwrap();
     let now = w.net.time();
     let receipts: Vec<Receipt> = (0..100u64)
@@ -64,12 +69,46 @@ fn measure() -> Vec<(&'static str, CallReport)> {
     settled.unwrap();
     let (claim, claim_report) = w.claim(principal(200));
     claim.unwrap();
+    let (infer, flush) = measure_proxy();
     vec![
         ("register_model", register),
         ("icrc1_transfer", transfer),
         ("settle_100_receipts_16_accounts_each", settle),
         ("claim_with_ledger_transfer", claim_report),
+        ("infer_one_outcall_verified_receipt", infer),
+        ("flush_100_receipts_transfer_and_settle", flush),
     ]
+}
+
+/// The paid path on the real proxy: one `infer` (the proxy's executions: checks, hold, outcall
+/// request, transform, receipt verification, charge; the outcall's cycles included) and the flush of
+/// 100 receipts (batch close, ledger transfer to royalties, `settle` crediting 16 accounts each).
+fn measure_proxy() -> (CallReport, CallReport) {
+    let user = principal(900);
+    let mut w = NeuraNft::deploy(12, vec![(account(user), 1_000_000_000_000)], vec![], 1_000);
+    let (model, _) = w.register_model(principal(200), bench_model());
+    let model = model.unwrap();
+    w.add_node(0, principal(60));
+    w.deposit(user, 100_000_000_000).0.unwrap();
+    let mut measured = None;
+    for i in 0..100 {
+        let args = InferArgs {
+            model,
+            prompt: Some(format!("Question {i}: what does this ECG show?")),
+            messages: None,
+            max_tokens: 256,
+            temperature: None,
+            seed: Some(i),
+        };
+        let (ok, report) = w.infer(user, args);
+        ok.unwrap();
+        if i == 50 {
+            measured = Some(report);
+        }
+    }
+    let (view, flush) = w.flush();
+    assert_eq!((view.closed.len(), view.settled.len()), (1, 1), "{view:?}");
+    (measured.unwrap(), flush)
 }
 
 #[test]
