@@ -2,6 +2,8 @@
 //! `scripts/build-canisters.sh`, deployment helpers, and the ICRC acceptance suite's `LedgerEnv` over
 //! a ledger canister in localnet.
 
+pub mod scenario;
+
 use candid::utils::{decode_args, encode_args, ArgumentDecoder, ArgumentEncoder};
 use candid::{Encode, Nat, Principal};
 use icrc_ledger_types::icrc1::account::Account;
@@ -465,6 +467,7 @@ impl NeuraNft {
             hpc_node::Config {
                 listen: "127.0.0.1:0".into(),
                 api_key: NODE_API_KEY.into(),
+                log: false,
                 ..Default::default()
             },
             Box::new(hpc_node::backend::Deterministic),

@@ -22,6 +22,8 @@ pub struct Config {
     /// Responses remembered for request-id deduplication.
     pub dedup_capacity: usize,
     pub workers: usize,
+    /// One JSON line per event (start, request, inference) on stderr.
+    pub log: bool,
     pub ollama: OllamaConfig,
 }
 
@@ -46,6 +48,7 @@ impl Default for Config {
             max_prompt_bytes: 1_000_000,
             dedup_capacity: 10_000,
             workers: 4,
+            log: true,
             ollama: OllamaConfig::default(),
         }
     }

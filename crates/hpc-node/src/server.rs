@@ -68,7 +68,10 @@ impl RunningNode {
     }
 }
 
-fn log(event: &str, fields: serde_json::Value) {
+fn log(config: &Config, event: &str, fields: serde_json::Value) {
+    if !config.log {
+        return;
+    }
     let mut line = json!({
         "ts_ms": std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -114,6 +117,7 @@ pub fn start(
         })
         .collect();
     log(
+        &node.config,
         "started",
         json!({ "listen": addr.to_string(), "public_key": crate::keys::public_key_hex(&node.key),
                 "backend": node.config.backend, "models": node.config.models }),
@@ -152,6 +156,7 @@ impl Node {
             _ => error(404, "not_found", format!("no route {path}")),
         };
         log(
+            &self.config,
             "request",
             json!({ "path": path, "status": status, "ms": started.elapsed().as_millis() as u64 }),
         );
@@ -238,6 +243,7 @@ impl Node {
                     signature: hex::encode(self.key.sign(&message).to_bytes()),
                 };
                 log(
+                    &self.config,
                     "infer",
                     json!({ "request_id": req.request_id, "model": req.model,
                             "input_tokens": response.usage.input_tokens,
@@ -255,6 +261,7 @@ impl Node {
                     _ => 502,
                 };
                 log(
+                    &self.config,
                     "infer_failed",
                     json!({ "request_id": req.request_id, "error": e.to_string() }),
                 );

@@ -1,0 +1,642 @@
+//! The main job: the NeuraNFT economy end to end in localnet, on the real canister wasm.
+//!
+//! Deploys the payment ledger (NUSD), the governance-token ledger (NNG), royalties and the
+//! inference-proxy; registers two models (royalties pushes them to the proxy); starts two hpc-nodes
+//! (real HTTP servers on loopback, deterministic backend, signed receipts) that governance admits;
+//! users deposit and call the models; batches are flushed to royalties and settled. Along the way:
+//! both canisters upgraded, a batch transfer whose reply is lost, a share transfer and a new split set
+//! by governance (pushed to the proxy), a node going down (failover, suspension), royalties stopped
+//! during a flush, bad input, claims through a lost reply, the payout timer, a withdrawal. Then it
+//! prints every party's balances, the conservation checks and the instructions and cycles of each
+//! operation. [`run`] returns whether every check passed.
+
+use crate::{account, admin, NeuraNft, PAYMENT_FEE};
+use candid::{Encode, Principal};
+use icrc_ledger_types::icrc1::account::Account;
+use inference_proxy::infer::{InferArgs, InferError, Message};
+use inference_proxy::registry::{NodeRecord, NodeStatus};
+use localnet::{CallReport, Fault};
+use neuranft_types::royalties::*;
+use serde_bytes::ByteBuf;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+
+/// How big a run is.
+#[derive(Clone, Copy, Debug)]
+pub struct Size {
+    pub rounds: u64,
+    pub calls_per_round: u64,
+}
+
+/// The main job's size: 8 rounds of 50 paid inferences.
+pub const DEFAULT_SIZE: Size = Size {
+    rounds: 8,
+    calls_per_round: 50,
+};
+
+const USERS: [&str; 4] = ["user-ana", "user-ben", "user-chen", "user-dia"];
+const USER_FUNDS: u128 = 5_000_000_000;
+const USER_DEPOSIT: u128 = 2_000_000_000;
+const CALL_FEE: u128 = 20_000;
+
+fn named(name: &str) -> Principal {
+    let mut bytes = [0u8; 29];
+    for (i, b) in name.bytes().enumerate().take(28) {
+        bytes[i] = b;
+    }
+    bytes[28] = 0x02;
+    Principal::from_slice(&bytes)
+}
+
+/// Instructions and cycles of every execution of one kind of operation.
+#[derive(Default)]
+struct Costs(BTreeMap<&'static str, Vec<(u64, u128)>>);
+
+impl Costs {
+    fn add(&mut self, op: &'static str, report: &CallReport) {
+        self.0
+            .entry(op)
+            .or_default()
+            .push((report.instructions(), report.cycles()));
+    }
+}
+
+struct Progress {
+    terminal: bool,
+}
+
+impl Progress {
+    fn step(&self, done: u64, total: u64, what: &str) {
+        if self.terminal {
+            let width = 30;
+            let filled = (done * width / total) as usize;
+            print!(
+                "\r[{}{}] {done}/{total} {what:<40}",
+                "=".repeat(filled),
+                " ".repeat(width as usize - filled)
+            );
+            let _ = std::io::stdout().flush();
+            if done == total {
+                println!();
+            }
+        } else {
+            println!("  [{done}/{total}] {what}");
+        }
+    }
+}
+
+fn model(
+    name: &str,
+    owners: &[(&str, u64)],
+    data: &[(&str, u64)],
+    price: (u64, u64),
+) -> RegisterModelArgs {
+    RegisterModelArgs {
+        metadata: ModelMetadata {
+            name: name.into(),
+            base_model: "llama3.1:8b".into(),
+            architecture: "LLaMA 3.1 decoder, 8B, LoRA r=16".into(),
+            datasets: vec![DatasetRef {
+                uri: format!("ipfs://{name}-data"),
+                sha256: ByteBuf::from(vec![0xab; 32]),
+            }],
+            training_params: vec![TrainingParam {
+                key: "epochs".into(),
+                value: "3".into(),
+            }],
+            licence: "llama3.1-community".into(),
+        },
+        price: Price {
+            per_1k_input_tokens: price.0,
+            per_1k_output_tokens: price.1,
+        },
+        owners: owners
+            .iter()
+            .map(|(n, u)| ShareHolding {
+                account: account(named(n)),
+                units: *u,
+            })
+            .collect(),
+        data_owners: data
+            .iter()
+            .map(|(n, w)| DataOwner {
+                account: account(named(n)),
+                weight: *w,
+            })
+            .collect(),
+    }
+}
+
+/// A deterministic pseudo-random stream (PCG-style LCG, high bits).
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+const WORDS: [&str; 12] = [
+    "patient", "ECG", "rhythm", "summary", "dosage", "history", "code", "refactor", "function",
+    "test", "explain", "risk",
+];
+
+fn request(draws: &mut Draws, model: ModelId) -> InferArgs {
+    let words = 5 + draws.next() % 120;
+    let text: Vec<&str> = (0..words)
+        .map(|_| WORDS[(draws.next() % WORDS.len() as u64) as usize])
+        .collect();
+    let text = text.join(" ");
+    let chat = draws.next() % 4 == 0;
+    InferArgs {
+        model,
+        prompt: (!chat).then(|| text.clone()),
+        messages: chat.then(|| {
+            vec![
+                Message {
+                    role: "system".into(),
+                    content: "You are a careful assistant.".into(),
+                },
+                Message {
+                    role: "user".into(),
+                    content: text,
+                },
+            ]
+        }),
+        max_tokens: 32 + (draws.next() % 224) as u32,
+        temperature: Some(0.7),
+        seed: Some(draws.next()),
+    }
+}
+
+/// Runs the scenario; prints the report; `true` when every check passed.
+pub fn run(size: Size) -> bool {
+    let progress = Progress {
+        terminal: std::io::stdout().is_terminal(),
+    };
+    let holder_names = ["alice", "bob", "dave", "treasury-dao"];
+    let holders: Vec<(Account, u128)> = holder_names
+        .iter()
+        .zip([
+            40_000_000_000,
+            25_000_000_000,
+            15_000_000_000,
+            20_000_000_000,
+        ])
+        .map(|(n, amount)| (account(named(n)), amount))
+        .collect();
+    println!(
+        "NeuraNFT — paid inference and royalties end to end in localnet (real canister wasm)\n"
+    );
+    let users: Vec<Principal> = USERS.iter().map(|n| named(n)).collect();
+    let mut w = NeuraNft::deploy(
+        2026,
+        users.iter().map(|u| (account(*u), USER_FUNDS)).collect(),
+        holders.clone(),
+        50,
+    );
+    let mut costs = Costs::default();
+    let mut checks: Vec<(String, bool)> = Vec::new();
+    println!(
+        "deployed: payment ledger NUSD {} (fee {PAYMENT_FEE}), governance ledger NNG {}, royalties {}, inference-proxy {}",
+        w.payment_ledger, w.governance_ledger, w.royalties, w.proxy
+    );
+
+    let (medical, report) = w.register_model(
+        named("alice"),
+        model(
+            "medical-llama",
+            &[("alice", 500_000), ("bob", 300_000), ("carol", 200_000)],
+            &[("hospital-data", 7_000), ("wiki-data", 3_000)],
+            (200_000, 600_000),
+        ),
+    );
+    costs.add("register_model", &report);
+    let (code, report) = w.register_model(
+        named("dave"),
+        model(
+            "code-llama",
+            &[("dave", 1_000_000)],
+            &[],
+            (100_000, 300_000),
+        ),
+    );
+    costs.add("register_model", &report);
+    let (medical, code) = (medical.unwrap(), code.unwrap());
+    println!("registered: #{medical} medical-llama (3 owners, 2 data owners), #{code} code-llama (1 owner); royalties pushed both to the proxy");
+    let node_names = ["node-eu", "node-us"];
+    for (i, name) in node_names.iter().enumerate() {
+        let id = w.add_node(i as u8, named(name));
+        println!(
+            "hpc-node {name}: started on loopback, applied, admitted by governance as node #{id}"
+        );
+    }
+    for user in &users {
+        let (r, report) = w.deposit(*user, USER_DEPOSIT);
+        costs.add("deposit (transfer_from)", &report);
+        r.expect("the deposit succeeds");
+    }
+    println!(
+        "{} users deposited {USER_DEPOSIT} NUSD units each\n",
+        users.len()
+    );
+
+    let total_calls = size.rounds * size.calls_per_round;
+    println!(
+        "{total_calls} paid inferences in {} rounds, each round flushed to royalties:",
+        size.rounds
+    );
+    let mut draws = Draws(0x5eed);
+    let mut events = Vec::new();
+    let mut spent: BTreeMap<Principal, u128> = BTreeMap::new();
+    let mut metered_total: u128 = 0;
+    let mut calls = 0u64;
+    for round in 0..size.rounds {
+        w.net.advance_time(std::time::Duration::from_secs(60));
+        if round == 1 {
+            w.upgrade_royalties().expect("royalties upgrades");
+            w.upgrade_proxy().expect("the proxy upgrades");
+            events.push(format!(
+                "round {round}: royalties and the inference-proxy upgraded; all state kept"
+            ));
+        }
+        if round == size.rounds / 2 {
+            let (r, report) = w.call(
+                w.royalties,
+                named("bob"),
+                "transfer_shares",
+                (TransferSharesArgs {
+                    model: medical,
+                    from_subaccount: None,
+                    to: account(named("dave")),
+                    units: 100_000,
+                },),
+            );
+            costs.add("transfer_shares", &report);
+            let (moved,): (Result<u64, RegistryError>,) = r.unwrap();
+            moved.unwrap();
+            let (r, report) = w.call(
+                w.royalties,
+                w.governance,
+                "set_split",
+                (SetSplitArgs {
+                    proposal_id: 1,
+                    split: SplitConfig {
+                        host_bps: 2_500,
+                        model_owners_bps: 5_500,
+                        data_owners_bps: 1_000,
+                        treasury_bps: 1_000,
+                    },
+                },),
+            );
+            costs.add("set_split", &report);
+            let (v,): (Result<SplitVersion, SplitError>,) = r.unwrap();
+            let version = v.unwrap();
+            w.ticks(3);
+            let (pushed,): (SplitVersion,) =
+                w.net.query(w.proxy, admin(), "split_version", ()).unwrap();
+            checks.push((
+                format!("the proxy meters under split version {version} after the push"),
+                pushed == version,
+            ));
+            events.push(format!(
+                "round {round}: bob moved 100,000 units of #{medical} to dave; governance proposal 1 set split version {version}, pushed to the proxy"
+            ));
+        }
+        if round == size.rounds * 2 / 3 {
+            w.shut_down_node(0);
+            events.push(format!(
+                "round {round}: node-eu went down; calls fail over to node-us"
+            ));
+        }
+        for _ in 0..size.calls_per_round {
+            let user = users[(draws.next() % users.len() as u64) as usize];
+            let model = if draws.next() % 3 == 0 { code } else { medical };
+            let args = request(&mut draws, model);
+            let (r, report) = w.infer(user, args);
+            costs.add("infer (one outcall, verified receipt)", &report);
+            let ok = r.expect("a paid inference succeeds");
+            *spent.entry(user).or_default() += ok.charged;
+            metered_total += ok.charged - CALL_FEE;
+            calls += 1;
+        }
+        if round == 2 {
+            // The batch transfer executes on the ledger but its reply is lost: the next flush finds
+            // it in the ledger's log and completes it once.
+            w.net
+                .inject_fault(w.proxy, w.payment_ledger, Fault::ExpireAfterExecution);
+            let (view, report) = w.flush();
+            costs.add("flush (batch transfer + settle)", &report);
+            checks.push((
+                "the lost reply struck the batch transfer".into(),
+                w.net.pending_faults() == 0 && view.settled == view.closed,
+            ));
+            events.push(format!(
+                "round {round}: the batch transfer's reply was lost; the proxy's outbox resent the identical transfer, the ledger answered Duplicate: batch {:?} paid once and settled {:?}",
+                view.closed, view.settled
+            ));
+        }
+        if round == size.rounds - 2 {
+            w.net.stop_canister(w.royalties, admin()).unwrap();
+            let (view, _) = w.flush();
+            w.net.start_canister(w.royalties, admin()).unwrap();
+            events.push(format!(
+                "round {round}: royalties was stopped during the flush: batch {:?} transferred, its settlement waited",
+                view.closed
+            ));
+        }
+        if round + 1 == size.rounds {
+            // The last batch is flushed by the proxy's own timer.
+            w.net.advance_time(std::time::Duration::from_secs(3_601));
+            w.ticks(10);
+        } else {
+            let (_, report) = w.flush();
+            costs.add("flush (batch transfer + settle)", &report);
+        }
+        progress.step(round + 1, size.rounds, &format!("round {round} flushed"));
+    }
+    for e in &events {
+        println!("  {e}");
+    }
+
+    // Bad input: typed errors, nothing held or charged.
+    let before: Vec<_> = users.iter().map(|u| w.user_balance(*u)).collect();
+    let mut bad = vec![
+        InferArgs {
+            model: 99,
+            ..request(&mut draws, medical)
+        },
+        InferArgs {
+            max_tokens: 0,
+            ..request(&mut draws, medical)
+        },
+        InferArgs {
+            prompt: Some("x".repeat(16_000)),
+            messages: Some(vec![]),
+            ..request(&mut draws, medical)
+        },
+    ];
+    bad.push(InferArgs {
+        prompt: Some(String::new()),
+        messages: None,
+        ..request(&mut draws, code)
+    });
+    let mut refused = Vec::new();
+    for args in bad {
+        let (r, _) = w.infer(users[0], args);
+        refused.push(r.err());
+    }
+    let (overdraw, _) = w.call(w.proxy, users[1], "withdraw", (u128::MAX, None::<Account>));
+    let (overdraw,): (Result<(), inference_proxy::state::MoneyError>,) = overdraw.unwrap();
+    let anonymous = w
+        .net
+        .update_call(
+            w.proxy,
+            Principal::anonymous(),
+            "deposit",
+            Encode!(&1u128).unwrap(),
+        )
+        .is_err();
+    let after: Vec<_> = users.iter().map(|u| w.user_balance(*u)).collect();
+    let all_typed = refused.iter().all(|e| {
+        matches!(
+            e,
+            Some(InferError::UnknownModel { .. }) | Some(InferError::InvalidInput { .. })
+        )
+    });
+    println!(
+        "\nbad input: unknown model, 0 max tokens, prompt and messages, empty prompt, overdrawn withdrawal, anonymous deposit: {}",
+        if all_typed && overdraw.is_err() && anonymous && before == after {
+            "all refused with typed errors, balances unchanged"
+        } else {
+            "NOT ALL REFUSED"
+        }
+    );
+    checks.push((
+        "bad input refused, balances unchanged".into(),
+        all_typed && overdraw.is_err() && anonymous && before == after,
+    ));
+
+    // Claims: alice's executes on the ledger but its reply is lost; the outbox completes it once.
+    w.net
+        .inject_fault(w.royalties, w.payment_ledger, Fault::ExpireAfterExecution);
+    let (claim, report) = w.claim(named("alice"));
+    costs.add("claim (through a lost reply)", &report);
+    println!(
+        "alice claims through a lost reply: {:?}",
+        claim.map(|p| p.status)
+    );
+    let (claim, report) = w.claim(named("carol"));
+    costs.add("claim", &report);
+    println!("carol claims: {:?}", claim.map(|p| p.status));
+    w.run_payout_timer();
+    println!("payout timer ran: accruals of at least 50 × fee were pushed");
+    let dia = users[3];
+    let left = w.user_balance(dia).available;
+    let withdrawn = w.withdraw(dia, left, None);
+    println!(
+        "user-dia withdraws the {left} units left: {}",
+        if withdrawn.is_ok() { "paid" } else { "FAILED" }
+    );
+    checks.push(("user-dia's withdrawal paid".into(), withdrawn.is_ok()));
+
+    // ---------------------------------------------------------------- report
+    println!(
+        "\n{:<12} {:>12} {:>12} {:>12} {:>14}",
+        "user", "deposited", "spent", "in proxy", "NUSD on ledger"
+    );
+    let payment = w.payment_ledger;
+    let mut users_add_up = true;
+    for (name, user) in USERS.iter().zip(&users) {
+        let b = w.user_balance(*user);
+        let on_ledger = w.ledger_balance(payment, account(*user));
+        let spent = spent.get(user).copied().unwrap_or(0);
+        let withdrawn = if *user == dia { left } else { 0 };
+        users_add_up &= b.held == 0 && b.available + spent + withdrawn == USER_DEPOSIT;
+        println!(
+            "{name:<12} {USER_DEPOSIT:>12} {spent:>12} {:>12} {on_ledger:>14}",
+            b.available
+        );
+    }
+    checks.push((
+        "every user: deposit = spent + balance (+ withdrawn), nothing held".into(),
+        users_add_up,
+    ));
+
+    let (nodes,): (Vec<NodeRecord>,) = w.net.query(w.proxy, admin(), "nodes", ()).unwrap();
+    println!(
+        "\n{:<10} {:>10} {:>10} {:>14}  status",
+        "node", "successes", "failures", "mean latency"
+    );
+    for (name, node) in node_names.iter().zip(&nodes) {
+        let status = match &node.status {
+            NodeStatus::Suspended {
+                by_proposal: None, ..
+            } => "suspended by the proxy".into(),
+            other => format!("{other:?}"),
+        };
+        println!(
+            "{name:<10} {:>10} {:>10} {:>11} ms  {status}",
+            node.stats.successes,
+            node.stats.failures,
+            node.stats.total_latency_ms / node.stats.successes.max(1)
+        );
+    }
+    checks.push((
+        "every paid call answered by a node that signed it".into(),
+        nodes.iter().map(|n| n.stats.successes).sum::<u64>() == calls,
+    ));
+
+    let names = [
+        "alice",
+        "bob",
+        "carol",
+        "dave",
+        "hospital-data",
+        "wiki-data",
+        "node-eu",
+        "node-us",
+    ];
+    println!(
+        "\n{:<15} {:>12} {:>12} {:>12} {:>14}",
+        "stakeholder", "credited", "available", "paid", "NUSD on ledger"
+    );
+    let mut rows: Vec<(String, Account)> = names
+        .iter()
+        .map(|n| (n.to_string(), account(named(n))))
+        .collect();
+    rows.push(("treasury".into(), w.treasury));
+    for (name, acc) in rows {
+        let b = w.balance(acc);
+        let on_ledger = w.ledger_balance(payment, acc);
+        println!(
+            "{name:<15} {:>12} {:>12} {:>12} {:>14}",
+            b.credited_total, b.available, b.paid_total, on_ledger
+        );
+    }
+    println!("\ngovernance token NNG:");
+    let governance_ledger = w.governance_ledger;
+    let mut supply = 0;
+    for ((holder, _), name) in holders.iter().zip(holder_names) {
+        let balance = w.ledger_balance(governance_ledger, *holder);
+        supply += balance;
+        println!("  {name:<15} {balance:>14}");
+    }
+    println!("  total {supply}");
+
+    let proxy_audit = w.proxy_audit();
+    let pl = &proxy_audit.liabilities;
+    println!(
+        "\nproxy: NUSD balance {} = available {} + held {} + unsettled {} + batched {} + fee reserve {} + withdrawals in flight {}: {}",
+        proxy_audit.ledger_balance,
+        pl.available,
+        pl.held,
+        pl.unsettled,
+        pl.batched,
+        pl.fee_reserve,
+        pl.withdrawals_in_flight,
+        if proxy_audit.agrees { "AGREE" } else { "DISAGREE" }
+    );
+    checks.push((
+        "proxy: ledger balance = what it owes".into(),
+        proxy_audit.agrees,
+    ));
+    checks.push((
+        "proxy: every receipt flushed and settled".into(),
+        pl.unsettled == 0 && pl.batched == 0,
+    ));
+    let (audit, report) = w.audit();
+    costs.add("audit (royalties)", &report);
+    let l = &audit.liabilities;
+    let conserved = l.settled_total == l.available + l.in_flight + l.paid_total + l.undistributed;
+    println!(
+        "royalties: settled {} = available {} + in flight {} + paid {} + undistributed fractions {}: {}",
+        l.settled_total,
+        l.available,
+        l.in_flight,
+        l.paid_total,
+        l.undistributed,
+        if conserved { "CONSERVED" } else { "BROKEN" }
+    );
+    println!(
+        "royalties: NUSD balance {} vs owed {}: {}",
+        audit.ledger_balance,
+        l.total,
+        if audit.agrees { "AGREE" } else { "DISAGREE" }
+    );
+    println!(
+        "metered by the proxy {metered_total} = settled by royalties {}: {}",
+        l.settled_total,
+        if metered_total == l.settled_total {
+            "EXACT"
+        } else {
+            "MISMATCH"
+        }
+    );
+    checks.push((
+        "royalties: settled = credits + paid + fractions".into(),
+        conserved,
+    ));
+    checks.push((
+        "royalties: ledger balance = what it owes".into(),
+        audit.agrees,
+    ));
+    checks.push((
+        "every unit metered was settled exactly once".into(),
+        metered_total == l.settled_total,
+    ));
+    let (entries, log_chain) = w.settlement_log();
+    println!(
+        "settlement log: {} entries, hash chain {}",
+        entries.len(),
+        if log_chain.is_ok() {
+            "verified"
+        } else {
+            "BROKEN"
+        }
+    );
+    checks.push(("settlement log hash chain".into(), log_chain.is_ok()));
+    let ledger_chain = w.verify_ledger_chain(payment);
+    println!(
+        "NUSD ledger: {} blocks, ICRC-3 hash chain {}",
+        ledger_chain.as_ref().map_or(0, |n| *n),
+        if ledger_chain.is_ok() {
+            "verified"
+        } else {
+            "BROKEN"
+        }
+    );
+    checks.push(("NUSD ledger hash chain".into(), ledger_chain.is_ok()));
+
+    println!(
+        "\n{:<40} {:>6} {:>14} {:>14}",
+        "operation (localnet)", "calls", "instructions", "cycles"
+    );
+    for (op, runs) in &costs.0 {
+        let n = runs.len() as u64;
+        let instructions = runs.iter().map(|r| r.0).sum::<u64>() / n;
+        let cycles = runs.iter().map(|r| r.1).sum::<u128>() / n as u128;
+        println!("{op:<40} {n:>6} {instructions:>14} {cycles:>14}");
+    }
+    println!("(mean per call over every execution the call caused; cycles: 5 M per message + 1 per instruction + call fees; an outcall's own fee is not included)");
+
+    let failed: Vec<&String> = checks
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(c, _)| c)
+        .collect();
+    if failed.is_empty() {
+        println!("\nall {} checks passed", checks.len());
+        true
+    } else {
+        eprintln!("\nscenario FAILED its checks:");
+        for c in failed {
+            eprintln!("  {c}");
+        }
+        false
+    }
+}
