@@ -151,7 +151,7 @@ fn request(draws: &mut Draws, model: ModelId) -> InferArgs {
         .map(|_| WORDS[(draws.next() % WORDS.len() as u64) as usize])
         .collect();
     let text = text.join(" ");
-    let chat = draws.next() % 4 == 0;
+    let chat = draws.next().is_multiple_of(4);
     InferArgs {
         model,
         prompt: (!chat).then(|| text.clone()),
@@ -315,7 +315,7 @@ pub fn run(size: Size) -> bool {
         }
         for _ in 0..size.calls_per_round {
             let user = users[(draws.next() % users.len() as u64) as usize];
-            let model = if draws.next() % 3 == 0 { code } else { medical };
+            let model = if draws.next().is_multiple_of(3) { code } else { medical };
             let args = request(&mut draws, model);
             let (r, report) = w.infer(user, args);
             costs.add("infer (one outcall, verified receipt)", &report);
