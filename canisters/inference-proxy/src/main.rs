@@ -328,11 +328,23 @@ fn main() {}
 
 #[cfg(test)]
 mod tests {
+    fn did_path() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("inference_proxy.did")
+    }
+
     #[test]
     fn did_file_matches_exported_interface() {
-        neuranft_types::did::assert_did_matches(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("inference_proxy.did"),
-            &super::__export_service(),
+        neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
+    }
+
+    /// Every dfx command the README shows for the proxy type-checks against inference_proxy.did.
+    #[test]
+    fn readme_dfx_arguments_typecheck() {
+        neuranft_types::did::assert_readme_dfx_commands(
+            include_str!("../../../README.md"),
+            "inference_proxy",
+            &did_path(),
+            18,
         );
     }
 }

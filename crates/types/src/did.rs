@@ -27,6 +27,15 @@ pub const README_SHELL_VARIABLES: &[(&str, &str)] = &[
         "rrkah-fqaaa-aaaaa-aaaaq-cai",
     ),
     ("$NOW", "1764000000000000000"),
+    (
+        "$(dfx canister id inference_proxy)",
+        "ryjl3-tyaaa-aaaaa-aaaba-cai",
+    ),
+    ("$API_KEY", "0123456789abcdef0123456789abcdef"),
+    (
+        "$NODE_PK",
+        "\\3b\\6a\\27\\bc\\ce\\b6\\a4\\2d\\62\\a3\\a8\\d0\\2a\\6f\\0d\\73\\65\\32\\15\\77\\1d\\e2\\43\\a6\\3a\\c0\\48\\a1\\8b\\59\\da\\29",
+    ),
 ];
 
 /// A Candid argument a README passes to dfx for `canister`: to a method, or (`method == None`) as the
