@@ -315,7 +315,11 @@ pub fn run(size: Size) -> bool {
         }
         for _ in 0..size.calls_per_round {
             let user = users[(draws.next() % users.len() as u64) as usize];
-            let model = if draws.next().is_multiple_of(3) { code } else { medical };
+            let model = if draws.next().is_multiple_of(3) {
+                code
+            } else {
+                medical
+            };
             let args = request(&mut draws, model);
             let (r, report) = w.infer(user, args);
             costs.add("infer (one outcall, verified receipt)", &report);
