@@ -1,0 +1,24 @@
+//! The whole stable-memory layout. Ids are never reused: retire an id by leaving a comment here.
+
+use ic_stable_structures::memory_manager::MemoryId;
+
+pub const PARAMETERS_MEMORY_ID: MemoryId = MemoryId::new(0);
+pub const COUNTERS_MEMORY_ID: MemoryId = MemoryId::new(1);
+pub const NEURONS_MEMORY_ID: MemoryId = MemoryId::new(2);
+/// (topic, followee, follower) → ().
+pub const FOLLOWERS_MEMORY_ID: MemoryId = MemoryId::new(3);
+pub const PROPOSALS_MEMORY_ID: MemoryId = MemoryId::new(4);
+/// (proposal, neuron) → ballot.
+pub const BALLOTS_MEMORY_ID: MemoryId = MemoryId::new(5);
+/// Proposal id → the wasm of an `UpgradeCanister` action (kept out of the record every vote rewrites).
+pub const PROPOSAL_WASMS_MEMORY_ID: MemoryId = MemoryId::new(6);
+/// (proposer neuron, proposal) → () while undecided.
+pub const OPEN_BY_NEURON_MEMORY_ID: MemoryId = MemoryId::new(7);
+/// Sequence → (proposal, neuron that voted): followers still to evaluate.
+pub const FOLLOW_QUEUE_MEMORY_ID: MemoryId = MemoryId::new(8);
+/// Proposals not yet final (preparing, open, adopted and not executed).
+pub const UNFINISHED_MEMORY_ID: MemoryId = MemoryId::new(9);
+/// (execution time, proposal) → amount moved from the treasury.
+pub const TREASURY_TRANSFERS_MEMORY_ID: MemoryId = MemoryId::new(10);
+/// (principal, neuron) → () for controllers and hot keys.
+pub const NEURONS_BY_PRINCIPAL_MEMORY_ID: MemoryId = MemoryId::new(11);

@@ -1,0 +1,272 @@
+//! The governance canister's Candid types: neurons, proposals and their typed actions, parameters,
+//! errors. Token amounts are in the governance token's smallest unit (e8s).
+
+use crate::royalties::SplitConfig;
+use crate::Account;
+use candid::{CandidType, Deserialize, Principal};
+use serde_bytes::ByteBuf;
+
+pub type NeuronId = u64;
+pub type ProposalId = u64;
+
+/// What a proposal is about; following and the rules that judge it are per topic.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Topic {
+    /// Only for following: the followees used on every normal topic a neuron has no followees for.
+    CatchAll,
+    Motion,
+    /// Admitting and suspending nodes.
+    NodeAdmission,
+    NodeRemoval,
+    RoyaltySplit,
+    NetworkFees,
+    Treasury,
+    GovernanceParameters,
+    CanisterUpgrades,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 9] = [
+        Topic::CatchAll,
+        Topic::Motion,
+        Topic::NodeAdmission,
+        Topic::NodeRemoval,
+        Topic::RoyaltySplit,
+        Topic::NetworkFees,
+        Topic::Treasury,
+        Topic::GovernanceParameters,
+        Topic::CanisterUpgrades,
+    ];
+
+    /// Critical topics need a larger share of all voting power, a larger majority and a longer
+    /// voting period, and ignore catch-all following.
+    pub fn is_critical(self) -> bool {
+        !matches!(
+            self,
+            Topic::CatchAll | Topic::Motion | Topic::NodeAdmission
+        )
+    }
+
+    pub fn code(self) -> u8 {
+        Topic::ALL
+            .iter()
+            .position(|t| *t == self)
+            .expect("every topic is in ALL") as u8
+    }
+}
+
+/// Which canister an `UpgradeCanister` proposal installs code on.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpgradeTarget {
+    Royalties,
+    InferenceProxy,
+}
+
+/// What an adopted proposal does.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A statement of opinion: adopted or rejected, nothing executes.
+    Motion { text: String },
+    /// Royalties applies this split to receipts metered after it (`set_split`).
+    SetRoyaltySplit { split: SplitConfig },
+    /// The proxy's per-call fee (`set_call_fee`).
+    SetCallFee { call_fee: u128 },
+    AdmitNode { node: u64 },
+    SuspendNode { node: u64 },
+    RemoveNode { node: u64 },
+    /// Pays from the DAO treasury (governance's treasury subaccount on the payment ledger); capped per
+    /// rolling 7 days, checked at submission and again at execution.
+    TransferTreasury { to: Account, amount: u128 },
+    SetGovernanceParameters { parameters: Parameters },
+    /// Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows its SHA-256.
+    UpgradeCanister {
+        target: UpgradeTarget,
+        wasm: ByteBuf,
+        arg: ByteBuf,
+    },
+}
+
+impl Action {
+    pub fn topic(&self) -> Topic {
+        match self {
+            Action::Motion { .. } => Topic::Motion,
+            Action::SetRoyaltySplit { .. } => Topic::RoyaltySplit,
+            Action::SetCallFee { .. } => Topic::NetworkFees,
+            Action::AdmitNode { .. } | Action::SuspendNode { .. } => Topic::NodeAdmission,
+            Action::RemoveNode { .. } => Topic::NodeRemoval,
+            Action::TransferTreasury { .. } => Topic::Treasury,
+            Action::SetGovernanceParameters { .. } => Topic::GovernanceParameters,
+            Action::UpgradeCanister { .. } => Topic::CanisterUpgrades,
+        }
+    }
+}
+
+/// How a proposal of a class of topics is judged. A proposal copies its rules when it is made.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VotingRules {
+    pub voting_period_seconds: u64,
+    /// At the deadline, yes must be at least this share of all voting power (basis points).
+    pub quorum_bps: u16,
+    /// Yes must be more than this share of the votes cast at the deadline, or of all voting power for
+    /// an early decision (basis points).
+    pub majority_bps: u16,
+    /// A vote that flips the outcome moves the deadline to at least now + this.
+    pub wait_for_quiet_seconds: u64,
+    /// Wait-for-quiet never extends the deadline by more than this in total.
+    pub max_extension_seconds: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Parameters {
+    /// The smallest stake a neuron may have.
+    pub min_stake: u64,
+    /// Neurons vote and propose only with at least this dissolve delay.
+    pub min_dissolve_delay_seconds: u64,
+    pub max_dissolve_delay_seconds: u64,
+    /// The voting-power bonus at the maximum dissolve delay (basis points; 10,000 = ×2).
+    pub max_dissolve_delay_bonus_bps: u16,
+    pub max_age_for_bonus_seconds: u64,
+    /// The voting-power bonus at the maximum age (basis points).
+    pub max_age_bonus_bps: u16,
+    /// Charged to the proposer's neuron; refunded when the proposal is adopted.
+    pub reject_cost: u64,
+    pub max_open_proposals_per_neuron: u32,
+    pub max_followees_per_topic: u32,
+    pub normal: VotingRules,
+    pub critical: VotingRules,
+    /// The most `TransferTreasury` may move in any 7 days, in the payment token.
+    pub treasury_cap_per_7_days: u128,
+    /// A proposal whose total voting power exceeds this multiple (basis points) of the smallest total
+    /// of the proposals made in the last 7 days is judged with that proposal's ballots instead.
+    pub voting_power_spike_bps: u32,
+}
+
+impl Parameters {
+    pub fn rules(&self, topic: Topic) -> VotingRules {
+        if topic.is_critical() {
+            self.critical
+        } else {
+            self.normal
+        }
+    }
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DissolveState {
+    /// Locked; ages.
+    NotDissolving { dissolve_delay_seconds: u64 },
+    /// Counting down; does not age. Disbursable from `dissolved_at` (nanoseconds).
+    Dissolving { dissolved_at: u64 },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Neuron {
+    pub id: NeuronId,
+    pub controller: Principal,
+    pub hot_keys: Vec<Principal>,
+    /// Tokens in the neuron's subaccount.
+    pub stake: u64,
+    /// Reject costs charged and not refunded; they do not vote and are not disbursed to the controller.
+    pub fees: u64,
+    pub dissolve: DissolveState,
+    /// Nanoseconds; meaningless while dissolving (the age is then 0).
+    pub aging_since: u64,
+    pub created_at: u64,
+    /// Followees per topic (`CatchAll` included), each list bounded by the parameters.
+    pub followees: Vec<(Topic, Vec<NeuronId>)>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vote {
+    Unspecified,
+    Yes,
+    No,
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ballot {
+    pub vote: Vote,
+    pub voting_power: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub yes: u128,
+    pub no: u128,
+    /// All voting power with a ballot.
+    pub total: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum ProposalStatus {
+    /// Ballots are being written (in chunks, on timers); voting opens when they all are.
+    Preparing,
+    Open,
+    Rejected,
+    /// Adopted; waiting for (or retrying) its execution.
+    Adopted,
+    Executed,
+    Failed { reason: String },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProposalInfo {
+    pub id: ProposalId,
+    pub proposer: NeuronId,
+    pub title: String,
+    pub summary: String,
+    pub url: String,
+    pub topic: Topic,
+    /// The action as text, with a wasm shown as its length and SHA-256.
+    pub rendered_action: String,
+    pub status: ProposalStatus,
+    pub tally: Tally,
+    pub rules: VotingRules,
+    pub reject_cost: u64,
+    pub created_at: u64,
+    pub deadline: u64,
+    pub decided_at: Option<u64>,
+    pub executed_at: Option<u64>,
+    /// The proposal whose ballots judge this one after a voting-power spike.
+    pub ballots_from: Option<ProposalId>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MakeProposalArgs {
+    pub neuron: NeuronId,
+    pub title: String,
+    pub summary: String,
+    pub url: String,
+    pub action: Action,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum GovernanceError {
+    AnonymousCaller,
+    NeuronNotFound { neuron: NeuronId },
+    ProposalNotFound { proposal: ProposalId },
+    /// The caller is not the neuron's controller (or, for voting and following, a hot key).
+    NotAuthorized,
+    InvalidArgument { field: String, reason: String },
+    /// The neuron's dissolve delay is below the minimum to vote or propose.
+    DissolveDelayTooShort { minimum_seconds: u64 },
+    StakeBelowMinimum { minimum: u64 },
+    /// The neuron's free stake (stake − fees) cannot pay the reject cost.
+    InsufficientStakeForRejectCost { reject_cost: u64, free: u64 },
+    TooManyOpenProposals { max: u32 },
+    TooManyFollowees { max: u32 },
+    /// Not eligible: no ballot on this proposal (created after it, or below the minimum delay then).
+    NoBallot,
+    AlreadyVoted,
+    /// The proposal is decided or not open yet.
+    VotingClosed,
+    TreasuryCapExceeded { cap: u128, used: u128, requested: u128 },
+    NotDissolved { dissolved_at: Option<u64> },
+    /// A stake or disbursement of this neuron is in progress.
+    Busy,
+    Overflow,
+    /// The ledger definitely refused; nothing changed.
+    TransferFailed { reason: String },
+    /// The transfer's outcome is not known yet; it completes or is undone by itself.
+    Pending,
+}
