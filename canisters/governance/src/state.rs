@@ -34,9 +34,14 @@ struct Counters {
 #[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Ballots of neurons with id ≥ `next` are still to be written from their voting power at creation.
-    Writing { next: NeuronId },
+    Writing {
+        next: NeuronId,
+    },
     /// The voting power spiked: ballot powers are being replaced, from `next` on, by those of `from`.
-    Rebasing { next: NeuronId, from: ProposalId },
+    Rebasing {
+        next: NeuronId,
+        from: ProposalId,
+    },
     Done,
 }
 
@@ -120,7 +125,8 @@ impl FollowWork {
     }
 
     fn decode(b: [u8; 25]) -> Self {
-        let word = |r: std::ops::Range<usize>| u64::from_be_bytes(b[r].try_into().expect("8 bytes"));
+        let word =
+            |r: std::ops::Range<usize>| u64::from_be_bytes(b[r].try_into().expect("8 bytes"));
         Self {
             proposal: word(0..8),
             voter: word(8..16),
@@ -339,9 +345,9 @@ impl Governance {
             .unfinished
             .keys()
             .filter(|p| {
-                self.proposals.get(p).is_some_and(
-                    |r| matches!(r.0.phase, Phase::Writing { next } if next <= id),
-                )
+                self.proposals
+                    .get(p)
+                    .is_some_and(|r| matches!(r.0.phase, Phase::Writing { next } if next <= id))
             })
             .collect();
         if writing.is_empty() {
@@ -494,13 +500,15 @@ impl Governance {
         Ok(neuron)
     }
 
-    /// Sets the neuron's followees on `topic` (an empty list stops following on it).
+    /// Sets the neuron's followees on `topic` (an empty list stops following on it); the neuron's
+    /// followers are evaluated on the next [`Governance::advance`].
     pub fn follow(
         &mut self,
         caller: Principal,
         id: NeuronId,
         topic: Topic,
         followees: Vec<NeuronId>,
+        now: u64,
     ) -> Result<Neuron, GovernanceError> {
         let mut neuron = self.authorized(caller, id, true)?;
         let max = self.parameters().max_followees_per_topic;
@@ -533,7 +541,23 @@ impl Governance {
             neuron.followees.sort_by_key(|(t, _)| *t);
         }
         self.store_neuron(neuron.clone());
+        self.follow_on_open_proposals(id, now);
         Ok(neuron)
+    }
+
+    /// New followees apply at once to open proposals whose outcome among them is already decided.
+    fn follow_on_open_proposals(&mut self, id: NeuronId, now: u64) {
+        let open: Vec<ProposalId> = self.unfinished.keys().collect();
+        for p in open {
+            let mut record = self.proposals.get(&p).expect("listed").0;
+            if record.info.status != ProposalStatus::Open {
+                continue;
+            }
+            if let Some(vote) = self.followed_vote(p, record.info.topic, id) {
+                self.cast(&mut record, id, vote, now);
+                self.proposals.insert(p, Candid(record));
+            }
+        }
     }
 
     /// Checks that the neuron can be disbursed now (dissolved; no proposal of its own undecided) and
@@ -719,7 +743,10 @@ impl Governance {
             return Err(invalid("title", format!("1–{MAX_TITLE_BYTES} bytes")));
         }
         if args.summary.len() > MAX_SUMMARY_BYTES {
-            return Err(invalid("summary", format!("at most {MAX_SUMMARY_BYTES} bytes")));
+            return Err(invalid(
+                "summary",
+                format!("at most {MAX_SUMMARY_BYTES} bytes"),
+            ));
         }
         if args.url.len() > MAX_URL_BYTES {
             return Err(invalid("url", format!("at most {MAX_URL_BYTES} bytes")));
@@ -940,7 +967,13 @@ impl Governance {
 
     /// Records `vote` on `neuron`'s unvoted ballot, updates the tally and applies wait-for-quiet, and
     /// queues the neuron's followers. `false` when there is no unvoted ballot.
-    fn cast(&mut self, record: &mut ProposalRecord, neuron: NeuronId, vote: Vote, now: u64) -> bool {
+    fn cast(
+        &mut self,
+        record: &mut ProposalRecord,
+        neuron: NeuronId,
+        vote: Vote,
+        now: u64,
+    ) -> bool {
         let key = (record.info.id, neuron);
         let Some(mut ballot) = self.ballots.get(&key).map(decode_ballot) else {
             return false;
@@ -1045,7 +1078,8 @@ impl Governance {
             let more = followers.len() > left as usize;
             for follower in followers.iter().take(left as usize) {
                 progress.followers_evaluated += 1;
-                if let Some(vote) = self.followed_vote(work.proposal, record.info.topic, *follower) {
+                if let Some(vote) = self.followed_vote(work.proposal, record.info.topic, *follower)
+                {
                     self.cast(&mut record, *follower, vote, now);
                 }
             }
@@ -1065,7 +1099,12 @@ impl Governance {
     /// The vote following gives `follower` on `proposal` now, if its followees on the topic (or on
     /// the catch-all, for a normal topic it has none on) have decided it: yes when more than half of
     /// them voted yes, no when at least half voted no.
-    fn followed_vote(&self, proposal: ProposalId, topic: Topic, follower: NeuronId) -> Option<Vote> {
+    fn followed_vote(
+        &self,
+        proposal: ProposalId,
+        topic: Topic,
+        follower: NeuronId,
+    ) -> Option<Vote> {
         let ballot = self.ballot(proposal, follower)?;
         if ballot.vote != Vote::Unspecified {
             return None;
@@ -1157,11 +1196,7 @@ impl Governance {
     }
 
     /// Re-checks the economic limits of an adopted proposal just before it executes.
-    pub fn check_before_execution(
-        &self,
-        id: ProposalId,
-        now: u64,
-    ) -> Result<(), GovernanceError> {
+    pub fn check_before_execution(&self, id: ProposalId, now: u64) -> Result<(), GovernanceError> {
         match self.proposal_action(id) {
             Some(Action::TransferTreasury { amount, .. }) => self.check_treasury_cap(amount, now),
             Some(Action::SetGovernanceParameters { parameters }) => {

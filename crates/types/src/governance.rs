@@ -41,10 +41,7 @@ impl Topic {
     /// Critical topics need a larger share of all voting power, a larger majority and a longer
     /// voting period, and ignore catch-all following.
     pub fn is_critical(self) -> bool {
-        !matches!(
-            self,
-            Topic::CatchAll | Topic::Motion | Topic::NodeAdmission
-        )
+        !matches!(self, Topic::CatchAll | Topic::Motion | Topic::NodeAdmission)
     }
 
     pub fn code(self) -> u8 {
@@ -66,18 +63,35 @@ pub enum UpgradeTarget {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// A statement of opinion: adopted or rejected, nothing executes.
-    Motion { text: String },
+    Motion {
+        text: String,
+    },
     /// Royalties applies this split to receipts metered after it (`set_split`).
-    SetRoyaltySplit { split: SplitConfig },
+    SetRoyaltySplit {
+        split: SplitConfig,
+    },
     /// The proxy's per-call fee (`set_call_fee`).
-    SetCallFee { call_fee: u128 },
-    AdmitNode { node: u64 },
-    SuspendNode { node: u64 },
-    RemoveNode { node: u64 },
+    SetCallFee {
+        call_fee: u128,
+    },
+    AdmitNode {
+        node: u64,
+    },
+    SuspendNode {
+        node: u64,
+    },
+    RemoveNode {
+        node: u64,
+    },
     /// Pays from the DAO treasury (governance's treasury subaccount on the payment ledger); capped per
     /// rolling 7 days, checked at submission and again at execution.
-    TransferTreasury { to: Account, amount: u128 },
-    SetGovernanceParameters { parameters: Parameters },
+    TransferTreasury {
+        to: Account,
+        amount: u128,
+    },
+    SetGovernanceParameters {
+        parameters: Parameters,
+    },
     /// Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows its SHA-256.
     UpgradeCanister {
         target: UpgradeTarget,
@@ -206,7 +220,9 @@ pub enum ProposalStatus {
     /// Adopted; waiting for (or retrying) its execution.
     Adopted,
     Executed,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -243,30 +259,56 @@ pub struct MakeProposalArgs {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum GovernanceError {
     AnonymousCaller,
-    NeuronNotFound { neuron: NeuronId },
-    ProposalNotFound { proposal: ProposalId },
+    NeuronNotFound {
+        neuron: NeuronId,
+    },
+    ProposalNotFound {
+        proposal: ProposalId,
+    },
     /// The caller is not the neuron's controller (or, for voting and following, a hot key).
     NotAuthorized,
-    InvalidArgument { field: String, reason: String },
+    InvalidArgument {
+        field: String,
+        reason: String,
+    },
     /// The neuron's dissolve delay is below the minimum to vote or propose.
-    DissolveDelayTooShort { minimum_seconds: u64 },
-    StakeBelowMinimum { minimum: u64 },
+    DissolveDelayTooShort {
+        minimum_seconds: u64,
+    },
+    StakeBelowMinimum {
+        minimum: u64,
+    },
     /// The neuron's free stake (stake − fees) cannot pay the reject cost.
-    InsufficientStakeForRejectCost { reject_cost: u64, free: u64 },
-    TooManyOpenProposals { max: u32 },
-    TooManyFollowees { max: u32 },
+    InsufficientStakeForRejectCost {
+        reject_cost: u64,
+        free: u64,
+    },
+    TooManyOpenProposals {
+        max: u32,
+    },
+    TooManyFollowees {
+        max: u32,
+    },
     /// Not eligible: no ballot on this proposal (created after it, or below the minimum delay then).
     NoBallot,
     AlreadyVoted,
     /// The proposal is decided or not open yet.
     VotingClosed,
-    TreasuryCapExceeded { cap: u128, used: u128, requested: u128 },
-    NotDissolved { dissolved_at: Option<u64> },
+    TreasuryCapExceeded {
+        cap: u128,
+        used: u128,
+        requested: u128,
+    },
+    NotDissolved {
+        dissolved_at: Option<u64>,
+    },
     /// A stake or disbursement of this neuron is in progress.
     Busy,
     Overflow,
     /// The ledger definitely refused; nothing changed.
-    TransferFailed { reason: String },
+    TransferFailed {
+        reason: String,
+    },
     /// The transfer's outcome is not known yet; it completes or is undone by itself.
     Pending,
 }
