@@ -246,6 +246,15 @@ fn decide_node(
     mutate(|s| s.registry.decide_node(proposal, node, action))
 }
 
+/// Governance sets the per-call fee, once per proposal id.
+#[update]
+fn set_call_fee(proposal: ProposalId, call_fee: u128) -> Result<(), RegistryError> {
+    if msg_caller() != read(|s| s.config().governance) {
+        return Err(RegistryError::NotGovernance);
+    }
+    mutate(|s| s.set_call_fee(proposal, call_fee))
+}
+
 #[query]
 fn nodes() -> Vec<NodeRecord> {
     read(|s| s.registry.nodes())

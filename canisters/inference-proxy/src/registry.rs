@@ -6,7 +6,7 @@
 //! proxy tracks each node's successes, failures and latency, suspends a node by itself after a run of
 //! failures (saying why), and picks nodes weighted by health and free capacity.
 
-use candid::{CandidType, Deserialize, Principal};
+use candid::Principal;
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
 pub use neuranft_types::royalties::ModelEntry;
@@ -17,76 +17,13 @@ use neuranft_types::storable::Candid;
 use neuranft_types::Account;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
-pub type NodeId = u64;
-pub type ProposalId = u64;
+pub use neuranft_types::proxy::{
+    ApplyNodeArgs, NodeAction, NodeId, NodeRecord, NodeStats, NodeStatus, ProposalId, RegistryError,
+};
 
 /// The longest endpoint URL and the most models a node may list.
 pub const MAX_ENDPOINT_LEN: usize = 256;
 pub const MAX_NODE_MODELS: usize = 32;
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum NodeStatus {
-    Applied,
-    Active,
-    /// By governance (`by_proposal`) or by the proxy after failures.
-    Suspended {
-        reason: String,
-        by_proposal: Option<ProposalId>,
-    },
-    Removed,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct NodeStats {
-    pub successes: u64,
-    pub failures: u64,
-    pub consecutive_failures: u32,
-    pub total_latency_ms: u64,
-    pub in_flight: u32,
-    pub last_failure: Option<String>,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct NodeRecord {
-    pub id: NodeId,
-    pub operator: Account,
-    /// `https://…` (localnet also allows `http://127.0.0.1…`).
-    pub endpoint: String,
-    pub public_key: [u8; 32],
-    /// Base models served.
-    pub models: Vec<String>,
-    /// Calls it accepts at once.
-    pub capacity: u32,
-    pub status: NodeStatus,
-    pub stats: NodeStats,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct ApplyNodeArgs {
-    pub operator_subaccount: Option<[u8; 32]>,
-    pub endpoint: String,
-    pub public_key: serde_bytes::ByteBuf,
-    pub models: Vec<String>,
-    pub capacity: u32,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum RegistryError {
-    AnonymousCaller,
-    NotGovernance,
-    NotRoyalties,
-    InvalidArgument { field: String, reason: String },
-    UnknownNode { node: NodeId },
-    ProposalAlreadyExecuted { proposal: ProposalId },
-    NodeRemoved { node: NodeId },
-}
-
-#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeAction {
-    Admit,
-    Suspend,
-    Remove,
-}
 
 fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
     RegistryError::InvalidArgument {
@@ -208,6 +145,7 @@ impl Registry {
             return Err(RegistryError::ProposalAlreadyExecuted { proposal });
         }
         let mut record = self.node(node).ok_or(RegistryError::UnknownNode { node })?;
+        // Checked above; recorded once the decision is known to apply.
         if record.status == NodeStatus::Removed {
             return Err(RegistryError::NodeRemoved { node });
         }
@@ -223,8 +161,16 @@ impl Registry {
             NodeAction::Remove => NodeStatus::Removed,
         };
         self.nodes.insert(node, Candid(record.clone()));
-        self.executed_proposals.insert(proposal, ());
+        self.record_proposal(proposal)?;
         Ok(record)
+    }
+
+    /// Records that governance's `proposal` took effect here; a second time is refused.
+    pub fn record_proposal(&mut self, proposal: ProposalId) -> Result<(), RegistryError> {
+        if self.executed_proposals.insert(proposal, ()).is_some() {
+            return Err(RegistryError::ProposalAlreadyExecuted { proposal });
+        }
+        Ok(())
     }
 
     fn update_node(&mut self, id: NodeId, f: impl FnOnce(&mut NodeRecord)) {

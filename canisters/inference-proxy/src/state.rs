@@ -135,6 +135,20 @@ impl ProxyState {
         self.config.set(Candid(Some(config)));
     }
 
+    /// Governance's `proposal` sets the per-call fee (once per proposal; calls already held keep the
+    /// fee they were quoted).
+    pub fn set_call_fee(
+        &mut self,
+        proposal: crate::registry::ProposalId,
+        call_fee: u128,
+    ) -> Result<(), crate::registry::RegistryError> {
+        self.registry.record_proposal(proposal)?;
+        let mut config = self.config();
+        config.call_fee = call_fee;
+        self.config.set(Candid(Some(config)));
+        Ok(())
+    }
+
     pub fn config(&self) -> ProxyConfig {
         self.config
             .get()

@@ -781,6 +781,20 @@ mod inference {
     }
 
     #[test]
+    fn governance_sets_the_call_fee_once_per_proposal() {
+        let w = world(&[Behaviour::Honest], 60);
+        w.state.borrow_mut().set_call_fee(7, 70).unwrap();
+        assert_eq!(
+            w.state.borrow_mut().set_call_fee(7, 90),
+            Err(crate::registry::RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+        );
+        assert_eq!(w.state.borrow().config().call_fee, 70);
+        let ok = w.infer(args("hello", 8)).unwrap();
+        let price = crate::metering::price_of(&PRICE, ok.input_tokens, ok.output_tokens).unwrap();
+        assert_eq!(ok.charged, price + 70);
+    }
+
+    #[test]
     fn receipts_carry_the_split_version_royalties_pushed_last() {
         let w = world(&[Behaviour::Honest], 60);
         let stamped = |w: &World| {

@@ -7,6 +7,7 @@ pub mod governance;
 pub mod icrc3;
 pub mod ledger;
 pub mod node;
+pub mod proxy;
 pub mod royalties;
 pub mod storable;
 

@@ -1,0 +1,72 @@
+//! The inference-proxy's types other canisters use: node records and the decisions governance makes
+//! on them, and the errors of those calls.
+
+use crate::Account;
+use candid::{CandidType, Deserialize};
+
+pub type NodeId = u64;
+pub type ProposalId = u64;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    Applied,
+    Active,
+    /// By governance (`by_proposal`) or by the proxy after failures.
+    Suspended {
+        reason: String,
+        by_proposal: Option<ProposalId>,
+    },
+    Removed,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    pub successes: u64,
+    pub failures: u64,
+    pub consecutive_failures: u32,
+    pub total_latency_ms: u64,
+    pub in_flight: u32,
+    pub last_failure: Option<String>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NodeRecord {
+    pub id: NodeId,
+    pub operator: Account,
+    /// `https://…` (localnet also allows `http://127.0.0.1…`).
+    pub endpoint: String,
+    pub public_key: [u8; 32],
+    /// Base models served.
+    pub models: Vec<String>,
+    /// Calls it accepts at once.
+    pub capacity: u32,
+    pub status: NodeStatus,
+    pub stats: NodeStats,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ApplyNodeArgs {
+    pub operator_subaccount: Option<[u8; 32]>,
+    pub endpoint: String,
+    pub public_key: serde_bytes::ByteBuf,
+    pub models: Vec<String>,
+    pub capacity: u32,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum RegistryError {
+    AnonymousCaller,
+    NotGovernance,
+    NotRoyalties,
+    InvalidArgument { field: String, reason: String },
+    UnknownNode { node: NodeId },
+    ProposalAlreadyExecuted { proposal: ProposalId },
+    NodeRemoved { node: NodeId },
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeAction {
+    Admit,
+    Suspend,
+    Remove,
+}
