@@ -22,3 +22,9 @@ pub const UNFINISHED_MEMORY_ID: MemoryId = MemoryId::new(9);
 pub const TREASURY_TRANSFERS_MEMORY_ID: MemoryId = MemoryId::new(10);
 /// (principal, neuron) → () for controllers and hot keys.
 pub const NEURONS_BY_PRINCIPAL_MEMORY_ID: MemoryId = MemoryId::new(11);
+/// The stakes book (governance-token ledger): outbox 12–14, what each transfer is for 15.
+pub const STAKES_BOOK_FIRST_MEMORY_ID: u8 = 12;
+/// The treasury book (payment ledger): outbox 16–18, what each transfer is for 19.
+pub const TREASURY_BOOK_FIRST_MEMORY_ID: u8 = 16;
+/// The canister's configuration (ledgers and targets).
+pub const CONFIG_MEMORY_ID: MemoryId = MemoryId::new(20);

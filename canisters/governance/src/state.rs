@@ -28,6 +28,7 @@ struct Counters {
     next_neuron: NeuronId,
     next_proposal: ProposalId,
     next_follow_item: u64,
+    next_memo: u64,
 }
 
 /// Where a proposal's ballot writing stands.
@@ -204,16 +205,13 @@ pub fn render_action(action: &Action) -> String {
 }
 
 impl Governance {
-    pub fn open(memory: DefaultMemoryImpl) -> Self {
-        Self::open_with(MemoryManager::init(memory))
-    }
-
     /// 64 KiB buckets: for native tests, benchmarks and the simulation.
     pub fn open_small(memory: DefaultMemoryImpl) -> Self {
-        Self::open_with(MemoryManager::init_with_bucket_size(memory, 1))
+        Self::open_in(&MemoryManager::init_with_bucket_size(memory, 1))
     }
 
-    fn open_with(mm: MemoryManager<DefaultMemoryImpl>) -> Self {
+    /// Opens the state in `mm` (memory ids in [`crate::memory`]).
+    pub fn open_in(mm: &MemoryManager<DefaultMemoryImpl>) -> Self {
         Self {
             parameters: StableCell::init(mm.get(PARAMETERS_MEMORY_ID), Candid(None)),
             counters: StableCell::init(mm.get(COUNTERS_MEMORY_ID), Candid(Counters::default())),
@@ -272,6 +270,14 @@ impl Governance {
             .collect()
     }
 
+    /// A number no other ledger transfer of governance's uses, for its memo: two identical transfers
+    /// (same amount, accounts and time) must not be deduplicated by the ledger into one.
+    pub fn next_memo_seq(&mut self) -> u64 {
+        let seq = self.counters().next_memo;
+        self.update_counters(|c| c.next_memo += 1);
+        seq
+    }
+
     /// Hands out the id (and so the ledger subaccount) of a neuron about to be staked.
     pub fn allocate_neuron_id(&mut self) -> NeuronId {
         let id = self.counters().next_neuron;
@@ -279,7 +285,24 @@ impl Governance {
         id
     }
 
-    /// Creates neuron `id` once its stake has arrived in its subaccount.
+    /// Checks a new neuron's stake before it is pulled from the ledger.
+    pub fn check_new_stake(
+        &self,
+        controller: Principal,
+        stake: u64,
+    ) -> Result<(), GovernanceError> {
+        if controller == Principal::anonymous() {
+            return Err(GovernanceError::AnonymousCaller);
+        }
+        let minimum = self.parameters().min_stake;
+        if stake < minimum {
+            return Err(GovernanceError::StakeBelowMinimum { minimum });
+        }
+        Ok(())
+    }
+
+    /// Creates neuron `id` once its stake (checked by [`Governance::check_new_stake`]) has arrived in
+    /// its subaccount.
     pub fn create_neuron(
         &mut self,
         id: NeuronId,
@@ -294,11 +317,6 @@ impl Governance {
         }
         if controller == Principal::anonymous() {
             return Err(GovernanceError::AnonymousCaller);
-        }
-        if stake < p.min_stake {
-            return Err(GovernanceError::StakeBelowMinimum {
-                minimum: p.min_stake,
-            });
         }
         let neuron = Neuron {
             id,
@@ -592,6 +610,15 @@ impl Governance {
         Ok(neuron)
     }
 
+    /// `amount` of the neuron's stake left its subaccount (a disbursement to its owner).
+    pub fn disbursed(&mut self, id: NeuronId, amount: u64) {
+        if let Some(mut neuron) = self.neuron(id) {
+            self.freeze_before_change(id);
+            neuron.stake = neuron.stake.saturating_sub(amount);
+            self.store_neuron(neuron);
+        }
+    }
+
     /// Removes a disbursed neuron (its followers simply lose a followee).
     pub fn remove_neuron(&mut self, id: NeuronId) -> Option<Neuron> {
         self.freeze_before_change(id);
@@ -695,7 +722,7 @@ impl Governance {
                 if to.owner == Principal::anonymous() {
                     return Err(invalid("to", "the anonymous principal"));
                 }
-                self.check_treasury_cap(*amount, now)?;
+                self.check_treasury_cap(*amount, 0, now)?;
             }
             Action::SetGovernanceParameters { parameters } => validate_parameters(parameters)?,
             Action::UpgradeCanister { wasm, .. } => {
@@ -710,9 +737,14 @@ impl Governance {
         Ok(())
     }
 
-    fn check_treasury_cap(&self, amount: u128, now: u64) -> Result<(), GovernanceError> {
+    fn check_treasury_cap(
+        &self,
+        amount: u128,
+        in_flight: u128,
+        now: u64,
+    ) -> Result<(), GovernanceError> {
         let cap = self.parameters().treasury_cap_per_7_days;
-        let used = self.treasury_used(now);
+        let used = self.treasury_used(now).saturating_add(in_flight);
         if used.saturating_add(amount) > cap {
             return Err(GovernanceError::TreasuryCapExceeded {
                 cap,
@@ -1196,9 +1228,17 @@ impl Governance {
     }
 
     /// Re-checks the economic limits of an adopted proposal just before it executes.
-    pub fn check_before_execution(&self, id: ProposalId, now: u64) -> Result<(), GovernanceError> {
+    /// `in_flight`: treasury payments of other proposals whose transfer has not resolved yet.
+    pub fn check_before_execution(
+        &self,
+        id: ProposalId,
+        now: u64,
+        in_flight: u128,
+    ) -> Result<(), GovernanceError> {
         match self.proposal_action(id) {
-            Some(Action::TransferTreasury { amount, .. }) => self.check_treasury_cap(amount, now),
+            Some(Action::TransferTreasury { amount, .. }) => {
+                self.check_treasury_cap(amount, in_flight, now)
+            }
             Some(Action::SetGovernanceParameters { parameters }) => {
                 validate_parameters(&parameters)
             }

@@ -25,7 +25,7 @@ fn days(n: u64) -> u64 {
     n * DAY * NANOS_PER_SECOND
 }
 
-fn parameters() -> Parameters {
+pub(crate) fn parameters() -> Parameters {
     Parameters {
         min_stake: E8S,
         min_dissolve_delay_seconds: 180 * DAY,
@@ -69,7 +69,7 @@ fn neuron(g: &mut Governance, n: u64, stake: u64) -> NeuronId {
     id
 }
 
-fn motion(neuron: NeuronId) -> MakeProposalArgs {
+pub(crate) fn motion(neuron: NeuronId) -> MakeProposalArgs {
     MakeProposalArgs {
         neuron,
         title: "Adopt the medical data charter".into(),
@@ -515,10 +515,13 @@ fn spam_limits_and_bad_callers_are_typed_errors_that_change_nothing() {
         g.register_vote(p(1), b, second, Vote::Yes, T0, BIG),
         Err(GovernanceError::VotingClosed)
     );
-    let tiny = g.allocate_neuron_id();
     assert_eq!(
-        g.create_neuron(tiny, p(9), 1, DAY * 365, T0).err(),
-        Some(GovernanceError::StakeBelowMinimum { minimum: E8S })
+        g.check_new_stake(p(9), 1),
+        Err(GovernanceError::StakeBelowMinimum { minimum: E8S })
+    );
+    assert_eq!(
+        g.check_new_stake(Principal::anonymous(), E8S),
+        Err(GovernanceError::AnonymousCaller)
     );
 }
 
@@ -573,12 +576,12 @@ fn a_failed_execution_is_recorded_once_and_treasury_limits_are_checked_twice() {
         assert_eq!(status(&g, id), ProposalStatus::Adopted);
     }
     assert_eq!(g.executions_due(10).len(), 2);
-    assert_eq!(g.check_before_execution(first, T0 + 2), Ok(()));
+    assert_eq!(g.check_before_execution(first, T0 + 2, 0), Ok(()));
     g.record_execution(first, Ok(()), T0 + 2);
     assert_eq!(g.treasury_used(T0 + 3), 600_000);
     // Both fitted when made; together they do not: the second is refused at execution.
     assert!(matches!(
-        g.check_before_execution(second, T0 + 3),
+        g.check_before_execution(second, T0 + 3, 0),
         Err(GovernanceError::TreasuryCapExceeded { used: 600_000, .. })
     ));
     g.record_execution(

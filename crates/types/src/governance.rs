@@ -312,3 +312,78 @@ pub enum GovernanceError {
     /// The transfer's outcome is not known yet; it completes or is undone by itself.
     Pending,
 }
+
+/// The subaccount of the governance canister that holds neuron `id`'s stake on the governance-token
+/// ledger.
+pub fn neuron_subaccount(id: NeuronId) -> [u8; 32] {
+    let mut sub = [0u8; 32];
+    sub[0] = b'N';
+    sub[24..].copy_from_slice(&id.to_be_bytes());
+    sub
+}
+
+/// The subaccount of the governance canister that holds the DAO treasury on the payment ledger
+/// (royalties credits the treasury share to it).
+pub const TREASURY_SUBACCOUNT: [u8; 32] = {
+    let mut sub = [0u8; 32];
+    sub[0] = b'T';
+    sub
+};
+
+/// What the governance canister works with.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct GovernanceConfig {
+    /// Where neurons are staked.
+    pub governance_ledger: Principal,
+    /// Where the treasury is (the token royalties pays in).
+    pub payment_ledger: Principal,
+    pub royalties: Principal,
+    pub inference_proxy: Principal,
+    pub parameters: Parameters,
+}
+
+/// The install and upgrade argument (one type, so dfx checks both against the `.did`).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum GovernanceArg {
+    Init(GovernanceConfig),
+    Upgrade(Option<GovernanceUpgrade>),
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct GovernanceUpgrade {
+    pub royalties: Option<Principal>,
+    pub inference_proxy: Option<Principal>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StakeArgs {
+    /// Pulled from the caller with ICRC-2 `transfer_from` (approve `amount + fee` first).
+    pub amount: u64,
+    pub dissolve_delay_seconds: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ListProposalsArgs {
+    /// Newest first, strictly before this id.
+    pub before: Option<ProposalId>,
+    pub limit: u32,
+    pub topic: Option<Topic>,
+    /// `Preparing`, `Open`, `Rejected`, `Adopted`, `Executed` or `Failed`.
+    pub status: Option<String>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProposalDetail {
+    pub info: ProposalInfo,
+    /// A page of ballots (neuron, ballot) by neuron id.
+    pub ballots: Vec<(NeuronId, Ballot)>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct TreasuryView {
+    pub account: Account,
+    pub ledger_balance: u128,
+    pub cap_per_7_days: u128,
+    pub used_last_7_days: u128,
+}

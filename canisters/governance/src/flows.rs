@@ -1,0 +1,496 @@
+//! Staking, disbursing and executing adopted proposals: the ledger transfers go through a book's
+//! outbox (exactly once), the target calls through [`Targets`]. Generic over the ledger runtime and
+//! the targets, so the canister and native tests run the same code. No borrow is held across an
+//! await.
+
+use crate::book::{Book, MoneyOp};
+use crate::state::Governance;
+use candid::Principal;
+use ledger_adapter::outbox::{self, FeePolicy, IntentId, IntentStatus, TransferKind};
+use ledger_adapter::{fetch_fee, tagged_memo, LedgerRuntime};
+use neuranft_types::governance::*;
+use neuranft_types::proxy::NodeAction;
+use neuranft_types::royalties::SplitConfig;
+use neuranft_types::Account;
+use serde_bytes::ByteBuf;
+use std::cell::RefCell;
+
+pub const STAKE_MEMO_TAG: &[u8; 8] = b"NNFT-STK";
+pub const DISBURSE_MEMO_TAG: &[u8; 8] = b"NNFT-DSB";
+pub const FEES_MEMO_TAG: &[u8; 8] = b"NNFT-FEE";
+pub const TREASURY_MEMO_TAG: &[u8; 8] = b"NNFT-TRS";
+/// Transfers driven and proposals executed per timer run.
+pub const ITEMS_PER_RUN: usize = 20;
+
+/// How a target answered an executed proposal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetOutcome {
+    Done,
+    /// The target had already applied this proposal id: done.
+    AlreadyDone,
+    /// The target definitely refused.
+    Refused(String),
+    /// The call's outcome is unknown: try again later (the target applies a proposal id once).
+    Unknown(String),
+}
+
+/// The canisters adopted proposals act on.
+#[allow(async_fn_in_trait)]
+pub trait Targets {
+    async fn set_royalty_split(&self, proposal: ProposalId, split: SplitConfig) -> TargetOutcome;
+    async fn set_call_fee(&self, proposal: ProposalId, call_fee: u128) -> TargetOutcome;
+    async fn decide_node(
+        &self,
+        proposal: ProposalId,
+        node: u64,
+        action: NodeAction,
+    ) -> TargetOutcome;
+    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome;
+}
+
+async fn ledger_fee<L: LedgerRuntime>(
+    book: &RefCell<Book>,
+    ledger: &L,
+) -> Result<u128, GovernanceError> {
+    if let Some(fee) = book.borrow().ledger_fee {
+        return Ok(fee);
+    }
+    let fee = fetch_fee(ledger)
+        .await
+        .map_err(|e| GovernanceError::TransferFailed {
+            reason: format!("the ledger is unavailable: {e}"),
+        })?;
+    book.borrow_mut().ledger_fee = Some(fee);
+    Ok(fee)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    book: &RefCell<Book>,
+    kind: TransferKind,
+    amount: u128,
+    policy: FeePolicy,
+    memo: Vec<u8>,
+    fee: u128,
+    now: u64,
+    op: MoneyOp,
+) -> Result<IntentId, GovernanceError> {
+    let mut b = book.borrow_mut();
+    let intent = b
+        .outbox_mut()
+        .enqueue(kind, amount, policy, &memo, fee, now)
+        .map_err(|e| GovernanceError::InvalidArgument {
+            field: "amount".into(),
+            reason: format!("{e:?}"),
+        })?;
+    b.record(intent.id, op);
+    Ok(intent.id)
+}
+
+/// Drives a transfer and, once it resolved, applies what it was for. Returns its status.
+pub async fn resolve<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    id: IntentId,
+) -> IntentStatus {
+    let intent = outbox::drive(ledger, book, id).await;
+    book.borrow_mut().ledger_fee = Some(intent.fee);
+    if intent.status == IntentStatus::Pending {
+        return intent.status;
+    }
+    let Some(op) = book.borrow_mut().take(id) else {
+        return intent.status;
+    };
+    let completed = matches!(intent.status, IntentStatus::Completed { .. });
+    let now = ledger.now();
+    match op {
+        MoneyOp::Stake {
+            neuron,
+            controller,
+            amount,
+            dissolve_delay_seconds,
+        } => {
+            if completed {
+                governance
+                    .borrow_mut()
+                    .create_neuron(neuron, controller, amount, dissolve_delay_seconds, now)
+                    .expect("BUG: a freshly allocated neuron id is refused");
+            }
+            book.borrow_mut().end(neuron);
+        }
+        MoneyOp::AddStake { neuron, amount } => {
+            if completed {
+                governance
+                    .borrow_mut()
+                    .add_stake(neuron, amount, now)
+                    .expect("BUG: a busy neuron disappeared");
+            }
+            book.borrow_mut().end(neuron);
+        }
+        MoneyOp::Disburse { neuron, amount } => {
+            if completed {
+                governance.borrow_mut().disbursed(neuron, amount);
+                sweep_fees(governance, book, ledger, neuron, intent.fee, now);
+            } else {
+                book.borrow_mut().end(neuron);
+            }
+        }
+        MoneyOp::SweepFees { neuron } => {
+            // A refused sweep leaves the reject costs in the subaccount; the neuron goes either way.
+            governance.borrow_mut().remove_neuron(neuron);
+            book.borrow_mut().end(neuron);
+        }
+        MoneyOp::Treasury { proposal } => {
+            let result = match &intent.status {
+                IntentStatus::Failed { reason } => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            governance
+                .borrow_mut()
+                .record_execution(proposal, result, now);
+        }
+    }
+    intent.status
+}
+
+/// After a disbursement: moves the neuron's reject costs to governance's own account (when they
+/// exceed the ledger fee), then removes the neuron.
+fn sweep_fees<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    neuron: NeuronId,
+    fee: u128,
+    now: u64,
+) {
+    let fees = governance.borrow().neuron(neuron).map_or(0, |n| n.stake);
+    if fees as u128 > fee {
+        let kind = TransferKind::Transfer {
+            from_subaccount: Some(neuron_subaccount(neuron)),
+            to: Account {
+                owner: ledger.caller(),
+                subaccount: None,
+            },
+        };
+        let memo = tagged_memo(FEES_MEMO_TAG, governance.borrow_mut().next_memo_seq());
+        if enqueue(
+            book,
+            kind,
+            fees as u128,
+            FeePolicy::DeductedFromAmount,
+            memo,
+            fee,
+            now,
+            MoneyOp::SweepFees { neuron },
+        )
+        .is_ok()
+        {
+            return;
+        }
+    }
+    governance.borrow_mut().remove_neuron(neuron);
+    book.borrow_mut().end(neuron);
+}
+
+fn outcome(status: IntentStatus) -> Result<(), GovernanceError> {
+    match status {
+        IntentStatus::Completed { .. } => Ok(()),
+        IntentStatus::Failed { reason } => Err(GovernanceError::TransferFailed { reason }),
+        IntentStatus::Pending => Err(GovernanceError::Pending),
+    }
+}
+
+/// Stakes a new neuron: pulls `amount` from the caller (ICRC-2; the caller approved `amount + fee`)
+/// into the neuron's subaccount, then creates the neuron.
+pub async fn stake<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    args: StakeArgs,
+    now: u64,
+) -> Result<NeuronId, GovernanceError> {
+    governance.borrow().check_new_stake(caller, args.amount)?;
+    let fee = ledger_fee(book, ledger).await?;
+    let id = governance.borrow_mut().allocate_neuron_id();
+    book.borrow_mut().try_begin(id);
+    let kind = TransferKind::TransferFrom {
+        spender_subaccount: None,
+        from: Account {
+            owner: caller,
+            subaccount: None,
+        },
+        to: Account {
+            owner: ledger.caller(),
+            subaccount: Some(neuron_subaccount(id)),
+        },
+    };
+    let op = MoneyOp::Stake {
+        neuron: id,
+        controller: caller,
+        amount: args.amount,
+        dissolve_delay_seconds: args.dissolve_delay_seconds,
+    };
+    let intent = match enqueue(
+        book,
+        kind,
+        args.amount as u128,
+        FeePolicy::PaidBySender,
+        tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq()),
+        fee,
+        now,
+        op,
+    ) {
+        Ok(intent) => intent,
+        Err(e) => {
+            book.borrow_mut().end(id);
+            return Err(e);
+        }
+    };
+    outcome(resolve(governance, book, ledger, intent).await).map(|()| id)
+}
+
+/// Adds `amount` from the caller (ICRC-2) to a neuron the caller controls.
+pub async fn increase_stake<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    amount: u64,
+    now: u64,
+) -> Result<(), GovernanceError> {
+    let n = governance
+        .borrow()
+        .neuron(neuron)
+        .ok_or(GovernanceError::NeuronNotFound { neuron })?;
+    if n.controller != caller {
+        return Err(GovernanceError::NotAuthorized);
+    }
+    if amount == 0 {
+        return Err(GovernanceError::InvalidArgument {
+            field: "amount".into(),
+            reason: "must be positive".into(),
+        });
+    }
+    n.stake
+        .checked_add(amount)
+        .ok_or(GovernanceError::Overflow)?;
+    let fee = ledger_fee(book, ledger).await?;
+    if !book.borrow_mut().try_begin(neuron) {
+        return Err(GovernanceError::Busy);
+    }
+    let kind = TransferKind::TransferFrom {
+        spender_subaccount: None,
+        from: Account {
+            owner: caller,
+            subaccount: None,
+        },
+        to: Account {
+            owner: ledger.caller(),
+            subaccount: Some(neuron_subaccount(neuron)),
+        },
+    };
+    let memo = tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
+    let intent = match enqueue(
+        book,
+        kind,
+        amount as u128,
+        FeePolicy::PaidBySender,
+        memo,
+        fee,
+        now,
+        MoneyOp::AddStake { neuron, amount },
+    ) {
+        Ok(intent) => intent,
+        Err(e) => {
+            book.borrow_mut().end(neuron);
+            return Err(e);
+        }
+    };
+    outcome(resolve(governance, book, ledger, intent).await)
+}
+
+/// Pays a dissolved neuron's stake minus its reject costs to `to` (default: the controller; the
+/// ledger fee is deducted), moves the reject costs to governance's account, and removes the neuron.
+pub async fn disburse<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    to: Option<Account>,
+    now: u64,
+) -> Result<u64, GovernanceError> {
+    let n = governance.borrow().check_disburse(caller, neuron, now)?;
+    let fee = ledger_fee(book, ledger).await?;
+    if !book.borrow_mut().try_begin(neuron) {
+        return Err(GovernanceError::Busy);
+    }
+    let amount = n.stake.saturating_sub(n.fees);
+    if amount as u128 <= fee {
+        // Nothing the ledger could pay: only the reject costs move.
+        sweep_fees(governance, book, ledger, neuron, fee, now);
+        resolve_sweep(governance, book, ledger, neuron).await;
+        return Ok(0);
+    }
+    let kind = TransferKind::Transfer {
+        from_subaccount: Some(neuron_subaccount(neuron)),
+        to: to.unwrap_or(Account {
+            owner: caller,
+            subaccount: None,
+        }),
+    };
+    let intent = enqueue(
+        book,
+        kind,
+        amount as u128,
+        FeePolicy::DeductedFromAmount,
+        tagged_memo(DISBURSE_MEMO_TAG, governance.borrow_mut().next_memo_seq()),
+        fee,
+        now,
+        MoneyOp::Disburse { neuron, amount },
+    )
+    .inspect_err(|_| book.borrow_mut().end(neuron))?;
+    outcome(resolve(governance, book, ledger, intent).await)?;
+    resolve_sweep(governance, book, ledger, neuron).await;
+    Ok(amount)
+}
+
+/// Sends the fee sweep a disbursement queued, so the neuron goes at once when the ledger answers.
+async fn resolve_sweep<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    neuron: NeuronId,
+) {
+    let sweep = book.borrow().sweep_intent(neuron);
+    if let Some(sweep) = sweep {
+        resolve(governance, book, ledger, sweep).await;
+    }
+}
+
+/// The timer's part for one book: drives every unresolved transfer and applies those that resolve.
+pub async fn drive_pending<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+) -> usize {
+    let ids: Vec<IntentId> = book
+        .borrow()
+        .unresolved(ITEMS_PER_RUN)
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for id in &ids {
+        resolve(governance, book, ledger, *id).await;
+    }
+    ids.len()
+}
+
+/// Executes adopted proposals: calls their targets (each accepts a proposal id once, so a retry
+/// after an unknown outcome is safe), pays treasury transfers through the treasury book, and records
+/// each result. Economic limits are checked again first. Returns the proposals handled.
+pub async fn execute_due<L: LedgerRuntime, T: Targets>(
+    governance: &RefCell<Governance>,
+    treasury: &RefCell<Book>,
+    payment_ledger: &L,
+    targets: &T,
+    now: u64,
+) -> Vec<ProposalId> {
+    let due = governance.borrow().executions_due(ITEMS_PER_RUN);
+    let mut handled = Vec::new();
+    for (id, action) in due {
+        handled.push(id);
+        let target_outcome = match action {
+            Action::TransferTreasury { to, amount } => {
+                pay_from_treasury(governance, treasury, payment_ledger, id, to, amount, now).await;
+                continue;
+            }
+            Action::SetGovernanceParameters { .. } | Action::Motion { .. } => {
+                let checked = governance.borrow().check_before_execution(id, now, 0);
+                governance.borrow_mut().record_execution(
+                    id,
+                    checked.map_err(|e| format!("{e:?}")),
+                    now,
+                );
+                continue;
+            }
+            Action::SetRoyaltySplit { split } => targets.set_royalty_split(id, split).await,
+            Action::SetCallFee { call_fee } => targets.set_call_fee(id, call_fee).await,
+            Action::AdmitNode { node } => targets.decide_node(id, node, NodeAction::Admit).await,
+            Action::SuspendNode { node } => {
+                targets.decide_node(id, node, NodeAction::Suspend).await
+            }
+            Action::RemoveNode { node } => targets.decide_node(id, node, NodeAction::Remove).await,
+            Action::UpgradeCanister { target, wasm, arg } => {
+                targets.upgrade(target, wasm, arg).await
+            }
+        };
+        let result = match target_outcome {
+            TargetOutcome::Done | TargetOutcome::AlreadyDone => Ok(()),
+            TargetOutcome::Refused(reason) => Err(reason),
+            TargetOutcome::Unknown(_) => continue,
+        };
+        governance.borrow_mut().record_execution(id, result, now);
+    }
+    handled
+}
+
+async fn pay_from_treasury<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    treasury: &RefCell<Book>,
+    ledger: &L,
+    proposal: ProposalId,
+    to: Account,
+    amount: u128,
+    now: u64,
+) {
+    let existing = treasury.borrow().treasury_intent(proposal);
+    if let Some(intent) = existing {
+        resolve(governance, treasury, ledger, intent).await;
+        return;
+    }
+    let in_flight: u128 = {
+        let t = treasury.borrow();
+        t.unresolved(usize::MAX)
+            .into_iter()
+            .filter(|(_, op)| matches!(op, MoneyOp::Treasury { .. }))
+            .filter_map(|(id, _)| t.intent(id).map(|i| i.gross))
+            .sum()
+    };
+    let checked = governance
+        .borrow()
+        .check_before_execution(proposal, now, in_flight);
+    if let Err(e) = checked {
+        governance
+            .borrow_mut()
+            .record_execution(proposal, Err(format!("{e:?}")), now);
+        return;
+    }
+    let Ok(fee) = ledger_fee(treasury, ledger).await else {
+        return;
+    };
+    let kind = TransferKind::Transfer {
+        from_subaccount: Some(TREASURY_SUBACCOUNT),
+        to,
+    };
+    match enqueue(
+        treasury,
+        kind,
+        amount,
+        FeePolicy::PaidBySender,
+        tagged_memo(TREASURY_MEMO_TAG, proposal),
+        fee,
+        now,
+        MoneyOp::Treasury { proposal },
+    ) {
+        Ok(intent) => {
+            resolve(governance, treasury, ledger, intent).await;
+        }
+        Err(e) => governance
+            .borrow_mut()
+            .record_execution(proposal, Err(format!("{e:?}")), now),
+    }
+}
