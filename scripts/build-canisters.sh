@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CANISTERS=(icrc-ledger royalties inference-proxy localnet-probe)
+CANISTERS=(icrc-ledger royalties inference-proxy governance localnet-probe)
 if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
 
 args=()
