@@ -160,7 +160,8 @@ pub struct NeuraNft {
     /// The inference-proxy canister ([`NeuraNft::deploy`]), or a principal in its place that makes
     /// the proxy's calls by hand ([`NeuraNft::deploy_royalties_alone`]).
     pub proxy: Principal,
-    /// A principal in the governance canister's place (its calls are made by hand).
+    /// The governance canister ([`NeuraNft::deploy`]), or a principal in its place whose calls are
+    /// made by hand ([`NeuraNft::deploy_royalties_alone`]).
     pub governance: Principal,
     pub treasury: Account,
     /// The hpc-nodes started by [`NeuraNft::add_node`] (`None` once shut down).
@@ -193,9 +194,27 @@ pub fn proxy_config(ledger: Principal, royalties: Principal, governance: Princip
     }
 }
 
+/// Holds the founding neuron the full deployment stakes (see [`NeuraNft::deploy`]).
+pub fn founder() -> Principal {
+    principal(0xF0)
+}
+
+/// The founder's stake, in NNG e8s: the founding neuron is [`FOUNDER_NEURON`].
+pub const FOUNDER_STAKE: u64 = 500 * 100_000_000;
+pub const FOUNDER_NEURON: u64 = 0;
+/// The governance token's ledger fee in the deployments.
+pub const GOVERNANCE_TOKEN_FEE: u128 = 100_000;
+
+/// The governance parameters of the full deployment: the recommended ones.
+pub fn governance_parameters() -> neuranft_types::governance::Parameters {
+    neuranft_types::governance::Parameters::default()
+}
+
 impl NeuraNft {
     /// The whole system: two icrc-ledgers (payment `NUSD` with `payment_balances`, governance `NNG`
-    /// held by `token_holders`), royalties and the inference-proxy canister. No node yet
+    /// held by `token_holders` and the founder), royalties, the inference-proxy and the governance
+    /// canister, which controls the other two (with `admin()`) and receives the treasury share. The
+    /// founder stakes the founding neuron (500 NNG, dissolve delay 1 year). No node yet
     /// ([`NeuraNft::add_node`]).
     pub fn deploy(
         seed: u64,
@@ -238,12 +257,28 @@ impl NeuraNft {
         proxy_stand_in: Option<Principal>,
     ) -> Self {
         let mut net = LocalNet::new(seed);
-        let governance = principal(0x51);
-        let treasury = account(principal(0x52));
+        let full = proxy_stand_in.is_none();
+        let mut token_holders = token_holders;
+        if full {
+            token_holders.push((account(founder()), FOUNDER_STAKE as u128 * 2));
+        }
         let payment_ledger = deploy_ledger(&mut net, "NUSD", PAYMENT_FEE, payment_balances);
-        let governance_ledger = deploy_ledger(&mut net, "NNG", 100_000, token_holders);
+        let governance_ledger = deploy_ledger(&mut net, "NNG", GOVERNANCE_TOKEN_FEE, token_holders);
         let royalties = net.create_canister(admin());
         let proxy = proxy_stand_in.unwrap_or_else(|| net.create_canister(admin()));
+        let governance = if full {
+            net.create_canister(admin())
+        } else {
+            principal(0x51)
+        };
+        let treasury = if full {
+            Account {
+                owner: governance,
+                subaccount: Some(neuranft_types::governance::TREASURY_SUBACCOUNT),
+            }
+        } else {
+            account(principal(0x52))
+        };
         let init = RoyaltiesArg::Init(InitArgs {
             auto_payout_fee_multiple,
             ..InitArgs::with_defaults(payment_ledger, governance, proxy, treasury)
@@ -255,7 +290,7 @@ impl NeuraNft {
             admin(),
         )
         .expect("royalties installs");
-        if proxy_stand_in.is_none() {
+        if full {
             let config = proxy_config(payment_ledger, royalties, governance);
             net.install_canister(
                 proxy,
@@ -264,8 +299,26 @@ impl NeuraNft {
                 admin(),
             )
             .expect("the proxy installs");
+            let config = GovernanceConfig {
+                governance_ledger,
+                payment_ledger,
+                royalties,
+                inference_proxy: proxy,
+                parameters: governance_parameters(),
+            };
+            net.install_canister(
+                governance,
+                &canister_wasm("governance"),
+                Encode!(&GovernanceArg::Init(config)).unwrap(),
+                admin(),
+            )
+            .expect("governance installs");
+            for canister in [royalties, proxy] {
+                net.set_controllers(canister, admin(), vec![admin(), governance])
+                    .expect("admin controls it");
+            }
         }
-        Self {
+        let mut w = Self {
             net,
             payment_ledger,
             governance_ledger,
@@ -274,7 +327,14 @@ impl NeuraNft {
             governance,
             treasury,
             nodes: Vec::new(),
+        };
+        if full {
+            let neuron = w
+                .stake_neuron(founder(), FOUNDER_STAKE, 365 * 24 * 3_600)
+                .expect("the founder stakes");
+            assert_eq!(neuron, FOUNDER_NEURON);
         }
+        w
     }
 
     pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
@@ -455,12 +515,12 @@ impl NeuraNft {
 use inference_proxy::api::{ApplyNodeRequest, FlushView, ProxyArg, ProxyAudit};
 use inference_proxy::infer::{InferArgs, InferError, InferOk};
 use inference_proxy::metering::UserBalance;
-use inference_proxy::registry::{ApplyNodeArgs, NodeAction, NodeId, NodeRecord};
+use inference_proxy::registry::{ApplyNodeArgs, NodeId};
 use inference_proxy::state::{MoneyError, ProxyConfig};
 
 impl NeuraNft {
     /// Starts hpc-node number `i` (a real HTTP server on loopback, deterministic backend, Ed25519 key
-    /// from `i`); its operator `operator` applies and governance admits it under proposal `i + 1`.
+    /// from `i`); its operator `operator` applies and a proposal the founder's neuron adopts admits it.
     pub fn add_node(&mut self, i: u8, operator: Principal) -> NodeId {
         let node_key = ed25519_dalek::SigningKey::from_bytes(&[5 + i; 32]);
         let node = hpc_node::start(
@@ -492,15 +552,8 @@ impl NeuraNft {
         let (id,): (Result<NodeId, inference_proxy::registry::RegistryError>,) =
             r.expect("apply_node answers");
         let id = id.expect("the application is valid");
-        let (r, _) = self.call(
-            self.proxy,
-            self.governance,
-            "decide_node",
-            (u64::from(i) + 1, id, NodeAction::Admit),
-        );
-        let (admitted,): (Result<NodeRecord, inference_proxy::registry::RegistryError>,) =
-            r.expect("decide_node answers");
-        admitted.expect("governance admits the node");
+        let info = self.adopt(&format!("Admit node {id}"), Action::AdmitNode { node: id });
+        assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
         id
     }
 
@@ -586,5 +639,124 @@ impl NeuraNft {
             Encode!(&arg).unwrap(),
             admin(),
         )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Governance: neurons, proposals, votes, execution.
+
+use neuranft_types::governance::{
+    Action, GovernanceArg, GovernanceConfig, GovernanceError, MakeProposalArgs, NeuronId,
+    ProposalId, ProposalInfo, ProposalStatus, StakeArgs, Tally, Vote,
+};
+
+impl NeuraNft {
+    /// `holder` approves governance on the NNG ledger and stakes `stake` e8s into a new neuron.
+    pub fn stake_neuron(
+        &mut self,
+        holder: Principal,
+        stake: u64,
+        dissolve_delay_seconds: u64,
+    ) -> Result<NeuronId, GovernanceError> {
+        let approve = icrc_ledger_types::icrc2::approve::ApproveArgs {
+            from_subaccount: None,
+            spender: account(self.governance),
+            amount: Nat::from(stake as u128 + GOVERNANCE_TOKEN_FEE),
+            expected_allowance: None,
+            expires_at: None,
+            fee: None,
+            memo: None,
+            created_at_time: None,
+        };
+        let (r, _) = self.call(self.governance_ledger, holder, "icrc2_approve", (approve,));
+        let (approved,): (Result<Nat, icrc_ledger_types::icrc2::approve::ApproveError>,) =
+            r.expect("icrc2_approve answers");
+        approved.expect("the holder can pay the approval fee");
+        let args = StakeArgs {
+            amount: stake,
+            dissolve_delay_seconds,
+        };
+        let (r, _) = self.call(self.governance, holder, "stake_neuron", (args,));
+        let (result,): (Result<NeuronId, GovernanceError>,) = r.expect("stake_neuron answers");
+        result
+    }
+
+    pub fn propose(
+        &mut self,
+        proposer: Principal,
+        neuron: NeuronId,
+        title: &str,
+        action: Action,
+    ) -> (Result<ProposalId, GovernanceError>, CallReport) {
+        let args = MakeProposalArgs {
+            neuron,
+            title: title.into(),
+            summary: format!("{title}: proposed in the end-to-end scenario."),
+            url: "https://forum.neuranft.example/proposals".into(),
+            action,
+        };
+        let (r, report) = self.call(self.governance, proposer, "make_proposal", (args,));
+        let (result,): (Result<ProposalId, GovernanceError>,) = r.expect("make_proposal answers");
+        (result, report)
+    }
+
+    pub fn vote(
+        &mut self,
+        voter: Principal,
+        neuron: NeuronId,
+        proposal: ProposalId,
+        vote: Vote,
+    ) -> (Result<Tally, GovernanceError>, CallReport) {
+        let (r, report) = self.call(
+            self.governance,
+            voter,
+            "register_vote",
+            (neuron, proposal, vote),
+        );
+        let (result,): (Result<Tally, GovernanceError>,) = r.expect("register_vote answers");
+        (result, report)
+    }
+
+    /// Lets governance's timer job run (ballots, decisions, executions) until nothing is left to do.
+    pub fn run_governance(&mut self) {
+        for _ in 0..20 {
+            let (r, _) = self.call(self.governance, admin(), "run_jobs", ());
+            let (report,): (candid::Reserved,) = r.expect("run_jobs answers");
+            let _ = report;
+            self.ticks(2);
+        }
+    }
+
+    pub fn proposal(&mut self, id: ProposalId) -> ProposalInfo {
+        let (detail,): (Option<neuranft_types::governance::ProposalDetail>,) = self
+            .net
+            .query(self.governance, admin(), "get_proposal", (id, 0u64, 0u32))
+            .expect("get_proposal answers");
+        detail.expect("the proposal exists").info
+    }
+
+    /// The founder's neuron proposes `action` and votes for it; nobody votes against, so it is
+    /// adopted (at once with an absolute majority, else at the deadline) and governance executes
+    /// it. Returns the proposal once executed (or failed).
+    pub fn adopt(&mut self, title: &str, action: Action) -> ProposalInfo {
+        let (id, _) = self.propose(founder(), FOUNDER_NEURON, title, action);
+        let id = id.expect("the founder's proposal is valid");
+        self.run_governance();
+        let info = self.proposal(id);
+        if info.status == ProposalStatus::Open {
+            // Not an absolute majority: decided by the votes cast at the deadline.
+            let wait = info.deadline.saturating_sub(self.net.time()) + 1;
+            self.net.advance_time(std::time::Duration::from_nanos(wait));
+            self.run_governance();
+        }
+        let info = self.proposal(id);
+        assert!(
+            matches!(
+                info.status,
+                ProposalStatus::Executed | ProposalStatus::Failed { .. }
+            ),
+            "{info:?}"
+        );
+        info
     }
 }

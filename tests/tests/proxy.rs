@@ -415,7 +415,7 @@ fn an_upgrade_with_a_call_in_flight_releases_its_hold() {
 }
 
 #[test]
-fn a_split_set_by_governance_reaches_the_proxy_and_stamps_later_receipts_only() {
+fn a_split_adopted_by_governance_reaches_the_proxy_and_stamps_later_receipts_only() {
     let mut s = up();
     s.deposit(2_000_000).unwrap();
     s.infer("before").unwrap();
@@ -425,19 +425,21 @@ fn a_split_set_by_governance_reaches_the_proxy_and_stamps_later_receipts_only() 
         host_bps: 1_000,
         treasury_bps: 1_000,
     };
-    let (r,): (Result<SplitVersion, SplitError>,) =
+    // Governance adopts and executes the proposal: royalties records split version 1.
+    let info = s.w.adopt(
+        "Raise the data owners' share",
+        neuranft_types::governance::Action::SetRoyaltySplit { split },
+    );
+    assert_eq!(
+        info.status,
+        neuranft_types::governance::ProposalStatus::Executed
+    );
+    let (current,): (Option<SplitRecord>,) =
         s.w.net
-            .update(
-                s.w.royalties,
-                s.w.governance,
-                "set_split",
-                (SetSplitArgs {
-                    proposal_id: 11,
-                    split,
-                },),
-            )
+            .query(s.w.royalties, s.alice, "get_split", (None::<SplitVersion>,))
             .unwrap();
-    assert_eq!(r, Ok(1));
+    let current = current.unwrap();
+    assert_eq!((current.version, current.proposal_id), (1, Some(info.id)));
     for _ in 0..3 {
         s.w.net.tick();
     }

@@ -386,6 +386,22 @@ impl LocalNet {
         }
     }
 
+    /// Replaces the canister's controllers (as `update_settings` would); only a controller may.
+    pub fn set_controllers(
+        &mut self,
+        id: Principal,
+        sender: Principal,
+        controllers: Vec<Principal>,
+    ) -> Result<(), Reject> {
+        self.check_controller(id, sender)?;
+        let slot = self.canisters.get_mut(&id).expect("checked above");
+        if let Some(code) = slot.code.as_mut() {
+            code.ctx_mut().controllers = controllers.clone();
+        }
+        slot.controllers = controllers;
+        Ok(())
+    }
+
     /// Installs `wasm` in an empty canister and runs `canister_init` with `arg`. A trap leaves the
     /// canister empty.
     pub fn install_canister(

@@ -155,6 +155,44 @@ pub struct Parameters {
     pub voting_power_spike_bps: u32,
 }
 
+const DAY_SECONDS: u64 = 24 * 3_600;
+
+impl Default for Parameters {
+    /// The recommended starting point (tokens with 8 decimals): 1-token minimum stake, 30 days to
+    /// vote and 4 years at most, up to +100% power for the delay and +25% for 4 years of age, a
+    /// 10-token reject cost, 2-day normal votes (3% quorum, simple majority) and 4-day critical ones
+    /// (20% quorum, two-thirds majority), wait-for-quiet of 12 hours / 1 day.
+    fn default() -> Self {
+        Self {
+            min_stake: 100_000_000,
+            min_dissolve_delay_seconds: 30 * DAY_SECONDS,
+            max_dissolve_delay_seconds: 4 * 365 * DAY_SECONDS,
+            max_dissolve_delay_bonus_bps: 10_000,
+            max_age_for_bonus_seconds: 4 * 365 * DAY_SECONDS,
+            max_age_bonus_bps: 2_500,
+            reject_cost: 1_000_000_000,
+            max_open_proposals_per_neuron: 5,
+            max_followees_per_topic: 15,
+            normal: VotingRules {
+                voting_period_seconds: 2 * DAY_SECONDS,
+                quorum_bps: 300,
+                majority_bps: 5_000,
+                wait_for_quiet_seconds: DAY_SECONDS / 2,
+                max_extension_seconds: 2 * DAY_SECONDS,
+            },
+            critical: VotingRules {
+                voting_period_seconds: 4 * DAY_SECONDS,
+                quorum_bps: 2_000,
+                majority_bps: 6_667,
+                wait_for_quiet_seconds: DAY_SECONDS,
+                max_extension_seconds: 4 * DAY_SECONDS,
+            },
+            treasury_cap_per_7_days: 1_000_000_000_000,
+            voting_power_spike_bps: 15_000,
+        }
+    }
+}
+
 impl Parameters {
     pub fn rules(&self, topic: Topic) -> VotingRules {
         if topic.is_critical() {

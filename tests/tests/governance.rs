@@ -1,0 +1,361 @@
+//! Governance on the real wasm: token holders stake on the governance-token ledger, propose, follow
+//! and vote; adopted proposals execute on the real inference-proxy and royalties, including an
+//! upgrade of royalties that loses nothing; governance itself survives an upgrade.
+
+use candid::{Encode, Principal};
+use inference_proxy::api::ApplyNodeRequest;
+use inference_proxy::registry::{ApplyNodeArgs, NodeRecord, NodeStatus, RegistryError};
+use neuranft_types::governance::*;
+use neuranft_types::royalties::*;
+use neuranft_types::Account;
+use serde_bytes::ByteBuf;
+use sha2::{Digest, Sha256};
+use tests::*;
+
+const E8S: u64 = 100_000_000;
+const DAY: u64 = 24 * 3_600;
+
+fn alice() -> Principal {
+    principal(0xA1)
+}
+fn bob() -> Principal {
+    principal(0xB0)
+}
+fn carol() -> Principal {
+    principal(0xC0)
+}
+
+/// The system with alice, bob and carol holding NNG; they stake neurons 1, 2, 3 of 600, 300 and
+/// 100 NNG, all with a one-year dissolve delay like the founder's 500 (so equal bonuses).
+fn up() -> (NeuraNft, [NeuronId; 3]) {
+    let holders = [alice(), bob(), carol()]
+        .iter()
+        .map(|p| (account(*p), 1_000 * E8S as u128))
+        .collect();
+    let mut w = NeuraNft::deploy(31, vec![], holders, 10);
+    let a = w.stake_neuron(alice(), 600 * E8S, 365 * DAY).unwrap();
+    let b = w.stake_neuron(bob(), 300 * E8S, 365 * DAY).unwrap();
+    let c = w.stake_neuron(carol(), 100 * E8S, 365 * DAY).unwrap();
+    (w, [a, b, c])
+}
+
+fn neuron(w: &mut NeuraNft, id: NeuronId) -> Neuron {
+    let (n,): (Option<Neuron>,) = w
+        .net
+        .query(w.governance, admin(), "get_neuron", (id,))
+        .unwrap();
+    n.unwrap()
+}
+
+fn apply_node(w: &mut NeuraNft) -> u64 {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let request = ApplyNodeRequest {
+        node: ApplyNodeArgs {
+            operator_subaccount: None,
+            endpoint: "https://node-eu.example/v1/infer".into(),
+            public_key: ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
+            models: vec!["llama3.1:8b".into()],
+            capacity: 8,
+        },
+        api_key: NODE_API_KEY.into(),
+    };
+    let (id,): (Result<u64, RegistryError>,) = w
+        .net
+        .update(w.proxy, principal(0x0B), "apply_node", (request,))
+        .unwrap();
+    id.unwrap()
+}
+
+fn node_status(w: &mut NeuraNft, id: u64) -> NodeStatus {
+    let (nodes,): (Vec<NodeRecord>,) = w.net.query(w.proxy, admin(), "nodes", ()).unwrap();
+    nodes.into_iter().find(|n| n.id == id).unwrap().status
+}
+
+#[test]
+fn stake_propose_follow_vote_and_admit_a_node_on_the_real_proxy() {
+    let (mut w, [a, b, c]) = up();
+    // Stakes are on the governance-token ledger, in each neuron's subaccount.
+    let sub = Account {
+        owner: w.governance,
+        subaccount: Some(neuron_subaccount(a)),
+    };
+    let nng = w.governance_ledger;
+    assert_eq!(w.ledger_balance(nng, sub), 600 * E8S as u128);
+    assert_eq!(neuron(&mut w, a).controller, alice());
+    // Carol follows alice on node admission.
+    let (r,): (Result<Neuron, GovernanceError>,) = w
+        .net
+        .update(
+            w.governance,
+            carol(),
+            "follow",
+            (c, Topic::NodeAdmission, vec![a]),
+        )
+        .unwrap();
+    r.unwrap();
+
+    let node = apply_node(&mut w);
+    assert_eq!(node_status(&mut w, node), NodeStatus::Applied);
+    let (proposal, _) = w.propose(alice(), a, "Admit node-eu", Action::AdmitNode { node });
+    let proposal = proposal.unwrap();
+    let info = w.proposal(proposal);
+    assert_eq!(info.status, ProposalStatus::Open);
+    // Alice's yes and carol's by following: 700 of 1,500 NNG (equal bonuses aside) is not yet half.
+    let (detail,): (Option<ProposalDetail>,) = w
+        .net
+        .query(
+            w.governance,
+            admin(),
+            "get_proposal",
+            (proposal, 0u64, 10u32),
+        )
+        .unwrap();
+    let ballots = detail.unwrap().ballots;
+    assert_eq!(ballots.len(), 4, "founder, alice, bob, carol");
+    let vote_of = |n: NeuronId| ballots.iter().find(|(id, _)| *id == n).unwrap().1.vote;
+    assert_eq!(vote_of(a), Vote::Yes);
+    assert_eq!(vote_of(c), Vote::Yes, "carol followed alice");
+    assert_eq!(vote_of(b), Vote::Unspecified);
+    // Bob's yes makes an absolute majority: adopted, then executed by governance's job.
+    let (tally, _) = w.vote(bob(), b, proposal, Vote::Yes);
+    let tally = tally.unwrap();
+    assert!(tally.yes * 2 > tally.total);
+    w.run_governance();
+    assert_eq!(w.proposal(proposal).status, ProposalStatus::Executed);
+    assert_eq!(node_status(&mut w, node), NodeStatus::Active);
+    // The proxy accepts each proposal id once: a replay by hand is refused.
+    let (replay,): (Result<NodeRecord, RegistryError>,) = w
+        .net
+        .update(
+            w.proxy,
+            w.governance,
+            "decide_node",
+            (proposal, node, neuranft_types::proxy::NodeAction::Remove),
+        )
+        .unwrap();
+    assert_eq!(
+        replay,
+        Err(RegistryError::ProposalAlreadyExecuted { proposal })
+    );
+    // Queries for the UI: filters by topic and status, the neurons of a principal.
+    let (listed,): (Vec<ProposalInfo>,) = w
+        .net
+        .query(
+            w.governance,
+            admin(),
+            "list_proposals",
+            (ListProposalsArgs {
+                before: None,
+                limit: 10,
+                topic: Some(Topic::NodeAdmission),
+                status: Some("Executed".into()),
+            },),
+        )
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].rendered_action,
+        format!("AdmitNode {{ node: {node} }}")
+    );
+    let (mine,): (Vec<Neuron>,) = w
+        .net
+        .query(w.governance, admin(), "neurons_of", (carol(),))
+        .unwrap();
+    assert_eq!(mine.iter().map(|n| n.id).collect::<Vec<_>>(), vec![c]);
+    // Nobody voted twice; the tally equals the ballots.
+    let (again, _) = w.vote(bob(), b, proposal, Vote::No);
+    assert!(again.is_err());
+}
+
+#[test]
+fn a_rejected_proposal_changes_nothing_and_keeps_the_reject_cost() {
+    let (mut w, [a, b, _]) = up();
+    let node = apply_node(&mut w);
+    let (proposal, _) = w.propose(carol(), 3, "Admit node-eu", Action::AdmitNode { node });
+    let proposal = proposal.unwrap();
+    w.vote(alice(), a, proposal, Vote::No).0.unwrap();
+    w.vote(bob(), b, proposal, Vote::No).0.unwrap();
+    assert_eq!(w.proposal(proposal).status, ProposalStatus::Rejected);
+    w.run_governance();
+    assert_eq!(node_status(&mut w, node), NodeStatus::Applied);
+    assert_eq!(neuron(&mut w, 3).fees, governance_parameters().reject_cost);
+    // Bad input: typed errors, nothing charged.
+    let before = neuron(&mut w, a);
+    let (r, _) = w.propose(bob(), a, "Not bob's neuron", Action::AdmitNode { node });
+    assert_eq!(r, Err(GovernanceError::NotAuthorized));
+    let bad_split = Action::SetRoyaltySplit {
+        split: SplitConfig {
+            host_bps: 1,
+            model_owners_bps: 1,
+            data_owners_bps: 1,
+            treasury_bps: 1,
+        },
+    };
+    let (r, _) = w.propose(alice(), a, "Bad split", bad_split);
+    assert!(matches!(r, Err(GovernanceError::InvalidArgument { .. })));
+    assert_eq!(neuron(&mut w, a), before);
+    let anonymous = w.net.update_call(
+        w.governance,
+        Principal::anonymous(),
+        "start_dissolving",
+        Encode!(&a).unwrap(),
+    );
+    assert!(anonymous.is_err());
+    let (r,): (Result<NeuronId, GovernanceError>,) = w
+        .net
+        .update(
+            w.governance,
+            alice(),
+            "stake_neuron",
+            (StakeArgs {
+                amount: 1,
+                dissolve_delay_seconds: DAY,
+            },),
+        )
+        .unwrap();
+    assert_eq!(r, Err(GovernanceError::StakeBelowMinimum { minimum: E8S }));
+}
+
+/// A wasm with one more custom section: the same code, another module hash.
+fn with_note(wasm: &[u8], note: &str) -> Vec<u8> {
+    let name = b"neuranft:note";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(note.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0);
+    let mut size = payload.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(&payload);
+    out
+}
+
+#[test]
+fn an_adopted_upgrade_of_royalties_installs_the_shown_wasm_and_loses_nothing() {
+    let (mut w, _) = up();
+    let args = RegisterModelArgs {
+        metadata: ModelMetadata {
+            name: "medical-llama".into(),
+            base_model: "llama3.1:8b".into(),
+            architecture: "decoder 8B".into(),
+            datasets: vec![],
+            training_params: vec![],
+            licence: "llama3.1-community".into(),
+        },
+        price: Price {
+            per_1k_input_tokens: 1_000,
+            per_1k_output_tokens: 2_000,
+        },
+        owners: vec![ShareHolding {
+            account: account(alice()),
+            units: 1_000_000,
+        }],
+        data_owners: vec![],
+    };
+    let (model, _) = w.register_model(alice(), args);
+    let model = model.unwrap();
+    let (before,): (Option<ModelView>,) = w
+        .net
+        .query(w.royalties, admin(), "get_model", (model,))
+        .unwrap();
+    let (tip_before,): (LogTip,) = w.net.query(w.royalties, admin(), "log_tip", ()).unwrap();
+
+    let wasm = with_note(&canister_wasm("royalties"), "release 2");
+    let hash = hex::encode(Sha256::digest(&wasm));
+    let upgrade_arg: Option<RoyaltiesArg> = Some(RoyaltiesArg::Upgrade(None));
+    let action = Action::UpgradeCanister {
+        target: UpgradeTarget::Royalties,
+        wasm: ByteBuf::from(wasm),
+        arg: ByteBuf::from(Encode!(&upgrade_arg).unwrap()),
+    };
+    let (id, _) = w.propose(alice(), 1, "Upgrade royalties to release 2", action);
+    let id = id.unwrap();
+    let shown = w.proposal(id).rendered_action;
+    assert!(
+        shown.contains(&hash),
+        "the proposal shows the wasm's hash: {shown}"
+    );
+    // Critical: alice (40% of the power) needs bob and the founder for two thirds.
+    w.vote(bob(), 2, id, Vote::Yes).0.unwrap();
+    w.vote(founder(), FOUNDER_NEURON, id, Vote::Yes).0.unwrap();
+    w.run_governance();
+    let info = w.proposal(id);
+    assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
+    assert_eq!(
+        w.net.module_hash(w.royalties).map(hex::encode),
+        Some(hash),
+        "the shown wasm is installed"
+    );
+    assert_eq!(
+        w.net.status(w.royalties),
+        Some(localnet::CanisterStatus::Running)
+    );
+    let (after,): (Option<ModelView>,) = w
+        .net
+        .query(w.royalties, admin(), "get_model", (model,))
+        .unwrap();
+    assert_eq!(after, before);
+    let (tip_after,): (LogTip,) = w.net.query(w.royalties, admin(), "log_tip", ()).unwrap();
+    assert_eq!(tip_after, tip_before);
+    let (audit, _) = w.audit();
+    assert!(audit.agrees);
+}
+
+#[test]
+fn governance_survives_its_own_upgrade_with_an_open_proposal() {
+    let (mut w, [a, b, _]) = up();
+    let node = apply_node(&mut w);
+    let (id, _) = w.propose(alice(), a, "Admit node-eu", Action::AdmitNode { node });
+    let id = id.unwrap();
+    let before = w.proposal(id);
+    let neuron_before = neuron(&mut w, b);
+    let arg: Option<GovernanceArg> = Some(GovernanceArg::Upgrade(None));
+    w.net
+        .upgrade_canister(
+            w.governance,
+            &canister_wasm("governance"),
+            Encode!(&arg).unwrap(),
+            admin(),
+        )
+        .unwrap();
+    assert_eq!(w.proposal(id), before);
+    assert_eq!(neuron(&mut w, b), neuron_before);
+    // Voting and execution go on after the upgrade, on the re-armed timer.
+    w.vote(bob(), b, id, Vote::Yes).0.unwrap();
+    w.net.advance_time(std::time::Duration::from_secs(10));
+    w.ticks(5);
+    assert_eq!(w.proposal(id).status, ProposalStatus::Executed);
+    assert_eq!(node_status(&mut w, node), NodeStatus::Active);
+    // Dissolving and disbursing a neuron pays its stake back on the ledger.
+    let (r,): (Result<Neuron, GovernanceError>,) = w
+        .net
+        .update(w.governance, carol(), "start_dissolving", (3u64,))
+        .unwrap();
+    r.unwrap();
+    w.net
+        .advance_time(std::time::Duration::from_secs(366 * DAY));
+    let nng = w.governance_ledger;
+    let before = w.ledger_balance(nng, account(carol()));
+    let (paid,): (Result<u64, GovernanceError>,) = w
+        .net
+        .update(w.governance, carol(), "disburse", (3u64, None::<Account>))
+        .unwrap();
+    assert_eq!(paid, Ok(100 * E8S));
+    assert_eq!(
+        w.ledger_balance(nng, account(carol())),
+        before + 100 * E8S as u128 - GOVERNANCE_TOKEN_FEE
+    );
+    let (gone,): (Option<Neuron>,) = w
+        .net
+        .query(w.governance, admin(), "get_neuron", (3u64,))
+        .unwrap();
+    assert!(gone.is_none());
+}
