@@ -1,21 +1,28 @@
 //! The main job: the NeuraNFT economy end to end in localnet, on the real canister wasm.
 //!
-//! Deploys the payment ledger (NUSD), the governance-token ledger (NNG), royalties and the
-//! inference-proxy; registers two models (royalties pushes them to the proxy); starts two hpc-nodes
-//! (real HTTP servers on loopback, deterministic backend, signed receipts) that governance admits;
-//! users deposit and call the models; batches are flushed to royalties and settled. Along the way:
-//! both canisters upgraded, a batch transfer whose reply is lost, a share transfer and a new split set
-//! by governance (pushed to the proxy), a node going down (failover, suspension), royalties stopped
-//! during a flush, bad input, claims through a lost reply, the payout timer, a withdrawal. Then it
-//! prints every party's balances, the conservation checks and the instructions and cycles of each
-//! operation. [`run`] returns whether every check passed.
+//! Deploys the payment ledger (NUSD), the governance-token ledger (NNG), royalties, the
+//! inference-proxy and governance (which controls the other two and holds the treasury); token
+//! holders stake neurons and follow the founder; registers two models (royalties pushes them to the
+//! proxy); starts two hpc-nodes (real HTTP servers on loopback, deterministic backend, signed
+//! receipts) that governance admits by proposal; users deposit and call the models; batches are
+//! flushed to royalties and settled. Along the way: royalties upgraded by an adopted proposal and the
+//! proxy by its controller, a batch transfer whose reply is lost, a share transfer and a new split
+//! adopted by vote (with following; pushed to the proxy), a node going down (failover, suspension),
+//! royalties stopped during a flush, bad input, claims through a lost reply, the payout timer, a
+//! treasury grant by proposal, a withdrawal. Then it prints every party's balances, the neurons and
+//! proposals, the conservation checks and the instructions and cycles of each operation. [`run`]
+//! returns whether every check passed.
 
-use crate::{account, admin, NeuraNft, PAYMENT_FEE};
+use crate::{account, admin, founder, NeuraNft, FOUNDER_NEURON, PAYMENT_FEE};
 use candid::{Encode, Principal};
 use icrc_ledger_types::icrc1::account::Account;
 use inference_proxy::infer::{InferArgs, InferError, Message};
 use inference_proxy::registry::{NodeRecord, NodeStatus};
 use localnet::{CallReport, Fault};
+use neuranft_types::governance::{
+    Action, GovernanceError, Neuron, NeuronId, ProposalInfo, ProposalStatus, Topic, TreasuryView,
+    UpgradeTarget, Vote,
+};
 use neuranft_types::royalties::*;
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
@@ -38,6 +45,11 @@ const USERS: [&str; 4] = ["user-ana", "user-ben", "user-chen", "user-dia"];
 const USER_FUNDS: u128 = 5_000_000_000;
 const USER_DEPOSIT: u128 = 2_000_000_000;
 const CALL_FEE: u128 = 20_000;
+/// One governance token (8 decimals).
+const NNG: u64 = 100_000_000;
+const DAY: u64 = 24 * 3_600;
+/// Royalties' payout timer pushes accruals of at least this many ledger fees.
+const AUTO_PAYOUT_FEE_MULTIPLE: u64 = 20;
 
 fn named(name: &str) -> Principal {
     let mut bytes = [0u8; 29];
@@ -197,13 +209,35 @@ pub fn run(size: Size) -> bool {
         2026,
         users.iter().map(|u| (account(*u), USER_FUNDS)).collect(),
         holders.clone(),
-        50,
+        AUTO_PAYOUT_FEE_MULTIPLE,
     );
     let mut costs = Costs::default();
     let mut checks: Vec<(String, bool)> = Vec::new();
     println!(
         "deployed: payment ledger NUSD {} (fee {PAYMENT_FEE}), governance ledger NNG {}, royalties {}, inference-proxy {}",
         w.payment_ledger, w.governance_ledger, w.royalties, w.proxy
+    );
+
+    // Token holders stake neurons (one-year dissolve delay) and follow the founder on every normal
+    // topic; the founder's neuron (500 NNG) was staked at deployment.
+    let mut neurons: Vec<(&str, NeuronId)> = vec![("founder", FOUNDER_NEURON)];
+    for (name, stake) in [("alice", 300u64), ("bob", 200), ("dave", 100)] {
+        let id = w
+            .stake_neuron(named(name), stake * NNG, 365 * DAY)
+            .expect("the holder stakes");
+        let (r, _) = w.call(
+            w.governance,
+            named(name),
+            "follow",
+            (id, Topic::CatchAll, vec![FOUNDER_NEURON]),
+        );
+        let (followed,): (Result<Neuron, GovernanceError>,) = r.unwrap();
+        followed.expect("following the founder");
+        neurons.push((name, id));
+    }
+    println!(
+        "staked: {} neurons (founder 500, alice 300, bob 200, dave 100 NNG); alice, bob and dave follow the founder on normal topics",
+        neurons.len()
     );
 
     let (medical, report) = w.register_model(
@@ -232,7 +266,7 @@ pub fn run(size: Size) -> bool {
     for (i, name) in node_names.iter().enumerate() {
         let id = w.add_node(i as u8, named(name));
         println!(
-            "hpc-node {name}: started on loopback, applied, admitted by governance as node #{id}"
+            "hpc-node {name}: started on loopback, applied; the founder's AdmitNode proposal passed with its followers and governance admitted it as node #{id}"
         );
     }
     for user in &users {
@@ -258,10 +292,24 @@ pub fn run(size: Size) -> bool {
     for round in 0..size.rounds {
         w.net.advance_time(std::time::Duration::from_secs(60));
         if round == 1 {
-            w.upgrade_royalties().expect("royalties upgrades");
+            let upgrade_arg: Option<RoyaltiesArg> = Some(RoyaltiesArg::Upgrade(None));
+            let info = w.adopt(
+                "Upgrade royalties",
+                Action::UpgradeCanister {
+                    target: UpgradeTarget::Royalties,
+                    wasm: ByteBuf::from(crate::canister_wasm("royalties")),
+                    arg: ByteBuf::from(Encode!(&upgrade_arg).unwrap()),
+                },
+            );
+            checks.push((
+                "royalties upgraded by an adopted proposal".into(),
+                info.status == ProposalStatus::Executed,
+            ));
             w.upgrade_proxy().expect("the proxy upgrades");
             events.push(format!(
-                "round {round}: royalties and the inference-proxy upgraded; all state kept"
+                "round {round}: royalties upgraded by governance proposal {} ({}), the inference-proxy by its controller; all state kept",
+                info.id,
+                info.rendered_action.split(", arg").next().unwrap_or_default()
             ));
         }
         if round == size.rounds / 2 {
@@ -279,23 +327,48 @@ pub fn run(size: Size) -> bool {
             costs.add("transfer_shares", &report);
             let (moved,): (Result<u64, RegistryError>,) = r.unwrap();
             moved.unwrap();
-            let (r, report) = w.call(
-                w.royalties,
+            // Alice proposes a new split (a critical topic: two thirds needed); bob follows her on it,
+            // dave votes no, the founder yes.
+            let alice_neuron = neurons[1].1;
+            let (r, _) = w.call(
                 w.governance,
-                "set_split",
-                (SetSplitArgs {
-                    proposal_id: 1,
-                    split: SplitConfig {
-                        host_bps: 2_500,
-                        model_owners_bps: 5_500,
-                        data_owners_bps: 1_000,
-                        treasury_bps: 1_000,
-                    },
-                },),
+                named("bob"),
+                "follow",
+                (neurons[2].1, Topic::RoyaltySplit, vec![alice_neuron]),
             );
-            costs.add("set_split", &report);
-            let (v,): (Result<SplitVersion, SplitError>,) = r.unwrap();
-            let version = v.unwrap();
+            let (followed,): (Result<Neuron, GovernanceError>,) = r.unwrap();
+            followed.unwrap();
+            let split = SplitConfig {
+                host_bps: 2_500,
+                model_owners_bps: 5_500,
+                data_owners_bps: 1_000,
+                treasury_bps: 1_000,
+            };
+            let (proposal, report) = w.propose(
+                named("alice"),
+                alice_neuron,
+                "Pay hosts 25%, model owners 55%",
+                Action::SetRoyaltySplit { split },
+            );
+            costs.add("make_proposal (ballots for all neurons)", &report);
+            let proposal = proposal.expect("a valid proposal");
+            let (tally, report) = w.vote(named("dave"), neurons[3].1, proposal, Vote::No);
+            costs.add("register_vote", &report);
+            tally.expect("dave votes");
+            let (tally, report) = w.vote(founder(), FOUNDER_NEURON, proposal, Vote::Yes);
+            costs.add("register_vote", &report);
+            let tally = tally.expect("the founder votes");
+            w.run_governance();
+            let info = w.proposal(proposal);
+            checks.push((
+                "the split proposal was adopted and executed".into(),
+                info.status == ProposalStatus::Executed,
+            ));
+            let (current,): (Option<SplitRecord>,) = w
+                .net
+                .query(w.royalties, admin(), "get_split", (None::<SplitVersion>,))
+                .unwrap();
+            let version = current.map_or(0, |c| c.version);
             w.ticks(3);
             let (pushed,): (SplitVersion,) =
                 w.net.query(w.proxy, admin(), "split_version", ()).unwrap();
@@ -304,7 +377,8 @@ pub fn run(size: Size) -> bool {
                 pushed == version,
             ));
             events.push(format!(
-                "round {round}: bob moved 100,000 units of #{medical} to dave; governance proposal 1 set split version {version}, pushed to the proxy"
+                "round {round}: bob moved 100,000 units of #{medical} to dave; alice's proposal {proposal} (bob following her) for a new split: yes {} / no {} of {} voting power, {:?}; royalties set split version {version}, pushed to the proxy",
+                tally.yes, tally.no, tally.total, info.status
             ));
         }
         if round == size.rounds * 2 / 3 {
@@ -438,7 +512,46 @@ pub fn run(size: Size) -> bool {
     costs.add("claim", &report);
     println!("carol claims: {:?}", claim.map(|p| p.status));
     w.run_payout_timer();
-    println!("payout timer ran: accruals of at least 50 × fee were pushed");
+    println!(
+        "payout timer ran: accruals of at least {AUTO_PAYOUT_FEE_MULTIPLE} × fee were pushed (the DAO treasury's too)"
+    );
+    // The DAO pays a grant from its treasury: a critical proposal, capped per 7 days.
+    let (before,): (Result<TreasuryView, String>,) = {
+        let (r, _) = w.call(w.governance, admin(), "treasury", ());
+        r.unwrap()
+    };
+    let before = before.expect("the treasury answers");
+    let grant = before.ledger_balance / 2;
+    let (proposal, _) = w.propose(
+        founder(),
+        FOUNDER_NEURON,
+        "Grant for the medical data curators",
+        Action::TransferTreasury {
+            to: account(named("grants")),
+            amount: grant,
+        },
+    );
+    let proposal = proposal.expect("a valid treasury proposal");
+    w.vote(named("alice"), neurons[1].1, proposal, Vote::Yes)
+        .0
+        .expect("alice votes");
+    w.run_governance();
+    let granted = w.ledger_balance(w.payment_ledger, account(named("grants")));
+    let (after,): (Result<TreasuryView, String>,) = {
+        let (r, _) = w.call(w.governance, admin(), "treasury", ());
+        r.unwrap()
+    };
+    let after = after.expect("the treasury answers");
+    println!(
+        "treasury: {} NUSD units; proposal {proposal} granted {grant} → grants received {granted}, treasury now {} (used {} of the {} cap per 7 days)",
+        before.ledger_balance, after.ledger_balance, after.used_last_7_days, after.cap_per_7_days
+    );
+    checks.push((
+        "the treasury grant was paid once, its fee on top".into(),
+        grant > 0
+            && granted == grant
+            && after.ledger_balance == before.ledger_balance - grant - PAYMENT_FEE,
+    ));
     let dia = users[3];
     let left = w.user_balance(dia).available;
     let withdrawn = w.withdraw(dia, left, None);
@@ -522,6 +635,66 @@ pub fn run(size: Size) -> bool {
             b.credited_total, b.available, b.paid_total, on_ledger
         );
     }
+    println!(
+        "\n{:<10} {:>7} {:>16} {:>14} {:>16}",
+        "neuron", "id", "stake (e8s)", "fees", "voting power"
+    );
+    for (name, id) in &neurons {
+        let (n,): (Option<Neuron>,) = w
+            .net
+            .query(w.governance, admin(), "get_neuron", (*id,))
+            .unwrap();
+        let (vp,): (Option<u128>,) = w
+            .net
+            .query(w.governance, admin(), "voting_power", (*id,))
+            .unwrap();
+        let n = n.expect("the neuron exists");
+        println!(
+            "{name:<10} {id:>7} {:>16} {:>14} {:>16}",
+            n.stake,
+            n.fees,
+            vp.unwrap_or(0)
+        );
+    }
+    let (proposals,): (Vec<ProposalInfo>,) = w
+        .net
+        .query(
+            w.governance,
+            admin(),
+            "list_proposals",
+            (neuranft_types::governance::ListProposalsArgs {
+                before: None,
+                limit: 20,
+                topic: None,
+                status: None,
+            },),
+        )
+        .unwrap();
+    println!(
+        "\n{:<4} {:<40} {:<22} {:<9} {:>6}",
+        "id", "proposal", "topic", "status", "yes %"
+    );
+    for p in proposals.iter().rev() {
+        let status = match &p.status {
+            ProposalStatus::Failed { .. } => "Failed".to_string(),
+            other => format!("{other:?}"),
+        };
+        println!(
+            "{:<4} {:<40} {:<22} {:<9} {:>6}",
+            p.id,
+            p.title,
+            format!("{:?}", p.topic),
+            status,
+            p.tally.yes * 100 / p.tally.total.max(1)
+        );
+    }
+    checks.push((
+        "every proposal executed".into(),
+        proposals
+            .iter()
+            .all(|p| p.status == ProposalStatus::Executed),
+    ));
+
     println!("\ngovernance token NNG:");
     let governance_ledger = w.governance_ledger;
     let mut supply = 0;

@@ -5,6 +5,6 @@
 fn the_main_job_passes_its_checks_at_a_small_size() {
     assert!(tests::scenario::run(tests::scenario::Size {
         rounds: 6,
-        calls_per_round: 8,
+        calls_per_round: 12,
     }));
 }
