@@ -520,4 +520,15 @@ mod tests {
     fn did_file_matches_exported_interface() {
         neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
     }
+
+    /// Every dfx command the README shows for governance type-checks against governance.did.
+    #[test]
+    fn readme_dfx_arguments_typecheck() {
+        neuranft_types::did::assert_readme_dfx_commands(
+            include_str!("../../../README.md"),
+            "governance",
+            &did_path(),
+            17,
+        );
+    }
 }

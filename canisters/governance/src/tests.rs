@@ -933,3 +933,11 @@ proptest! {
         check_invariants(&g, &proposals, &stakes_at);
     }
 }
+
+#[test]
+fn the_recommended_parameters_are_valid() {
+    crate::state::validate_parameters(&Parameters::default()).unwrap();
+    let mut bad = Parameters::default();
+    bad.critical.majority_bps = 4_000;
+    assert!(crate::state::validate_parameters(&bad).is_err());
+}

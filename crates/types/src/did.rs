@@ -33,6 +33,10 @@ pub const README_SHELL_VARIABLES: &[(&str, &str)] = &[
     ),
     ("$API_KEY", "0123456789abcdef0123456789abcdef"),
     (
+        "$(dfx canister id governance)",
+        "rno2w-sqaaa-aaaaa-aaacq-cai",
+    ),
+    (
         "$NODE_PK",
         "\\3b\\6a\\27\\bc\\ce\\b6\\a4\\2d\\62\\a3\\a8\\d0\\2a\\6f\\0d\\73\\65\\32\\15\\77\\1d\\e2\\43\\a6\\3a\\c0\\48\\a1\\8b\\59\\da\\29",
     ),
