@@ -16,3 +16,10 @@ for c in "${CANISTERS[@]}"; do
   cp "target/wasm32-unknown-unknown/release/$c.wasm" "target/canisters/$c.wasm"
   echo "built target/canisters/$c.wasm ($(wc -c < "target/canisters/$c.wasm") bytes)"
 done
+
+# The benchmark build of governance (with `bench_seed_neurons`), unless one canister was asked for.
+if [ $# -eq 0 ]; then
+  cargo build --locked --release --target wasm32-unknown-unknown -p governance --features bench
+  cp target/wasm32-unknown-unknown/release/governance.wasm target/canisters/governance-bench.wasm
+  echo "built target/canisters/governance-bench.wasm (benchmarks only)"
+fi

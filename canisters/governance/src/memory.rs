@@ -28,3 +28,9 @@ pub const STAKES_BOOK_FIRST_MEMORY_ID: u8 = 12;
 pub const TREASURY_BOOK_FIRST_MEMORY_ID: u8 = 16;
 /// The canister's configuration (ledgers and targets).
 pub const CONFIG_MEMORY_ID: MemoryId = MemoryId::new(20);
+/// Neuron id → the 41-byte voting state ballots are written from.
+pub const VOTING_STATES_MEMORY_ID: MemoryId = MemoryId::new(21);
+/// (topic, follower) → its followees on the topic, packed.
+pub const FOLLOWEE_LISTS_MEMORY_ID: MemoryId = MemoryId::new(22);
+/// The follow queue's next sequence number.
+pub const FOLLOW_SEQUENCE_MEMORY_ID: MemoryId = MemoryId::new(23);

@@ -27,7 +27,6 @@ pub const MAX_WASM_BYTES: usize = 3 * 1024 * 1024;
 struct Counters {
     next_neuron: NeuronId,
     next_proposal: ProposalId,
-    next_follow_item: u64,
     next_memo: u64,
 }
 
@@ -54,8 +53,10 @@ struct ProposalRecord {
     phase: Phase,
 }
 
-/// One unit of bounded work: a ballot written or rebased, or a follower evaluated.
+/// Bounded work, in units of one ballot written or rebased; a follower evaluated costs
+/// [`FOLLOWER_COST`].
 pub type Budget = u64;
+pub const FOLLOWER_COST: Budget = 2;
 
 /// Work done by one [`Governance::advance`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,6 +81,38 @@ pub struct Governance {
     unfinished: StableBTreeMap<ProposalId, (), Mem>,
     treasury_transfers: StableBTreeMap<(u64, ProposalId), u128, Mem>,
     by_principal: StableBTreeMap<(Principal, NeuronId), (), Mem>,
+    voting_states: StableBTreeMap<NeuronId, [u8; 41], Mem>,
+    followee_lists: StableBTreeMap<(u8, NeuronId), Followees, Mem>,
+    follow_sequence: StableCell<u64, Mem>,
+}
+
+/// A neuron's followees on one topic, packed as big-endian ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Followees(Vec<NeuronId>);
+
+impl ic_stable_structures::Storable for Followees {
+    fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Owned(self.0.iter().flat_map(|id| id.to_be_bytes()).collect())
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_bytes().into_owned()
+    }
+
+    fn from_bytes(bytes: std::borrow::Cow<[u8]>) -> Self {
+        Followees(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes")))
+                .collect(),
+        )
+    }
+
+    const BOUND: ic_stable_structures::storable::Bound =
+        ic_stable_structures::storable::Bound::Bounded {
+            max_size: 8 * 50,
+            is_fixed_size: false,
+        };
 }
 
 fn encode_ballot(b: Ballot) -> [u8; 17] {
@@ -225,6 +258,9 @@ impl Governance {
             unfinished: StableBTreeMap::init(mm.get(UNFINISHED_MEMORY_ID)),
             treasury_transfers: StableBTreeMap::init(mm.get(TREASURY_TRANSFERS_MEMORY_ID)),
             by_principal: StableBTreeMap::init(mm.get(NEURONS_BY_PRINCIPAL_MEMORY_ID)),
+            voting_states: StableBTreeMap::init(mm.get(VOTING_STATES_MEMORY_ID)),
+            followee_lists: StableBTreeMap::init(mm.get(FOLLOWEE_LISTS_MEMORY_ID)),
+            follow_sequence: StableCell::init(mm.get(FOLLOW_SEQUENCE_MEMORY_ID), 0),
         }
     }
 
@@ -285,6 +321,28 @@ impl Governance {
         id
     }
 
+    /// Creates `count` neurons of controller `controller` without any ledger transfer, each
+    /// following `followee` on the catch-all topic if given: for benchmarks only.
+    #[cfg(any(test, feature = "bench"))]
+    pub fn seed_neurons(
+        &mut self,
+        controller: Principal,
+        count: u64,
+        stake: u64,
+        followee: Option<NeuronId>,
+        now: u64,
+    ) {
+        for _ in 0..count {
+            let id = self.allocate_neuron_id();
+            self.create_neuron(id, controller, stake, 365 * 24 * 3_600, now)
+                .expect("a fresh id");
+            if let Some(f) = followee.filter(|f| *f != id) {
+                self.follow(controller, id, Topic::CatchAll, vec![f], now)
+                    .expect("the followee exists");
+            }
+        }
+    }
+
     /// Checks a new neuron's stake before it is pulled from the ledger.
     pub fn check_new_stake(
         &self,
@@ -331,7 +389,7 @@ impl Governance {
             created_at: now,
             followees: vec![],
         };
-        self.neurons.insert(id, Candid(neuron.clone()));
+        self.store_neuron(neuron.clone());
         self.by_principal.insert((controller, id), ());
         Ok(neuron)
     }
@@ -380,6 +438,8 @@ impl Governance {
     }
 
     fn store_neuron(&mut self, neuron: Neuron) {
+        self.voting_states
+            .insert(neuron.id, power::VotingState::of(&neuron).encode());
         self.neurons.insert(neuron.id, Candid(neuron));
     }
 
@@ -554,6 +614,12 @@ impl Governance {
         for f in &followees {
             self.followers.insert((code, *f, id), ());
         }
+        if followees.is_empty() {
+            self.followee_lists.remove(&(code, id));
+        } else {
+            self.followee_lists
+                .insert((code, id), Followees(followees.clone()));
+        }
         if !followees.is_empty() {
             neuron.followees.push((topic, followees));
             neuron.followees.sort_by_key(|(t, _)| *t);
@@ -623,11 +689,13 @@ impl Governance {
     pub fn remove_neuron(&mut self, id: NeuronId) -> Option<Neuron> {
         self.freeze_before_change(id);
         let neuron = self.neurons.remove(&id)?.0;
+        self.voting_states.remove(&id);
         self.by_principal.remove(&(neuron.controller, id));
         for k in &neuron.hot_keys {
             self.by_principal.remove(&(*k, id));
         }
         for (topic, followees) in &neuron.followees {
+            self.followee_lists.remove(&(topic.code(), id));
             for f in followees {
                 self.followers.remove(&(topic.code(), *f, id));
             }
@@ -856,13 +924,14 @@ impl Governance {
         if self.ballots.contains_key(&key) {
             return;
         }
-        let Some(neuron) = self.neuron(id) else {
+        let Some(state) = self.voting_states.get(&id) else {
             return;
         };
-        if neuron.created_at > record.info.created_at {
+        let state = power::VotingState::decode(&state);
+        if state.created_at > record.info.created_at {
             return;
         }
-        let Some(power) = power::voting_power(&neuron, parameters, record.info.created_at) else {
+        let Some(power) = power::voting_power_of(&state, parameters, record.info.created_at) else {
             return;
         };
         self.ballots.insert(
@@ -1035,8 +1104,17 @@ impl Governance {
             topics.push(Topic::CatchAll.code());
         }
         for topic in topics {
-            let seq = self.counters().next_follow_item;
-            self.update_counters(|c| c.next_follow_item += 1);
+            // Most voters have no followers: nothing to queue.
+            if self
+                .followers
+                .range((topic, neuron, 0)..=(topic, neuron, NeuronId::MAX))
+                .next()
+                .is_none()
+            {
+                continue;
+            }
+            let seq = *self.follow_sequence.get();
+            self.follow_sequence.set(seq + 1);
             let work = FollowWork {
                 proposal: record.info.id,
                 voter: neuron,
@@ -1086,44 +1164,61 @@ impl Governance {
     /// Evaluates the followers of the neurons that voted, in queue order, one follower per unit of
     /// budget; a voter with more followers than the budget is resumed where it stopped.
     fn run_follow_queue(&mut self, mut left: Budget, now: u64, progress: &mut Progress) -> Budget {
+        // Each proposal is decoded once and written back once per run, not once per entry.
+        let mut records: std::collections::BTreeMap<ProposalId, ProposalRecord> =
+            std::collections::BTreeMap::new();
         while left > 0 {
             let Some((seq, bytes)) = self.follow_queue.first_key_value() else {
-                return left;
+                break;
             };
             let work = FollowWork::decode(bytes);
-            let Some(mut record) = self.proposals.get(&work.proposal).map(|r| r.0) else {
-                self.follow_queue.remove(&seq);
-                continue;
-            };
+            if let std::collections::btree_map::Entry::Vacant(slot) = records.entry(work.proposal) {
+                match self.proposals.get(&work.proposal) {
+                    Some(r) => {
+                        slot.insert(r.0);
+                    }
+                    None => {
+                        self.follow_queue.remove(&seq);
+                        continue;
+                    }
+                }
+            }
+            let record = records.get_mut(&work.proposal).expect("loaded above");
             if record.info.status != ProposalStatus::Open {
                 self.follow_queue.remove(&seq);
                 continue;
             }
+            // Evaluating a follower costs about two ballot writes.
+            let fits = (left / FOLLOWER_COST).max(1);
             let followers: Vec<NeuronId> = self
                 .followers
                 .range(
                     (work.topic, work.voter, work.next)..=(work.topic, work.voter, NeuronId::MAX),
                 )
-                .take(left as usize + 1)
+                .take(fits as usize + 1)
                 .map(|e| e.key().2)
                 .collect();
-            let more = followers.len() > left as usize;
-            for follower in followers.iter().take(left as usize) {
+            let more = followers.len() > fits as usize;
+            let topic = record.info.topic;
+            for follower in followers.iter().take(fits as usize) {
                 progress.followers_evaluated += 1;
-                if let Some(vote) = self.followed_vote(work.proposal, record.info.topic, *follower)
-                {
-                    self.cast(&mut record, *follower, vote, now);
+                if let Some(vote) = self.followed_vote(work.proposal, topic, *follower) {
+                    self.cast(record, *follower, vote, now);
                 }
             }
-            self.proposals.insert(work.proposal, Candid(record));
             if more {
-                let next = followers[left as usize];
+                let next = followers[fits as usize];
                 self.follow_queue
                     .insert(seq, FollowWork { next, ..work }.encode());
-                return 0;
+                left = 0;
+                break;
             }
             self.follow_queue.remove(&seq);
-            left -= followers.len() as u64;
+            // An entry costs a unit even without followers.
+            left = left.saturating_sub((followers.len() as u64 * FOLLOWER_COST).max(1));
+        }
+        for (id, record) in records {
+            self.proposals.insert(id, Candid(record));
         }
         left
     }
@@ -1141,14 +1236,7 @@ impl Governance {
         if ballot.vote != Vote::Unspecified {
             return None;
         }
-        let neuron = self.neuron(follower)?;
-        let on = |t: Topic| {
-            neuron
-                .followees
-                .iter()
-                .find(|(x, _)| *x == t)
-                .map(|(_, f)| f.clone())
-        };
+        let on = |t: Topic| self.followee_lists.get(&(t.code(), follower)).map(|f| f.0);
         let followees = match on(topic) {
             Some(f) => f,
             None if !topic.is_critical() => on(Topic::CatchAll)?,

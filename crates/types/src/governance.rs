@@ -425,3 +425,15 @@ pub struct TreasuryView {
     pub cap_per_7_days: u128,
     pub used_last_7_days: u128,
 }
+
+/// What one run of governance's job did.
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobReport {
+    pub ballots_written: u64,
+    pub followers_evaluated: u64,
+    pub decided: Vec<ProposalId>,
+    pub transfers_driven: u64,
+    pub executions_attempted: Vec<ProposalId>,
+    /// The work budget ran out with ballots or followers left (the next run continues).
+    pub work_left: bool,
+}
