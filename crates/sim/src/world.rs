@@ -1,0 +1,595 @@
+//! One simulation run: the production state machines (proxy metering and flush, royalties
+//! settlement and payouts, the icrc-ledger) driven by agents, one step at a time, with the
+//! conservation invariants checked after every step.
+
+use crate::rng::SplitMix64;
+use crate::scenario::Scenario;
+use candid::{Nat, Principal};
+use ed25519_dalek::{Signer, SigningKey};
+use futures::executor::block_on;
+use ic_stable_structures::DefaultMemoryImpl;
+use icrc_ledger_types::icrc2::approve::ApproveArgs;
+use inference_proxy::flows::{self, RoyaltiesClient};
+use inference_proxy::infer::{self, InferArgs, NodeTransport};
+use inference_proxy::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeRecord};
+use inference_proxy::state::{ProxyConfig, ProxyState};
+use ledger_adapter::memory::MemoryLedger;
+use ledger_adapter::{CallFailure, LedgerRuntime};
+use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
+use neuranft_types::royalties::*;
+use neuranft_types::Account;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+const T0: u64 = 1_767_225_600_000_000_000;
+const KIND_USER: u8 = 1;
+const KIND_OWNER: u8 = 2;
+const KIND_DATA: u8 = 3;
+const KIND_HOST: u8 = 4;
+const KIND_SYSTEM: u8 = 5;
+
+/// A principal for entity `index` of `kind`: the same in every run.
+pub fn principal(kind: u8, index: u32) -> Principal {
+    let mut bytes = [0u8; 29];
+    bytes[0] = kind;
+    bytes[1..5].copy_from_slice(&index.to_be_bytes());
+    bytes[28] = 0x01;
+    Principal::from_slice(&bytes)
+}
+
+fn account(owner: Principal) -> Account {
+    Account {
+        owner,
+        subaccount: None,
+    }
+}
+
+/// What one step produced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepRecord {
+    pub step: u32,
+    pub active_users: u32,
+    pub arrivals: u32,
+    pub departures: u32,
+    pub calls: u64,
+    pub failed_calls: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// What users paid for the step's calls (usage price + call fees).
+    pub user_spend: u128,
+    /// The usage part, sent to royalties.
+    pub metered: u128,
+    /// Cumulative credits per class in royalties, after the step.
+    pub credited_hosts: u128,
+    pub credited_model_owners: u128,
+    pub credited_data_owners: u128,
+    pub credited_treasury: u128,
+    /// Paid out on the ledger so far.
+    pub paid_out: u128,
+    /// The proxy's call fees kept so far (its fee reserve after batch transfer fees).
+    pub proxy_fee_reserve: u128,
+}
+
+/// Per-host counters over the whole run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    pub calls: u64,
+    pub failures: u64,
+    pub output_tokens: u64,
+    /// GPU-seconds × 1,000 (integer).
+    pub gpu_millis: u128,
+}
+
+/// The hosts as the proxy reaches them: each signs its receipts with its own key, fails with its
+/// reliability, and is down from its outage step.
+struct Hosts {
+    keys: BTreeMap<u64, SigningKey>,
+    reliability_ppm: BTreeMap<u64, u32>,
+    down: BTreeMap<u64, bool>,
+    tokens_per_second: BTreeMap<u64, u32>,
+    rng: RefCell<SplitMix64>,
+    clock: Cell<u64>,
+    stats: RefCell<BTreeMap<u64, HostStats>>,
+}
+
+impl NodeTransport for Hosts {
+    async fn post(&self, node: &NodeRecord, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+        let mut stats = self.stats.borrow_mut();
+        let s = stats.entry(node.id).or_default();
+        s.calls += 1;
+        let mut rng = self.rng.borrow_mut();
+        if self.down[&node.id] || !rng.chance(self.reliability_ppm[&node.id]) {
+            s.failures += 1;
+            return Err("connection failed".into());
+        }
+        let request: InferRequest = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let prompt_bytes = request.prompt.as_ref().map_or(0, String::len) as u64;
+        // About four bytes per token, and an answer of a random length within the limit.
+        let usage = Usage {
+            input_tokens: (prompt_bytes / 4).max(1),
+            output_tokens: rng.between(1, request.max_tokens as u64),
+            total_duration_ns: 0,
+            eval_duration_ns: 0,
+        };
+        let output = "simulated answer";
+        let message = receipt_message(&request.request_id, &request.model, &usage, output);
+        let signature = hex::encode(self.keys[&node.id].sign(&message).to_bytes());
+        s.output_tokens += usage.output_tokens;
+        s.gpu_millis +=
+            usage.output_tokens as u128 * 1_000 / self.tokens_per_second[&node.id] as u128;
+        let response = InferResponse {
+            request_id: request.request_id,
+            model: request.model,
+            output: output.into(),
+            usage,
+            signature,
+        };
+        Ok((
+            200,
+            serde_json::to_vec(&response).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.get()
+    }
+}
+
+/// Royalties as the proxy reaches it: its `settle`, in process.
+struct InProcessRoyalties<'a> {
+    state: &'a RefCell<royalties::State>,
+    proxy: Principal,
+    clock: &'a Cell<u64>,
+}
+
+impl RoyaltiesClient for InProcessRoyalties<'_> {
+    async fn settle(&self, args: SettleArgs) -> Result<Result<SettleOk, SettleError>, CallFailure> {
+        Ok(self
+            .state
+            .borrow_mut()
+            .settle(self.proxy, args, self.clock.get()))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct User {
+    principal: Principal,
+    rng: SplitMix64,
+}
+
+/// A conservation invariant that failed: the step and what disagrees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation(pub String);
+
+pub struct World {
+    pub scenario: Scenario,
+    ledger: MemoryLedger,
+    proxy: RefCell<ProxyState>,
+    royalties: RefCell<royalties::State>,
+    hosts: Hosts,
+    proxy_id: Principal,
+    royalties_id: Principal,
+    treasury: Account,
+    users: Vec<User>,
+    next_user: u32,
+    arrivals_rng: SplitMix64,
+    minted: u128,
+    pub host_ids: Vec<u64>,
+    pub model_ids: Vec<ModelId>,
+    step: u32,
+}
+
+impl World {
+    /// A fresh world for run `run` of `scenario`.
+    pub fn new(scenario: &Scenario, run: u64) -> Self {
+        let ledger = MemoryLedger::new(scenario.economy.ledger_fee as u128, T0);
+        let proxy_id = principal(KIND_SYSTEM, 1);
+        let royalties_id = principal(KIND_SYSTEM, 2);
+        let governance = principal(KIND_SYSTEM, 3);
+        let treasury = account(principal(KIND_SYSTEM, 4));
+        let mut roy = royalties::State::open_small(DefaultMemoryImpl::default());
+        let e = &scenario.economy;
+        roy.initialize(
+            InitArgs {
+                split: SplitConfig {
+                    host_bps: e.split.host_bps,
+                    model_owners_bps: e.split.model_owners_bps,
+                    data_owners_bps: e.split.data_owners_bps,
+                    treasury_bps: e.split.treasury_bps,
+                },
+                auto_payout_fee_multiple: e.auto_payout_fee_multiple,
+                ..InitArgs::with_defaults(principal(KIND_SYSTEM, 0), governance, proxy_id, treasury)
+            },
+            T0,
+        )
+        .expect("the scenario's split was checked");
+        let mut proxy = ProxyState::open_small(DefaultMemoryImpl::default());
+        proxy.initialize(ProxyConfig {
+            ledger: principal(KIND_SYSTEM, 0),
+            royalties: royalties_id,
+            governance,
+            call_fee: e.call_fee as u128,
+            max_prompt_bytes: 16_384,
+            max_output_tokens: 4_096,
+            max_receipts_per_batch: e.max_receipts_per_batch,
+            flush_interval_seconds: scenario.step_seconds,
+            failures_before_suspension: 5,
+            max_nodes_per_call: 3,
+            calls_per_user_per_minute: u32::MAX,
+        });
+        let mut model_ids = Vec::new();
+        for (m, spec) in scenario.models.iter().enumerate() {
+            let owners: Vec<ShareHolding> = (0..spec.owners)
+                .map(|o| ShareHolding {
+                    account: account(principal(KIND_OWNER, (m as u32) << 16 | o)),
+                    units: 1_000_000 / spec.owners as u64
+                        + u64::from(o == 0) * (1_000_000 % spec.owners as u64),
+                })
+                .collect();
+            let data_owners: Vec<DataOwner> = (0..spec.data_owners)
+                .map(|d| DataOwner {
+                    account: account(principal(KIND_DATA, (m as u32) << 16 | d)),
+                    weight: 10_000 / spec.data_owners as u64
+                        + u64::from(d == 0) * (10_000 % spec.data_owners as u64),
+                })
+                .collect();
+            let price = Price {
+                per_1k_input_tokens: spec.per_1k_input_tokens,
+                per_1k_output_tokens: spec.per_1k_output_tokens,
+            };
+            let manager = owners[0].account.owner;
+            let id = roy
+                .register_model(
+                    manager,
+                    RegisterModelArgs {
+                        metadata: ModelMetadata {
+                            name: spec.name.clone(),
+                            base_model: "llama3.1:8b".into(),
+                            architecture: "simulated".into(),
+                            datasets: vec![],
+                            training_params: vec![],
+                            licence: "simulated".into(),
+                        },
+                        price,
+                        owners,
+                        data_owners,
+                    },
+                    T0,
+                )
+                .unwrap_or_else(|e| panic!("model {}: {e:?}", spec.name));
+            // Royalties pushes the model to the proxy; in process, the push is this upsert.
+            proxy.registry.upsert_model(ModelEntry {
+                model: id,
+                base_model: "llama3.1:8b".into(),
+                price,
+                status: ModelStatus::Active,
+                version: 1,
+            });
+            model_ids.push(id);
+        }
+        let mut keys = BTreeMap::new();
+        let mut reliability = BTreeMap::new();
+        let mut down = BTreeMap::new();
+        let mut speed = BTreeMap::new();
+        let mut host_ids = Vec::new();
+        for (h, spec) in scenario.hosts.iter().enumerate() {
+            let key = SigningKey::from_bytes(
+                &SplitMix64::stream(scenario.seed, &[run, KIND_HOST as u64, h as u64])
+                    .next_u64()
+                    .to_be_bytes()
+                    .repeat(4)
+                    .try_into()
+                    .expect("32 bytes"),
+            );
+            let id = proxy
+                .registry
+                .apply_node(
+                    principal(KIND_HOST, h as u32),
+                    ApplyNodeArgs {
+                        operator_subaccount: None,
+                        endpoint: format!("https://{}.sim/v1/infer", spec.name),
+                        public_key: serde_bytes::ByteBuf::from(
+                            key.verifying_key().to_bytes().to_vec(),
+                        ),
+                        models: vec!["llama3.1:8b".into()],
+                        capacity: spec.capacity,
+                    },
+                )
+                .expect("a valid host");
+            proxy
+                .registry
+                .decide_node(1_000 + h as u64, id, NodeAction::Admit)
+                .expect("admitted");
+            keys.insert(id, key);
+            reliability.insert(id, spec.reliability_ppm);
+            down.insert(id, false);
+            speed.insert(id, spec.tokens_per_second);
+            host_ids.push(id);
+        }
+        let mut world = Self {
+            scenario: scenario.clone(),
+            ledger,
+            proxy: RefCell::new(proxy),
+            royalties: RefCell::new(roy),
+            hosts: Hosts {
+                keys,
+                reliability_ppm: reliability,
+                down,
+                tokens_per_second: speed,
+                rng: RefCell::new(SplitMix64::stream(scenario.seed, &[run, KIND_HOST as u64])),
+                clock: Cell::new(T0),
+                stats: RefCell::default(),
+            },
+            proxy_id,
+            royalties_id,
+            treasury,
+            users: Vec::new(),
+            next_user: 0,
+            arrivals_rng: SplitMix64::stream(scenario.seed, &[run, KIND_USER as u64]),
+            minted: 0,
+            host_ids,
+            model_ids,
+            step: 0,
+        };
+        for _ in 0..scenario.users.initial {
+            world.arrive(run);
+        }
+        world
+    }
+
+    fn now(&self) -> u64 {
+        self.hosts.clock.get()
+    }
+
+    /// Moves the world's clock: the proxy's, royalties' and the ledger's.
+    fn set_clock(&self, now: u64) {
+        self.hosts.clock.set(now);
+        self.ledger.set_time(now);
+    }
+
+    /// A new user: funded on the ledger, approves the proxy and deposits (the production path).
+    fn arrive(&mut self, run: u64) {
+        let index = self.next_user;
+        self.next_user += 1;
+        let user = principal(KIND_USER, index);
+        let deposit = self.scenario.users.deposit as u128;
+        let fee = self.scenario.economy.ledger_fee as u128;
+        let funds = deposit + 2 * fee;
+        self.ledger.mint(account(user), funds);
+        self.minted += funds;
+        let approve = ApproveArgs {
+            from_subaccount: None,
+            spender: account(self.proxy_id),
+            amount: Nat::from(deposit + fee),
+            expected_allowance: None,
+            expires_at: None,
+            fee: None,
+            memo: None,
+            created_at_time: None,
+        };
+        block_on(self.ledger.client(user).icrc2_approve(approve))
+            .expect("the in-memory ledger answers")
+            .expect("the user can pay the approval");
+        block_on(flows::deposit(
+            &self.proxy,
+            &self.ledger.client(self.proxy_id),
+            user,
+            deposit,
+            self.now(),
+        ))
+        .expect("the deposit succeeds");
+        self.users.push(User {
+            principal: user,
+            rng: SplitMix64::stream(
+                self.scenario.seed,
+                &[run, KIND_USER as u64, index as u64 + 1],
+            ),
+        });
+    }
+
+    /// One step: outages, arrivals, calls, departures, the flush, the payout job; then the checks.
+    pub fn step(&mut self, run: u64) -> Result<StepRecord, Violation> {
+        let step = self.step;
+        self.step += 1;
+        let start = T0 + step as u64 * self.scenario.step_seconds * 1_000_000_000;
+        self.set_clock(start);
+        let mut record = StepRecord {
+            step,
+            ..Default::default()
+        };
+        for (h, spec) in self.scenario.hosts.iter().enumerate() {
+            let id = self.host_ids[h];
+            let down = spec.down_from_step.is_some_and(|s| step >= s);
+            self.hosts.down.insert(id, down);
+        }
+        let u = self.scenario.users.clone();
+        let arrivals = self
+            .arrivals_rng
+            .binomial(u.max_arrivals_per_step, u.arrival_ppm);
+        for _ in 0..arrivals {
+            self.arrive(run);
+        }
+        record.arrivals = arrivals;
+        let qualities: Vec<u64> = self
+            .scenario
+            .models
+            .iter()
+            .map(|m| m.quality as u64)
+            .collect();
+        let mut leaving = Vec::new();
+        for (i, user) in self.users.iter_mut().enumerate() {
+            let calls = user.rng.binomial(u.calls_per_step_max, u.call_ppm);
+            let (mut spent, mut tokens) = (0u128, 0u64);
+            for c in 0..calls {
+                let model = self.model_ids[user.rng.weighted(&qualities).expect("a model")];
+                let prompt_bytes = user.rng.between(u.prompt_bytes_min, u.prompt_bytes_max);
+                let args = InferArgs {
+                    model,
+                    prompt: Some("x".repeat(prompt_bytes as usize)),
+                    messages: None,
+                    max_tokens: user
+                        .rng
+                        .between(u.max_tokens_min as u64, u.max_tokens_max as u64)
+                        as u32,
+                    temperature: None,
+                    seed: None,
+                };
+                let now = start + (i as u64 * 64 + c as u64) * 1_000_000;
+                self.hosts.clock.set(now);
+                self.ledger.set_time(now);
+                let entropy = user.rng.next_u64();
+                match block_on(infer::infer(
+                    &self.proxy,
+                    &self.hosts,
+                    user.principal,
+                    args,
+                    entropy,
+                )) {
+                    Ok(ok) => {
+                        record.calls += 1;
+                        record.input_tokens += ok.input_tokens;
+                        record.output_tokens += ok.output_tokens;
+                        record.user_spend += ok.charged;
+                        record.metered += ok.charged - self.scenario.economy.call_fee as u128;
+                        spent += ok.charged;
+                        tokens += ok.input_tokens + ok.output_tokens;
+                    }
+                    Err(_) => record.failed_calls += 1,
+                }
+            }
+            let too_dear =
+                tokens > 0 && spent * 1_000 / tokens as u128 > u.max_cost_per_1k_tokens as u128;
+            let broke = self
+                .proxy
+                .borrow()
+                .metering
+                .balance(&user.principal)
+                .available
+                < u.deposit as u128 / 100;
+            if too_dear || broke || user.rng.chance(u.churn_ppm) {
+                leaving.push(i);
+            }
+        }
+        self.set_clock(start + self.scenario.step_seconds * 500_000_000);
+        for i in leaving.iter().rev() {
+            let user = self.users.remove(*i);
+            let available = self
+                .proxy
+                .borrow()
+                .metering
+                .balance(&user.principal)
+                .available;
+            if available > self.scenario.economy.ledger_fee as u128 {
+                block_on(flows::withdraw(
+                    &self.proxy,
+                    &self.ledger.client(self.proxy_id),
+                    user.principal,
+                    available,
+                    None,
+                    self.now(),
+                ))
+                .map_err(|e| Violation(format!("step {step}: a withdrawal failed: {e:?}")))?;
+            }
+        }
+        record.departures = leaving.len() as u32;
+        record.active_users = self.users.len() as u32;
+        let clock = &self.hosts.clock;
+        let royalties = InProcessRoyalties {
+            state: &self.royalties,
+            proxy: self.proxy_id,
+            clock,
+        };
+        block_on(flows::flush(
+            &self.proxy,
+            &self.ledger.client(self.proxy_id),
+            &royalties,
+            true,
+        ));
+        if (step + 1).is_multiple_of(self.scenario.economy.payout_every_steps) {
+            block_on(royalties::payouts::run_payout_job(
+                &self.royalties,
+                &self.ledger.client(self.royalties_id),
+                self.now(),
+            ));
+        }
+        self.fill_credits(&mut record);
+        self.check(step)?;
+        Ok(record)
+    }
+
+    fn fill_credits(&self, record: &mut StepRecord) {
+        let roy = self.royalties.borrow();
+        let credited = |owner: Principal| roy.balance_of(&account(owner)).credited_total;
+        record.credited_hosts = (0..self.scenario.hosts.len() as u32)
+            .map(|h| credited(principal(KIND_HOST, h)))
+            .sum();
+        for (m, spec) in self.scenario.models.iter().enumerate() {
+            record.credited_model_owners += (0..spec.owners)
+                .map(|o| credited(principal(KIND_OWNER, (m as u32) << 16 | o)))
+                .sum::<u128>();
+            record.credited_data_owners += (0..spec.data_owners)
+                .map(|d| credited(principal(KIND_DATA, (m as u32) << 16 | d)))
+                .sum::<u128>();
+        }
+        record.credited_treasury = roy.balance_of(&self.treasury).credited_total;
+        record.paid_out = roy.liabilities().paid_total;
+        record.proxy_fee_reserve = self.proxy.borrow().metering.liabilities().fee_reserve;
+    }
+
+    /// The invariants of every step: the ledger's own, and each canister's ledger balance equal to
+    /// what it owes.
+    fn check(&self, step: u32) -> Result<(), Violation> {
+        let fail = |what: String| Err(Violation(format!("step {step}: {what}")));
+        if let Err(e) = self.ledger.check_invariants() {
+            return fail(format!("ledger: {e}"));
+        }
+        let proxy_owes = self.proxy.borrow().metering.liabilities().total;
+        let proxy_has = self.ledger.balance(&account(self.proxy_id));
+        if proxy_owes != proxy_has {
+            return fail(format!("the proxy holds {proxy_has} and owes {proxy_owes}"));
+        }
+        let roy = self.royalties.borrow().liabilities();
+        let roy_has = self.ledger.balance(&account(self.royalties_id));
+        if roy.total != roy_has {
+            return fail(format!("royalties holds {roy_has} and owes {}", roy.total));
+        }
+        if roy.settled_total != roy.available + roy.in_flight + roy.paid_total + roy.undistributed {
+            return fail("royalties' settled total does not add up".into());
+        }
+        Ok(())
+    }
+
+    /// Tokens minted to users so far (the only money entering the world).
+    pub fn minted(&self) -> u128 {
+        self.minted
+    }
+
+    pub fn host_stats(&self) -> BTreeMap<u64, HostStats> {
+        self.hosts.stats.borrow().clone()
+    }
+
+    /// Credited totals per stakeholder account (for distributions).
+    pub fn stakeholder_credits(&self) -> Vec<(String, u128)> {
+        let roy = self.royalties.borrow();
+        let mut out = Vec::new();
+        let credited = |owner: Principal| roy.balance_of(&account(owner)).credited_total;
+        for h in 0..self.scenario.hosts.len() as u32 {
+            out.push((format!("host:{h}"), credited(principal(KIND_HOST, h))));
+        }
+        for (m, spec) in self.scenario.models.iter().enumerate() {
+            for o in 0..spec.owners {
+                out.push((
+                    format!("owner:{m}:{o}"),
+                    credited(principal(KIND_OWNER, (m as u32) << 16 | o)),
+                ));
+            }
+            for d in 0..spec.data_owners {
+                out.push((
+                    format!("data:{m}:{d}"),
+                    credited(principal(KIND_DATA, (m as u32) << 16 | d)),
+                ));
+            }
+        }
+        out
+    }
+}
