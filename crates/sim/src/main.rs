@@ -1,7 +1,8 @@
 //! `sim`: run a scenario file on the production state machines and report.
 
-use sim::report::{self, judge, Manifest, Summary, CSV_HEADER};
+use sim::report::{self, judge, Manifest, Summary};
 use sim::scenario::Scenario;
+use sim::world::Violation;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,14 +10,16 @@ use std::process::ExitCode;
 const HELP: &str = "sim — NeuraNFT economic simulation on the production state machines
 
 USAGE:
-    sim run <scenario.toml> [--out <dir>] [--seed <n>] [--steps <n>]
+    sim run <scenario.toml> [--out <dir>] [--seed <n>] [--steps <n>] [--runs <n>] [--threads <n>]
     sim check <scenario.toml>
     sim --help
 
-run     simulates the scenario (seed and steps from the file unless given), checks the conservation
-        invariants after every step, writes <dir>/steps.csv (one row per step) and
-        <dir>/summary.json (metrics, gates, manifest), prints the summary and PASS/FAIL per gate.
-        Exit status 1 when a gate fails or an invariant breaks.
+run     simulates the scenario (seed and steps from the file unless given) --runs times (Monte Carlo,
+        default 1) on --threads threads (default: all cores), checks the conservation invariants after
+        every step, writes <dir>/steps-runNNNN.csv (one row per step) and <dir>/summary.json (per-run
+        metrics, p5/median/p95 across runs, gates on the medians, manifest), prints the summary and
+        PASS/FAIL per gate. The same seed gives the same bytes whatever the thread count.
+        Exit status 1 when a gate fails; 2 on a bad file or a broken invariant.
 check   parses and checks a scenario file: unknown keys and values out of range are reported with
         their line.
 
@@ -84,48 +87,59 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 .unwrap_or_else(|| PathBuf::from("sim-out").join(&scenario.name));
             std::fs::create_dir_all(&out)
                 .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-            let csv_path = out.join("steps.csv");
-            let file = std::fs::File::create(&csv_path)
-                .map_err(|e| format!("cannot create {}: {e}", csv_path.display()))?;
-            let mut csv = std::io::BufWriter::new(file);
-            writeln!(csv, "{CSV_HEADER}").map_err(|e| e.to_string())?;
+            let runs: u64 = flag(args, "--runs")?.unwrap_or(1);
+            let threads: usize = flag(args, "--threads")?
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if runs == 0 {
+                return Err("--runs must be at least 1".into());
+            }
             let started = std::time::Instant::now();
-            let summary = report::run_one(&scenario, 0, &mut csv)
-                .map_err(|v| format!("invariant broken: {}", v.0))?;
-            csv.flush().map_err(|e| e.to_string())?;
+            let dir = out.clone();
+            let summaries = report::run_many(&scenario, runs, threads, |run| {
+                let path = dir.join(format!("steps-run{run:04}.csv"));
+                let file = std::fs::File::create(&path)
+                    .map_err(|e| Violation(format!("cannot create {}: {e}", path.display())))?;
+                Ok(Box::new(std::io::BufWriter::new(file)) as Box<dyn Write + Send>)
+            })
+            .map_err(|v| format!("invariant broken: {}", v.0))?;
             let elapsed = started.elapsed();
-            let gates = judge(&scenario.gates, &summary);
+            let spreads = report::spreads(&summaries);
+            let gates = judge(&scenario.gates, &spreads);
+            let calls: u64 = summaries.iter().map(|s| s.calls).sum();
             let all = Summary {
                 manifest: Manifest {
                     scenario: scenario.name.clone(),
                     scenario_sha256: Scenario::hash(&source),
                     seed: scenario.seed,
                     steps: scenario.steps,
+                    runs,
                     crate_version: env!("CARGO_PKG_VERSION").into(),
                     rng: "SplitMix64, one stream per run and entity".into(),
                 },
-                runs: vec![summary.clone()],
+                runs: summaries.clone(),
+                spreads: spreads.clone(),
                 gates: gates.clone(),
             };
             let json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
             std::fs::write(out.join("summary.json"), json).map_err(|e| e.to_string())?;
             println!(
-                "scenario {:?}: {} steps, {} paid calls ({} failed), {} tokens, users spent {}, {} settled to stakeholders; invariants held at every step",
-                scenario.name,
-                scenario.steps,
-                summary.calls,
-                summary.failed_calls,
-                summary.tokens,
-                summary.user_spend,
-                summary.metered
+                "scenario {:?}: {runs} runs × {} steps on {threads} threads, {calls} paid calls; invariants held at every step of every run",
+                scenario.name, scenario.steps
             );
             println!(
                 "  {:.0} metered inference events per second ({:.2} s)",
-                summary.calls as f64 / elapsed.as_secs_f64(),
+                calls as f64 / elapsed.as_secs_f64(),
                 elapsed.as_secs_f64()
             );
-            for (name, value) in &summary.metrics {
-                println!("  {name:<26} {value:.4}");
+            println!(
+                "  {:<26} {:>14} {:>14} {:>14}",
+                "metric", "p5", "median", "p95"
+            );
+            for s in &spreads {
+                println!(
+                    "  {:<26} {:>14.4} {:>14.4} {:>14.4}",
+                    s.metric, s.p5, s.p50, s.p95
+                );
             }
             let mut failed = false;
             for g in &gates {
@@ -138,8 +152,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 failed |= !g.pass;
             }
             println!(
-                "wrote {} and {}",
-                csv_path.display(),
+                "wrote {}/steps-run*.csv and {}",
+                out.display(),
                 out.join("summary.json").display()
             );
             Ok(if failed {

@@ -249,11 +249,15 @@ pub struct GateResult {
     pub pass: bool,
 }
 
-pub fn judge(gates: &[Gate], summary: &RunSummary) -> Vec<GateResult> {
+/// Judges each gate on the metric's median across runs.
+pub fn judge(gates: &[Gate], spreads: &[Spread]) -> Vec<GateResult> {
     gates
         .iter()
         .map(|g| {
-            let value = summary.metric(&g.metric).unwrap_or(f64::NAN);
+            let value = spreads
+                .iter()
+                .find(|s| s.metric == g.metric)
+                .map_or(f64::NAN, |s| s.p50);
             let pass = match g.op.as_str() {
                 ">" => value > g.value,
                 ">=" => value >= g.value,
@@ -276,6 +280,7 @@ pub struct Manifest {
     pub scenario_sha256: String,
     pub seed: u64,
     pub steps: u32,
+    pub runs: u64,
     pub crate_version: String,
     pub rng: String,
 }
@@ -284,5 +289,66 @@ pub struct Manifest {
 pub struct Summary {
     pub manifest: Manifest,
     pub runs: Vec<RunSummary>,
+    /// Each metric across runs.
+    pub spreads: Vec<Spread>,
+    /// The gates, judged on each metric's median across runs.
     pub gates: Vec<GateResult>,
+}
+
+/// A metric across runs: its mean and its 5th, 50th and 95th percentiles.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Spread {
+    pub metric: String,
+    pub mean: f64,
+    pub p5: f64,
+    pub p50: f64,
+    pub p95: f64,
+}
+
+/// Every metric's spread over `runs`.
+pub fn spreads(runs: &[RunSummary]) -> Vec<Spread> {
+    METRICS
+        .iter()
+        .map(|m| {
+            let values: Vec<f64> = runs.iter().filter_map(|r| r.metric(m)).collect();
+            Spread {
+                metric: m.to_string(),
+                mean: values.iter().sum::<f64>() / values.len().max(1) as f64,
+                p5: percentile(&values, 5),
+                p50: percentile(&values, 50),
+                p95: percentile(&values, 95),
+            }
+        })
+        .collect()
+}
+
+/// Runs `runs` Monte Carlo runs of `scenario` on `threads` threads; run `r` streams its rows to
+/// `csv_for(r)`. Each run draws only from its own streams, so the results (and every byte written)
+/// are the same whatever the thread count. Returns the summaries in run order.
+pub fn run_many<F>(
+    scenario: &Scenario,
+    runs: u64,
+    threads: usize,
+    csv_for: F,
+) -> Result<Vec<RunSummary>, Violation>
+where
+    F: Fn(u64) -> Result<Box<dyn Write + Send>, Violation> + Sync,
+{
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .build()
+        .map_err(|e| Violation(format!("cannot start {threads} threads: {e}")))?;
+    pool.install(|| {
+        (0..runs)
+            .into_par_iter()
+            .map(|run| {
+                let mut csv = csv_for(run)?;
+                writeln!(csv, "{CSV_HEADER}").map_err(|e| Violation(e.to_string()))?;
+                let summary = run_one(scenario, run, &mut csv)?;
+                csv.flush().map_err(|e| Violation(e.to_string()))?;
+                Ok(summary)
+            })
+            .collect()
+    })
 }

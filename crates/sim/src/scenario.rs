@@ -81,10 +81,10 @@ pub struct ModelSpec {
     /// Users choose a model with probability proportional to quality.
     #[serde(default = "default_quality")]
     pub quality: u32,
-    /// Equal owners sharing the model's 1,000,000 share units.
+    /// Equal owners sharing the model's 1,000,000 share units (at most 100).
     #[serde(default = "one")]
     pub owners: u32,
-    /// Equal data owners (0: the data part goes to the owners).
+    /// Equal data owners (0: the data part goes to the owners; at most 50).
     #[serde(default)]
     pub data_owners: u32,
 }
