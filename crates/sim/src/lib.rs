@@ -3,6 +3,7 @@
 //! royalties' settlement and payouts, the icrc-ledger — with integer money, and the conservation
 //! invariants are checked after every step. See `crates/sim/README.md`.
 
+pub mod ab;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -11,6 +11,8 @@ const HELP: &str = "sim — NeuraNFT economic simulation on the production state
 
 USAGE:
     sim run <scenario.toml> [--out <dir>] [--seed <n>] [--steps <n>] [--runs <n>] [--threads <n>]
+    sim ab <baseline.toml> <variant.toml> [--runs <n>] [--threads <n>]
+    sim preview <baseline.toml> <change> [--runs <n>] [--threads <n>]
     sim check <scenario.toml>
     sim --help
 
@@ -20,6 +22,10 @@ run     simulates the scenario (seed and steps from the file unless given) --run
         metrics, p5/median/p95 across runs, gates on the medians, manifest), prints the summary and
         PASS/FAIL per gate. The same seed gives the same bytes whatever the thread count.
         Exit status 1 when a gate fails; 2 on a bad file or a broken invariant.
+ab      paired A/B: runs both scenarios on the same random draws, run by run (the variant takes the
+        baseline's seed), and prints each metric's mean difference with a 95% interval.
+preview the A/B of one proposal's change on the baseline: split=HOST,OWNERS,DATA,TREASURY (bps),
+        call_fee=N, or prices=P% (every model's prices scaled).
 check   parses and checks a scenario file: unknown keys and values out of range are reported with
         their line.
 
@@ -161,6 +167,53 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Some(command @ ("ab" | "preview")) => {
+            let base_path = args
+                .get(1)
+                .ok_or(format!("{command} needs a baseline scenario"))?;
+            let (baseline, _) = load(base_path)?;
+            let second = args.get(2).ok_or(format!(
+                "{command} needs {}",
+                if command == "ab" {
+                    "a variant scenario"
+                } else {
+                    "a change (split=…, call_fee=…, prices=…%)"
+                }
+            ))?;
+            let variant = if command == "ab" {
+                load(second)?.0
+            } else {
+                sim::ab::Change::parse(second)?.apply(&baseline)
+            };
+            let runs: u64 = flag(args, "--runs")?.unwrap_or(10);
+            let threads: usize = flag(args, "--threads")?
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if runs == 0 {
+                return Err("--runs must be at least 1".into());
+            }
+            let (_, _, deltas) = sim::ab::paired(&baseline, &variant, runs, threads)
+                .map_err(|v| format!("invariant broken: {}", v.0))?;
+            println!(
+                "paired A/B over {runs} runs of {:?} (same random draws in both arms):",
+                baseline.name
+            );
+            println!(
+                "  {:<26} {:>14} {:>14} {:>14} {:>28}",
+                "metric", "baseline", "variant", "difference", "95% interval"
+            );
+            for d in &deltas {
+                println!(
+                    "  {:<26} {:>14.4} {:>14.4} {:>+14.4} {:>13.4} … {:<13.4}",
+                    d.metric,
+                    d.baseline_mean,
+                    d.variant_mean,
+                    d.mean_difference,
+                    d.ci95_low,
+                    d.ci95_high
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(other) => Err(format!("unknown command {other:?}; see sim --help")),
     }

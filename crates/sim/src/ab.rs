@@ -1,0 +1,132 @@
+//! Paired A/B: a variant (a proposal's change) and the baseline run on the same random draws, run by
+//! run, so the difference in each metric is the change's effect, not noise between runs.
+
+use crate::report::{run_many, RunSummary, METRICS};
+use crate::scenario::{Scenario, Split};
+use crate::world::Violation;
+use serde::Serialize;
+
+/// The variant's effect on one metric: the mean paired difference (variant − baseline) and its 95%
+/// confidence interval (normal approximation over the runs).
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Delta {
+    pub metric: String,
+    pub baseline_mean: f64,
+    pub variant_mean: f64,
+    pub mean_difference: f64,
+    pub ci95_low: f64,
+    pub ci95_high: f64,
+}
+
+/// A change a proposal would make, applied to a scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    Split(Split),
+    CallFee(u64),
+    /// Both per-1k prices of every model scaled by `percent` (100 = unchanged).
+    Prices {
+        percent: u64,
+    },
+}
+
+impl Change {
+    /// Parses `split=H,M,D,T`, `call_fee=N` or `prices=P%`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (key, value) = text
+            .split_once('=')
+            .ok_or(format!("{text:?}: expected key=value"))?;
+        let number = |v: &str| {
+            v.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{v:?} is not a number"))
+        };
+        match key.trim() {
+            "split" => {
+                let parts: Vec<u64> = value.split(',').map(number).collect::<Result<_, _>>()?;
+                let [h, m, d, t] = parts[..] else {
+                    return Err(
+                        "split needs four basis-point parts: host,owners,data,treasury".into(),
+                    );
+                };
+                if h + m + d + t != 10_000 {
+                    return Err(format!(
+                        "the split's parts sum to {}; they must sum to 10,000",
+                        h + m + d + t
+                    ));
+                }
+                Ok(Change::Split(Split {
+                    host_bps: h as u16,
+                    model_owners_bps: m as u16,
+                    data_owners_bps: d as u16,
+                    treasury_bps: t as u16,
+                }))
+            }
+            "call_fee" => Ok(Change::CallFee(number(value)?)),
+            "prices" => Ok(Change::Prices {
+                percent: number(value.trim_end_matches('%'))?,
+            }),
+            other => Err(format!(
+                "unknown change {other:?}: split, call_fee or prices"
+            )),
+        }
+    }
+
+    pub fn apply(&self, scenario: &Scenario) -> Scenario {
+        let mut s = scenario.clone();
+        match self {
+            Change::Split(split) => s.economy.split = *split,
+            Change::CallFee(fee) => s.economy.call_fee = *fee,
+            Change::Prices { percent } => {
+                for m in &mut s.models {
+                    m.per_1k_input_tokens = m.per_1k_input_tokens * percent / 100;
+                    m.per_1k_output_tokens = m.per_1k_output_tokens * percent / 100;
+                }
+            }
+        }
+        s.name = format!("{} (variant)", scenario.name);
+        s
+    }
+}
+
+/// Runs baseline and variant `runs` times each on the same streams (the variant takes the baseline's
+/// seed) and returns each metric's paired difference.
+pub fn paired(
+    baseline: &Scenario,
+    variant: &Scenario,
+    runs: u64,
+    threads: usize,
+) -> Result<(Vec<RunSummary>, Vec<RunSummary>, Vec<Delta>), Violation> {
+    let mut variant = variant.clone();
+    variant.seed = baseline.seed;
+    let sink = |_| Ok(Box::new(std::io::sink()) as Box<dyn std::io::Write + Send>);
+    let a = run_many(baseline, runs, threads, sink)?;
+    let b = run_many(&variant, runs, threads, sink)?;
+    let deltas = METRICS
+        .iter()
+        .map(|m| {
+            let pairs: Vec<(f64, f64)> = a
+                .iter()
+                .zip(&b)
+                .filter_map(|(x, y)| Some((x.metric(m)?, y.metric(m)?)))
+                .collect();
+            let n = pairs.len().max(1) as f64;
+            let diffs: Vec<f64> = pairs.iter().map(|(x, y)| y - x).collect();
+            let mean = diffs.iter().sum::<f64>() / n;
+            let var = if diffs.len() > 1 {
+                diffs.iter().map(|d| (d - mean) * (d - mean)).sum::<f64>() / (n - 1.0)
+            } else {
+                0.0
+            };
+            let half = 1.96 * (var / n).sqrt();
+            Delta {
+                metric: m.to_string(),
+                baseline_mean: pairs.iter().map(|p| p.0).sum::<f64>() / n,
+                variant_mean: pairs.iter().map(|p| p.1).sum::<f64>() / n,
+                mean_difference: mean,
+                ci95_low: mean - half,
+                ci95_high: mean + half,
+            }
+        })
+        .collect();
+    Ok((a, b, deltas))
+}
