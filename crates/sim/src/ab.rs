@@ -88,6 +88,14 @@ impl Change {
     }
 }
 
+/// Both arms' runs, in run order, and each metric's paired difference.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paired {
+    pub baseline: Vec<RunSummary>,
+    pub variant: Vec<RunSummary>,
+    pub deltas: Vec<Delta>,
+}
+
 /// Runs baseline and variant `runs` times each on the same streams (the variant takes the baseline's
 /// seed) and returns each metric's paired difference.
 pub fn paired(
@@ -95,7 +103,7 @@ pub fn paired(
     variant: &Scenario,
     runs: u64,
     threads: usize,
-) -> Result<(Vec<RunSummary>, Vec<RunSummary>, Vec<Delta>), Violation> {
+) -> Result<Paired, Violation> {
     let mut variant = variant.clone();
     variant.seed = baseline.seed;
     let sink = |_| Ok(Box::new(std::io::sink()) as Box<dyn std::io::Write + Send>);
@@ -128,5 +136,9 @@ pub fn paired(
             }
         })
         .collect();
-    Ok((a, b, deltas))
+    Ok(Paired {
+        baseline: a,
+        variant: b,
+        deltas,
+    })
 }

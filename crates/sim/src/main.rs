@@ -192,8 +192,9 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             if runs == 0 {
                 return Err("--runs must be at least 1".into());
             }
-            let (_, _, deltas) = sim::ab::paired(&baseline, &variant, runs, threads)
-                .map_err(|v| format!("invariant broken: {}", v.0))?;
+            let deltas = sim::ab::paired(&baseline, &variant, runs, threads)
+                .map_err(|v| format!("invariant broken: {}", v.0))?
+                .deltas;
             println!(
                 "paired A/B over {runs} runs of {:?} (same random draws in both arms):",
                 baseline.name

@@ -179,8 +179,8 @@ fn monte_carlo_runs_give_the_same_bytes_on_one_thread_and_on_two() {
 fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_computed() {
     let (_, source) = &shipped()[0];
     let baseline = short(source, 8);
-    let (_, _, deltas) = sim::ab::paired(&baseline, &baseline, 3, 2).unwrap();
-    for d in &deltas {
+    let same = sim::ab::paired(&baseline, &baseline, 3, 2).unwrap();
+    for d in &same.deltas {
         assert_eq!(d.mean_difference, 0.0, "{d:?}");
         assert_eq!((d.ci95_low, d.ci95_high), (0.0, 0.0), "{d:?}");
     }
@@ -188,8 +188,8 @@ fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_com
     // do not depend on the split), so the take rate rises by 5% of the metered share of spending.
     let change = sim::ab::Change::parse("split=2500,5000,1000,1500").unwrap();
     let variant = change.apply(&baseline);
-    let (a, b, deltas) = sim::ab::paired(&baseline, &variant, 3, 2).unwrap();
-    for (x, y) in a.iter().zip(&b) {
+    let changed = sim::ab::paired(&baseline, &variant, 3, 2).unwrap();
+    for (x, y) in changed.baseline.iter().zip(&changed.variant) {
         assert_eq!(x.metered, y.metered, "the same calls in both arms");
         let expected = 0.05 * x.metered as f64 / x.user_spend as f64;
         let moved = y.metric("take_rate").unwrap() - x.metric("take_rate").unwrap();
@@ -198,7 +198,11 @@ fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_com
             "moved {moved}, expected {expected}"
         );
     }
-    let take = deltas.iter().find(|d| d.metric == "take_rate").unwrap();
+    let take = changed
+        .deltas
+        .iter()
+        .find(|d| d.metric == "take_rate")
+        .unwrap();
     assert!(
         take.mean_difference > 0.0 && take.ci95_low > 0.0,
         "{take:?}"
