@@ -3,7 +3,7 @@
 use sim::report::{self, judge, Manifest, Summary};
 use sim::scenario::Scenario;
 use sim::world::Violation;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -101,12 +101,34 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             let started = std::time::Instant::now();
             let dir = out.clone();
-            let summaries = report::run_many(&scenario, runs, threads, |run| {
-                let path = dir.join(format!("steps-run{run:04}.csv"));
-                let file = std::fs::File::create(&path)
-                    .map_err(|e| Violation(format!("cannot create {}: {e}", path.display())))?;
-                Ok(Box::new(std::io::BufWriter::new(file)) as Box<dyn Write + Send>)
-            })
+            // A progress bar on a terminal; nothing in CI or when piped.
+            let terminal = std::io::stderr().is_terminal();
+            let progress = move |done: u64| {
+                if terminal {
+                    let width = 30;
+                    let filled = (done * width / runs) as usize;
+                    eprint!(
+                        "\r[{}{}] {done}/{runs} runs",
+                        "=".repeat(filled),
+                        " ".repeat(width as usize - filled)
+                    );
+                    if done == runs {
+                        eprintln!();
+                    }
+                }
+            };
+            let summaries = report::run_many_with_progress(
+                &scenario,
+                runs,
+                threads,
+                |run| {
+                    let path = dir.join(format!("steps-run{run:04}.csv"));
+                    let file = std::fs::File::create(&path)
+                        .map_err(|e| Violation(format!("cannot create {}: {e}", path.display())))?;
+                    Ok(Box::new(std::io::BufWriter::new(file)) as Box<dyn Write + Send>)
+                },
+                &progress,
+            )
             .map_err(|v| format!("invariant broken: {}", v.0))?;
             let elapsed = started.elapsed();
             let spreads = report::spreads(&summaries);

@@ -334,6 +334,21 @@ pub fn run_many<F>(
 where
     F: Fn(u64) -> Result<Box<dyn Write + Send>, Violation> + Sync,
 {
+    run_many_with_progress(scenario, runs, threads, csv_for, &|_| {})
+}
+
+/// [`run_many`], calling `progress(finished_runs)` as runs finish (in any order).
+pub fn run_many_with_progress<F>(
+    scenario: &Scenario,
+    runs: u64,
+    threads: usize,
+    csv_for: F,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<RunSummary>, Violation>
+where
+    F: Fn(u64) -> Result<Box<dyn Write + Send>, Violation> + Sync,
+{
+    let finished = std::sync::atomic::AtomicU64::new(0);
     use rayon::prelude::*;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
@@ -347,6 +362,7 @@ where
                 writeln!(csv, "{CSV_HEADER}").map_err(|e| Violation(e.to_string()))?;
                 let summary = run_one(scenario, run, &mut csv)?;
                 csv.flush().map_err(|e| Violation(e.to_string()))?;
+                progress(finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1);
                 Ok(summary)
             })
             .collect()
