@@ -3,6 +3,7 @@
 
 use crate::scenario::{Gate, Scenario};
 use crate::world::{StepRecord, Violation, World};
+use neuranft_types::governance::ProposalStatus;
 use serde::Serialize;
 use std::io::Write;
 
@@ -18,6 +19,10 @@ pub const METRICS: &[&str] = &[
     "nakamoto_hosts",
     "churn_rate",
     "failed_call_rate",
+    "turnout",
+    "pass_rate",
+    "nakamoto_voting_power",
+    "hhi_voting_power",
 ];
 
 pub const CSV_HEADER: &str = "run,step,active_users,arrivals,departures,calls,failed_calls,input_tokens,output_tokens,user_spend,metered,credited_hosts,credited_model_owners,credited_data_owners,credited_treasury,paid_out,proxy_fee_reserve";
@@ -217,6 +222,34 @@ pub fn run_one(
             ratio(failed as u128, (calls + failed) as u128),
         ),
     ];
+    let mut metrics = metrics;
+    let outcomes = world.proposal_outcomes();
+    let decided: Vec<_> = outcomes
+        .iter()
+        .filter(|o| !matches!(o.1, ProposalStatus::Open | ProposalStatus::Preparing))
+        .collect();
+    let turnout = if decided.is_empty() {
+        0.0
+    } else {
+        decided.iter().map(|o| ratio(o.2 + o.3, o.4)).sum::<f64>() / decided.len() as f64
+    };
+    let passed = decided
+        .iter()
+        .filter(|o| !matches!(o.1, ProposalStatus::Rejected))
+        .count();
+    let powers = world.voting_powers();
+    metrics.extend([
+        ("turnout".to_string(), turnout),
+        (
+            "pass_rate".to_string(),
+            ratio(passed as u128, decided.len() as u128),
+        ),
+        (
+            "nakamoto_voting_power".to_string(),
+            nakamoto(&powers) as f64,
+        ),
+        ("hhi_voting_power".to_string(), hhi(&powers)),
+    ]);
     Ok(RunSummary {
         run,
         calls,

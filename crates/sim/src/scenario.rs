@@ -19,8 +19,57 @@ pub struct Scenario {
     pub users: Users,
     pub models: Vec<ModelSpec>,
     pub hosts: Vec<HostSpec>,
+    /// Token holders with neurons, voting in the governance state machine (none: no governance).
+    pub governance: GovernanceSpec,
+    /// Proposals made during the run and voted on by the holders.
+    pub proposals: Vec<ProposalSpec>,
     /// Policy gates: each is PASS or FAIL at the end of a run.
     pub gates: Vec<Gate>,
+}
+
+/// Governance-token amounts are whole tokens (8 decimals on the ledger).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceSpec {
+    /// Holders, each staking one neuron (one-year dissolve delay) through the real staking flow.
+    pub holders: u32,
+    pub stake_min: u64,
+    pub stake_max: u64,
+    /// One more holder with this stake (0: none); it makes every proposal.
+    pub whale_stake: u64,
+    /// Each holder follows the largest holder on every normal topic with this probability.
+    pub follow_ppm: u32,
+    /// Each holder who does not follow votes on a proposal with this probability.
+    pub turnout_ppm: u32,
+}
+
+impl Default for GovernanceSpec {
+    fn default() -> Self {
+        Self {
+            holders: 0,
+            stake_min: 100,
+            stake_max: 5_000,
+            whale_stake: 0,
+            follow_ppm: 0,
+            turnout_ppm: 600_000,
+        }
+    }
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalSpec {
+    /// The step at which the largest holder proposes it.
+    pub at_step: u32,
+    /// `split=HOST,OWNERS,DATA,TREASURY` or `call_fee=N`.
+    pub change: String,
+    /// Each voting holder votes yes with this probability.
+    #[serde(default = "half")]
+    pub support_ppm: u32,
+}
+
+fn half() -> u32 {
+    500_000
 }
 
 /// Token amounts are in the payment token's smallest unit (8 decimals: 100,000,000 = 1 token); TOML
@@ -150,6 +199,8 @@ impl Default for Scenario {
             users: Users::default(),
             models: vec![],
             hosts: vec![],
+            governance: GovernanceSpec::default(),
+            proposals: vec![],
             gates: vec![],
         }
     }
@@ -394,6 +445,71 @@ impl Scenario {
                         "host {}: capacity and tokens_per_second must be positive",
                         h.name
                     ),
+                ));
+            }
+        }
+        let g = &self.governance;
+        if g.holders > 10_000 {
+            return Err(err(
+                "governance",
+                0,
+                "holders",
+                "holders must be at most 10,000".into(),
+            ));
+        }
+        if g.stake_min == 0 || g.stake_min > g.stake_max || g.stake_max > 1_000_000_000 {
+            return Err(err(
+                "governance",
+                0,
+                "stake_max",
+                "stakes must be 1 ≤ stake_min ≤ stake_max ≤ 1,000,000,000 tokens".into(),
+            ));
+        }
+        for (key, ppm) in [("follow_ppm", g.follow_ppm), ("turnout_ppm", g.turnout_ppm)] {
+            if ppm > 1_000_000 {
+                return Err(err(
+                    "governance",
+                    0,
+                    key,
+                    format!("{key} is at most 1,000,000"),
+                ));
+            }
+        }
+        for (i, p) in self.proposals.iter().enumerate() {
+            if g.holders == 0 && g.whale_stake == 0 {
+                return Err(err(
+                    "proposals",
+                    i,
+                    "at_step",
+                    "proposals need holders: set [governance] holders or whale_stake".into(),
+                ));
+            }
+            if p.at_step >= self.steps {
+                return Err(err(
+                    "proposals",
+                    i,
+                    "at_step",
+                    format!("at_step must be below steps ({})", self.steps),
+                ));
+            }
+            match crate::ab::Change::parse(&p.change) {
+                Ok(crate::ab::Change::Prices { .. }) => {
+                    return Err(err(
+                        "proposals",
+                        i,
+                        "change",
+                        "prices are set by each model's manager, not by a proposal".into(),
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(err("proposals", i, "change", e)),
+            }
+            if p.support_ppm > 1_000_000 {
+                return Err(err(
+                    "proposals",
+                    i,
+                    "support_ppm",
+                    "support_ppm is at most 1,000,000".into(),
                 ));
             }
         }

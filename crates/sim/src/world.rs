@@ -7,6 +7,9 @@ use crate::scenario::Scenario;
 use candid::{Nat, Principal};
 use ed25519_dalek::{Signer, SigningKey};
 use futures::executor::block_on;
+use governance::book::Book;
+use governance::flows::TargetOutcome;
+use governance::Governance;
 use ic_stable_structures::DefaultMemoryImpl;
 use icrc_ledger_types::icrc2::approve::ApproveArgs;
 use inference_proxy::flows::{self, RoyaltiesClient};
@@ -15,6 +18,10 @@ use inference_proxy::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeRecor
 use inference_proxy::state::{ProxyConfig, ProxyState};
 use ledger_adapter::memory::MemoryLedger;
 use ledger_adapter::{CallFailure, LedgerRuntime};
+use neuranft_types::governance::{
+    Action, MakeProposalArgs, NeuronId, ProposalId, ProposalStatus, StakeArgs, Topic,
+    UpgradeTarget, Vote,
+};
 use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
 use neuranft_types::royalties::*;
 use neuranft_types::Account;
@@ -27,6 +34,8 @@ const KIND_OWNER: u8 = 2;
 const KIND_DATA: u8 = 3;
 const KIND_HOST: u8 = 4;
 const KIND_SYSTEM: u8 = 5;
+const KIND_HOLDER: u8 = 6;
+const E8S: u64 = 100_000_000;
 
 /// A principal for entity `index` of `kind`: the same in every run.
 pub fn principal(kind: u8, index: u32) -> Principal {
@@ -157,6 +166,77 @@ struct User {
     rng: SplitMix64,
 }
 
+/// The governance canister's targets, in process: royalties' `set_split` (then the push of the new
+/// version to the proxy), the proxy's `set_call_fee` and `decide_node`.
+struct InProcessTargets<'a> {
+    royalties: &'a RefCell<royalties::State>,
+    proxy: &'a RefCell<ProxyState>,
+    governance: Principal,
+    clock: &'a Cell<u64>,
+}
+
+impl governance::flows::Targets for InProcessTargets<'_> {
+    async fn set_royalty_split(&self, proposal: u64, split: SplitConfig) -> TargetOutcome {
+        let args = SetSplitArgs {
+            proposal_id: proposal,
+            split,
+        };
+        match self
+            .royalties
+            .borrow_mut()
+            .set_split(self.governance, args, self.clock.get())
+        {
+            Ok(version) => {
+                self.proxy.borrow_mut().set_split_version(version);
+                TargetOutcome::Done
+            }
+            Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn set_call_fee(&self, proposal: u64, call_fee: u128) -> TargetOutcome {
+        match self.proxy.borrow_mut().set_call_fee(proposal, call_fee) {
+            Ok(()) => TargetOutcome::Done,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn decide_node(&self, proposal: u64, node: u64, action: NodeAction) -> TargetOutcome {
+        match self
+            .proxy
+            .borrow_mut()
+            .registry
+            .decide_node(proposal, node, action)
+        {
+            Ok(_) => TargetOutcome::Done,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn upgrade(
+        &self,
+        _target: UpgradeTarget,
+        _wasm: serde_bytes::ByteBuf,
+        _arg: serde_bytes::ByteBuf,
+    ) -> TargetOutcome {
+        TargetOutcome::Refused("canister upgrades are not simulated".into())
+    }
+}
+
+/// Token holders and their neurons, in the governance state machine.
+struct Dao {
+    governance: RefCell<Governance>,
+    stakes: RefCell<Book>,
+    treasury: RefCell<Book>,
+    nng: MemoryLedger,
+    /// (holder, neuron, follows the largest holder)
+    holders: Vec<(Principal, NeuronId, bool)>,
+    rng: SplitMix64,
+    /// Proposals made so far, with the scenario's index of each.
+    proposals: Vec<(usize, ProposalId)>,
+}
+
 /// A conservation invariant that failed: the step and what disagrees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation(pub String);
@@ -177,6 +257,7 @@ pub struct World {
     pub host_ids: Vec<u64>,
     pub model_ids: Vec<ModelId>,
     step: u32,
+    dao: Option<Dao>,
 }
 
 impl World {
@@ -330,7 +411,9 @@ impl World {
             host_ids,
             model_ids,
             step: 0,
+            dao: None,
         };
+        world.dao = world.found_dao(run);
         for _ in 0..scenario.users.initial {
             world.arrive(run);
         }
@@ -339,6 +422,256 @@ impl World {
 
     fn now(&self) -> u64 {
         self.hosts.clock.get()
+    }
+
+    /// The token holders stake their neurons through governance's real staking flow, on their own
+    /// governance-token ledger; some follow the largest holder.
+    fn found_dao(&self, run: u64) -> Option<Dao> {
+        let spec = &self.scenario.governance;
+        if spec.holders == 0 && spec.whale_stake == 0 {
+            return None;
+        }
+        let mm = ic_stable_structures::memory_manager::MemoryManager::init_with_bucket_size(
+            DefaultMemoryImpl::default(),
+            1,
+        );
+        let mut g = Governance::open_in(&mm);
+        g.initialize(neuranft_types::governance::Parameters::default())
+            .expect("the recommended parameters are valid");
+        let dao = Dao {
+            governance: RefCell::new(g),
+            stakes: RefCell::new(Book::init(
+                &mm,
+                governance::memory::STAKES_BOOK_FIRST_MEMORY_ID,
+            )),
+            treasury: RefCell::new(Book::init(
+                &mm,
+                governance::memory::TREASURY_BOOK_FIRST_MEMORY_ID,
+            )),
+            nng: MemoryLedger::new(100_000, T0),
+            holders: Vec::new(),
+            rng: SplitMix64::stream(self.scenario.seed, &[run, KIND_HOLDER as u64]),
+            proposals: Vec::new(),
+        };
+        let governance_id = principal(KIND_SYSTEM, 3);
+        let mut rng = dao.rng.clone();
+        let mut stakes: Vec<u64> = Vec::new();
+        if spec.whale_stake > 0 {
+            stakes.push(spec.whale_stake);
+        }
+        for _ in 0..spec.holders {
+            stakes.push(rng.between(spec.stake_min, spec.stake_max));
+        }
+        let mut holders = Vec::new();
+        for (i, tokens) in stakes.iter().enumerate() {
+            let holder = principal(KIND_HOLDER, i as u32);
+            let amount = tokens * E8S;
+            dao.nng.mint(account(holder), amount as u128 + 200_000);
+            let approve = ApproveArgs {
+                from_subaccount: None,
+                spender: account(governance_id),
+                amount: Nat::from(amount as u128 + 100_000),
+                expected_allowance: None,
+                expires_at: None,
+                fee: None,
+                memo: None,
+                created_at_time: None,
+            };
+            block_on(dao.nng.client(holder).icrc2_approve(approve))
+                .expect("the in-memory ledger answers")
+                .expect("the holder can pay the approval");
+            let neuron = block_on(governance::flows::stake(
+                &dao.governance,
+                &dao.stakes,
+                &dao.nng.client(governance_id),
+                holder,
+                StakeArgs {
+                    amount,
+                    dissolve_delay_seconds: 365 * 24 * 3_600,
+                },
+                T0,
+            ))
+            .expect("the stake succeeds");
+            holders.push((holder, neuron, false));
+        }
+        let leader = stakes
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
+            .expect("at least one holder");
+        for (i, h) in holders.iter_mut().enumerate() {
+            if i != leader && rng.chance(spec.follow_ppm) {
+                let leader_neuron = NeuronId::from(leader as u64);
+                dao.governance
+                    .borrow_mut()
+                    .follow(h.0, h.1, Topic::CatchAll, vec![leader_neuron], T0)
+                    .expect("following the leader");
+                dao.governance
+                    .borrow_mut()
+                    .follow(h.0, h.1, Topic::RoyaltySplit, vec![leader_neuron], T0)
+                    .expect("following the leader");
+                dao.governance
+                    .borrow_mut()
+                    .follow(h.0, h.1, Topic::NetworkFees, vec![leader_neuron], T0)
+                    .expect("following the leader");
+                h.2 = true;
+            }
+        }
+        Some(Dao {
+            holders,
+            rng,
+            ..dao
+        })
+    }
+
+    /// Scheduled proposals are made and voted on; governance decides and executes on its timer.
+    fn govern(&mut self, step: u32) {
+        let Some(dao) = self.dao.as_mut() else {
+            return;
+        };
+        let now = self.hosts.clock.get();
+        let governance_id = principal(KIND_SYSTEM, 3);
+        for (index, p) in self.scenario.proposals.iter().enumerate() {
+            if p.at_step != step {
+                continue;
+            }
+            let action = match crate::ab::Change::parse(&p.change).expect("checked") {
+                crate::ab::Change::Split(s) => Action::SetRoyaltySplit {
+                    split: SplitConfig {
+                        host_bps: s.host_bps,
+                        model_owners_bps: s.model_owners_bps,
+                        data_owners_bps: s.data_owners_bps,
+                        treasury_bps: s.treasury_bps,
+                    },
+                },
+                crate::ab::Change::CallFee(fee) => Action::SetCallFee {
+                    call_fee: fee as u128,
+                },
+                crate::ab::Change::Prices { .. } => unreachable!("refused by the scenario check"),
+            };
+            let proposer = *dao
+                .holders
+                .iter()
+                .max_by_key(|h| dao.governance.borrow().neuron(h.1).map_or(0, |n| n.stake))
+                .expect("holders exist");
+            let made = dao.governance.borrow_mut().make_proposal(
+                proposer.0,
+                MakeProposalArgs {
+                    neuron: proposer.1,
+                    title: format!("Scenario proposal {index}: {}", p.change),
+                    summary: String::new(),
+                    url: String::new(),
+                    action,
+                },
+                now,
+                u64::MAX,
+            );
+            let Ok(id) = made else {
+                continue;
+            };
+            dao.proposals.push((index, id));
+            for (holder, neuron, follows) in dao.holders.clone() {
+                if follows
+                    || neuron == proposer.1
+                    || !dao.rng.chance(self.scenario.governance.turnout_ppm)
+                {
+                    continue;
+                }
+                let vote = if dao.rng.chance(p.support_ppm) {
+                    Vote::Yes
+                } else {
+                    Vote::No
+                };
+                let _ = dao.governance.borrow_mut().register_vote(
+                    holder,
+                    neuron,
+                    id,
+                    vote,
+                    now,
+                    u64::MAX,
+                );
+            }
+        }
+        dao.governance.borrow_mut().advance(now, u64::MAX);
+        let targets = InProcessTargets {
+            royalties: &self.royalties,
+            proxy: &self.proxy,
+            governance: governance_id,
+            clock: &self.hosts.clock,
+        };
+        block_on(governance::flows::execute_due(
+            &dao.governance,
+            &dao.treasury,
+            &self.ledger.client(governance_id),
+            &targets,
+            now,
+        ));
+    }
+
+    /// Each scenario proposal made: its status and tally (for the report).
+    pub fn proposal_outcomes(&self) -> Vec<(usize, ProposalStatus, u128, u128, u128)> {
+        let Some(dao) = &self.dao else {
+            return vec![];
+        };
+        dao.proposals
+            .iter()
+            .filter_map(|(index, id)| {
+                let info = dao.governance.borrow().proposal(*id)?;
+                Some((
+                    *index,
+                    info.status,
+                    info.tally.yes,
+                    info.tally.no,
+                    info.tally.total,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every neuron's voting power now.
+    pub fn voting_powers(&self) -> Vec<u128> {
+        let Some(dao) = &self.dao else {
+            return vec![];
+        };
+        let g = dao.governance.borrow();
+        let p = g.parameters();
+        dao.holders
+            .iter()
+            .filter_map(|h| {
+                let n = g.neuron(h.1)?;
+                governance::power::voting_power(&n, &p, self.hosts.clock.get())
+            })
+            .collect()
+    }
+
+    /// The staked tokens are all in their neurons' subaccounts.
+    fn check_dao(&self, step: u32) -> Result<(), Violation> {
+        let Some(dao) = &self.dao else {
+            return Ok(());
+        };
+        if let Err(e) = dao.nng.check_invariants() {
+            return Err(Violation(format!(
+                "step {step}: governance-token ledger: {e}"
+            )));
+        }
+        let governance_id = principal(KIND_SYSTEM, 3);
+        for (_, neuron, _) in &dao.holders {
+            let Some(n) = dao.governance.borrow().neuron(*neuron) else {
+                continue;
+            };
+            let held = dao.nng.balance(&Account {
+                owner: governance_id,
+                subaccount: Some(neuranft_types::governance::neuron_subaccount(*neuron)),
+            });
+            if held != n.stake as u128 {
+                return Err(Violation(format!(
+                    "step {step}: neuron {neuron} has stake {} but its subaccount holds {held}",
+                    n.stake
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Moves the world's clock: the proxy's, royalties' and the ledger's.
@@ -512,8 +845,10 @@ impl World {
                 self.now(),
             ));
         }
+        self.govern(step);
         self.fill_credits(&mut record);
         self.check(step)?;
+        self.check_dao(step)?;
         Ok(record)
     }
 

@@ -210,3 +210,32 @@ fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_com
     assert!(sim::ab::Change::parse("split=1,2,3").is_err());
     assert!(sim::ab::Change::parse("tax=3").is_err());
 }
+
+#[test]
+fn governance_in_the_loop_changes_the_split_inside_a_run() {
+    let source = shipped()
+        .into_iter()
+        .find(|(name, _)| name == "whale_voting.toml")
+        .unwrap()
+        .1;
+    let scenario = short(&source, 48);
+    let mut csv = Vec::new();
+    let summary = run_one(&scenario, 0, &mut csv).unwrap();
+    assert_eq!(
+        summary.metric("pass_rate"),
+        Some(1.0),
+        "the whale's proposal passed"
+    );
+    assert!(summary.metric("turnout").unwrap() > 0.5);
+    assert_eq!(summary.metric("nakamoto_voting_power"), Some(1.0));
+    // After step 24 hosts get 10% instead of 30% of each receipt: their share of what was settled
+    // falls between the two.
+    let share = summary.credited_hosts as f64 / summary.metered as f64;
+    assert!(share < 0.29 && share > 0.11, "hosts' share {share}");
+    // Without the proposal, hosts keep their 30%.
+    let mut quiet = scenario.clone();
+    quiet.proposals.clear();
+    let summary = run_one(&quiet, 0, &mut Vec::new()).unwrap();
+    let share = summary.credited_hosts as f64 / summary.metered as f64;
+    assert!((share - 0.30).abs() < 0.001, "hosts' share {share}");
+}
