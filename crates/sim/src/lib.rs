@@ -7,4 +7,5 @@ pub mod ab;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod sweep;
 pub mod world;

@@ -13,6 +13,7 @@ USAGE:
     sim run <scenario.toml> [--out <dir>] [--seed <n>] [--steps <n>] [--runs <n>] [--threads <n>]
     sim ab <baseline.toml> <variant.toml> [--runs <n>] [--threads <n>]
     sim preview <baseline.toml> <change> [--runs <n>] [--threads <n>]
+    sim sweep <scenario.toml> --vary <key=v1;v2;…> [--vary …] [--cartesian] [--runs <n>] [--out <dir>]
     sim check <scenario.toml>
     sim --help
 
@@ -26,6 +27,9 @@ ab      paired A/B: runs both scenarios on the same random draws, run by run (th
         baseline's seed), and prints each metric's mean difference with a 95% interval.
 preview the A/B of one proposal's change on the baseline: split=HOST,OWNERS,DATA,TREASURY (bps),
         call_fee=N, or prices=P% (every model's prices scaled).
+sweep   runs the scenario with keys set to lists of values (dotted paths: economy.call_fee,
+        users.churn_ppm, models.0.quality, …), zipped (the i-th values together) or --cartesian, and
+        prints the medians of the main metrics per point (--out writes sweep.json).
 check   parses and checks a scenario file: unknown keys and values out of range are reported with
         their line.
 
@@ -189,6 +193,88 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Some("sweep") => {
+            let path = args.get(1).ok_or("sweep needs a scenario file")?;
+            let source =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let axes: Vec<sim::sweep::Axis> = args
+                .windows(2)
+                .filter(|w| w[0] == "--vary")
+                .map(|w| sim::sweep::Axis::parse(&w[1]))
+                .collect::<Result<_, _>>()?;
+            if axes.is_empty() {
+                return Err("sweep needs at least one --vary key=v1;v2".into());
+            }
+            let cartesian = args.iter().any(|a| a == "--cartesian");
+            let runs: u64 = flag(args, "--runs")?.unwrap_or(5);
+            let threads: usize = flag(args, "--threads")?
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if runs == 0 {
+                return Err("--runs must be at least 1".into());
+            }
+            let points = sim::sweep::points(&axes, cartesian)?;
+            println!(
+                "{} sweep of {path}: {} points × {runs} runs (medians across runs)",
+                if cartesian { "cartesian" } else { "zipped" },
+                points.len()
+            );
+            let shown = [
+                "take_rate",
+                "user_cost_per_1k_tokens",
+                "host_roi_p10",
+                "churn_rate",
+                "hhi_hosts",
+            ];
+            println!(
+                "  {:<50} {}",
+                "point",
+                shown.map(|m| format!("{m:>24}")).join("")
+            );
+            let mut rows = Vec::new();
+            for point in &points {
+                let (scenario, _) =
+                    sim::sweep::apply(&source, point).map_err(|e| format!("{path}: {e}"))?;
+                let summaries = report::run_many(&scenario, runs, threads, |_| {
+                    Ok(Box::new(std::io::sink()) as Box<dyn Write + Send>)
+                })
+                .map_err(|v| format!("invariant broken: {}", v.0))?;
+                let spreads = report::spreads(&summaries);
+                let label = point
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let medians: Vec<f64> = shown
+                    .iter()
+                    .map(|m| {
+                        spreads
+                            .iter()
+                            .find(|s| s.metric == *m)
+                            .map_or(f64::NAN, |s| s.p50)
+                    })
+                    .collect();
+                println!(
+                    "  {:<50} {}",
+                    label,
+                    medians
+                        .iter()
+                        .map(|v| format!("{v:>24.4}"))
+                        .collect::<String>()
+                );
+                rows.push(serde_json::json!({ "point": label, "spreads": spreads }));
+            }
+            if let Some(out) = flag::<String>(args, "--out")? {
+                std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+                let path = PathBuf::from(out).join("sweep.json");
+                std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?,
+                )
+                .map_err(|e| e.to_string())?;
+                println!("wrote {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Some(command @ ("ab" | "preview")) => {
             let base_path = args

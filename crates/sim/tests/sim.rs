@@ -239,3 +239,31 @@ fn governance_in_the_loop_changes_the_split_inside_a_run() {
     let share = summary.credited_hosts as f64 / summary.metered as f64;
     assert!((share - 0.30).abs() < 0.001, "hosts' share {share}");
 }
+
+#[test]
+fn sweeps_zip_or_multiply_their_axes_and_apply_dotted_keys() {
+    use sim::sweep::{apply, points, Axis};
+    let fee = Axis::parse("economy.call_fee=10000;40000").unwrap();
+    let churn = Axis::parse("users.churn_ppm=1000;9000").unwrap();
+    let zipped = points(&[fee.clone(), churn.clone()], false).unwrap();
+    assert_eq!(zipped.len(), 2);
+    assert_eq!(points(&[fee.clone(), churn], true).unwrap().len(), 4);
+    let three = Axis::parse("users.call_ppm=1;2;3").unwrap();
+    assert!(
+        points(&[fee, three], false).is_err(),
+        "zip needs equal lengths"
+    );
+    let (_, source) = &shipped()[0];
+    let settings = vec![
+        ("economy.call_fee".to_string(), "40000".to_string()),
+        ("models.1.quality".to_string(), "9".to_string()),
+    ];
+    let (scenario, _) = apply(source, &settings).unwrap();
+    assert_eq!(scenario.economy.call_fee, 40_000);
+    assert_eq!(scenario.models[1].quality, 9);
+    let bad = vec![("users.churn_ppm".to_string(), "2000000".to_string())];
+    let e = apply(source, &bad).unwrap_err();
+    assert!(e.message.contains("at most 1,000,000"), "{e}");
+    let missing = vec![("models.7.quality".to_string(), "1".to_string())];
+    assert!(apply(source, &missing).is_err());
+}
