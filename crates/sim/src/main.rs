@@ -11,8 +11,8 @@ const HELP: &str = "sim — NeuraNFT economic simulation on the production state
 
 USAGE:
     sim run <scenario.toml> [--out <dir>] [--seed <n>] [--steps <n>] [--runs <n>] [--threads <n>]
-    sim ab <baseline.toml> <variant.toml> [--runs <n>] [--threads <n>]
-    sim preview <baseline.toml> <change> [--runs <n>] [--threads <n>]
+    sim ab <baseline.toml> <variant.toml> [--runs <n>] [--threads <n>] [--out <dir>]
+    sim preview <baseline.toml> <change> [--runs <n>] [--threads <n>] [--out <dir>]
     sim sweep <scenario.toml> --vary <key=v1;v2;…> [--vary …] [--cartesian] [--runs <n>] [--out <dir>]
     sim check <scenario.toml>
     sim --help
@@ -152,6 +152,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 spreads: spreads.clone(),
                 gates: gates.clone(),
             };
+            write_run_charts(&out, &scenario.name, &summaries)?;
             let json = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
             std::fs::write(out.join("summary.json"), json).map_err(|e| e.to_string())?;
             println!(
@@ -184,9 +185,8 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 failed |= !g.pass;
             }
             println!(
-                "wrote {}/steps-run*.csv and {}",
-                out.display(),
-                out.join("summary.json").display()
+                "wrote {}/steps-run*.csv, summary.json, income.svg and lorenz.svg",
+                out.display()
             );
             Ok(if failed {
                 ExitCode::from(1)
@@ -311,6 +311,25 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 "  {:<26} {:>14} {:>14} {:>14} {:>28}",
                 "metric", "baseline", "variant", "difference", "95% interval"
             );
+            if let Some(out) = flag::<String>(args, "--out")? {
+                std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+                let rows: Vec<(String, f64, f64, f64)> = deltas
+                    .iter()
+                    .map(|d| (d.metric.clone(), d.mean_difference, d.ci95_low, d.ci95_high))
+                    .collect();
+                let svg = sim::charts::deltas(
+                    &format!("{}: variant − baseline (95% intervals)", baseline.name),
+                    &rows,
+                );
+                let path = PathBuf::from(&out).join("deltas.svg");
+                std::fs::write(&path, svg).map_err(|e| e.to_string())?;
+                std::fs::write(
+                    PathBuf::from(&out).join("ab.json"),
+                    serde_json::to_string_pretty(&deltas).map_err(|e| e.to_string())?,
+                )
+                .map_err(|e| e.to_string())?;
+                println!("wrote {} and ab.json", path.display());
+            }
             for d in &deltas {
                 println!(
                     "  {:<26} {:>14.4} {:>14.4} {:>+14.4} {:>13.4} … {:<13.4}",
@@ -326,4 +345,49 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         }
         Some(other) => Err(format!("unknown command {other:?}; see sim --help")),
     }
+}
+
+/// income.svg (each class's cumulative income, median with the p5–p95 band across runs) and
+/// lorenz.svg (stakeholder income in the first run).
+fn write_run_charts(
+    out: &std::path::Path,
+    name: &str,
+    summaries: &[report::RunSummary],
+) -> Result<(), String> {
+    let classes = ["hosts", "model owners", "data owners", "treasury"];
+    let steps = summaries.iter().map(|s| s.series.len()).min().unwrap_or(0);
+    let series: Vec<(String, Vec<sim::charts::BandPoint>)> = classes
+        .iter()
+        .enumerate()
+        .map(|(c, class)| {
+            let points = (0..steps)
+                .map(|step| {
+                    let values: Vec<f64> =
+                        summaries.iter().map(|s| s.series[step][c] as f64).collect();
+                    (
+                        step as f64 + 1.0,
+                        report::percentile(&values, 5),
+                        report::percentile(&values, 50),
+                        report::percentile(&values, 95),
+                    )
+                })
+                .collect();
+            (class.to_string(), points)
+        })
+        .collect();
+    let svg = sim::charts::bands(
+        &format!("{name}: cumulative income by stakeholder class (median, p5–p95)"),
+        "step",
+        "payment-token units",
+        &series,
+    );
+    std::fs::write(out.join("income.svg"), svg).map_err(|e| e.to_string())?;
+    if let Some(first) = summaries.first() {
+        let svg = sim::charts::lorenz(
+            &format!("{name}: Lorenz curve of stakeholder income (run 0)"),
+            &first.stakeholder_income,
+        );
+        std::fs::write(out.join("lorenz.svg"), svg).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

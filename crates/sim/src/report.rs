@@ -65,6 +65,13 @@ pub struct RunSummary {
     pub minted: u128,
     /// The metrics, by name (see [`METRICS`]).
     pub metrics: Vec<(String, f64)>,
+    /// Cumulative credits of hosts, model owners, data owners and the treasury after each step
+    /// (for the charts).
+    #[serde(skip)]
+    pub series: Vec<[u128; 4]>,
+    /// Each stakeholder's credited income at the end (for the Lorenz curve).
+    #[serde(skip)]
+    pub stakeholder_income: Vec<u128>,
 }
 
 impl RunSummary {
@@ -145,6 +152,7 @@ pub fn run_one(
     let (mut calls, mut failed, mut tokens, mut spend, mut metered) =
         (0u64, 0u64, 0u64, 0u128, 0u128);
     let (mut departures, mut arrivals) = (0u64, scenario.users.initial as u64);
+    let mut series = Vec::with_capacity(scenario.steps as usize);
     for _ in 0..scenario.steps {
         let r = world.step(run)?;
         writeln!(csv, "{}", csv_row(run, &r))
@@ -156,6 +164,12 @@ pub fn run_one(
         metered += r.metered;
         departures += r.departures as u64;
         arrivals += r.arrivals as u64;
+        series.push([
+            r.credited_hosts,
+            r.credited_model_owners,
+            r.credited_data_owners,
+            r.credited_treasury,
+        ]);
         last = r;
     }
     // Each settled receipt credits every unit exactly, up to sub-unit fractions (< 1 per account).
@@ -264,6 +278,8 @@ pub fn run_one(
         paid_out: last.paid_out,
         minted: world.minted(),
         metrics,
+        series,
+        stakeholder_income: payouts,
     })
 }
 
