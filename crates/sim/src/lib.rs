@@ -4,6 +4,7 @@
 //! invariants are checked after every step. See `crates/sim/README.md`.
 
 pub mod ab;
+pub mod cadcad;
 pub mod charts;
 pub mod report;
 pub mod rng;

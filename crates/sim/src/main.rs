@@ -15,6 +15,7 @@ USAGE:
     sim preview <baseline.toml> <change> [--runs <n>] [--threads <n>] [--out <dir>]
     sim sweep <scenario.toml> --vary <key=v1;v2;…> [--vary …] [--cartesian] [--runs <n>] [--out <dir>]
     sim check <scenario.toml>
+    sim bench-radcad [timesteps] [runs]
     sim --help
 
 run     simulates the scenario (seed and steps from the file unless given) --runs times (Monte Carlo,
@@ -30,6 +31,8 @@ preview the A/B of one proposal's change on the baseline: split=HOST,OWNERS,DATA
 sweep   runs the scenario with keys set to lists of values (dotted paths: economy.call_fee,
         users.churn_ppm, models.0.quality, …), zipped (the i-th values together) or --cartesian, and
         prints the medians of the main metrics per point (--out writes sweep.json).
+bench-radcad  times radCAD's benchmark model and a simplified royalty split in this crate's
+        cadCAD-style engine (scripts/radcad-bench.sh runs them in radCAD too and prints the ratio).
 check   parses and checks a scenario file: unknown keys and values out of range are reported with
         their line.
 
@@ -193,6 +196,48 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Some("bench-radcad") => {
+            use sim::cadcad::{benchmark_model, royalty_model, simulate};
+            let timesteps: usize = args
+                .get(1)
+                .map_or(Ok(100_000), |a| a.parse())
+                .map_err(|_| "timesteps: not a number")?;
+            let runs: usize = args
+                .get(2)
+                .map_or(Ok(5), |a| a.parse())
+                .map_err(|_| "runs: not a number")?;
+            let started = std::time::Instant::now();
+            let records = simulate(
+                &benchmark_model::INITIAL,
+                &benchmark_model::blocks(),
+                &benchmark_model::SUBSETS,
+                timesteps,
+                runs,
+            );
+            let benchmark_seconds = started.elapsed().as_secs_f64();
+            let benchmark_records = records.len();
+            drop(records);
+            let started = std::time::Instant::now();
+            let royalty_records = simulate(
+                &royalty_model::INITIAL,
+                &royalty_model::blocks(),
+                &royalty_model::SUBSETS,
+                timesteps,
+                1,
+            )
+            .len();
+            let royalty_seconds = started.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "benchmark_seconds": benchmark_seconds,
+                    "benchmark_records": benchmark_records,
+                    "royalty_seconds": royalty_seconds,
+                    "royalty_records": royalty_records,
+                })
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Some("sweep") => {
             let path = args.get(1).ok_or("sweep needs a scenario file")?;
