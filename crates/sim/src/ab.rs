@@ -27,10 +27,14 @@ pub enum Change {
     Prices {
         percent: u64,
     },
+    /// Host number `index` (in the scenario's order) is removed.
+    RemoveNode {
+        index: usize,
+    },
 }
 
 impl Change {
-    /// Parses `split=H,M,D,T`, `call_fee=N` or `prices=P%`.
+    /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%` or `remove_node=I`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, value) = text
             .split_once('=')
@@ -65,8 +69,11 @@ impl Change {
             "prices" => Ok(Change::Prices {
                 percent: number(value.trim_end_matches('%'))?,
             }),
+            "remove_node" => Ok(Change::RemoveNode {
+                index: number(value)? as usize,
+            }),
             other => Err(format!(
-                "unknown change {other:?}: split, call_fee or prices"
+                "unknown change {other:?}: split, call_fee, prices or remove_node"
             )),
         }
     }
@@ -80,6 +87,11 @@ impl Change {
                 for m in &mut s.models {
                     m.per_1k_input_tokens = m.per_1k_input_tokens * percent / 100;
                     m.per_1k_output_tokens = m.per_1k_output_tokens * percent / 100;
+                }
+            }
+            Change::RemoveNode { index } => {
+                if let Some(h) = s.hosts.get_mut(*index) {
+                    h.down_from_step = Some(0);
                 }
             }
         }

@@ -19,6 +19,9 @@ pub const METRICS: &[&str] = &[
     "nakamoto_hosts",
     "churn_rate",
     "failed_call_rate",
+    "stakeholder_income_p10",
+    "stakeholder_income_p50",
+    "stakeholder_income_p90",
     "turnout",
     "pass_rate",
     "nakamoto_voting_power",
@@ -252,7 +255,20 @@ pub fn run_one(
         .filter(|o| !matches!(o.1, ProposalStatus::Rejected))
         .count();
     let powers = world.voting_powers();
+    let incomes: Vec<f64> = payouts.iter().map(|v| *v as f64).collect();
     metrics.extend([
+        (
+            "stakeholder_income_p10".to_string(),
+            percentile(&incomes, 10),
+        ),
+        (
+            "stakeholder_income_p50".to_string(),
+            percentile(&incomes, 50),
+        ),
+        (
+            "stakeholder_income_p90".to_string(),
+            percentile(&incomes, 90),
+        ),
         ("turnout".to_string(), turnout),
         (
             "pass_rate".to_string(),

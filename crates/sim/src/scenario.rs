@@ -61,7 +61,7 @@ impl Default for GovernanceSpec {
 pub struct ProposalSpec {
     /// The step at which the largest holder proposes it.
     pub at_step: u32,
-    /// `split=HOST,OWNERS,DATA,TREASURY` or `call_fee=N`.
+    /// `split=HOST,OWNERS,DATA,TREASURY`, `call_fee=N` or `remove_node=I` (the I-th host).
     pub change: String,
     /// Each voting holder votes yes with this probability.
     #[serde(default = "half")]
@@ -499,6 +499,14 @@ impl Scenario {
                         i,
                         "change",
                         "prices are set by each model's manager, not by a proposal".into(),
+                    ))
+                }
+                Ok(crate::ab::Change::RemoveNode { index }) if index >= self.hosts.len() => {
+                    return Err(err(
+                        "proposals",
+                        i,
+                        "change",
+                        format!("remove_node={index}: there are {} hosts", self.hosts.len()),
                     ))
                 }
                 Ok(_) => {}

@@ -548,6 +548,9 @@ impl World {
                 crate::ab::Change::CallFee(fee) => Action::SetCallFee {
                     call_fee: fee as u128,
                 },
+                crate::ab::Change::RemoveNode { index } => Action::RemoveNode {
+                    node: self.host_ids[index],
+                },
                 crate::ab::Change::Prices { .. } => unreachable!("refused by the scenario check"),
             };
             let proposer = *dao

@@ -267,3 +267,31 @@ fn sweeps_zip_or_multiply_their_axes_and_apply_dotted_keys() {
     let missing = vec![("models.7.quality".to_string(), "1".to_string())];
     assert!(apply(source, &missing).is_err());
 }
+
+#[test]
+fn a_node_removed_by_proposal_stops_serving_mid_run() {
+    let source = shipped()
+        .into_iter()
+        .find(|(name, _)| name == "whale_voting.toml")
+        .unwrap()
+        .1;
+    let mut scenario = short(&source, 36);
+    scenario.proposals = vec![sim::scenario::ProposalSpec {
+        at_step: 12,
+        change: "remove_node=0".into(),
+        support_ppm: 1_000_000,
+    }];
+    let summary = run_one(&scenario, 0, &mut Vec::new()).unwrap();
+    assert_eq!(summary.metric("pass_rate"), Some(1.0));
+    // node-us served everything after the removal: the hosts' shares are far from even.
+    assert!(
+        summary.metric("hhi_hosts").unwrap() > 5_500.0,
+        "{:?}",
+        summary.metric("hhi_hosts")
+    );
+    let mut bad = scenario.clone();
+    bad.proposals[0].change = "remove_node=9".into();
+    let text = toml::to_string(&bad).unwrap();
+    let e = sim::scenario::Scenario::parse(&text).unwrap_err();
+    assert!(e.message.contains("there are 2 hosts"), "{e}");
+}
