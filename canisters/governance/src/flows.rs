@@ -215,6 +215,41 @@ pub async fn stake<L: LedgerRuntime>(
     let fee = ledger_fee(book, ledger).await?;
     let id = governance.borrow_mut().allocate_neuron_id();
     book.borrow_mut().try_begin(id);
+    let op = MoneyOp::Stake {
+        neuron: id,
+        controller: caller,
+        amount: args.amount,
+        dissolve_delay_seconds: args.dissolve_delay_seconds,
+    };
+    pull_into_neuron(
+        governance,
+        book,
+        ledger,
+        caller,
+        id,
+        args.amount,
+        fee,
+        now,
+        op,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Pulls `amount` from `caller` (ICRC-2, the caller pays the fee) into `neuron`'s subaccount and
+/// applies `op` once the ledger moved it. The neuron must be marked busy; a refused enqueue frees it.
+#[allow(clippy::too_many_arguments)]
+async fn pull_into_neuron<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    amount: u64,
+    fee: u128,
+    now: u64,
+    op: MoneyOp,
+) -> Result<(), GovernanceError> {
     let kind = TransferKind::TransferFrom {
         spender_subaccount: None,
         from: Account {
@@ -223,32 +258,22 @@ pub async fn stake<L: LedgerRuntime>(
         },
         to: Account {
             owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(id)),
+            subaccount: Some(neuron_subaccount(neuron)),
         },
     };
-    let op = MoneyOp::Stake {
-        neuron: id,
-        controller: caller,
-        amount: args.amount,
-        dissolve_delay_seconds: args.dissolve_delay_seconds,
-    };
-    let intent = match enqueue(
+    let memo = tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
+    let intent = enqueue(
         book,
         kind,
-        args.amount as u128,
+        amount as u128,
         FeePolicy::PaidBySender,
-        tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq()),
+        memo,
         fee,
         now,
         op,
-    ) {
-        Ok(intent) => intent,
-        Err(e) => {
-            book.borrow_mut().end(id);
-            return Err(e);
-        }
-    };
-    outcome(resolve(governance, book, ledger, intent).await).map(|()| id)
+    )
+    .inspect_err(|_| book.borrow_mut().end(neuron))?;
+    outcome(resolve(governance, book, ledger, intent).await)
 }
 
 /// Adds `amount` from the caller (ICRC-2) to a neuron the caller controls.
@@ -281,35 +306,11 @@ pub async fn increase_stake<L: LedgerRuntime>(
     if !book.borrow_mut().try_begin(neuron) {
         return Err(GovernanceError::Busy);
     }
-    let kind = TransferKind::TransferFrom {
-        spender_subaccount: None,
-        from: Account {
-            owner: caller,
-            subaccount: None,
-        },
-        to: Account {
-            owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(neuron)),
-        },
-    };
-    let memo = tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
-    let intent = match enqueue(
-        book,
-        kind,
-        amount as u128,
-        FeePolicy::PaidBySender,
-        memo,
-        fee,
-        now,
-        MoneyOp::AddStake { neuron, amount },
-    ) {
-        Ok(intent) => intent,
-        Err(e) => {
-            book.borrow_mut().end(neuron);
-            return Err(e);
-        }
-    };
-    outcome(resolve(governance, book, ledger, intent).await)
+    let op = MoneyOp::AddStake { neuron, amount };
+    pull_into_neuron(
+        governance, book, ledger, caller, neuron, amount, fee, now, op,
+    )
+    .await
 }
 
 /// Pays a dissolved neuron's stake minus its reject costs to `to` (default: the controller; the
