@@ -156,8 +156,22 @@ pub fn verify_chain(
     blocks: impl IntoIterator<Item = ICRC3Value>,
     tip: Option<[u8; 32]>,
 ) -> Result<(), String> {
-    let mut parent: Option<[u8; 32]> = None;
-    for (index, block) in blocks.into_iter().enumerate() {
+    if verify_links(blocks, 0, None)? != tip {
+        return Err("the tip hash is not the hash of the last block".into());
+    }
+    Ok(())
+}
+
+/// Checks the `phash` links of `blocks`, numbered from `first`, the first of them linking to `parent`
+/// (the hash of block `first − 1`, `None` for block 0); returns the hash of the last block (`parent`
+/// when there is none), so that a chain can be verified piece by piece as it grows.
+pub fn verify_links(
+    blocks: impl IntoIterator<Item = ICRC3Value>,
+    first: u64,
+    mut parent: Option<[u8; 32]>,
+) -> Result<Option<[u8; 32]>, String> {
+    for (offset, block) in blocks.into_iter().enumerate() {
+        let index = first + offset as u64;
         let phash = match neuranft_types::icrc3::field(&block, &["phash"]) {
             None => None,
             Some(ICRC3Value::Blob(b)) => Some(
@@ -173,8 +187,5 @@ pub fn verify_chain(
         }
         parent = Some(block_hash(&block));
     }
-    if parent != tip {
-        return Err("the tip hash is not the hash of the last block".into());
-    }
-    Ok(())
+    Ok(parent)
 }

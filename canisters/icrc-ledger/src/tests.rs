@@ -457,6 +457,17 @@ fn chain_verification_detects_a_changed_block() {
         .contains("block 4"));
     // Drop the last block: the tip no longer matches.
     assert!(crate::block::verify_chain(blocks[..5].to_vec(), tip).is_err());
+    // Piece by piece: the hash returned for the first blocks links the rest; a wrong link is refused.
+    let middle = crate::block::verify_links(blocks[..3].to_vec(), 0, None).unwrap();
+    assert_eq!(ledger.verify_chain_since(3, middle).unwrap(), tip);
+    assert!(ledger
+        .verify_chain_since(3, Some([7; 32]))
+        .unwrap_err()
+        .contains("block 3"));
+    assert_eq!(
+        ledger.verify_chain_since(ledger.log_length(), tip).unwrap(),
+        tip
+    );
 }
 
 #[test]
