@@ -2,7 +2,7 @@
 //! run, so the difference in each metric is the change's effect, not noise between runs.
 
 use crate::report::{run_many, RunSummary, METRICS};
-use crate::scenario::{Scenario, Split};
+use crate::scenario::{ProposalSpec, Scenario, Split};
 use crate::world::Violation;
 use serde::Serialize;
 
@@ -31,10 +31,19 @@ pub enum Change {
     RemoveNode {
         index: usize,
     },
+    /// Host number `index`, which applied during the run, is admitted.
+    AdmitNode {
+        index: usize,
+    },
+    /// `amount` is paid from the treasury to a grantee.
+    TreasuryGrant {
+        amount: u64,
+    },
 }
 
 impl Change {
-    /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%` or `remove_node=I`.
+    /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%`, `admit_node=I`, `remove_node=I` or
+    /// `treasury_grant=AMOUNT`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, value) = text
             .split_once('=')
@@ -72,13 +81,23 @@ impl Change {
             "remove_node" => Ok(Change::RemoveNode {
                 index: number(value)? as usize,
             }),
+            "admit_node" => Ok(Change::AdmitNode {
+                index: number(value)? as usize,
+            }),
+            "treasury_grant" => Ok(Change::TreasuryGrant {
+                amount: number(value)?,
+            }),
             other => Err(format!(
-                "unknown change {other:?}: split, call_fee, prices or remove_node"
+                "unknown change {other:?}: split, call_fee, prices, admit_node, remove_node or \
+                 treasury_grant"
             )),
         }
     }
 
-    pub fn apply(&self, scenario: &Scenario) -> Scenario {
+    /// The scenario as if the change were adopted from the start: a node admitted serves from the
+    /// start, a node removed never serves, a grant is proposed at step 0 and every holder who votes
+    /// supports it. The result is checked like a scenario file.
+    pub fn apply(&self, scenario: &Scenario) -> Result<Scenario, String> {
         let mut s = scenario.clone();
         match self {
             Change::Split(split) => s.economy.split = *split,
@@ -90,13 +109,29 @@ impl Change {
                 }
             }
             Change::RemoveNode { index } => {
-                if let Some(h) = s.hosts.get_mut(*index) {
-                    h.down_from_step = Some(0);
-                }
+                let host = s
+                    .hosts
+                    .get_mut(*index)
+                    .ok_or(format!("host {index}: there are {} hosts", scenario.hosts.len()))?;
+                host.down_from_step = Some(0);
             }
+            Change::AdmitNode { index } => {
+                let host = s
+                    .hosts
+                    .get_mut(*index)
+                    .ok_or(format!("host {index}: there are {} hosts", scenario.hosts.len()))?;
+                host.applies_at_step = None;
+            }
+            Change::TreasuryGrant { amount } => s.proposals.push(ProposalSpec {
+                at_step: 0,
+                every_steps: None,
+                change: format!("treasury_grant={amount}"),
+                support_ppm: 1_000_000,
+            }),
         }
         s.name = format!("{} (variant)", scenario.name);
-        s
+        s.check("").map_err(|e| format!("the variant: {}", e.message))?;
+        Ok(s)
     }
 }
 

@@ -26,8 +26,10 @@ run     simulates the scenario (seed and steps from the file unless given) --run
         Exit status 1 when a gate fails; 2 on a bad file or a broken invariant.
 ab      paired A/B: runs both scenarios on the same random draws, run by run (the variant takes the
         baseline's seed), and prints each metric's mean difference with a 95% interval.
-preview the A/B of one proposal's change on the baseline: split=HOST,OWNERS,DATA,TREASURY (bps),
-        call_fee=N, or prices=P% (every model's prices scaled).
+preview the A/B of one proposal's change on the baseline, as if adopted from the start:
+        split=HOST,OWNERS,DATA,TREASURY (bps), call_fee=N, prices=P% (every model's prices scaled),
+        admit_node=I (host I serves from the start), remove_node=I (host I never serves) or
+        treasury_grant=AMOUNT (proposed at step 0, supported by every holder who votes).
 sweep   runs the scenario with keys set to lists of values (dotted paths: economy.call_fee,
         users.churn_ppm, models.0.quality, …), zipped (the i-th values together) or --cartesian, and
         prints the medians of the main metrics per point (--out writes sweep.json).
@@ -337,7 +339,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             let variant = if command == "ab" {
                 load(second)?.0
             } else {
-                sim::ab::Change::parse(second)?.apply(&baseline)
+                sim::ab::Change::parse(second)?.apply(&baseline)?
             };
             let runs: u64 = flag(args, "--runs")?.unwrap_or(10);
             let threads: usize = flag(args, "--threads")?

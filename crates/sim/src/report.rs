@@ -26,13 +26,17 @@ pub const METRICS: &[&str] = &[
     "pass_rate",
     "nakamoto_voting_power",
     "hhi_voting_power",
+    "treasury_runway_days",
 ];
 
-pub const CSV_HEADER: &str = "run,step,active_users,arrivals,departures,calls,failed_calls,input_tokens,output_tokens,user_spend,metered,credited_hosts,credited_model_owners,credited_data_owners,credited_treasury,paid_out,proxy_fee_reserve";
+/// The runway reported when the treasury's income covers its spending.
+pub const RUNWAY_CAP_DAYS: f64 = 36_500.0;
+
+pub const CSV_HEADER: &str = "run,step,active_users,arrivals,departures,calls,failed_calls,input_tokens,output_tokens,user_spend,metered,credited_hosts,credited_model_owners,credited_data_owners,credited_treasury,paid_out,proxy_fee_reserve,treasury_balance,treasury_spent";
 
 pub fn csv_row(run: u64, r: &StepRecord) -> String {
     format!(
-        "{run},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+        "{run},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
         r.step,
         r.active_users,
         r.arrivals,
@@ -48,7 +52,9 @@ pub fn csv_row(run: u64, r: &StepRecord) -> String {
         r.credited_data_owners,
         r.credited_treasury,
         r.paid_out,
-        r.proxy_fee_reserve
+        r.proxy_fee_reserve,
+        r.treasury_balance,
+        r.treasury_spent
     )
 }
 
@@ -65,6 +71,8 @@ pub struct RunSummary {
     pub credited_data_owners: u128,
     pub credited_treasury: u128,
     pub paid_out: u128,
+    pub treasury_balance: u128,
+    pub treasury_spent: u128,
     pub minted: u128,
     /// The metrics, by name (see [`METRICS`]).
     pub metrics: Vec<(String, f64)>,
@@ -189,27 +197,32 @@ pub fn run_one(
     let host_calls: Vec<u128> = world
         .host_ids
         .iter()
-        .map(|id| stats.get(id).map_or(0, |s| (s.calls - s.failures) as u128))
+        .map(|id| {
+            id.and_then(|id| stats.get(&id))
+                .map_or(0, |s| (s.calls - s.failures) as u128)
+        })
         .collect();
-    let step_seconds = scenario.step_seconds as u128 * scenario.steps as u128;
+    let run_seconds = scenario.step_seconds as u128 * scenario.steps as u128;
     let mut rois = Vec::new();
     let mut busy = 0u128;
     let mut capacity = 0u128;
     let credits = world.stakeholder_credits();
     for (h, spec) in scenario.hosts.iter().enumerate() {
-        let s = stats.get(&world.host_ids[h]).cloned().unwrap_or_default();
+        let s = world.host_ids[h]
+            .and_then(|id| stats.get(&id))
+            .cloned()
+            .unwrap_or_default();
         let cost = s.gpu_millis * spec.cost_per_gpu_second as u128 / 1_000;
         let income = credits
             .iter()
             .find(|(k, _)| *k == format!("host:{h}"))
             .map_or(0, |(_, v)| *v);
-        rois.push(if cost == 0 {
-            0.0
-        } else {
-            (income as f64 - cost as f64) / cost as f64
-        });
+        // A host that never served (not yet admitted, or removed from the start) has no ROI.
+        if cost > 0 {
+            rois.push((income as f64 - cost as f64) / cost as f64);
+        }
         busy += s.gpu_millis / 1_000;
-        capacity += spec.capacity as u128 * step_seconds;
+        capacity += spec.capacity as u128 * run_seconds;
     }
     let payouts: Vec<u128> = credits.iter().map(|(_, v)| *v).collect();
     let metrics = vec![
@@ -223,7 +236,7 @@ pub fn run_one(
         ),
         (
             "host_roi_min".to_string(),
-            rois.iter().cloned().fold(f64::INFINITY, f64::min),
+            rois.iter().cloned().reduce(f64::min).unwrap_or(0.0),
         ),
         ("host_roi_p10".to_string(), percentile(&rois, 10)),
         ("host_utilisation".to_string(), ratio(busy, capacity)),
@@ -279,6 +292,15 @@ pub fn run_one(
             nakamoto(&powers) as f64,
         ),
         ("hhi_voting_power".to_string(), hhi(&powers)),
+        (
+            "treasury_runway_days".to_string(),
+            runway_days(
+                last.treasury_balance,
+                last.credited_treasury,
+                last.treasury_spent,
+                run_seconds,
+            ),
+        ),
     ]);
     Ok(RunSummary {
         run,
@@ -292,11 +314,23 @@ pub fn run_one(
         credited_data_owners: last.credited_data_owners,
         credited_treasury: last.credited_treasury,
         paid_out: last.paid_out,
+        treasury_balance: last.treasury_balance,
+        treasury_spent: last.treasury_spent,
         minted: world.minted(),
         metrics,
         series,
         stakeholder_income: payouts,
     })
+}
+
+/// How many days the treasury's holdings last at the run's net spending rate (spent − income over
+/// `seconds`); [`RUNWAY_CAP_DAYS`] when the income covers the spending.
+pub fn runway_days(balance: u128, income: u128, spent: u128, seconds: u128) -> f64 {
+    if spent <= income || seconds == 0 {
+        return RUNWAY_CAP_DAYS;
+    }
+    let net_per_day = (spent - income) as f64 * 86_400.0 / seconds as f64;
+    (balance as f64 / net_per_day).min(RUNWAY_CAP_DAYS)
 }
 
 fn ratio(a: u128, b: u128) -> f64 {

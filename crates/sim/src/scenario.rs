@@ -23,6 +23,9 @@ pub struct Scenario {
     pub governance: GovernanceSpec,
     /// Proposals made during the run and voted on by the holders.
     pub proposals: Vec<ProposalSpec>,
+    /// Model managers changing their prices during the run.
+    pub price_changes: Vec<PriceChange>,
+    pub treasury: TreasurySpec,
     /// Policy gates: each is PASS or FAIL at the end of a run.
     pub gates: Vec<Gate>,
 }
@@ -61,11 +64,36 @@ impl Default for GovernanceSpec {
 pub struct ProposalSpec {
     /// The step at which the largest holder proposes it.
     pub at_step: u32,
-    /// `split=HOST,OWNERS,DATA,TREASURY`, `call_fee=N` or `remove_node=I` (the I-th host).
+    /// Proposed again every this many steps after `at_step` (none: once), e.g. a monthly grant.
+    #[serde(default)]
+    pub every_steps: Option<u32>,
+    /// `split=HOST,OWNERS,DATA,TREASURY`, `call_fee=N`, `admit_node=I` or `remove_node=I` (the I-th
+    /// host), or `treasury_grant=AMOUNT` (paid from the treasury to a grantee).
     pub change: String,
     /// Each voting holder votes yes with this probability.
     #[serde(default = "half")]
     pub support_ppm: u32,
+}
+
+/// A model's manager sets its prices to `percent` of the scenario's prices at `at_step` (through
+/// royalties' `set_price`, pushed to the proxy like in production).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PriceChange {
+    pub at_step: u32,
+    /// The model's name.
+    pub model: String,
+    /// 1–10,000 (100: the scenario's prices).
+    pub percent: u64,
+}
+
+/// The DAO treasury: governance's treasury account on the payment ledger. Royalties pays the treasury's
+/// share into it; `treasury_grant` proposals pay out of it.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TreasurySpec {
+    /// In the treasury at the start, in payment-token units (0 by default).
+    pub initial: u64,
 }
 
 fn half() -> u32 {
@@ -157,6 +185,10 @@ pub struct HostSpec {
     /// Down from this step on (a node outage), if given.
     #[serde(default)]
     pub down_from_step: Option<u32>,
+    /// Applies to the proxy at this step and serves once a proposal `admit_node=I` admits it (none: a
+    /// founding host, admitted from the start).
+    #[serde(default)]
+    pub applies_at_step: Option<u32>,
 }
 
 /// `metric op value`, e.g. `host_roi_p10 > 0`.
@@ -201,6 +233,8 @@ impl Default for Scenario {
             hosts: vec![],
             governance: GovernanceSpec::default(),
             proposals: vec![],
+            price_changes: vec![],
+            treasury: TreasurySpec::default(),
             gates: vec![],
         }
     }
@@ -303,7 +337,7 @@ impl Scenario {
         hex::encode(Sha256::digest(source.as_bytes()))
     }
 
-    fn check(&self, source: &str) -> Result<(), ScenarioError> {
+    pub(crate) fn check(&self, source: &str) -> Result<(), ScenarioError> {
         let err = |table: &str, index: usize, key: &str, message: String| ScenarioError {
             line: line_of(source, table, index, key),
             message,
@@ -436,6 +470,14 @@ impl Scenario {
                     format!("host {}: reliability_ppm is at most 1,000,000", h.name),
                 ));
             }
+            if h.applies_at_step.is_some_and(|a| a >= self.steps) {
+                return Err(err(
+                    "hosts",
+                    i,
+                    "applies_at_step",
+                    format!("host {}: applies_at_step must be below steps", h.name),
+                ));
+            }
             if h.capacity == 0 || h.tokens_per_second == 0 {
                 return Err(err(
                     "hosts",
@@ -492,25 +534,51 @@ impl Scenario {
                     format!("at_step must be below steps ({})", self.steps),
                 ));
             }
-            match crate::ab::Change::parse(&p.change) {
-                Ok(crate::ab::Change::Prices { .. }) => {
-                    return Err(err(
-                        "proposals",
-                        i,
-                        "change",
-                        "prices are set by each model's manager, not by a proposal".into(),
+            if p.every_steps == Some(0) {
+                return Err(err(
+                    "proposals",
+                    i,
+                    "every_steps",
+                    "every_steps must be positive".into(),
+                ));
+            }
+            let change = crate::ab::Change::parse(&p.change)
+                .map_err(|e| err("proposals", i, "change", e))?;
+            let problem = match change {
+                crate::ab::Change::Prices { .. } => Some(
+                    "prices are set by each model's manager ([[price_changes]]), not by a proposal"
+                        .to_string(),
+                ),
+                crate::ab::Change::RemoveNode { index } | crate::ab::Change::AdmitNode { index }
+                    if index >= self.hosts.len() =>
+                {
+                    Some(format!("host {index}: there are {} hosts", self.hosts.len()))
+                }
+                crate::ab::Change::RemoveNode { index } | crate::ab::Change::AdmitNode { index }
+                    if self.hosts[index]
+                        .applies_at_step
+                        .is_some_and(|a| a > p.at_step) =>
+                {
+                    Some(format!(
+                        "host {index} applies at step {}, after this proposal",
+                        self.hosts[index].applies_at_step.unwrap_or_default()
                     ))
                 }
-                Ok(crate::ab::Change::RemoveNode { index }) if index >= self.hosts.len() => {
-                    return Err(err(
-                        "proposals",
-                        i,
-                        "change",
-                        format!("remove_node={index}: there are {} hosts", self.hosts.len()),
+                crate::ab::Change::AdmitNode { index }
+                    if self.hosts[index].applies_at_step.is_none() =>
+                {
+                    Some(format!(
+                        "host {index} is a founding host (admitted from the start); give it \
+                         applies_at_step"
                     ))
                 }
-                Ok(_) => {}
-                Err(e) => return Err(err("proposals", i, "change", e)),
+                crate::ab::Change::TreasuryGrant { amount } if amount == 0 => {
+                    Some("a treasury grant must be positive".into())
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(err("proposals", i, "change", problem));
             }
             if p.support_ppm > 1_000_000 {
                 return Err(err(
@@ -518,6 +586,45 @@ impl Scenario {
                     i,
                     "support_ppm",
                     "support_ppm is at most 1,000,000".into(),
+                ));
+            }
+        }
+        for (i, c) in self.price_changes.iter().enumerate() {
+            if c.at_step >= self.steps {
+                return Err(err(
+                    "price_changes",
+                    i,
+                    "at_step",
+                    format!("at_step must be below steps ({})", self.steps),
+                ));
+            }
+            let Some(model) = self.models.iter().find(|m| m.name == c.model) else {
+                return Err(err(
+                    "price_changes",
+                    i,
+                    "model",
+                    format!("no model is named {:?}", c.model),
+                ));
+            };
+            if c.percent == 0 || c.percent > 10_000 {
+                return Err(err(
+                    "price_changes",
+                    i,
+                    "percent",
+                    "percent must be 1–10,000".into(),
+                ));
+            }
+            if model
+                .per_1k_input_tokens
+                .max(model.per_1k_output_tokens)
+                .checked_mul(c.percent)
+                .is_none()
+            {
+                return Err(err(
+                    "price_changes",
+                    i,
+                    "percent",
+                    format!("model {}: the new prices overflow", c.model),
                 ));
             }
         }

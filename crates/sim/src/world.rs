@@ -20,10 +20,11 @@ use ledger_adapter::memory::MemoryLedger;
 use ledger_adapter::{CallFailure, LedgerRuntime};
 use neuranft_types::governance::{
     Action, MakeProposalArgs, NeuronId, ProposalId, ProposalStatus, StakeArgs, Topic,
-    UpgradeTarget, Vote,
+    UpgradeTarget, Vote, TREASURY_SUBACCOUNT,
 };
 use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
 use neuranft_types::royalties::*;
+use royalties::push::{push_to_proxy, ProxyClient};
 use neuranft_types::Account;
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -35,6 +36,7 @@ const KIND_DATA: u8 = 3;
 const KIND_HOST: u8 = 4;
 const KIND_SYSTEM: u8 = 5;
 const KIND_HOLDER: u8 = 6;
+const KIND_GRANTEE: u8 = 7;
 const E8S: u64 = 100_000_000;
 
 /// A principal for entity `index` of `kind`: the same in every run.
@@ -77,6 +79,10 @@ pub struct StepRecord {
     pub paid_out: u128,
     /// The proxy's call fees kept so far (its fee reserve after batch transfer fees).
     pub proxy_fee_reserve: u128,
+    /// What the treasury holds on the ledger plus what royalties owes it, after the step.
+    pub treasury_balance: u128,
+    /// Paid out of the treasury by adopted grants so far (amounts and ledger fees).
+    pub treasury_spent: u128,
 }
 
 /// Per-host counters over the whole run.
@@ -160,14 +166,31 @@ impl RoyaltiesClient for InProcessRoyalties<'_> {
     }
 }
 
+/// The proxy as royalties reaches it: its `update_model` and `set_split_version`, in process.
+struct InProcessProxy<'a> {
+    proxy: &'a RefCell<ProxyState>,
+}
+
+impl ProxyClient for InProcessProxy<'_> {
+    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
+        self.proxy.borrow_mut().registry.upsert_model(entry);
+        Ok(())
+    }
+
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
+        self.proxy.borrow_mut().set_split_version(version);
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct User {
     principal: Principal,
     rng: SplitMix64,
 }
 
-/// The governance canister's targets, in process: royalties' `set_split` (then the push of the new
-/// version to the proxy), the proxy's `set_call_fee` and `decide_node`.
+/// The governance canister's targets, in process: royalties' `set_split`, the proxy's `set_call_fee`
+/// and `decide_node`.
 struct InProcessTargets<'a> {
     royalties: &'a RefCell<royalties::State>,
     proxy: &'a RefCell<ProxyState>,
@@ -186,10 +209,7 @@ impl governance::flows::Targets for InProcessTargets<'_> {
             .borrow_mut()
             .set_split(self.governance, args, self.clock.get())
         {
-            Ok(version) => {
-                self.proxy.borrow_mut().set_split_version(version);
-                TargetOutcome::Done
-            }
+            Ok(_) => TargetOutcome::Done,
             Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
             Err(e) => TargetOutcome::Refused(format!("{e:?}")),
         }
@@ -235,6 +255,8 @@ struct Dao {
     rng: SplitMix64,
     /// Proposals made so far, with the scenario's index of each.
     proposals: Vec<(usize, ProposalId)>,
+    /// Treasury grants proposed: the proposal, the grantee and the amount.
+    grants: Vec<(ProposalId, Account, u128)>,
 }
 
 /// A conservation invariant that failed: the step and what disagrees.
@@ -254,7 +276,8 @@ pub struct World {
     next_user: u32,
     arrivals_rng: SplitMix64,
     minted: u128,
-    pub host_ids: Vec<u64>,
+    /// Each scenario host's node id, once it has applied.
+    pub host_ids: Vec<Option<u64>>,
     pub model_ids: Vec<ModelId>,
     step: u32,
     dao: Option<Dao>,
@@ -267,7 +290,10 @@ impl World {
         let proxy_id = principal(KIND_SYSTEM, 1);
         let royalties_id = principal(KIND_SYSTEM, 2);
         let governance = principal(KIND_SYSTEM, 3);
-        let treasury = account(principal(KIND_SYSTEM, 4));
+        let treasury = Account {
+            owner: governance,
+            subaccount: Some(TREASURY_SUBACCOUNT),
+        };
         let mut roy = royalties::State::open_small(DefaultMemoryImpl::default());
         let e = &scenario.economy;
         roy.initialize(
@@ -338,54 +364,7 @@ impl World {
                     T0,
                 )
                 .unwrap_or_else(|e| panic!("model {}: {e:?}", spec.name));
-            // Royalties pushes the model to the proxy; in process, the push is this upsert.
-            proxy.registry.upsert_model(ModelEntry {
-                model: id,
-                base_model: "llama3.1:8b".into(),
-                price,
-                status: ModelStatus::Active,
-                version: 1,
-            });
             model_ids.push(id);
-        }
-        let mut keys = BTreeMap::new();
-        let mut reliability = BTreeMap::new();
-        let mut down = BTreeMap::new();
-        let mut speed = BTreeMap::new();
-        let mut host_ids = Vec::new();
-        for (h, spec) in scenario.hosts.iter().enumerate() {
-            let key = SigningKey::from_bytes(
-                &SplitMix64::stream(scenario.seed, &[run, KIND_HOST as u64, h as u64])
-                    .next_u64()
-                    .to_be_bytes()
-                    .repeat(4)
-                    .try_into()
-                    .expect("32 bytes"),
-            );
-            let id = proxy
-                .registry
-                .apply_node(
-                    principal(KIND_HOST, h as u32),
-                    ApplyNodeArgs {
-                        operator_subaccount: None,
-                        endpoint: format!("https://{}.sim/v1/infer", spec.name),
-                        public_key: serde_bytes::ByteBuf::from(
-                            key.verifying_key().to_bytes().to_vec(),
-                        ),
-                        models: vec!["llama3.1:8b".into()],
-                        capacity: spec.capacity,
-                    },
-                )
-                .expect("a valid host");
-            proxy
-                .registry
-                .decide_node(1_000 + h as u64, id, NodeAction::Admit)
-                .expect("admitted");
-            keys.insert(id, key);
-            reliability.insert(id, spec.reliability_ppm);
-            down.insert(id, false);
-            speed.insert(id, spec.tokens_per_second);
-            host_ids.push(id);
         }
         let mut world = Self {
             scenario: scenario.clone(),
@@ -393,10 +372,10 @@ impl World {
             proxy: RefCell::new(proxy),
             royalties: RefCell::new(roy),
             hosts: Hosts {
-                keys,
-                reliability_ppm: reliability,
-                down,
-                tokens_per_second: speed,
+                keys: BTreeMap::new(),
+                reliability_ppm: BTreeMap::new(),
+                down: BTreeMap::new(),
+                tokens_per_second: BTreeMap::new(),
                 rng: RefCell::new(SplitMix64::stream(scenario.seed, &[run, KIND_HOST as u64])),
                 clock: Cell::new(T0),
                 stats: RefCell::default(),
@@ -408,11 +387,30 @@ impl World {
             next_user: 0,
             arrivals_rng: SplitMix64::stream(scenario.seed, &[run, KIND_USER as u64]),
             minted: 0,
-            host_ids,
+            host_ids: vec![None; scenario.hosts.len()],
             model_ids,
             step: 0,
             dao: None,
         };
+        // Royalties pushes the models (and its split version) to the proxy, as its timer would.
+        world.push_to_proxy();
+        for (h, spec) in scenario.hosts.iter().enumerate() {
+            if spec.applies_at_step.is_none() {
+                let id = world.apply_host(run, h);
+                // A founding host: admitted before the run, by a genesis decision.
+                world
+                    .proxy
+                    .borrow_mut()
+                    .registry
+                    .decide_node(1_000 + h as u64, id, NodeAction::Admit)
+                    .expect("admitted");
+            }
+        }
+        if scenario.treasury.initial > 0 {
+            let initial = scenario.treasury.initial as u128;
+            world.ledger.mint(world.treasury, initial);
+            world.minted += initial;
+        }
         world.dao = world.found_dao(run);
         for _ in 0..scenario.users.initial {
             world.arrive(run);
@@ -422,6 +420,72 @@ impl World {
 
     fn now(&self) -> u64 {
         self.hosts.clock.get()
+    }
+
+    /// Royalties' push of pending model changes and split versions to the proxy (production code).
+    fn push_to_proxy(&self) {
+        block_on(push_to_proxy(
+            &self.royalties,
+            &InProcessProxy { proxy: &self.proxy },
+        ));
+    }
+
+    /// Host `h` applies to the proxy with its own key (production `apply_node`); returns its node id.
+    fn apply_host(&mut self, run: u64, h: usize) -> u64 {
+        let spec = &self.scenario.hosts[h];
+        let key = SigningKey::from_bytes(
+            &SplitMix64::stream(self.scenario.seed, &[run, KIND_HOST as u64, h as u64])
+                .next_u64()
+                .to_be_bytes()
+                .repeat(4)
+                .try_into()
+                .expect("32 bytes"),
+        );
+        let id = self
+            .proxy
+            .borrow_mut()
+            .registry
+            .apply_node(
+                principal(KIND_HOST, h as u32),
+                ApplyNodeArgs {
+                    operator_subaccount: None,
+                    endpoint: format!("https://{}.sim/v1/infer", spec.name),
+                    public_key: serde_bytes::ByteBuf::from(key.verifying_key().to_bytes().to_vec()),
+                    models: vec!["llama3.1:8b".into()],
+                    capacity: spec.capacity,
+                },
+            )
+            .expect("a valid host");
+        self.hosts.keys.insert(id, key);
+        self.hosts.reliability_ppm.insert(id, spec.reliability_ppm);
+        self.hosts.down.insert(id, false);
+        self.hosts
+            .tokens_per_second
+            .insert(id, spec.tokens_per_second);
+        self.host_ids[h] = Some(id);
+        id
+    }
+
+    /// The price changes of `step`: each model's manager sets its new prices in royalties.
+    fn change_prices(&self, step: u32) {
+        for change in self.scenario.price_changes.iter().filter(|c| c.at_step == step) {
+            let m = self
+                .scenario
+                .models
+                .iter()
+                .position(|m| m.name == change.model)
+                .expect("checked: the model exists");
+            let spec = &self.scenario.models[m];
+            let price = Price {
+                per_1k_input_tokens: spec.per_1k_input_tokens * change.percent / 100,
+                per_1k_output_tokens: spec.per_1k_output_tokens * change.percent / 100,
+            };
+            let manager = principal(KIND_OWNER, (m as u32) << 16);
+            self.royalties
+                .borrow_mut()
+                .set_price(manager, self.model_ids[m], price, self.now())
+                .expect("the manager sets the price");
+        }
     }
 
     /// The token holders stake their neurons through governance's real staking flow, on their own
@@ -452,6 +516,7 @@ impl World {
             holders: Vec::new(),
             rng: SplitMix64::stream(self.scenario.seed, &[run, KIND_HOLDER as u64]),
             proposals: Vec::new(),
+            grants: Vec::new(),
         };
         let governance_id = principal(KIND_SYSTEM, 3);
         let mut rng = dao.rng.clone();
@@ -503,18 +568,16 @@ impl World {
         for (i, h) in holders.iter_mut().enumerate() {
             if i != leader && rng.chance(spec.follow_ppm) {
                 let leader_neuron = NeuronId::from(leader as u64);
-                dao.governance
-                    .borrow_mut()
-                    .follow(h.0, h.1, Topic::CatchAll, vec![leader_neuron], T0)
-                    .expect("following the leader");
-                dao.governance
-                    .borrow_mut()
-                    .follow(h.0, h.1, Topic::RoyaltySplit, vec![leader_neuron], T0)
-                    .expect("following the leader");
-                dao.governance
-                    .borrow_mut()
-                    .follow(h.0, h.1, Topic::NetworkFees, vec![leader_neuron], T0)
-                    .expect("following the leader");
+                // The catch-all covers the normal topics; each critical topic needs its own.
+                for topic in Topic::ALL
+                    .into_iter()
+                    .filter(|t| *t == Topic::CatchAll || t.is_critical())
+                {
+                    dao.governance
+                        .borrow_mut()
+                        .follow(h.0, h.1, topic, vec![leader_neuron], T0)
+                        .expect("following the leader");
+                }
                 h.2 = true;
             }
         }
@@ -533,7 +596,11 @@ impl World {
         let now = self.hosts.clock.get();
         let governance_id = principal(KIND_SYSTEM, 3);
         for (index, p) in self.scenario.proposals.iter().enumerate() {
-            if p.at_step != step {
+            let due = step == p.at_step
+                || p
+                    .every_steps
+                    .is_some_and(|every| step > p.at_step && (step - p.at_step) % every == 0);
+            if !due {
                 continue;
             }
             let action = match crate::ab::Change::parse(&p.change).expect("checked") {
@@ -549,7 +616,14 @@ impl World {
                     call_fee: fee as u128,
                 },
                 crate::ab::Change::RemoveNode { index } => Action::RemoveNode {
-                    node: self.host_ids[index],
+                    node: self.host_ids[index].expect("checked: it applied before"),
+                },
+                crate::ab::Change::AdmitNode { index } => Action::AdmitNode {
+                    node: self.host_ids[index].expect("checked: it applied before"),
+                },
+                crate::ab::Change::TreasuryGrant { amount } => Action::TransferTreasury {
+                    to: account(principal(KIND_GRANTEE, index as u32)),
+                    amount: amount as u128,
                 },
                 crate::ab::Change::Prices { .. } => unreachable!("refused by the scenario check"),
             };
@@ -565,7 +639,7 @@ impl World {
                     title: format!("Scenario proposal {index}: {}", p.change),
                     summary: String::new(),
                     url: String::new(),
-                    action,
+                    action: action.clone(),
                 },
                 now,
                 u64::MAX,
@@ -574,6 +648,9 @@ impl World {
                 continue;
             };
             dao.proposals.push((index, id));
+            if let Action::TransferTreasury { to, amount } = action {
+                dao.grants.push((id, to, amount));
+            }
             for (holder, neuron, follows) in dao.holders.clone() {
                 if follows
                     || neuron == proposer.1
@@ -610,6 +687,8 @@ impl World {
             &targets,
             now,
         ));
+        // A new split reaches the proxy by royalties' push, at once (its zero-delay timer).
+        self.push_to_proxy();
     }
 
     /// Each scenario proposal made: its status and tally (for the report).
@@ -645,6 +724,22 @@ impl World {
                 let n = g.neuron(h.1)?;
                 governance::power::voting_power(&n, &p, self.hosts.clock.get())
             })
+            .collect()
+    }
+
+    /// The treasury grants executed so far: grantee and amount.
+    fn executed_grants(&self) -> Vec<(Account, u128)> {
+        let Some(dao) = &self.dao else {
+            return vec![];
+        };
+        let g = dao.governance.borrow();
+        dao.grants
+            .iter()
+            .filter(|(id, _, _)| {
+                g.proposal(*id)
+                    .is_some_and(|p| p.status == ProposalStatus::Executed)
+            })
+            .map(|(_, to, amount)| (*to, *amount))
             .collect()
     }
 
@@ -733,11 +828,19 @@ impl World {
             step,
             ..Default::default()
         };
-        for (h, spec) in self.scenario.hosts.iter().enumerate() {
-            let id = self.host_ids[h];
-            let down = spec.down_from_step.is_some_and(|s| step >= s);
-            self.hosts.down.insert(id, down);
+        for h in 0..self.scenario.hosts.len() {
+            if self.scenario.hosts[h].applies_at_step == Some(step) {
+                self.apply_host(run, h);
+            }
         }
+        for (h, spec) in self.scenario.hosts.iter().enumerate() {
+            if let Some(id) = self.host_ids[h] {
+                let down = spec.down_from_step.is_some_and(|s| step >= s);
+                self.hosts.down.insert(id, down);
+            }
+        }
+        self.change_prices(step);
+        self.push_to_proxy();
         let u = self.scenario.users.clone();
         let arrivals = self
             .arrivals_rng
@@ -869,7 +972,16 @@ impl World {
                 .map(|d| credited(principal(KIND_DATA, (m as u32) << 16 | d)))
                 .sum::<u128>();
         }
-        record.credited_treasury = roy.balance_of(&self.treasury).credited_total;
+        let owed_to_treasury = roy.balance_of(&self.treasury);
+        record.credited_treasury = owed_to_treasury.credited_total;
+        record.treasury_balance = self.ledger.balance(&self.treasury)
+            + owed_to_treasury.available
+            + owed_to_treasury.in_flight;
+        record.treasury_spent = self
+            .executed_grants()
+            .iter()
+            .map(|(_, amount)| amount + self.scenario.economy.ledger_fee as u128)
+            .sum();
         record.paid_out = roy.liabilities().paid_total;
         record.proxy_fee_reserve = self.proxy.borrow().metering.liabilities().fee_reserve;
     }
@@ -893,6 +1005,26 @@ impl World {
         }
         if roy.settled_total != roy.available + roy.in_flight + roy.paid_total + roy.undistributed {
             return fail("royalties' settled total does not add up".into());
+        }
+        let ledger_minted = self.ledger.state().totals().minted;
+        if ledger_minted != self.minted {
+            return fail(format!(
+                "the ledger minted {ledger_minted}; only {} entered the world",
+                self.minted
+            ));
+        }
+        // Each grantee holds exactly what its executed grants paid: once per adopted proposal.
+        let mut granted: BTreeMap<Account, u128> = BTreeMap::new();
+        for (to, amount) in self.executed_grants() {
+            *granted.entry(to).or_default() += amount;
+        }
+        for (to, amount) in granted {
+            let held = self.ledger.balance(&to);
+            if held != amount {
+                return fail(format!(
+                    "a grantee holds {held}; its executed grants paid {amount}"
+                ));
+            }
         }
         Ok(())
     }

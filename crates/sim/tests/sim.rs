@@ -187,7 +187,7 @@ fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_com
     // 10% → 15% of every receipt to the treasury, 5% less to hosts: users act the same (their draws
     // do not depend on the split), so the take rate rises by 5% of the metered share of spending.
     let change = sim::ab::Change::parse("split=2500,5000,1000,1500").unwrap();
-    let variant = change.apply(&baseline);
+    let variant = change.apply(&baseline).unwrap();
     let changed = sim::ab::paired(&baseline, &variant, 3, 2).unwrap();
     for (x, y) in changed.baseline.iter().zip(&changed.variant) {
         assert_eq!(x.metered, y.metered, "the same calls in both arms");
@@ -278,6 +278,7 @@ fn a_node_removed_by_proposal_stops_serving_mid_run() {
     let mut scenario = short(&source, 36);
     scenario.proposals = vec![sim::scenario::ProposalSpec {
         at_step: 12,
+        every_steps: None,
         change: "remove_node=0".into(),
         support_ppm: 1_000_000,
     }];
