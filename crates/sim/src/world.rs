@@ -855,6 +855,8 @@ impl World {
             .iter()
             .map(|m| m.quality as u64)
             .collect();
+        // The fee in force: a proposal may have changed it (it changes only after the calls).
+        let call_fee = self.proxy.borrow().config().call_fee;
         let mut leaving = Vec::new();
         for (i, user) in self.users.iter_mut().enumerate() {
             let calls = user.rng.binomial(u.calls_per_step_max, u.call_ppm);
@@ -889,7 +891,7 @@ impl World {
                         record.input_tokens += ok.input_tokens;
                         record.output_tokens += ok.output_tokens;
                         record.user_spend += ok.charged;
-                        record.metered += ok.charged - self.scenario.economy.call_fee as u128;
+                        record.metered += ok.charged - call_fee;
                         spent += ok.charged;
                         tokens += ok.input_tokens + ok.output_tokens;
                     }
