@@ -109,18 +109,22 @@ impl Change {
                 }
             }
             Change::RemoveNode { index } => {
-                let host = s
-                    .hosts
-                    .get_mut(*index)
-                    .ok_or(format!("host {index}: there are {} hosts", scenario.hosts.len()))?;
+                let host = s.hosts.get_mut(*index).ok_or(format!(
+                    "host {index}: there are {} hosts",
+                    scenario.hosts.len()
+                ))?;
                 host.down_from_step = Some(0);
             }
             Change::AdmitNode { index } => {
-                let host = s
-                    .hosts
-                    .get_mut(*index)
-                    .ok_or(format!("host {index}: there are {} hosts", scenario.hosts.len()))?;
-                host.applies_at_step = None;
+                let host = s.hosts.get_mut(*index).ok_or(format!(
+                    "host {index}: there are {} hosts",
+                    scenario.hosts.len()
+                ))?;
+                if host.applies_at_step.take().is_none() {
+                    return Err(format!(
+                        "host {index} is a founding host, admitted from the start already"
+                    ));
+                }
             }
             Change::TreasuryGrant { amount } => s.proposals.push(ProposalSpec {
                 at_step: 0,
@@ -130,7 +134,8 @@ impl Change {
             }),
         }
         s.name = format!("{} (variant)", scenario.name);
-        s.check("").map_err(|e| format!("the variant: {}", e.message))?;
+        s.check("")
+            .map_err(|e| format!("the variant: {}", e.message))?;
         Ok(s)
     }
 }

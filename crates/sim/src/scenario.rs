@@ -549,12 +549,17 @@ impl Scenario {
                     "prices are set by each model's manager ([[price_changes]]), not by a proposal"
                         .to_string(),
                 ),
-                crate::ab::Change::RemoveNode { index } | crate::ab::Change::AdmitNode { index }
+                crate::ab::Change::RemoveNode { index }
+                | crate::ab::Change::AdmitNode { index }
                     if index >= self.hosts.len() =>
                 {
-                    Some(format!("host {index}: there are {} hosts", self.hosts.len()))
+                    Some(format!(
+                        "host {index}: there are {} hosts",
+                        self.hosts.len()
+                    ))
                 }
-                crate::ab::Change::RemoveNode { index } | crate::ab::Change::AdmitNode { index }
+                crate::ab::Change::RemoveNode { index }
+                | crate::ab::Change::AdmitNode { index }
                     if self.hosts[index]
                         .applies_at_step
                         .is_some_and(|a| a > p.at_step) =>

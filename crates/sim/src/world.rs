@@ -24,8 +24,8 @@ use neuranft_types::governance::{
 };
 use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
 use neuranft_types::royalties::*;
-use royalties::push::{push_to_proxy, ProxyClient};
 use neuranft_types::Account;
+use royalties::push::{push_to_proxy, ProxyClient};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
@@ -468,7 +468,12 @@ impl World {
 
     /// The price changes of `step`: each model's manager sets its new prices in royalties.
     fn change_prices(&self, step: u32) {
-        for change in self.scenario.price_changes.iter().filter(|c| c.at_step == step) {
+        for change in self
+            .scenario
+            .price_changes
+            .iter()
+            .filter(|c| c.at_step == step)
+        {
             let m = self
                 .scenario
                 .models
@@ -597,8 +602,7 @@ impl World {
         let governance_id = principal(KIND_SYSTEM, 3);
         for (index, p) in self.scenario.proposals.iter().enumerate() {
             let due = step == p.at_step
-                || p
-                    .every_steps
+                || p.every_steps
                     .is_some_and(|every| step > p.at_step && (step - p.at_step) % every == 0);
             if !due {
                 continue;
@@ -1031,7 +1035,21 @@ impl World {
         Ok(())
     }
 
-    /// Tokens minted to users so far (the only money entering the world).
+    /// Each model's price in royalties and in the proxy's copy (which meters the calls).
+    pub fn prices(&self) -> Vec<(Price, Option<Price>)> {
+        let roy = self.royalties.borrow();
+        let proxy = self.proxy.borrow();
+        self.model_ids
+            .iter()
+            .map(|id| {
+                let price = roy.get_model(*id).expect("registered").model.price;
+                (price, proxy.registry.model(*id).map(|e| e.price))
+            })
+            .collect()
+    }
+
+    /// Tokens minted so far: users' funds and the treasury's initial holdings, the only money
+    /// entering the world.
     pub fn minted(&self) -> u128 {
         self.minted
     }

@@ -1,8 +1,10 @@
 //! The simulation on the production state machines: determinism, conservation in every step of every
 //! shipped scenario, and clear errors for bad scenario files.
 
+use neuranft_types::governance::ProposalStatus;
 use sim::report::{run_many, run_one, CSV_HEADER};
 use sim::scenario::Scenario;
+use sim::world::World;
 use std::sync::{Arc, Mutex};
 
 fn shipped() -> Vec<(String, String)> {
@@ -183,7 +185,7 @@ fn monte_carlo_runs_give_the_same_bytes_on_one_thread_and_on_two() {
 }
 
 #[test]
-fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_computed() {
+fn a_b_of_identical_arms_is_zero_and_a_split_or_fee_change_moves_the_take_rate_as_computed() {
     let (_, source) = &shipped()[0];
     let baseline = short(source, 8);
     let same = sim::ab::paired(&baseline, &baseline, 3, 2).unwrap();
@@ -214,6 +216,22 @@ fn a_b_of_identical_arms_is_zero_and_a_treasury_share_moves_the_take_rate_as_com
         take.mean_difference > 0.0 && take.ci95_low > 0.0,
         "{take:?}"
     );
+    // A call fee of 40,000 instead of 20,000: users make the same calls (a few cents more per call
+    // moves none of them), the proxy keeps 20,000 more per call, and users pay it.
+    let dearer = sim::ab::Change::parse("call_fee=40000")
+        .unwrap()
+        .apply(&baseline)
+        .unwrap();
+    let fee = sim::ab::paired(&baseline, &dearer, 3, 2).unwrap();
+    for (x, y) in fee.baseline.iter().zip(&fee.variant) {
+        assert_eq!((x.calls, x.metered), (y.calls, y.metered));
+        let extra = 20_000 * x.calls as u128;
+        assert_eq!(y.user_spend, x.user_spend + extra);
+        let kept = x.metric("take_rate").unwrap() * x.user_spend as f64 + extra as f64;
+        let expected = kept / y.user_spend as f64;
+        let take = y.metric("take_rate").unwrap();
+        assert!((take - expected).abs() < 1e-9, "{take} vs {expected}");
+    }
     assert!(sim::ab::Change::parse("split=1,2,3").is_err());
     assert!(sim::ab::Change::parse("tax=3").is_err());
 }
@@ -302,4 +320,150 @@ fn a_node_removed_by_proposal_stops_serving_mid_run() {
     let text = toml::to_string(&bad).unwrap();
     let e = sim::scenario::Scenario::parse(&text).unwrap_err();
     assert!(e.message.contains("there are 2 hosts"), "{e}");
+}
+
+fn shipped_named(file: &str) -> String {
+    shipped()
+        .into_iter()
+        .find(|(name, _)| name == file)
+        .unwrap_or_else(|| panic!("{file} is shipped"))
+        .1
+}
+
+#[test]
+fn a_host_that_applies_mid_run_serves_only_once_the_dao_admits_it() {
+    // node_outage: node-eu dies at step 24; node-eu-2 applies at step 30, when the DAO proposes to
+    // admit it and to remove node-eu.
+    let scenario = short(&shipped_named("node_outage.toml"), 60);
+    let mut world = World::new(&scenario, 0);
+    for _ in 0..30 {
+        world.step(0).unwrap();
+    }
+    assert_eq!(world.host_ids[3], None, "not applied before step 30");
+    world.step(0).unwrap();
+    let replacement = world.host_ids[3].expect("applied at step 30");
+    assert!(
+        !world.host_stats().contains_key(&replacement),
+        "no call reaches a node before its admission"
+    );
+    for _ in 31..60 {
+        world.step(0).unwrap();
+    }
+    let outcomes = world.proposal_outcomes();
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0].1, ProposalStatus::Executed, "{outcomes:?}");
+    let served = &world.host_stats()[&replacement];
+    assert!(served.calls > 100, "{served:?}");
+    // node-eu-2 fails 0.5% of calls.
+    assert!(served.failures * 50 < served.calls, "{served:?}");
+}
+
+#[test]
+fn a_price_change_reaches_the_proxy_through_royalties_push() {
+    let scenario = short(&shipped_named("treasury_grants.toml"), 86);
+    let original = scenario.models[0].clone();
+    let change = &scenario.price_changes[0];
+    assert_eq!((change.at_step, change.percent), (84, 125));
+    let mut world = World::new(&scenario, 0);
+    for _ in 0..84 {
+        world.step(0).unwrap();
+    }
+    let (before, proxy_copy) = world.prices()[0];
+    assert_eq!(before.per_1k_input_tokens, original.per_1k_input_tokens);
+    assert_eq!(proxy_copy, Some(before));
+    world.step(0).unwrap();
+    let prices = world.prices();
+    let (after, proxy_copy) = prices[0];
+    assert_eq!(
+        after.per_1k_input_tokens,
+        original.per_1k_input_tokens * 5 / 4
+    );
+    assert_eq!(
+        after.per_1k_output_tokens,
+        original.per_1k_output_tokens * 5 / 4
+    );
+    assert_eq!(proxy_copy, Some(after), "the proxy meters at the new price");
+    assert_eq!(
+        prices[1].1,
+        Some(prices[1].0),
+        "the other model is unchanged"
+    );
+}
+
+#[test]
+fn treasury_grants_are_paid_once_per_adopted_proposal_and_set_the_runway() {
+    let scenario = short(&shipped_named("treasury_grants.toml"), 60);
+    let grant = 30_000_000_000u128;
+    let fee = scenario.economy.ledger_fee as u128;
+    let summary = run_one(&scenario, 0, &mut Vec::new()).unwrap();
+    // Proposed at steps 0, 24 and 48; the whale and its followers adopt each at once.
+    assert_eq!(summary.metric("pass_rate"), Some(1.0));
+    assert_eq!(summary.treasury_spent, 3 * (grant + fee));
+    let initial = scenario.treasury.initial as u128;
+    assert!(summary.credited_treasury > 0);
+    // Holdings = initial + income − spending, up to the fees of royalties' payouts to the treasury.
+    let expected = initial + summary.credited_treasury - summary.treasury_spent;
+    assert!(
+        summary.treasury_balance <= expected && expected - summary.treasury_balance <= 10 * fee,
+        "{} vs {expected}",
+        summary.treasury_balance
+    );
+    let days = 60.0 * 3_600.0 / 86_400.0;
+    let net_per_day = (summary.treasury_spent - summary.credited_treasury) as f64 / days;
+    let runway = summary.metric("treasury_runway_days").unwrap();
+    assert!(
+        (runway - summary.treasury_balance as f64 / net_per_day).abs() < 1e-6,
+        "{runway}"
+    );
+    // Without grants the income covers the spending: the runway is the cap.
+    let mut no_grants = scenario.clone();
+    no_grants.proposals.clear();
+    let quiet = run_one(&no_grants, 0, &mut Vec::new()).unwrap();
+    assert_eq!(quiet.treasury_spent, 0);
+    assert_eq!(
+        quiet.metric("treasury_runway_days"),
+        Some(sim::report::RUNWAY_CAP_DAYS)
+    );
+}
+
+#[test]
+fn runway_is_holdings_over_net_spending() {
+    use sim::report::{runway_days, RUNWAY_CAP_DAYS};
+    // 100 held, 30 spent and 10 earned over two days: 10 a day net, 10 days.
+    assert_eq!(runway_days(100, 10, 30, 2 * 86_400), 10.0);
+    assert_eq!(runway_days(100, 30, 30, 86_400), RUNWAY_CAP_DAYS);
+    assert_eq!(runway_days(u128::MAX, 0, 1, 86_400), RUNWAY_CAP_DAYS);
+}
+
+#[test]
+fn changes_that_cannot_apply_are_refused_with_the_reason() {
+    let baseline = Scenario::parse(&shipped_named("baseline.toml")).unwrap();
+    let grant = sim::ab::Change::parse("treasury_grant=100").unwrap();
+    let e = grant.apply(&baseline).unwrap_err();
+    assert!(e.contains("holders"), "{e}");
+    let e = sim::ab::Change::parse("admit_node=0")
+        .unwrap()
+        .apply(&baseline)
+        .unwrap_err();
+    assert!(e.contains("founding host"), "{e}");
+    assert!(sim::ab::Change::parse("remove_node=9")
+        .unwrap()
+        .apply(&baseline)
+        .is_err());
+    let source = shipped_named("treasury_grants.toml");
+    let unknown_model = source.replace("model = \"medical-llama\"", "model = \"gpt\"");
+    let e = Scenario::parse(&unknown_model).unwrap_err();
+    let line = source
+        .lines()
+        .position(|l| l == "model = \"medical-llama\"")
+        .unwrap()
+        + 1;
+    assert_eq!(e.line, Some(line), "{e}");
+    assert!(e.message.contains("no model is named \"gpt\""), "{e}");
+    let early = shipped_named("node_outage.toml").replace(
+        "at_step = 30\nchange = \"admit_node=3\"",
+        "at_step = 20\nchange = \"admit_node=3\"",
+    );
+    let e = Scenario::parse(&early).unwrap_err();
+    assert!(e.message.contains("applies at step 30"), "{e}");
 }
