@@ -577,7 +577,7 @@ impl Scenario {
                          applies_at_step"
                     ))
                 }
-                crate::ab::Change::TreasuryGrant { amount } if amount == 0 => {
+                crate::ab::Change::TreasuryGrant { amount: 0 } => {
                     Some("a treasury grant must be positive".into())
                 }
                 _ => None,

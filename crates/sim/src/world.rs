@@ -602,8 +602,9 @@ impl World {
         let governance_id = principal(KIND_SYSTEM, 3);
         for (index, p) in self.scenario.proposals.iter().enumerate() {
             let due = step == p.at_step
-                || p.every_steps
-                    .is_some_and(|every| step > p.at_step && (step - p.at_step) % every == 0);
+                || p.every_steps.is_some_and(|every| {
+                    step > p.at_step && (step - p.at_step).is_multiple_of(every)
+                });
             if !due {
                 continue;
             }
