@@ -5,6 +5,11 @@
 //! Nodes: operators apply; only governance admits, suspends or removes, once per proposal id. The
 //! proxy tracks each node's successes, failures and latency, suspends a node by itself after a run of
 //! failures (saying why), and picks nodes weighted by health and free capacity.
+//!
+//! Every call reads every node (to pick one) and updates one, so the nodes are also kept decoded on the
+//! heap (rebuilt from stable memory when the registry opens), a success writes only the node's 28-byte
+//! counters, and the calls in flight live on the heap only: they end with the message that started
+//! them, so none survives an upgrade.
 
 use candid::Principal;
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
@@ -15,6 +20,7 @@ use neuranft_types::royalties::ModelId;
 use neuranft_types::royalties::{ModelStatus, Price};
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
+use std::collections::BTreeMap;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
 pub use neuranft_types::proxy::{
@@ -34,21 +40,70 @@ fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
 
 pub struct Registry {
     models: StableBTreeMap<ModelId, Candid<ModelEntry>, Mem>,
+    /// Each node's record; its call counters are those of `counters`, written on every call.
     nodes: StableBTreeMap<NodeId, Candid<NodeRecord>, Mem>,
+    counters: StableBTreeMap<NodeId, [u8; COUNTERS_BYTES], Mem>,
     executed_proposals: StableBTreeMap<ProposalId, (), Mem>,
     next_node: StableCell<u64, Mem>,
+    /// Every node as [`Registry::node`] returns it, with its calls in flight.
+    decoded: BTreeMap<NodeId, NodeRecord>,
+}
+
+const COUNTERS_BYTES: usize = 28;
+
+/// successes, failures, total latency (u64 each) and consecutive failures (u32), big-endian.
+fn encode_counters(stats: &NodeStats) -> [u8; COUNTERS_BYTES] {
+    let mut out = [0u8; COUNTERS_BYTES];
+    out[0..8].copy_from_slice(&stats.successes.to_be_bytes());
+    out[8..16].copy_from_slice(&stats.failures.to_be_bytes());
+    out[16..24].copy_from_slice(&stats.total_latency_ms.to_be_bytes());
+    out[24..28].copy_from_slice(&stats.consecutive_failures.to_be_bytes());
+    out
+}
+
+fn apply_counters(stats: &mut NodeStats, bytes: &[u8; COUNTERS_BYTES]) {
+    let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    stats.successes = u64_at(0);
+    stats.failures = u64_at(8);
+    stats.total_latency_ms = u64_at(16);
+    stats.consecutive_failures = u32::from_be_bytes(bytes[24..28].try_into().expect("4 bytes"));
 }
 
 impl Registry {
-    /// Opens the registry in `mm` at memory ids `first .. first + 4`.
-    pub fn init(mm: &MemoryManager<DefaultMemoryImpl>, first: u8) -> Self {
-        let id = |i: u8| mm.get(MemoryId::new(first + i));
-        Self {
-            models: StableBTreeMap::init(id(0)),
-            nodes: StableBTreeMap::init(id(1)),
-            executed_proposals: StableBTreeMap::init(id(2)),
-            next_node: StableCell::init(id(3), 0),
+    /// Opens the registry in `mm` at memory ids `first .. first + 4` and `counters`.
+    pub fn init(mm: &MemoryManager<DefaultMemoryImpl>, first: u8, counters: u8) -> Self {
+        let id = |i: u8| mm.get(MemoryId::new(i));
+        let mut registry = Self {
+            models: StableBTreeMap::init(id(first)),
+            nodes: StableBTreeMap::init(id(first + 1)),
+            counters: StableBTreeMap::init(id(counters)),
+            executed_proposals: StableBTreeMap::init(id(first + 2)),
+            next_node: StableCell::init(id(first + 3), 0),
+            decoded: BTreeMap::new(),
+        };
+        for (id, record) in registry.nodes.iter().map(|e| e.into_pair()) {
+            let mut record = record.0;
+            // Calls in flight ended with the messages that made them (an upgrade drops them).
+            record.stats.in_flight = 0;
+            if let Some(bytes) = registry.counters.get(&id) {
+                apply_counters(&mut record.stats, &bytes);
+            }
+            registry.decoded.insert(id, record);
         }
+        registry
+    }
+
+    /// Writes the node's record and counters.
+    fn store(&mut self, record: NodeRecord) {
+        self.nodes.insert(record.id, Candid(record.clone()));
+        self.store_counters(record);
+    }
+
+    /// Writes only the node's counters (its record is unchanged).
+    fn store_counters(&mut self, record: NodeRecord) {
+        self.counters
+            .insert(record.id, encode_counters(&record.stats));
+        self.decoded.insert(record.id, record);
     }
 
     /// Applies a model push from royalties; an older or equal version changes nothing. Returns
@@ -107,31 +162,28 @@ impl Registry {
         }
         let id = *self.next_node.get();
         self.next_node.set(id + 1);
-        self.nodes.insert(
+        self.store(NodeRecord {
             id,
-            Candid(NodeRecord {
-                id,
-                operator: Account {
-                    owner: caller,
-                    subaccount: args.operator_subaccount,
-                },
-                endpoint: args.endpoint,
-                public_key,
-                models: args.models,
-                capacity: args.capacity,
-                status: NodeStatus::Applied,
-                stats: NodeStats::default(),
-            }),
-        );
+            operator: Account {
+                owner: caller,
+                subaccount: args.operator_subaccount,
+            },
+            endpoint: args.endpoint,
+            public_key,
+            models: args.models,
+            capacity: args.capacity,
+            status: NodeStatus::Applied,
+            stats: NodeStats::default(),
+        });
         Ok(id)
     }
 
     pub fn node(&self, id: NodeId) -> Option<NodeRecord> {
-        self.nodes.get(&id).map(|c| c.0)
+        self.decoded.get(&id).cloned()
     }
 
     pub fn nodes(&self) -> Vec<NodeRecord> {
-        self.nodes.values().map(|c| c.0).collect()
+        self.decoded.values().cloned().collect()
     }
 
     /// Governance's decision on a node, at most once per proposal id.
@@ -160,7 +212,7 @@ impl Registry {
             },
             NodeAction::Remove => NodeStatus::Removed,
         };
-        self.nodes.insert(node, Candid(record.clone()));
+        self.store(record.clone());
         self.record_proposal(proposal)?;
         Ok(record)
     }
@@ -173,29 +225,30 @@ impl Registry {
         Ok(())
     }
 
-    fn update_node(&mut self, id: NodeId, f: impl FnOnce(&mut NodeRecord)) {
-        if let Some(mut record) = self.node(id) {
-            f(&mut record);
-            self.nodes.insert(id, Candid(record));
+    pub fn call_started(&mut self, id: NodeId) {
+        if let Some(record) = self.decoded.get_mut(&id) {
+            record.stats.in_flight += 1;
         }
     }
 
-    pub fn call_started(&mut self, id: NodeId) {
-        self.update_node(id, |n| n.stats.in_flight += 1);
-    }
-
     pub fn record_success(&mut self, id: NodeId, latency_ms: u64) {
-        self.update_node(id, |n| {
-            n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
-            n.stats.successes += 1;
-            n.stats.consecutive_failures = 0;
-            n.stats.total_latency_ms += latency_ms;
-        });
+        let Some(mut n) = self.node(id) else {
+            return;
+        };
+        n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
+        n.stats.successes += 1;
+        n.stats.consecutive_failures = 0;
+        n.stats.total_latency_ms += latency_ms;
+        self.store_counters(n);
     }
 
     /// Records a failed call; after `suspend_after` failures in a row an active node is suspended.
     pub fn record_failure(&mut self, id: NodeId, reason: &str, suspend_after: u32) {
-        self.update_node(id, |n| {
+        let Some(mut record) = self.node(id) else {
+            return;
+        };
+        {
+            let n = &mut record;
             n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
             n.stats.failures += 1;
             n.stats.consecutive_failures += 1;
@@ -210,7 +263,8 @@ impl Registry {
                     by_proposal: None,
                 };
             }
-        });
+        }
+        self.store(record);
     }
 
     /// An active node serving `base_model`, not in `exclude`, with free capacity, chosen with
@@ -222,10 +276,9 @@ impl Registry {
         exclude: &[NodeId],
         entropy: u64,
     ) -> Option<NodeRecord> {
-        let candidates: Vec<(NodeRecord, u128)> = self
-            .nodes
+        let candidates: Vec<(&NodeRecord, u128)> = self
+            .decoded
             .values()
-            .map(|c| c.0)
             .filter(|n| {
                 n.status == NodeStatus::Active
                     && n.models.iter().any(|m| m == base_model)
@@ -247,7 +300,7 @@ impl Registry {
         let mut point = entropy as u128 % total;
         for (node, weight) in candidates {
             if point < weight {
-                return Some(node);
+                return Some(node.clone());
             }
             point -= weight;
         }
@@ -261,7 +314,7 @@ mod tests {
 
     fn registry() -> Registry {
         let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);
-        Registry::init(&mm, 0)
+        Registry::init(&mm, 0, 4)
     }
 
     fn key(n: u8) -> serde_bytes::ByteBuf {
@@ -281,6 +334,46 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn counters_survive_reopening_and_calls_in_flight_do_not() {
+        let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);
+        let mut r = Registry::init(&mm, 0, 4);
+        let a = apply(&mut r, 1, 1);
+        r.decide_node(1, a, NodeAction::Admit).unwrap();
+        r.call_started(a);
+        r.record_success(a, 40);
+        r.call_started(a);
+        r.record_failure(a, "timeout", 3);
+        r.call_started(a);
+        assert_eq!(r.pick_node("llama3.1:8b", &[], 0), None, "full");
+        let before = r.node(a).unwrap();
+        assert_eq!(
+            (
+                before.stats.successes,
+                before.stats.failures,
+                before.stats.in_flight
+            ),
+            (1, 1, 1)
+        );
+        // An upgrade: the call in flight ended with the old code; everything else is as it was.
+        let reopened = Registry::init(&mm, 0, 4);
+        let after = reopened.node(a).unwrap();
+        assert_eq!(
+            after,
+            NodeRecord {
+                stats: NodeStats {
+                    in_flight: 0,
+                    ..before.stats
+                },
+                ..before
+            }
+        );
+        assert_eq!(after.stats.total_latency_ms, 40);
+        assert_eq!(after.stats.consecutive_failures, 1);
+        assert_eq!(after.stats.last_failure.as_deref(), Some("timeout"));
+        assert_eq!(reopened.pick_node("llama3.1:8b", &[], 0).unwrap().id, a);
     }
 
     #[test]

@@ -122,7 +122,7 @@ impl ProxyState {
             config: StableCell::init(id(0), Candid(None)),
             counters: StableCell::init(id(1), Candid(Counters::default())),
             metering: Metering::init(&mm, 2),
-            registry: Registry::init(&mm, 7),
+            registry: Registry::init(&mm, 7, 16),
             outbox: Outbox::init(id(11), id(12), id(13)),
             money_ops: StableBTreeMap::init(id(14)),
             node_api_keys: StableBTreeMap::init(id(15)),
