@@ -40,7 +40,8 @@ pub struct GovernanceSpec {
     pub stake_max: u64,
     /// One more holder with this stake (0: none); it makes every proposal.
     pub whale_stake: u64,
-    /// Each holder follows the largest holder on every normal topic with this probability.
+    /// Each holder follows the largest holder with this probability (on the catch-all and on every
+    /// critical topic, so on every proposal).
     pub follow_ppm: u32,
     /// Each holder who does not follow votes on a proposal with this probability.
     pub turnout_ppm: u32,
