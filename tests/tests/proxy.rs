@@ -392,7 +392,12 @@ fn an_upgrade_with_a_call_in_flight_releases_its_hold() {
         "the outcall is in flight"
     );
     assert!(s.user_balance().held > 0);
+    let (nodes,): (Vec<NodeRecord>,) = s.w.net.query(s.w.proxy, s.alice, "nodes", ()).unwrap();
+    assert_eq!(nodes[0].stats.in_flight, 1);
     s.w.upgrade_proxy().unwrap();
+    // The cut call no longer takes a place in the node's capacity.
+    let (nodes,): (Vec<NodeRecord>,) = s.w.net.query(s.w.proxy, s.alice, "nodes", ()).unwrap();
+    assert_eq!(nodes[0].stats.in_flight, 0);
     assert_eq!(
         s.user_balance(),
         UserBalance {
