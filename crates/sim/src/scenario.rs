@@ -34,10 +34,14 @@ pub struct Scenario {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct GovernanceSpec {
-    /// Holders, each staking one neuron (one-year dissolve delay) through the real staking flow.
+    /// Holders, each staking one neuron through the real staking flow.
     pub holders: u32,
     pub stake_min: u64,
     pub stake_max: u64,
+    /// Each holder's dissolve delay, in days, drawn between these (30–1,460: governance's limits);
+    /// longer delays give more voting power. The whale takes the maximum.
+    pub dissolve_delay_days_min: u64,
+    pub dissolve_delay_days_max: u64,
     /// One more holder with this stake (0: none); it makes every proposal.
     pub whale_stake: u64,
     /// Each holder follows the largest holder with this probability (on the catch-all and on every
@@ -53,6 +57,8 @@ impl Default for GovernanceSpec {
             holders: 0,
             stake_min: 100,
             stake_max: 5_000,
+            dissolve_delay_days_min: 365,
+            dissolve_delay_days_max: 365,
             whale_stake: 0,
             follow_ppm: 0,
             turnout_ppm: 600_000,
@@ -506,6 +512,19 @@ impl Scenario {
                 0,
                 "stake_max",
                 "stakes must be 1 ≤ stake_min ≤ stake_max ≤ 1,000,000,000 tokens".into(),
+            ));
+        }
+        if g.dissolve_delay_days_min < 30
+            || g.dissolve_delay_days_min > g.dissolve_delay_days_max
+            || g.dissolve_delay_days_max > 1_460
+        {
+            return Err(err(
+                "governance",
+                0,
+                "dissolve_delay_days_max",
+                "dissolve delays must be 30 ≤ dissolve_delay_days_min ≤ dissolve_delay_days_max \
+                 ≤ 1,460 days"
+                    .into(),
             ));
         }
         for (key, ppm) in [("follow_ppm", g.follow_ppm), ("turnout_ppm", g.turnout_ppm)] {

@@ -525,15 +525,22 @@ impl World {
         };
         let governance_id = principal(KIND_SYSTEM, 3);
         let mut rng = dao.rng.clone();
-        let mut stakes: Vec<u64> = Vec::new();
+        // (whole tokens, dissolve delay in days) per holder; the whale locks for the longest.
+        let mut stakes: Vec<(u64, u64)> = Vec::new();
         if spec.whale_stake > 0 {
-            stakes.push(spec.whale_stake);
+            stakes.push((spec.whale_stake, spec.dissolve_delay_days_max));
         }
         for _ in 0..spec.holders {
-            stakes.push(rng.between(spec.stake_min, spec.stake_max));
+            let tokens = rng.between(spec.stake_min, spec.stake_max);
+            let days = if spec.dissolve_delay_days_min < spec.dissolve_delay_days_max {
+                rng.between(spec.dissolve_delay_days_min, spec.dissolve_delay_days_max)
+            } else {
+                spec.dissolve_delay_days_min
+            };
+            stakes.push((tokens, days));
         }
         let mut holders = Vec::new();
-        for (i, tokens) in stakes.iter().enumerate() {
+        for (i, (tokens, days)) in stakes.iter().enumerate() {
             let holder = principal(KIND_HOLDER, i as u32);
             let amount = tokens * E8S;
             dao.nng.mint(account(holder), amount as u128 + 200_000);
@@ -557,7 +564,7 @@ impl World {
                 holder,
                 StakeArgs {
                     amount,
-                    dissolve_delay_seconds: 365 * 24 * 3_600,
+                    dissolve_delay_seconds: days * 24 * 3_600,
                 },
                 T0,
             ))
@@ -567,7 +574,7 @@ impl World {
         let leader = stakes
             .iter()
             .enumerate()
-            .max_by_key(|(i, s)| (**s, std::cmp::Reverse(*i)))
+            .max_by_key(|(i, (tokens, _))| (*tokens, std::cmp::Reverse(*i)))
             .map(|(i, _)| i)
             .expect("at least one holder");
         for (i, h) in holders.iter_mut().enumerate() {

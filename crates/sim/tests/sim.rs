@@ -467,3 +467,38 @@ fn changes_that_cannot_apply_are_refused_with_the_reason() {
     let e = Scenario::parse(&early).unwrap_err();
     assert!(e.message.contains("applies at step 30"), "{e}");
 }
+
+#[test]
+fn longer_dissolve_delays_give_the_same_stakes_more_voting_power() {
+    let mut short_lock = short(&shipped_named("whale_voting.toml"), 1);
+    short_lock.governance.dissolve_delay_days_min = 30;
+    short_lock.governance.dissolve_delay_days_max = 30;
+    let mut long_lock = short_lock.clone();
+    long_lock.governance.dissolve_delay_days_min = 1_460;
+    long_lock.governance.dissolve_delay_days_max = 1_460;
+    let weak = World::new(&short_lock, 0).voting_powers();
+    let strong = World::new(&long_lock, 0).voting_powers();
+    assert_eq!(weak.len(), 41);
+    for (w, s) in weak.iter().zip(&strong) {
+        // +100% at the longest delay (4 years) against +2.05% at 30 days (10,000 bps × 30 / 1,460,
+        // rounded down): the default parameters.
+        assert_eq!(*s * 10_205 / 20_000, *w, "{w} vs {s}");
+    }
+    let source = shipped_named("whale_voting.toml");
+    let bad = source.replace(
+        "dissolve_delay_days_max = 1460",
+        "dissolve_delay_days_max = 2000",
+    );
+    let e = Scenario::parse(&bad).unwrap_err();
+    assert!(e.message.contains("1,460 days"), "{e}");
+    assert_eq!(
+        e.line,
+        Some(
+            source
+                .lines()
+                .position(|l| l.starts_with("dissolve_delay_days_max"))
+                .unwrap()
+                + 1
+        )
+    );
+}
