@@ -96,11 +96,6 @@ impl Registry {
     /// Writes the node's record and counters.
     fn store(&mut self, record: NodeRecord) {
         self.nodes.insert(record.id, Candid(record.clone()));
-        self.store_counters(record);
-    }
-
-    /// Writes only the node's counters (its record is unchanged).
-    fn store_counters(&mut self, record: NodeRecord) {
         self.counters
             .insert(record.id, encode_counters(&record.stats));
         self.decoded.insert(record.id, record);
@@ -231,15 +226,16 @@ impl Registry {
         }
     }
 
+    /// Updates the node in place and writes only its counters (its record is unchanged).
     pub fn record_success(&mut self, id: NodeId, latency_ms: u64) {
-        let Some(mut n) = self.node(id) else {
+        let Some(n) = self.decoded.get_mut(&id) else {
             return;
         };
         n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
         n.stats.successes += 1;
         n.stats.consecutive_failures = 0;
         n.stats.total_latency_ms += latency_ms;
-        self.store_counters(n);
+        self.counters.insert(id, encode_counters(&n.stats));
     }
 
     /// Records a failed call; after `suspend_after` failures in a row an active node is suspended.
@@ -247,22 +243,20 @@ impl Registry {
         let Some(mut record) = self.node(id) else {
             return;
         };
-        {
-            let n = &mut record;
-            n.stats.in_flight = n.stats.in_flight.saturating_sub(1);
-            n.stats.failures += 1;
-            n.stats.consecutive_failures += 1;
-            n.stats.last_failure = Some(reason.chars().take(200).collect());
-            if n.status == NodeStatus::Active && n.stats.consecutive_failures >= suspend_after {
-                n.status = NodeStatus::Suspended {
-                    reason: format!(
-                        "suspended by the proxy after {} failures in a row; last: {}",
-                        n.stats.consecutive_failures,
-                        n.stats.last_failure.as_deref().unwrap_or("")
-                    ),
-                    by_proposal: None,
-                };
-            }
+        let stats = &mut record.stats;
+        stats.in_flight = stats.in_flight.saturating_sub(1);
+        stats.failures += 1;
+        stats.consecutive_failures += 1;
+        stats.last_failure = Some(reason.chars().take(200).collect());
+        if record.status == NodeStatus::Active && stats.consecutive_failures >= suspend_after {
+            record.status = NodeStatus::Suspended {
+                reason: format!(
+                    "suspended by the proxy after {} failures in a row; last: {}",
+                    stats.consecutive_failures,
+                    stats.last_failure.as_deref().unwrap_or("")
+                ),
+                by_proposal: None,
+            };
         }
         self.store(record);
     }

@@ -966,13 +966,14 @@ impl World {
             ));
         }
         self.govern(step);
-        self.fill_credits(&mut record);
-        self.check(step)?;
+        let grants = self.executed_grants();
+        self.fill_credits(&mut record, &grants);
+        self.check(step, &grants)?;
         self.check_dao(step)?;
         Ok(record)
     }
 
-    fn fill_credits(&self, record: &mut StepRecord) {
+    fn fill_credits(&self, record: &mut StepRecord, grants: &[(Account, u128)]) {
         let roy = self.royalties.borrow();
         let credited = |owner: Principal| roy.balance_of(&account(owner)).credited_total;
         record.credited_hosts = (0..self.scenario.hosts.len() as u32)
@@ -991,8 +992,7 @@ impl World {
         record.treasury_balance = self.ledger.balance(&self.treasury)
             + owed_to_treasury.available
             + owed_to_treasury.in_flight;
-        record.treasury_spent = self
-            .executed_grants()
+        record.treasury_spent = grants
             .iter()
             .map(|(_, amount)| amount + self.scenario.economy.ledger_fee as u128)
             .sum();
@@ -1002,7 +1002,7 @@ impl World {
 
     /// The invariants of every step: the ledger's own, and each canister's ledger balance equal to
     /// what it owes.
-    fn check(&self, step: u32) -> Result<(), Violation> {
+    fn check(&self, step: u32, grants: &[(Account, u128)]) -> Result<(), Violation> {
         let fail = |what: String| Err(Violation(format!("step {step}: {what}")));
         if let Err(e) = self.ledger.check_invariants() {
             return fail(format!("ledger: {e}"));
@@ -1029,8 +1029,8 @@ impl World {
         }
         // Each grantee holds exactly what its executed grants paid: once per adopted proposal.
         let mut granted: BTreeMap<Account, u128> = BTreeMap::new();
-        for (to, amount) in self.executed_grants() {
-            *granted.entry(to).or_default() += amount;
+        for (to, amount) in grants {
+            *granted.entry(*to).or_default() += amount;
         }
         for (to, amount) in granted {
             let held = self.ledger.balance(&to);

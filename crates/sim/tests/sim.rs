@@ -238,11 +238,7 @@ fn a_b_of_identical_arms_is_zero_and_a_split_or_fee_change_moves_the_take_rate_a
 
 #[test]
 fn governance_in_the_loop_changes_the_split_inside_a_run() {
-    let source = shipped()
-        .into_iter()
-        .find(|(name, _)| name == "whale_voting.toml")
-        .unwrap()
-        .1;
+    let source = shipped_named("whale_voting.toml");
     let scenario = short(&source, 48);
     let mut csv = Vec::new();
     let summary = run_one(&scenario, 0, &mut csv).unwrap();
@@ -295,11 +291,7 @@ fn sweeps_zip_or_multiply_their_axes_and_apply_dotted_keys() {
 
 #[test]
 fn a_node_removed_by_proposal_stops_serving_mid_run() {
-    let source = shipped()
-        .into_iter()
-        .find(|(name, _)| name == "whale_voting.toml")
-        .unwrap()
-        .1;
+    let source = shipped_named("whale_voting.toml");
     let mut scenario = short(&source, 36);
     scenario.proposals = vec![sim::scenario::ProposalSpec {
         at_step: 12,
