@@ -405,8 +405,12 @@ pub fn run(size: Size) -> bool {
         if round == 2 {
             // The batch transfer executes on the ledger but its reply is lost: the next flush finds
             // it in the ledger's log and completes it once.
-            w.net
-                .inject_fault(w.proxy, w.payment_ledger, Fault::ExpireAfterExecution);
+            w.net.inject_fault_on(
+                w.proxy,
+                w.payment_ledger,
+                "icrc1_transfer",
+                Fault::ExpireAfterExecution,
+            );
             let (view, report) = w.flush();
             costs.add("flush (batch transfer + settle)", &report);
             checks.push((
@@ -500,8 +504,12 @@ pub fn run(size: Size) -> bool {
     ));
 
     // Claims: alice's executes on the ledger but its reply is lost; the outbox completes it once.
-    w.net
-        .inject_fault(w.royalties, w.payment_ledger, Fault::ExpireAfterExecution);
+    w.net.inject_fault_on(
+        w.royalties,
+        w.payment_ledger,
+        "icrc1_transfer",
+        Fault::ExpireAfterExecution,
+    );
     let (claim, report) = w.claim(named("alice"));
     costs.add("claim (through a lost reply)", &report);
     println!(

@@ -96,8 +96,12 @@ fn settle_claim_upgrade_and_timer_payouts_through_a_real_ledger() {
 
     // Owner 2's claim executes on the ledger but royalties sees the call expire: the outbox resends
     // the identical payload, the ledger answers Duplicate, and owner 2 is paid once.
-    w.net
-        .inject_fault(w.royalties, payment, Fault::ExpireAfterExecution);
+    w.net.inject_fault_on(
+        w.royalties,
+        payment,
+        "icrc1_transfer",
+        Fault::ExpireAfterExecution,
+    );
     let owed = w.balance(account(owner(2))).available;
     let payout = w.claim(owner(2)).0.unwrap();
     assert_eq!(

@@ -33,4 +33,8 @@ pub struct ProxyAudit {
     /// Transfers whose outcome is not applied yet: while any exist, the balance may differ.
     pub unresolved_transfers: u64,
     pub agrees: bool,
+    /// Batches royalties refused and their total: paid to royalties (so not in this ledger balance),
+    /// not credited there yet (royalties' audit shows them as its surplus); offered again each flush.
+    pub set_aside_batches: u64,
+    pub set_aside_total: u128,
 }

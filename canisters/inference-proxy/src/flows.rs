@@ -2,10 +2,11 @@
 //! the same code runs in the canister and natively. No `RefCell` borrow is held across an await.
 
 use crate::metering::BatchStatus;
-use crate::state::{MoneyError, ProxyState};
+use crate::state::{ApplyError, MoneyError, ProxyState};
 use candid::Principal;
 use ledger_adapter::outbox::{self, IntentId, IntentStatus};
-use ledger_adapter::{fetch_fee, LedgerRuntime};
+use ledger_adapter::{fetch_fee, is_minting_account, LedgerRuntime};
+use neuranft_types::guard::OnDrop;
 use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
 use std::cell::RefCell;
@@ -34,17 +35,16 @@ pub async fn settle_intent<L: LedgerRuntime>(
     state: &RefCell<ProxyState>,
     ledger: &L,
     id: IntentId,
-) -> IntentStatus {
-    let intent = outbox::drive(ledger, state, id).await;
-    state.borrow_mut().set_ledger_fee(intent.fee);
-    state.borrow_mut().apply_intent(id, ledger.now())
+) -> Result<IntentStatus, ApplyError> {
+    outbox::drive(ledger, state, id).await;
+    state.borrow_mut().apply_intent(id)
 }
 
-fn outcome(id: IntentId, status: IntentStatus) -> Result<(), MoneyError> {
+fn outcome(id: IntentId, status: Result<IntentStatus, ApplyError>) -> Result<(), MoneyError> {
     match status {
-        IntentStatus::Completed { .. } => Ok(()),
-        IntentStatus::Failed { reason } => Err(MoneyError::TransferFailed { reason }),
-        IntentStatus::Pending => Err(MoneyError::Pending { intent: id }),
+        Ok(IntentStatus::Completed { .. }) => Ok(()),
+        Ok(IntentStatus::Failed { reason }) => Err(MoneyError::TransferFailed { reason }),
+        Ok(IntentStatus::Pending) | Err(_) => Err(MoneyError::Pending { intent: id }),
     }
 }
 
@@ -59,9 +59,13 @@ async fn guarded<T>(
     if !state.borrow_mut().try_begin(caller) {
         return Err(MoneyError::AlreadyProcessing);
     }
-    let result = body.await;
-    state.borrow_mut().end(caller);
-    result
+    // The caller's turn ends however the body ends, a trap in a later callback included.
+    let _busy = OnDrop::new(|| {
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.end(caller);
+        }
+    });
+    body.await
 }
 
 /// `deposit(amount)`: pulls `amount` from the caller with ICRC-2 `transfer_from` (the caller approved
@@ -100,6 +104,15 @@ pub async fn withdraw<L: LedgerRuntime>(
             owner: caller,
             subaccount: None,
         });
+        let burn =
+            is_minting_account(ledger, &to)
+                .await
+                .map_err(|e| MoneyError::LedgerUnavailable {
+                    reason: e.to_string(),
+                })?;
+        if burn {
+            return Err(MoneyError::MintingAccountDestination);
+        }
         let intent = state
             .borrow_mut()
             .record_withdrawal(caller, to, amount, fee, now)?;
@@ -113,7 +126,8 @@ pub async fn withdraw<L: LedgerRuntime>(
 pub async fn drive_pending<L: LedgerRuntime>(state: &RefCell<ProxyState>, ledger: &L) -> usize {
     let ids = state.borrow().unresolved_intents(INTENTS_PER_RUN);
     for id in &ids {
-        settle_intent(state, ledger, *id).await;
+        // An intent that cannot be applied keeps its record: the audit shows it as unresolved.
+        let _ = settle_intent(state, ledger, *id).await;
     }
     ids.len()
 }
@@ -128,7 +142,11 @@ pub trait RoyaltiesClient {
 }
 
 /// Batches settled per run at most.
-pub const SETTLES_PER_RUN: u64 = 20;
+pub const SETTLES_PER_RUN: usize = 20;
+/// Batches closed per run at most: one message never does unbounded work however many receipts wait.
+pub const CLOSES_PER_RUN: usize = 10;
+/// Set-aside batches offered to royalties again per run.
+pub const SET_ASIDE_RETRIES_PER_RUN: usize = 2;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlushReport {
@@ -138,9 +156,11 @@ pub struct FlushReport {
     pub waiting: Vec<String>,
 }
 
-/// The flush: close batches of the open receipts (all of them, or only full batches unless `all`),
-/// transfer each batch total to royalties through the outbox, then `settle` every transferred batch.
-/// Each step is idempotent and resumes where it stopped, across upgrades.
+/// The flush: resolve earlier transfers; with the ledger's fee as it is now, send again the batches
+/// whose transfer failed and close batches of the open receipts (all of them, or only full batches
+/// unless `all`); transfer each to royalties through the outbox; then `settle` every transferred
+/// batch. A batch royalties refuses is set aside — it never holds up later ones — and offered again
+/// a few at a time. Each step is idempotent and resumes where it stopped, across upgrades.
 pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
     state: &RefCell<ProxyState>,
     ledger: &L,
@@ -148,77 +168,127 @@ pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
     all: bool,
 ) -> FlushReport {
     let mut report = FlushReport::default();
-    let config = state.borrow().config();
+    drive_pending(state, ledger).await;
+    let max = state.borrow().config().max_receipts_per_batch as u64;
+    let open = state.borrow().metering.open_receipt_count();
+    let resend = state.borrow().batches_to_send(CLOSES_PER_RUN);
+    let mut sent = Vec::new();
+    if !resend.is_empty() || open >= max || (all && open > 0) {
+        // The fee of the moment, not the cached one: a batch closed with a stale fee would go out
+        // with a payload the ledger refuses.
+        match fetch_fee(ledger).await {
+            Ok(fee) => {
+                state.borrow_mut().set_ledger_fee(fee);
+                sent = send_batches(state, fee, &resend, all, ledger.now(), &mut report);
+            }
+            Err(e) => report
+                .waiting
+                .push(format!("the ledger fee is unknown: {e}")),
+        }
+    }
+    for id in sent {
+        let _ = settle_intent(state, ledger, id).await;
+    }
+    let to_settle = state.borrow().batches_to_settle(SETTLES_PER_RUN);
+    let retries = state
+        .borrow_mut()
+        .set_aside_batches_to_retry(SET_ASIDE_RETRIES_PER_RUN);
+    for id in to_settle.into_iter().chain(retries) {
+        if !settle_batch(state, royalties, id, &mut report).await {
+            break;
+        }
+    }
+    report
+}
+
+/// Records the transfers of batches to send again and of newly closed ones; returns their intents.
+fn send_batches(
+    state: &RefCell<ProxyState>,
+    fee: u128,
+    resend: &[u64],
+    all: bool,
+    now: u64,
+    report: &mut FlushReport,
+) -> Vec<IntentId> {
+    let mut s = state.borrow_mut();
+    let mut intents = Vec::new();
+    for &batch in resend {
+        match s.resend_batch(batch, fee, now) {
+            Ok(intent) => intents.push(intent),
+            Err(e) => report
+                .waiting
+                .push(format!("batch {batch} waits to be sent again: {e:?}")),
+        }
+    }
+    let config = s.config();
     let max = config.max_receipts_per_batch as u64;
-    if let Ok(fee) = ledger_fee(state, ledger).await {
-        loop {
-            let open = state.borrow().metering.open_receipt_count();
-            if open == 0 || (!all && open < max) {
+    for _ in 0..CLOSES_PER_RUN {
+        let open = s.metering.open_receipt_count();
+        if open == 0 || (!all && open < max) {
+            break;
+        }
+        let closed = s.metering.close_batch(max as usize, fee, now);
+        let recorded = closed.and_then(|batch| match batch {
+            Some(batch) => s
+                .record_batch_transfer(batch.id, config.royalties, batch.total, fee, now)
+                .map(|intent| Some((batch.id, intent.id))),
+            None => Ok(None),
+        });
+        match recorded {
+            Ok(Some((batch, intent))) => {
+                report.closed.push(batch);
+                intents.push(intent);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                report.waiting.push(format!("cannot close a batch: {e:?}"));
                 break;
             }
-            let mut s = state.borrow_mut();
-            match s.metering.close_batch(max as usize, fee, ledger.now()) {
-                Ok(Some(batch)) => {
-                    s.record_batch_transfer(
-                        batch.id,
-                        config.royalties,
-                        batch.total,
-                        fee,
-                        ledger.now(),
-                    );
-                    report.closed.push(batch.id);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    report.waiting.push(format!("cannot close a batch: {e:?}"));
-                    break;
-                }
-            }
         }
     }
-    drive_pending(state, ledger).await;
-    let first = state.borrow().first_unsettled_batch();
-    let mut cursor = first;
-    let mut all_settled_so_far = true;
-    for id in first..first + SETTLES_PER_RUN {
-        let Some(batch) = state.borrow().metering.batch(id) else {
-            break;
-        };
-        match batch.status {
-            BatchStatus::Settled => {}
-            BatchStatus::AwaitingTransfer { .. } => all_settled_so_far = false,
-            BatchStatus::Transferred { block } => {
-                let args = SettleArgs {
-                    batch_id: id,
-                    funding_block: block,
-                    receipts: batch.receipts,
-                };
-                match royalties.settle(args).await {
-                    Ok(Ok(_)) => {
-                        state
-                            .borrow_mut()
-                            .metering
-                            .batch_settled(id)
-                            .expect("batch exists");
-                        report.settled.push(id);
-                    }
-                    Ok(Err(e)) => {
-                        report
-                            .waiting
-                            .push(format!("royalties refused batch {id}: {e:?}"));
-                        all_settled_so_far = false;
-                    }
-                    Err(e) => {
-                        report.waiting.push(format!("royalties unreachable: {e}"));
-                        break;
-                    }
-                }
+    intents
+}
+
+/// Offers one transferred (or set-aside) batch to royalties. `false` when royalties is unreachable:
+/// the rest waits for the next run.
+async fn settle_batch<R: RoyaltiesClient>(
+    state: &RefCell<ProxyState>,
+    royalties: &R,
+    id: u64,
+    report: &mut FlushReport,
+) -> bool {
+    let Some(batch) = state.borrow().metering.batch(id) else {
+        return true;
+    };
+    let block = match batch.status {
+        BatchStatus::Transferred { block } | BatchStatus::SetAside { block, .. } => block,
+        BatchStatus::AwaitingTransfer { .. } | BatchStatus::Settled => return true,
+    };
+    let args = SettleArgs {
+        batch_id: id,
+        funding_block: block,
+        receipts: batch.receipts,
+    };
+    let answer = royalties.settle(args).await;
+    let mut s = state.borrow_mut();
+    match answer {
+        Ok(Ok(_)) => {
+            if s.batch_settled(id).is_ok() {
+                report.settled.push(id);
             }
+            true
         }
-        if all_settled_so_far {
-            cursor = id + 1;
+        Ok(Err(e)) => {
+            let reason = format!("{e:?}");
+            report
+                .waiting
+                .push(format!("royalties refused batch {id}, set aside: {reason}"));
+            let _ = s.set_batch_aside(id, reason);
+            true
+        }
+        Err(e) => {
+            report.waiting.push(format!("royalties unreachable: {e}"));
+            false
         }
     }
-    state.borrow_mut().set_first_unsettled_batch(cursor);
-    report
 }

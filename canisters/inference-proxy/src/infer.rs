@@ -12,9 +12,16 @@ use neuranft_types::node::{ChatMessage, InferRequest};
 use neuranft_types::royalties::{ModelId, ModelStatus};
 use std::cell::RefCell;
 
-/// Upper bound of the tokens a prompt of `n` bytes can be: every token is at least one byte, plus the
-/// chat template and start tokens.
+/// The hold's bound of a call's input tokens is its bytes (every token but a template's special ones
+/// is at least one byte) plus these for the prompt template and start tokens…
 pub const TEMPLATE_TOKENS: u64 = 16;
+/// …plus these per chat message (the role header and end-of-turn tokens chat templates add: Llama 3's
+/// adds 4 and the role; ChatML 3 and the role).
+pub const MESSAGE_TEMPLATE_TOKENS: u64 = 8;
+/// The most messages one chat may carry.
+pub const MAX_MESSAGES: usize = 256;
+/// The roles a chat message may have (those of the OpenAI and Ollama chat APIs).
+pub const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
 pub struct InferArgs {
@@ -42,7 +49,8 @@ pub struct InferOk {
     pub charged: u128,
     pub released: u128,
     pub node: NodeId,
-    pub receipt: u64,
+    /// The metered receipt; `None` when the usage price was 0 (a free model: only the call fee).
+    pub receipt: Option<u64>,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -87,15 +95,25 @@ pub trait NodeTransport {
     fn now(&self) -> u64;
 }
 
-/// The checked input: its size in bytes and the node request without a request id.
+/// Checks the input; returns the most input tokens it can be (bytes, template and per-message
+/// tokens), the bound the hold is quoted for.
 fn check(args: &InferArgs, max_prompt_bytes: u64, max_tokens: u32) -> Result<u64, InferError> {
     let bad = |reason: String| Err(InferError::InvalidInput { reason });
-    let bytes = match (&args.prompt, &args.messages) {
-        (Some(p), None) => p.len() as u64,
-        (None, Some(m)) if !m.is_empty() => m
-            .iter()
-            .map(|m| (m.role.len() + m.content.len()) as u64)
-            .sum(),
+    let (bytes, messages) = match (&args.prompt, &args.messages) {
+        (Some(p), None) => (p.len() as u64, 0),
+        (None, Some(m)) if !m.is_empty() => {
+            if m.len() > MAX_MESSAGES {
+                return bad(format!("at most {MAX_MESSAGES} messages"));
+            }
+            if let Some(i) = m.iter().position(|m| !ROLES.contains(&m.role.as_str())) {
+                return bad(format!("message {i}: the role must be one of {ROLES:?}"));
+            }
+            if let Some(i) = m.iter().position(|m| m.content.is_empty()) {
+                return bad(format!("message {i} is empty"));
+            }
+            let bytes = m.iter().map(|m| (m.role.len() + m.content.len()) as u64);
+            (bytes.sum(), m.len() as u64)
+        }
         _ => return bad("give exactly one of prompt and a non-empty messages".into()),
     };
     if bytes == 0 {
@@ -112,7 +130,7 @@ fn check(args: &InferArgs, max_prompt_bytes: u64, max_tokens: u32) -> Result<u64
     if args.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
         return bad("temperature must be within 0–2".into());
     }
-    Ok(bytes)
+    Ok(bytes + TEMPLATE_TOKENS + messages * MESSAGE_TEMPLATE_TOKENS)
 }
 
 /// The most a call can cost: the price of the largest input the prompt can be and of `max_tokens`,
@@ -130,14 +148,13 @@ fn quote_for(
     model: &ModelEntry,
     args: &InferArgs,
 ) -> Result<u128, InferError> {
-    let bytes = check(args, config.max_prompt_bytes, config.max_output_tokens)?;
-    price_of(
-        &model.price,
-        bytes + TEMPLATE_TOKENS,
-        args.max_tokens as u64,
-    )
-    .and_then(|p| p.checked_add(config.call_fee))
-    .ok_or(InferError::Metering(MeteringError::Overflow))
+    let input_tokens = check(args, config.max_prompt_bytes, config.max_output_tokens)?;
+    // A receipt's amount is a u64: a hold whose usage part could not be one is refused here, before
+    // a node does the work, rather than failing the charge after it.
+    price_of(&model.price, input_tokens, args.max_tokens as u64)
+        .filter(|usage| *usage <= u64::MAX as u128)
+        .and_then(|p| p.checked_add(config.call_fee))
+        .ok_or(InferError::Metering(MeteringError::Overflow))
 }
 
 pub async fn infer<T: NodeTransport>(
@@ -245,12 +262,12 @@ pub async fn infer<T: NodeTransport>(
                 s.registry.record_success(node.id, latency_ms);
                 return Ok(InferOk {
                     output: usage.output().to_string(),
-                    input_tokens: receipt.input_tokens,
-                    output_tokens: receipt.output_tokens,
+                    input_tokens: usage.usage().input_tokens,
+                    output_tokens: usage.usage().output_tokens,
                     charged,
                     released,
                     node: node.id,
-                    receipt: receipt.id,
+                    receipt: receipt.map(|r| r.id),
                 });
             }
             Err(reason) => {

@@ -128,7 +128,9 @@ fn init(arg: ProxyArg) {
     let ProxyArg::Init(config) = arg else {
         ic_cdk::trap("install the proxy with ProxyArg::Init");
     };
-    mutate(|s| s.initialize(config));
+    if let Err(e) = mutate(|s| s.initialize(config)) {
+        ic_cdk::trap(format!("invalid configuration: {e}"));
+    }
     start_timers();
 }
 
@@ -136,7 +138,11 @@ fn init(arg: ProxyArg) {
 fn post_upgrade(arg: Option<ProxyArg>) {
     match arg {
         None | Some(ProxyArg::Upgrade(None)) => {}
-        Some(ProxyArg::Upgrade(Some(config))) => mutate(|s| s.initialize(config)),
+        Some(ProxyArg::Upgrade(Some(config))) => {
+            if let Err(e) = mutate(|s| s.initialize(config)) {
+                ic_cdk::trap(format!("invalid configuration: {e}"));
+            }
+        }
         Some(ProxyArg::Init(_)) => ic_cdk::trap("upgrade the proxy with ProxyArg::Upgrade"),
     }
     let (holds, amount) = mutate(|s| s.metering.release_all_holds());
@@ -268,6 +274,13 @@ fn model(id: u64) -> Option<ModelEntry> {
 /// Flushes now what the timer would flush (anyone may ask; it only moves money as the books say).
 #[update]
 async fn flush() -> FlushView {
+    if msg_caller() == Principal::anonymous() {
+        return FlushView {
+            closed: vec![],
+            settled: vec![],
+            waiting: vec!["the anonymous caller may not flush".into()],
+        };
+    }
     let royalties = IcRoyalties(read(|s| s.config().royalties));
     let FlushReport {
         closed,
@@ -299,6 +312,9 @@ fn liabilities() -> Liabilities {
 /// Compares the proxy's ledger balance with what it owes.
 #[update]
 async fn audit() -> Result<ProxyAudit, String> {
+    if msg_caller() == Principal::anonymous() {
+        return Err("the anonymous caller may not audit (it costs a ledger call)".into());
+    }
     let own = Account {
         owner: canister_self(),
         subaccount: None,
@@ -311,11 +327,14 @@ async fn audit() -> Result<ProxyAudit, String> {
     Ok(read(|s| {
         let liabilities = s.metering.liabilities();
         let unresolved_transfers = s.unresolved_intents(usize::MAX).len() as u64;
+        let (set_aside_batches, set_aside_total) = s.set_aside_summary();
         ProxyAudit {
             agrees: ledger_balance == liabilities.total,
             ledger_balance,
             liabilities,
             unresolved_transfers,
+            set_aside_batches,
+            set_aside_total,
         }
     }))
 }

@@ -46,6 +46,14 @@ pub enum BatchStatus {
         block: Nat,
     },
     Settled,
+    /// The funds are with royalties, which refused to settle the batch for `reason`: set aside so that
+    /// it never holds up later batches, and tried again now and then (royalties' audit shows these
+    /// funds as its surplus until then).
+    SetAside {
+        block: Nat,
+        reason: String,
+        attempts: u32,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -93,11 +101,6 @@ pub enum MeteringError {
     UnknownHold {
         hold: HoldId,
     },
-    /// The node's usage costs more than was held (it cannot, for a correct quote): nothing is charged.
-    ChargeExceedsHold {
-        charge: u128,
-        held: u128,
-    },
     /// The receipt's amount does not fit the settlement format (u64).
     ReceiptTooLarge {
         amount: u128,
@@ -130,7 +133,8 @@ fn principal_key(p: &Principal) -> [u8; 30] {
 /// What a charge did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Charged {
-    pub receipt: Receipt,
+    /// `None` when the usage price is 0 (a free model): there is nothing to settle, so no receipt.
+    pub receipt: Option<Receipt>,
     /// Price of the usage plus the call fee.
     pub charged: u128,
     pub released: u128,
@@ -309,8 +313,10 @@ impl Metering {
         (ids.len() as u64, amount)
     }
 
-    /// Charges a held call for the usage its node signed: `price(usage) + call_fee`, the rest of the
-    /// hold released, a receipt for `price(usage)` appended, the call fee kept in the fee reserve.
+    /// Charges a held call for the usage its node signed: `price(usage) + call_fee`, at most the hold
+    /// (the most the user agreed to pay; a node that counts more than the quote's bound did the work
+    /// all the same and is not at fault), the rest of the hold released, a receipt for the usage part
+    /// appended (none when it is 0), the call fee kept in the fee reserve.
     /// On an error nothing changes and the hold stays.
     #[allow(clippy::too_many_arguments)]
     pub fn charge(
@@ -327,23 +333,18 @@ impl Metering {
             .get_hold(hold_id)
             .ok_or(MeteringError::UnknownHold { hold: hold_id })?;
         let u = usage.usage();
-        let amount =
-            price_of(price, u.input_tokens, u.output_tokens).ok_or(MeteringError::Overflow)?;
-        let charge = amount
-            .checked_add(call_fee)
-            .ok_or(MeteringError::Overflow)?;
-        if charge > hold.amount {
-            return Err(MeteringError::ChargeExceedsHold {
-                charge,
-                held: hold.amount,
-            });
-        }
+        // A hold always covers the call fee (every quote adds it); the usage gets the rest at most.
+        let usage_cap = hold.amount.saturating_sub(call_fee);
+        let amount = price_of(price, u.input_tokens, u.output_tokens)
+            .unwrap_or(u128::MAX)
+            .min(usage_cap);
+        let call_fee = call_fee.min(hold.amount);
+        let charge = amount + call_fee;
         let amount_u64 =
             u64::try_from(amount).map_err(|_| MeteringError::ReceiptTooLarge { amount })?;
         let released = hold.amount - charge;
-        let id = self.totals().next_receipt;
-        let receipt = Receipt {
-            id,
+        let receipt = (amount > 0).then(|| Receipt {
+            id: self.totals().next_receipt,
             user: hold.user,
             model: hold.model,
             node_operator,
@@ -352,19 +353,22 @@ impl Metering {
             amount: amount_u64,
             split_version,
             metered_at: now,
-        };
+        });
         self.holds.remove(&hold_id);
         let mut b = self.balance(&hold.user);
         b.held -= hold.amount;
         b.available += released;
         self.set_balance(&hold.user, b);
-        self.open_receipts.insert(id, Candid(receipt.clone()));
+        if let Some(receipt) = &receipt {
+            self.open_receipts
+                .insert(receipt.id, Candid(receipt.clone()));
+        }
         self.update_totals(|t| {
             t.held -= hold.amount;
             t.available += released;
             t.unsettled += amount;
             t.fee_reserve += call_fee;
-            t.next_receipt += 1;
+            t.next_receipt += u64::from(receipt.is_some());
         });
         Ok(Charged {
             receipt,
@@ -432,6 +436,11 @@ impl Metering {
         Ok(Some(batch))
     }
 
+    /// The id the next batch closed gets.
+    pub fn next_batch_id(&self) -> BatchId {
+        self.totals().next_batch
+    }
+
     pub fn batch(&self, id: BatchId) -> Option<BatchRecord> {
         self.batches.get(&id).map(|c| c.0)
     }
@@ -468,12 +477,66 @@ impl Metering {
         Ok(batch)
     }
 
+    /// A batch whose transfer definitely failed goes out again with the ledger's fee as it is now:
+    /// the difference to the fee reserved when it closed comes from (or goes back to) the fee reserve.
+    /// Refused, changing nothing, while the reserve cannot pay a higher fee.
+    pub fn rearm_batch(&mut self, id: BatchId, ledger_fee: u128) -> Result<(), MeteringError> {
+        let mut batch = self
+            .batch(id)
+            .ok_or(MeteringError::UnknownBatch { batch: id })?;
+        let BatchStatus::AwaitingTransfer { fee } = batch.status else {
+            return Err(MeteringError::UnknownBatch { batch: id });
+        };
+        let reserve = self.totals().fee_reserve;
+        if ledger_fee > fee && reserve < ledger_fee - fee {
+            return Err(MeteringError::FeeReserveTooLow {
+                reserve,
+                fee: ledger_fee - fee,
+            });
+        }
+        batch.status = BatchStatus::AwaitingTransfer { fee: ledger_fee };
+        self.batches.insert(id, Candid(batch));
+        self.update_totals(|t| {
+            t.fee_reserve = t.fee_reserve + fee - ledger_fee;
+            t.batched = t.batched - fee + ledger_fee;
+        });
+        Ok(())
+    }
+
+    /// Royalties refused the transferred batch: it is set aside (or, when it already was, one more
+    /// attempt is counted).
+    pub fn batch_set_aside(&mut self, id: BatchId, reason: String) -> Result<(), MeteringError> {
+        let mut batch = self
+            .batch(id)
+            .ok_or(MeteringError::UnknownBatch { batch: id })?;
+        batch.status = match batch.status {
+            BatchStatus::Transferred { block } => BatchStatus::SetAside {
+                block,
+                reason,
+                attempts: 1,
+            },
+            BatchStatus::SetAside {
+                block, attempts, ..
+            } => BatchStatus::SetAside {
+                block,
+                reason,
+                attempts: attempts.saturating_add(1),
+            },
+            _ => return Err(MeteringError::UnknownBatch { batch: id }),
+        };
+        self.batches.insert(id, Candid(batch));
+        Ok(())
+    }
+
     /// Royalties accepted the batch. Idempotent.
     pub fn batch_settled(&mut self, id: BatchId) -> Result<BatchRecord, MeteringError> {
         let mut batch = self
             .batch(id)
             .ok_or(MeteringError::UnknownBatch { batch: id })?;
-        if matches!(batch.status, BatchStatus::Transferred { .. }) {
+        if matches!(
+            batch.status,
+            BatchStatus::Transferred { .. } | BatchStatus::SetAside { .. }
+        ) {
             batch.status = BatchStatus::Settled;
             self.batches.insert(id, Candid(batch.clone()));
         }

@@ -1,7 +1,7 @@
 //! The whole proxy state: configuration, metering, registry, the ledger-adapter outbox and what each
 //! outbox intent is for (a deposit, a withdrawal, a batch transfer). Plain Rust over stable structures.
 
-use crate::metering::{Metering, MeteringError};
+use crate::metering::{BatchStatus, Metering, MeteringError};
 use crate::registry::Registry;
 use candid::{CandidType, Deserialize, Principal};
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
@@ -36,6 +36,51 @@ pub struct ProxyConfig {
     pub calls_per_user_per_minute: u32,
 }
 
+/// Receipts per batch at most: one `settle` of this many stays far inside an update's instruction
+/// limit (about 1.3 M instructions per receipt, so ≈ 2.6 B) and its argument far inside the 2 MiB
+/// inter-canister message limit (≈ 120 bytes per receipt); royalties accepts up to 5,000.
+pub const MAX_RECEIPTS_PER_BATCH: u32 = 2_000;
+
+impl ProxyConfig {
+    /// The limits every configuration must keep (install and upgrade refuse others).
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        check(
+            (1..=MAX_RECEIPTS_PER_BATCH).contains(&self.max_receipts_per_batch),
+            "max_receipts_per_batch must be 1–2,000",
+        )?;
+        check(
+            (1..=1_000_000).contains(&self.max_prompt_bytes),
+            "max_prompt_bytes must be 1–1,000,000",
+        )?;
+        check(
+            (1..=100_000).contains(&self.max_output_tokens),
+            "max_output_tokens must be 1–100,000",
+        )?;
+        check(
+            (1..=10).contains(&self.max_nodes_per_call),
+            "max_nodes_per_call must be 1–10",
+        )?;
+        check(
+            self.failures_before_suspension >= 1,
+            "failures_before_suspension must be positive",
+        )?;
+        check(
+            self.calls_per_user_per_minute >= 1,
+            "calls_per_user_per_minute must be positive",
+        )?;
+        check(
+            (1..=86_400).contains(&self.flush_interval_seconds),
+            "flush_interval_seconds must be 1–86,400",
+        )
+    }
+}
+
+/// Why a resolved transfer could not be applied to the books. The intent's record is kept (the
+/// audit counts it as unresolved) so that nothing is lost, and nothing traps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyError(pub String);
+
 /// What an outbox intent does when it resolves.
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum MoneyOp {
@@ -54,6 +99,8 @@ pub enum MoneyError {
         amount: u128,
         fee: u128,
     },
+    /// The destination is the ledger's minting account: a transfer there would be a burn.
+    MintingAccountDestination,
     Metering(MeteringError),
     /// The ledger definitely refused the transfer; nothing changed.
     TransferFailed {
@@ -80,8 +127,11 @@ struct Counters {
     ledger_fee: Option<u128>,
     /// The royalty split version receipts are metered under (pushed by royalties).
     split_version: neuranft_types::royalties::SplitVersion,
-    /// Batches below this id are all settled.
+    /// Batches below this id are all settled or in `to_settle` (a cursor of earlier versions; since
+    /// `to_settle` exists it only marks how far those were moved into it).
     first_unsettled_batch: u64,
+    /// Where the next retry of set-aside batches starts.
+    set_aside_cursor: Option<u64>,
 }
 
 pub struct ProxyState {
@@ -94,6 +144,12 @@ pub struct ProxyState {
     money_ops: StableBTreeMap<IntentId, Candid<MoneyOp>, Mem>,
     /// The bearer key each node expects (never returned by a query).
     node_api_keys: StableBTreeMap<u64, String, Mem>,
+    /// Batches transferred to royalties and not yet settled, oldest first.
+    to_settle: StableBTreeMap<u64, (), Mem>,
+    /// Batches whose transfer definitely failed: they go out again with the ledger's current fee.
+    to_send: StableBTreeMap<u64, (), Mem>,
+    /// Batches royalties refused (`BatchStatus::SetAside`), retried a few per flush.
+    set_aside: StableBTreeMap<u64, (), Mem>,
     /// Callers with a deposit or withdrawal in progress (heap: nothing is in flight across an upgrade).
     busy: BTreeSet<Principal>,
     /// Calls per user in the current minute (heap: a rate limit need not survive an upgrade).
@@ -126,13 +182,35 @@ impl ProxyState {
             outbox: Outbox::init(id(11), id(12), id(13)),
             money_ops: StableBTreeMap::init(id(14)),
             node_api_keys: StableBTreeMap::init(id(15)),
+            to_settle: StableBTreeMap::init(id(17)),
+            to_send: StableBTreeMap::init(id(18)),
+            set_aside: StableBTreeMap::init(id(19)),
             busy: BTreeSet::new(),
             calls_this_minute: BTreeMap::new(),
         }
+        .with_settle_queue()
     }
 
-    pub fn initialize(&mut self, config: ProxyConfig) {
+    /// Moves the transferred batches an earlier version tracked by cursor alone into `to_settle`.
+    fn with_settle_queue(mut self) -> Self {
+        let first = self.first_unsettled_batch();
+        let next = self.metering.next_batch_id();
+        for id in first..next {
+            if let Some(BatchStatus::Transferred { .. }) = self.metering.batch(id).map(|b| b.status)
+            {
+                self.to_settle.insert(id, ());
+            }
+        }
+        if next > first {
+            self.set_first_unsettled_batch(next);
+        }
+        self
+    }
+
+    pub fn initialize(&mut self, config: ProxyConfig) -> Result<(), String> {
+        config.validate()?;
         self.config.set(Candid(Some(config)));
+        Ok(())
     }
 
     /// Governance's `proposal` sets the per-call fee (once per proposal; calls already held keep the
@@ -219,6 +297,78 @@ impl ProxyState {
         self.busy.remove(&caller);
     }
 
+    /// Batches transferred and waiting for `settle`, oldest first.
+    pub fn batches_to_settle(&self, limit: usize) -> Vec<u64> {
+        self.to_settle.keys().take(limit).collect()
+    }
+
+    /// Batches whose transfer must be sent again, oldest first.
+    pub fn batches_to_send(&self, limit: usize) -> Vec<u64> {
+        self.to_send.keys().take(limit).collect()
+    }
+
+    /// Up to `limit` set-aside batches, going round from where the last call stopped.
+    pub fn set_aside_batches_to_retry(&mut self, limit: usize) -> Vec<u64> {
+        let start = self.counters.get().0.set_aside_cursor.unwrap_or(0);
+        let mut ids: Vec<u64> = self
+            .set_aside
+            .range(start..)
+            .take(limit)
+            .map(|e| *e.key())
+            .collect();
+        if ids.len() < limit {
+            let wrap = self.set_aside.range(..start).take(limit - ids.len());
+            ids.extend(wrap.map(|e| *e.key()));
+        }
+        let next = ids.last().map(|id| id + 1);
+        let mut c = self.counters.get().0.clone();
+        c.set_aside_cursor = next;
+        self.counters.set(Candid(c));
+        ids
+    }
+
+    /// The number and the total of the batches set aside: funds with royalties, not yet credited.
+    pub fn set_aside_summary(&self) -> (u64, u128) {
+        let total = self
+            .set_aside
+            .keys()
+            .filter_map(|id| self.metering.batch(id))
+            .map(|b| b.total)
+            .sum();
+        (self.set_aside.len(), total)
+    }
+
+    /// Royalties settled the batch (now, or after it was set aside).
+    pub fn batch_settled(&mut self, batch: u64) -> Result<(), MeteringError> {
+        self.metering.batch_settled(batch)?;
+        self.to_settle.remove(&batch);
+        self.set_aside.remove(&batch);
+        Ok(())
+    }
+
+    /// Royalties refused the batch for good (as far as the proxy can tell): it waits aside.
+    pub fn set_batch_aside(&mut self, batch: u64, reason: String) -> Result<(), MeteringError> {
+        self.metering.batch_set_aside(batch, reason)?;
+        self.to_settle.remove(&batch);
+        self.set_aside.insert(batch, ());
+        Ok(())
+    }
+
+    /// Sends a batch whose transfer failed again, with the ledger's current fee (from the reserve).
+    pub fn resend_batch(
+        &mut self,
+        batch: u64,
+        ledger_fee: u128,
+        now: u64,
+    ) -> Result<IntentId, MeteringError> {
+        self.metering.rearm_batch(batch, ledger_fee)?;
+        let royalties = self.config().royalties;
+        let total = self.metering.batch(batch).map_or(0, |b| b.total);
+        let intent = self.record_batch_transfer(batch, royalties, total, ledger_fee, now)?;
+        self.to_send.remove(&batch);
+        Ok(intent.id)
+    }
+
     /// Records a deposit's pull (ICRC-2 `transfer_from` from the caller, who pays the ledger fee).
     pub fn record_deposit(
         &mut self,
@@ -292,8 +442,9 @@ impl ProxyState {
         Ok(intent)
     }
 
-    /// Records the transfer of a closed batch's total to royalties (the proxy pays the ledger fee from
-    /// its fee reserve, reserved when the batch closed).
+    /// Records the transfer of a closed batch's total to royalties. The proxy pays the ledger fee
+    /// from its fee reserve, reserved when the batch closed; the fee is also the transfer's limit, so
+    /// that a fee rise is decided here ([`ProxyState::resend_batch`]) and never paid from users' funds.
     pub fn record_batch_transfer(
         &mut self,
         batch: u64,
@@ -301,12 +452,12 @@ impl ProxyState {
         total: u128,
         fee: u128,
         now: u64,
-    ) -> TransferIntent {
+    ) -> Result<TransferIntent, MeteringError> {
         let mut memo = BATCH_MEMO_TAG.to_vec();
         memo.extend_from_slice(&batch.to_be_bytes());
         let intent = self
             .outbox
-            .enqueue(
+            .enqueue_with_fee_limit(
                 TransferKind::Transfer {
                     from_subaccount: None,
                     to: Account {
@@ -318,12 +469,13 @@ impl ProxyState {
                 FeePolicy::PaidBySender,
                 &memo,
                 fee,
+                Some(fee),
                 now,
             )
-            .expect("BUG: a batch memo fits and a batch total plus fee fits u128");
+            .map_err(|_| MeteringError::Overflow)?;
         self.money_ops
             .insert(intent.id, Candid(MoneyOp::BatchTransfer { batch }));
-        intent
+        Ok(intent)
     }
 
     pub fn money_op(&self, intent: IntentId) -> Option<MoneyOp> {
@@ -338,55 +490,65 @@ impl ProxyState {
         self.outbox.get(id)
     }
 
-    pub fn first_unsettled_batch(&self) -> u64 {
+    fn first_unsettled_batch(&self) -> u64 {
         self.counters.get().0.first_unsettled_batch
     }
 
-    pub fn set_first_unsettled_batch(&mut self, batch: u64) {
+    fn set_first_unsettled_batch(&mut self, batch: u64) {
         let mut c = self.counters.get().0.clone();
         c.first_unsettled_batch = batch;
         self.counters.set(Candid(c));
     }
 
     /// Applies a resolved intent to the balances, once: the record is removed as it is applied. A
-    /// batch transfer that definitely failed is recorded again (its funds are still here).
-    /// Returns the intent's status.
-    pub fn apply_intent(&mut self, id: IntentId, now: u64) -> IntentStatus {
-        let intent = self.outbox.get(id).expect("BUG: unknown intent");
-        if intent.status == IntentStatus::Pending {
-            return intent.status;
+    /// batch transfer that definitely failed waits in `to_send` (its funds are still here) to go out
+    /// again with the fee of the moment. Returns the intent's status; an intent that cannot be applied
+    /// keeps its record and changes nothing.
+    pub fn apply_intent(&mut self, id: IntentId) -> Result<IntentStatus, ApplyError> {
+        let intent = self
+            .outbox
+            .get(id)
+            .ok_or_else(|| ApplyError(format!("unknown intent {id}")))?;
+        if let Some(fee) = intent.learned_fee {
+            self.set_ledger_fee(fee);
         }
-        let Some(op) = self.money_ops.remove(&id).map(|c| c.0) else {
-            return intent.status;
+        if intent.status == IntentStatus::Pending {
+            return Ok(intent.status);
+        }
+        let Some(op) = self.money_ops.get(&id).map(|c| c.0) else {
+            return Ok(intent.status);
         };
         let completed = matches!(intent.status, IntentStatus::Completed { .. });
-        match op {
-            MoneyOp::Deposit { user, amount } => {
-                if completed {
-                    self.metering
-                        .credit_deposit(&user, amount)
-                        .expect("BUG: a deposit the ledger accepted overflows balances");
-                }
+        let applied = match op {
+            MoneyOp::Deposit { user, amount } if completed => {
+                self.metering.credit_deposit(&user, amount)
             }
+            MoneyOp::Deposit { .. } => Ok(()),
             MoneyOp::Withdrawal { user, amount } => {
-                self.metering.end_withdrawal(&user, amount, completed)
+                self.metering.end_withdrawal(&user, amount, completed);
+                Ok(())
             }
             MoneyOp::BatchTransfer { batch } => match &intent.status {
                 IntentStatus::Completed {
                     block_index, fee, ..
-                } => {
-                    self.metering
-                        .batch_transferred(batch, block_index.clone(), *fee)
-                        .expect("BUG: batch transfer applied to an unknown batch");
-                }
-                _ => {
-                    let royalties = self.config().royalties;
-                    let record = self.metering.batch(batch).expect("BUG: unknown batch");
-                    self.record_batch_transfer(batch, royalties, record.total, intent.fee, now);
-                }
+                } => self
+                    .metering
+                    .batch_transferred(batch, block_index.clone(), *fee)
+                    .map(|_| {
+                        self.to_settle.insert(batch, ());
+                    }),
+                _ => match self.metering.batch(batch) {
+                    Some(_) => {
+                        self.to_send.insert(batch, ());
+                        Ok(())
+                    }
+                    None => Err(MeteringError::UnknownBatch { batch }),
+                },
             },
-        }
-        intent.status
+        };
+        applied.map_err(|e| ApplyError(format!("intent {id}: {e:?}")))?;
+        self.money_ops.remove(&id);
+        Ok(intent.status)
     }
 }
 
@@ -394,6 +556,10 @@ fn outbox_error(e: OutboxError) -> MoneyError {
     match e {
         OutboxError::AmountBelowFee { amount, fee } => MoneyError::BelowFee { amount, fee },
         OutboxError::Overflow => MoneyError::Metering(MeteringError::Overflow),
-        OutboxError::MemoTooLong { .. } => unreachable!("memos are 16 bytes"),
+        OutboxError::MemoTooLong { .. } | OutboxError::FeeAboveLimit { .. } => {
+            MoneyError::TransferFailed {
+                reason: e.to_string(),
+            }
+        }
     }
 }

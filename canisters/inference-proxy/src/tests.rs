@@ -83,7 +83,7 @@ fn a_call_holds_the_maximum_charges_the_usage_and_releases_the_rest() {
         .unwrap();
     assert_eq!(charged.charged, 5_200 + CALL_FEE);
     assert_eq!(charged.released, 20_000 - 5_250);
-    assert_eq!(charged.receipt.amount, 5_200);
+    assert_eq!(charged.receipt.map(|r| r.amount), Some(5_200));
     assert_eq!(
         m.balance(&user(1)),
         UserBalance {
@@ -100,6 +100,48 @@ fn a_call_holds_the_maximum_charges_the_usage_and_releases_the_rest() {
     assert_eq!(
         m.charge(hold.id, &usage(1, 1), &PRICE, CALL_FEE, node(), 0, 3),
         Err(MeteringError::UnknownHold { hold: hold.id })
+    );
+}
+
+/// A signed usage above the hold is charged the hold, the most the user agreed to: the node did the
+/// work and is not at fault; a usage priced 0 (a free model) leaves no receipt, only the call fee.
+#[test]
+fn usage_above_the_hold_charges_the_hold_and_free_usage_leaves_no_receipt() {
+    let memory = DefaultMemoryImpl::default();
+    let mut m = metering(&memory);
+    m.credit_deposit(&user(1), 10_000).unwrap();
+    let hold = m.hold(&user(1), 0, 100 + CALL_FEE, 0).unwrap();
+    let charged = m
+        .charge(
+            hold.id,
+            &usage(1_000, 1_000),
+            &PRICE,
+            CALL_FEE,
+            node(),
+            0,
+            1,
+        )
+        .unwrap();
+    assert_eq!((charged.charged, charged.released), (100 + CALL_FEE, 0));
+    assert_eq!(charged.receipt.map(|r| r.amount), Some(100));
+    let free = Price {
+        per_1k_input_tokens: 0,
+        per_1k_output_tokens: 0,
+    };
+    let hold = m.hold(&user(1), 0, 1_000, 2).unwrap();
+    let charged = m
+        .charge(hold.id, &usage(10, 10), &free, CALL_FEE, node(), 0, 3)
+        .unwrap();
+    assert_eq!(charged.receipt, None);
+    assert_eq!(
+        (charged.charged, charged.released),
+        (CALL_FEE, 1_000 - CALL_FEE)
+    );
+    assert_eq!(m.open_receipt_count(), 1);
+    let l = m.liabilities();
+    assert_eq!(
+        (l.unsettled, l.fee_reserve, l.total),
+        (100, 2 * CALL_FEE, 10_000)
     );
 }
 
@@ -136,24 +178,6 @@ fn bad_requests_are_typed_errors_and_change_nothing() {
             needed: 5_000
         })
     );
-    // A usage above the hold charges nothing and keeps the hold for release.
-    let hold = m.hold(&user(1), 0, 100, 0).unwrap();
-    assert_eq!(
-        m.charge(
-            hold.id,
-            &usage(1_000, 1_000),
-            &PRICE,
-            CALL_FEE,
-            node(),
-            0,
-            1
-        ),
-        Err(MeteringError::ChargeExceedsHold {
-            charge: 8_000 + CALL_FEE,
-            held: 100
-        })
-    );
-    m.release(hold.id).unwrap();
     assert_eq!(m.liabilities(), before);
     // No batch without receipts; no batch while the reserve cannot pay the transfer fee.
     assert_eq!(m.close_batch(10, 10, 0), Ok(None));
@@ -226,6 +250,7 @@ enum Op {
     Release(usize),
     Close(usize, u128),
     Transfer(usize, u128),
+    Rearm(usize, u128),
     Settle(usize),
     Withdraw(u8, u128, bool),
 }
@@ -238,6 +263,7 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..8).prop_map(Op::Release),
         (1usize..5, 0u128..120).prop_map(|(n, f)| Op::Close(n, f)),
         (0usize..6, 0u128..140).prop_map(|(b, f)| Op::Transfer(b, f)),
+        (0usize..6, 0u128..140).prop_map(|(b, f)| Op::Rearm(b, f)),
         (0usize..6).prop_map(Op::Settle),
         (0u8..3, 1u128..20_000, any::<bool>()).prop_map(|(u, a, ok)| Op::Withdraw(u, a, ok)),
     ]
@@ -269,9 +295,9 @@ proptest! {
                 }
                 Op::Charge(i, input, output) => {
                     if let Some(&h) = holds.get(i) {
-                        if m.charge(h, &usage(input, output), &PRICE, CALL_FEE, node(), 0, 0).is_ok() {
+                        if let Ok(c) = m.charge(h, &usage(input, output), &PRICE, CALL_FEE, node(), 0, 0) {
                             holds.retain(|x| *x != h);
-                            charged_receipts += 1;
+                            charged_receipts += u64::from(c.receipt.is_some());
                         }
                     }
                 }
@@ -293,6 +319,10 @@ proptest! {
                             }
                         }
                     }
+                }
+                Op::Rearm(i, fee) => {
+                    // A failed transfer goes out again with another fee, from the reserve.
+                    if let Some(&b) = batches.get(i) { let _ = m.rearm_batch(b, fee); }
                 }
                 Op::Settle(i) => {
                     if let Some(&b) = batches.get(i) { m.batch_settled(b).unwrap(); }
@@ -364,7 +394,8 @@ mod money {
             failures_before_suspension: 3,
             max_nodes_per_call: 3,
             calls_per_user_per_minute: 60,
-        });
+        })
+        .unwrap();
         let ledger = MemoryLedger::new(FEE, 1_750_000_000_000_000_000);
         ledger.mint(acc(alice()), 100_000);
         let approve = ApproveArgs {
@@ -608,7 +639,7 @@ mod inference_support {
     /// A proxy (principal and state) with the two models and one honest node.
     pub fn proxy_world(royalties: Principal, now: u64) -> (RefCell<ProxyState>, Nodes, Principal) {
         let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
-        s.initialize(config(royalties, 1_000));
+        s.initialize(config(royalties, 1_000)).unwrap();
         add_models(&mut s);
         let mut keys = HashMap::new();
         let id = add_node(&mut s, &mut keys, 0);
@@ -647,7 +678,8 @@ mod inference {
 
     fn world(behaviours: &[Behaviour], per_minute: u32) -> World {
         let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
-        s.initialize(config(Principal::from_slice(&[0x20; 10]), per_minute));
+        s.initialize(config(Principal::from_slice(&[0x20; 10]), per_minute))
+            .unwrap();
         add_models(&mut s);
         s.metering.credit_deposit(&user(), 1_000_000).unwrap();
         let mut keys = HashMap::new();
@@ -952,6 +984,7 @@ mod money_path {
     use crate::flows::{self, RoyaltiesClient};
     use crate::infer::{infer, InferArgs};
     use crate::metering::BatchStatus;
+    use crate::state::ProxyState;
     use candid::{Nat, Principal};
     use futures::executor::block_on;
     use icrc_ledger_types::icrc2::approve::ApproveArgs;
@@ -996,12 +1029,22 @@ mod money_path {
         }
     }
 
-    #[test]
-    fn deposit_infer_flush_and_settle_conserve_every_unit() {
+    /// A proxy with one honest node, royalties with the model it serves, and alice with 500,000
+    /// deposited, all on one in-memory ledger.
+    struct MoneyWorld {
+        ledger: MemoryLedger,
+        proxy_state: RefCell<ProxyState>,
+        nodes: Nodes,
+        proxy: Principal,
+        royalties_id: Principal,
+        roy: RefCell<royalties::State>,
+        alice: Principal,
+    }
+
+    fn money_world() -> MoneyWorld {
         let ledger = MemoryLedger::new(FEE, 1_750_000_000_000_000_000);
         let royalties_id = Principal::from_slice(&[0x20; 10]);
         let (proxy_state, nodes, proxy) = proxy_world(royalties_id, ledger.time());
-        // Royalties, with the model the proxy serves.
         let roy = RefCell::new(royalties::State::open_small(
             ic_stable_structures::DefaultMemoryImpl::default(),
         ));
@@ -1020,7 +1063,6 @@ mod money_path {
         roy.borrow_mut()
             .register_model(owner, model_args(owner), ledger.time() - 1)
             .unwrap();
-        // Alice approves the proxy and deposits.
         let alice = Principal::from_slice(&[0xA1; 29]);
         ledger.mint(acc(alice), 1_000_000);
         let approve = ApproveArgs {
@@ -1036,46 +1078,84 @@ mod money_path {
         block_on(ledger.client(alice).icrc2_approve(approve))
             .unwrap()
             .unwrap();
-        let client = ledger.client(proxy);
         block_on(flows::deposit(
             &proxy_state,
-            &client,
+            &ledger.client(proxy),
             alice,
             500_000,
             ledger.time(),
         ))
         .unwrap();
-        // Ten inferences.
-        for i in 0..10u64 {
-            let args = InferArgs {
-                model: 0,
-                prompt: Some(format!("question {i}")),
-                messages: None,
-                max_tokens: 64,
-                temperature: None,
-                seed: Some(i),
-            };
-            block_on(infer(&proxy_state, &nodes, alice, args, i)).unwrap();
+        MoneyWorld {
+            ledger,
+            proxy_state,
+            nodes,
+            proxy,
+            royalties_id,
+            roy,
+            alice,
         }
-        let charged_to_receipts: u128 = proxy_state
+    }
+
+    impl MoneyWorld {
+        fn infer(&self, calls: u64) {
+            for i in 0..calls {
+                let args = InferArgs {
+                    model: 0,
+                    prompt: Some(format!("question {i}")),
+                    messages: None,
+                    max_tokens: 64,
+                    temperature: None,
+                    seed: Some(i),
+                };
+                block_on(infer(&self.proxy_state, &self.nodes, self.alice, args, i)).unwrap();
+            }
+        }
+
+        fn royalties(&self, unreachable: u32) -> Royalties<'_> {
+            Royalties {
+                state: &self.roy,
+                proxy: self.proxy,
+                ledger: &self.ledger,
+                unreachable: Cell::new(unreachable),
+            }
+        }
+
+        fn flush(&self, royalties: &Royalties<'_>) -> flows::FlushReport {
+            let client = self.ledger.client(self.proxy);
+            block_on(flows::flush(&self.proxy_state, &client, royalties, true))
+        }
+
+        /// The proxy's ledger balance is what it owes, and royalties holds what it settled.
+        fn assert_conserved(&self) {
+            let proxy_l = self.proxy_state.borrow().metering.liabilities();
+            assert_eq!(self.ledger.balance(&acc(self.proxy)), proxy_l.total);
+            let settled = self.roy.borrow().liabilities().settled_total;
+            assert_eq!(self.ledger.balance(&acc(self.royalties_id)), settled);
+            self.ledger.check_invariants().unwrap();
+        }
+    }
+
+    #[test]
+    fn deposit_infer_flush_and_settle_conserve_every_unit() {
+        let w = money_world();
+        w.infer(10);
+        let charged_to_receipts: u128 = w
+            .proxy_state
             .borrow()
             .metering
             .unsettled_receipts(100)
             .iter()
             .map(|r| r.amount as u128)
             .sum();
-        let roy_client = Royalties {
-            state: &roy,
-            proxy,
-            ledger: &ledger,
-            unreachable: Cell::new(1),
-        };
+        let roy_client = w.royalties(1);
         // The batch transfer's reply is lost once; royalties is unreachable at the first flush.
-        ledger.inject(Fault::UnknownAfterExecution);
-        let first = block_on(flows::flush(&proxy_state, &client, &roy_client, true));
+        w.ledger.inject(Fault::UnknownAfterExecution);
+        let first = w.flush(&roy_client);
         assert_eq!(first.closed.len(), 1);
         assert!(first.settled.is_empty(), "{first:?}");
-        let batch = proxy_state
+        let batch = w
+            .proxy_state
             .borrow()
             .metering
             .batch(first.closed[0])
@@ -1085,30 +1165,95 @@ mod money_path {
             "{:?}",
             batch.status
         );
-        let second = block_on(flows::flush(&proxy_state, &client, &roy_client, true));
+        let second = w.flush(&roy_client);
         assert_eq!(second.settled, first.closed);
-        assert!(
-            block_on(flows::flush(&proxy_state, &client, &roy_client, true))
-                .settled
-                .is_empty()
-        );
+        assert!(w.flush(&roy_client).settled.is_empty());
         // Every unit is where the books say.
-        let proxy_l = proxy_state.borrow().metering.liabilities();
-        assert_eq!(ledger.balance(&acc(proxy)), proxy_l.total);
+        w.assert_conserved();
+        let proxy_l = w.proxy_state.borrow().metering.liabilities();
         assert_eq!(proxy_l.unsettled + proxy_l.batched, 0);
-        assert_eq!(ledger.balance(&acc(royalties_id)), charged_to_receipts);
+        assert_eq!(w.ledger.balance(&acc(w.royalties_id)), charged_to_receipts);
         assert_eq!(
-            roy.borrow().liabilities().settled_total,
+            w.roy.borrow().liabilities().settled_total,
             charged_to_receipts
         );
-        assert_eq!(ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 1);
+        assert_eq!(w.ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 1);
         let audit = block_on(royalties::payouts::audit(
-            &roy,
-            &ledger.client(royalties_id),
+            &w.roy,
+            &w.ledger.client(w.royalties_id),
         ))
         .unwrap();
         assert!(audit.agrees, "{audit:?}");
-        ledger.check_invariants().unwrap();
+    }
+
+    /// The ledger's fee rises just before a batch transfer: the transfer fails (it is above the fee
+    /// the batch reserved), nothing comes out of users' funds and nothing traps; the batch goes out
+    /// again with the new fee once the call fees collected can pay it, and settles.
+    #[test]
+    fn a_fee_rise_during_a_batch_transfer_is_paid_from_the_reserve_only() {
+        let w = money_world();
+        w.infer(1);
+        let roy_client = w.royalties(0);
+        let reserve = w.proxy_state.borrow().metering.liabilities().fee_reserve;
+        let alice = w.proxy_state.borrow().metering.balance(&w.alice);
+        let high_fee = reserve + 1;
+        w.ledger.inject(Fault::SetFee(high_fee));
+        let first = w.flush(&roy_client);
+        assert_eq!(first.closed, vec![0]);
+        assert!(first.settled.is_empty(), "{first:?}");
+        w.assert_conserved();
+        assert_eq!(w.proxy_state.borrow().metering.balance(&w.alice), alice);
+        assert_eq!(w.proxy_state.borrow().ledger_fee(), Some(high_fee));
+        // The reserve cannot pay the new fee yet: the batch waits, and says why.
+        let waiting = w.flush(&roy_client);
+        assert!(
+            waiting
+                .waiting
+                .iter()
+                .any(|r| r.contains("FeeReserveTooLow")),
+            "{waiting:?}"
+        );
+        w.assert_conserved();
+        // Two more calls pay enough call fees: the first batch goes out with the new fee.
+        w.infer(2);
+        let later = w.flush(&roy_client);
+        assert!(later.settled.contains(&0), "{later:?}");
+        w.assert_conserved();
+        let l = w.proxy_state.borrow().metering.liabilities();
+        assert_eq!(l.unsettled + l.batched, 0, "{l:?}");
+        assert_eq!(w.ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 2);
+    }
+
+    /// A batch royalties refuses is set aside: later batches settle past it, and it settles itself
+    /// once royalties accepts it.
+    #[test]
+    fn a_refused_batch_is_set_aside_and_never_holds_up_later_ones() {
+        let w = money_world();
+        w.infer(1);
+        let refusing = Royalties {
+            proxy: Principal::from_slice(&[0x66; 10]),
+            ..w.royalties(0)
+        };
+        let first = w.flush(&refusing);
+        assert_eq!(
+            (first.closed.clone(), first.settled.clone()),
+            (vec![0], vec![])
+        );
+        let status = w.proxy_state.borrow().metering.batch(0).unwrap().status;
+        assert!(matches!(status, BatchStatus::SetAside { .. }), "{status:?}");
+        assert_eq!(w.proxy_state.borrow().set_aside_summary().0, 1);
+        let roy_client = w.royalties(0);
+        for round in 1..=25u64 {
+            w.infer(1);
+            let view = w.flush(&roy_client);
+            assert!(view.settled.contains(&round), "round {round}: {view:?}");
+        }
+        assert_eq!(
+            w.proxy_state.borrow().metering.batch(0).unwrap().status,
+            BatchStatus::Settled
+        );
+        assert_eq!(w.proxy_state.borrow().set_aside_summary(), (0, 0));
+        w.assert_conserved();
     }
 
     fn model_args(owner: Principal) -> RegisterModelArgs {

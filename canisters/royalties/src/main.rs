@@ -64,13 +64,16 @@ impl push::ProxyClient for IcProxy {
 
 async fn push_to_proxy() {
     let proxy = IcProxy(read(|s| s.config().inference_proxy));
-    push::push_to_proxy(&state(), &proxy).await;
+    push::run_push_job(&state(), &proxy).await;
 }
 
-/// Pushes a change to the proxy in the next round instead of waiting for the payout timer (which
-/// retries whatever this push could not deliver).
+/// Pushes changes to the proxy in the next round instead of waiting for the payout timer (which
+/// retries whatever a push could not deliver). One job for all changes: a timer is set only when
+/// none is scheduled.
 fn push_soon() {
-    ic_cdk_timers::set_timer(Duration::ZERO, push_to_proxy());
+    if mutate(|s| s.schedule_push_job()) {
+        ic_cdk_timers::set_timer(Duration::ZERO, push_to_proxy());
+    }
 }
 
 fn start_payout_timer() {
@@ -221,6 +224,9 @@ fn liabilities() -> Liabilities {
 /// Reads the canister's ledger balance and compares it with what the canister owes.
 #[update]
 async fn audit() -> Result<AuditReport, AuditError> {
+    if msg_caller() == Principal::anonymous() {
+        return Err(AuditError::AnonymousCaller);
+    }
     payouts::audit(&state(), &ledger()).await
 }
 

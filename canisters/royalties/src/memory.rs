@@ -23,3 +23,4 @@ pub const OUTBOX_INTENTS_MEMORY_ID: MemoryId = MemoryId::new(17);
 pub const OUTBOX_PENDING_MEMORY_ID: MemoryId = MemoryId::new(18);
 pub const OUTBOX_COUNTER_MEMORY_ID: MemoryId = MemoryId::new(19);
 pub const MODEL_PUSHES_MEMORY_ID: MemoryId = MemoryId::new(20);
+pub const MODELS_PER_MANAGER_MEMORY_ID: MemoryId = MemoryId::new(21);

@@ -4,7 +4,8 @@
 use crate::state::State;
 use candid::Principal;
 use icrc_ledger_types::icrc1::account::Account;
-use ledger_adapter::{fetch_fee, outbox, LedgerRuntime};
+use ledger_adapter::{fetch_fee, is_minting_account, outbox, LedgerRuntime};
+use neuranft_types::guard::OnDrop;
 use neuranft_types::royalties::*;
 use std::cell::RefCell;
 
@@ -43,8 +44,10 @@ pub async fn execute_payout<L: LedgerRuntime>(
         return payout;
     }
     let intent = outbox::drive(ledger, state, payout.intent).await;
-    // The outbox may have built a new payload with a new fee: remember it for the next payouts.
-    state.borrow_mut().set_ledger_fee(intent.fee);
+    // Only a `BadFee` answer teaches the fee (a payload's own fee may be a burn's 0).
+    if let Some(fee) = intent.learned_fee {
+        state.borrow_mut().set_ledger_fee(fee);
+    }
     state.borrow_mut().apply_intent(id, now)
 }
 
@@ -62,9 +65,12 @@ pub async fn claim<L: LedgerRuntime>(
     if !state.borrow_mut().try_begin_claim(caller) {
         return Err(ClaimError::AlreadyProcessing);
     }
-    let result = claim_guarded(state, ledger, caller, args, now).await;
-    state.borrow_mut().end_claim(caller);
-    result
+    let _claiming = OnDrop::new(|| {
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.end_claim(caller);
+        }
+    });
+    claim_guarded(state, ledger, caller, args, now).await
 }
 
 async fn claim_guarded<L: LedgerRuntime>(
@@ -79,6 +85,12 @@ async fn claim_guarded<L: LedgerRuntime>(
         subaccount: args.from_subaccount,
     };
     let to = args.to.unwrap_or(account);
+    let unavailable = |e: ledger_adapter::CallFailure| ClaimError::LedgerUnavailable {
+        reason: e.to_string(),
+    };
+    if is_minting_account(ledger, &to).await.map_err(unavailable)? {
+        return Err(ClaimError::MintingAccountDestination);
+    }
     let fee = ledger_fee(state, ledger).await?;
     let payout = state
         .borrow_mut()
@@ -113,9 +125,12 @@ pub async fn run_payout_job<L: LedgerRuntime>(
         }
         s.payout_job_running = true;
     }
-    let report = payout_job(state, ledger, now).await;
-    state.borrow_mut().payout_job_running = false;
-    report
+    let _running = OnDrop::new(|| {
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.payout_job_running = false;
+        }
+    });
+    payout_job(state, ledger, now).await
 }
 
 async fn payout_job<L: LedgerRuntime>(
@@ -141,7 +156,16 @@ async fn payout_job<L: LedgerRuntime>(
         AUTO_PAYOUTS_PER_RUN,
         BALANCES_SCANNED_PER_RUN,
     );
+    let minting = ledger.icrc1_minting_account().await.ok().flatten();
+    let burns = |a: &Account| {
+        minting.is_some_and(|m| neuranft_types::account_key(&m) == neuranft_types::account_key(a))
+    };
     for account in accounts {
+        // A stakeholder named by the minting account is never paid automatically (it would be a
+        // burn); it may still claim to another account.
+        if burns(&account) {
+            continue;
+        }
         let recorded =
             state
                 .borrow_mut()

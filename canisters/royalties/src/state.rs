@@ -25,6 +25,11 @@ pub const MAX_OWNERS: usize = 100;
 pub const MAX_DATA_OWNERS: usize = 50;
 pub const MAX_RECEIPTS_PER_BATCH: usize = 5_000;
 pub const MAX_PAGE: usize = 100;
+/// Models one principal may manage: every model is state royalties and the proxy keep for ever.
+pub const MAX_MODELS_PER_MANAGER: u64 = 100;
+/// Registry changes (registrations, price and status changes, share transfers) per principal per
+/// minute: each costs royalties a log entry, and most a push to the proxy.
+pub const MAX_CHANGES_PER_MINUTE: u32 = 30;
 /// How far ahead of this canister's clock a receipt's metering time may be.
 pub const METERING_CLOCK_DRIFT_NANOS: u64 = 60_000_000_000;
 pub const PAYOUT_MEMO_TAG: &[u8; 8] = b"NNFT-PAY";
@@ -81,10 +86,18 @@ pub struct State {
     outbox: Outbox,
     /// Models whose latest change the inference proxy has not acknowledged, with that change's version.
     model_pushes: StableBTreeMap<ModelId, u64, Memory>,
+    /// How many models each principal manages (for [`MAX_MODELS_PER_MANAGER`]).
+    models_per_manager: StableBTreeMap<AccountKey, u64, Memory>,
     /// Principals with a claim in progress (heap only: no call is in flight across an upgrade).
     claims_in_progress: BTreeSet<Principal>,
     /// Single-flight flag of the payout job (heap only).
     pub payout_job_running: bool,
+    /// Single-flight flag of the push job, and whether it is scheduled (heap only).
+    push_job_running: bool,
+    push_job_scheduled: bool,
+    /// Registry changes per principal in the current minute (heap: a rate limit need not survive an
+    /// upgrade).
+    changes_this_minute: BTreeMap<Principal, (u64, u32)>,
 }
 
 impl OutboxHost for State {
@@ -209,6 +222,7 @@ impl State {
             payouts_by_account: StableBTreeMap::init(mm.get(PAYOUTS_BY_ACCOUNT_MEMORY_ID)),
             log: StableLog::init(mm.get(LOG_INDEX_MEMORY_ID), mm.get(LOG_DATA_MEMORY_ID)),
             model_pushes: StableBTreeMap::init(mm.get(MODEL_PUSHES_MEMORY_ID)),
+            models_per_manager: StableBTreeMap::init(mm.get(MODELS_PER_MANAGER_MEMORY_ID)),
             outbox: Outbox::init(
                 mm.get(OUTBOX_INTENTS_MEMORY_ID),
                 mm.get(OUTBOX_PENDING_MEMORY_ID),
@@ -216,6 +230,9 @@ impl State {
             ),
             claims_in_progress: BTreeSet::new(),
             payout_job_running: false,
+            push_job_running: false,
+            push_job_scheduled: false,
+            changes_this_minute: BTreeMap::new(),
         }
     }
 
@@ -311,6 +328,16 @@ impl State {
             return Err(RegistryError::AnonymousCaller);
         }
         validate_metadata(&args.metadata)?;
+        let manager_key = account_key(&Account {
+            owner: caller,
+            subaccount: None,
+        });
+        let managed = self.models_per_manager.get(&manager_key).unwrap_or(0);
+        if managed >= MAX_MODELS_PER_MANAGER {
+            return Err(RegistryError::TooManyModels {
+                max: MAX_MODELS_PER_MANAGER,
+            });
+        }
         if args.owners.is_empty() {
             return Err(invalid("owners", "at least one owner is required"));
         }
@@ -330,6 +357,8 @@ impl State {
                 DATA_WEIGHT_TOTAL,
             )?
         };
+        self.admit_change(caller, now)?;
+        self.models_per_manager.insert(manager_key, managed + 1);
         let id = self.counters().next_model_id;
         let data_owners: Vec<DataOwner> = data_owners
             .into_iter()
@@ -421,6 +450,7 @@ impl State {
         now: u64,
     ) -> Result<(), RegistryError> {
         let mut model = self.managed_model(caller, id)?;
+        self.admit_change(caller, now)?;
         model.price = price;
         model.updated_at = now;
         self.models.insert(id, Candid(model));
@@ -436,6 +466,7 @@ impl State {
         now: u64,
     ) -> Result<(), RegistryError> {
         let mut model = self.managed_model(caller, id)?;
+        self.admit_change(caller, now)?;
         model.status = status;
         model.updated_at = now;
         self.models.insert(id, Candid(model));
@@ -478,6 +509,47 @@ impl State {
     /// The proxy meters under `version` from now on.
     pub fn split_push_acknowledged(&mut self, version: SplitVersion) {
         self.update_counters(|c| c.split_pushed = Some(c.split_pushed.unwrap_or(0).max(version)));
+    }
+
+    pub fn has_pending_pushes(&self) -> bool {
+        !self.model_pushes.is_empty() || self.pending_split_push().is_some()
+    }
+
+    pub fn begin_push_job(&mut self) -> bool {
+        self.push_job_scheduled = false;
+        !std::mem::replace(&mut self.push_job_running, true)
+    }
+
+    pub fn end_push_job(&mut self) {
+        self.push_job_running = false;
+    }
+
+    /// Whether the caller must schedule the push job: not when it is scheduled already. A job that is
+    /// running picks the change up in its next round; if that round has begun, the scheduled one does.
+    pub fn schedule_push_job(&mut self) -> bool {
+        !std::mem::replace(&mut self.push_job_scheduled, true)
+    }
+
+    /// Counts a registry change against the caller's per-minute limit.
+    fn admit_change(&mut self, caller: Principal, now: u64) -> Result<(), RegistryError> {
+        let minute = now / 60_000_000_000;
+        if self.changes_this_minute.len() > 10_000 {
+            self.changes_this_minute.retain(|_, (m, _)| *m == minute);
+        }
+        let entry = self
+            .changes_this_minute
+            .entry(caller)
+            .or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 >= MAX_CHANGES_PER_MINUTE {
+            return Err(RegistryError::RateLimited {
+                changes_per_minute: MAX_CHANGES_PER_MINUTE,
+            });
+        }
+        entry.1 += 1;
+        Ok(())
     }
 
     /// The proxy accepted `version` of the model; a newer change stays pending.
@@ -529,6 +601,7 @@ impl State {
                 format!("a model has at most {MAX_OWNERS} holders"),
             ));
         }
+        self.admit_change(caller, now)?;
         if held == args.units {
             self.holdings.remove(&(args.model, from_key));
             self.holder_index.remove(&(from_key, args.model));
@@ -699,13 +772,9 @@ impl State {
             });
         }
         let mut seen = BTreeSet::new();
-        let mut epochs = Vec::with_capacity(args.receipts.len());
         for r in &args.receipts {
             if !seen.insert(r.id) {
                 return Err(SettleError::DuplicateReceiptInBatch { receipt: r.id });
-            }
-            if r.amount == 0 {
-                return Err(SettleError::ZeroAmount { receipt: r.id });
             }
             if r.metered_at > now.saturating_add(METERING_CLOCK_DRIFT_NANOS) {
                 return Err(SettleError::MeteredInFuture {
@@ -714,29 +783,14 @@ impl State {
                     now,
                 });
             }
-            if !self.models.contains_key(&r.model) {
-                return Err(SettleError::UnknownModel {
-                    receipt: r.id,
-                    model: r.model,
-                });
-            }
-            if !self.splits.contains_key(&r.split_version) {
-                return Err(SettleError::UnknownSplitVersion {
-                    receipt: r.id,
-                    version: r.split_version,
-                });
-            }
-            let epoch = self
-                .epoch_by_time
-                .range((r.model, 0)..=(r.model, r.metered_at))
-                .next_back()
-                .map(|e| e.into_pair().1)
-                .ok_or(SettleError::MeteredBeforeRegistration {
-                    receipt: r.id,
-                    model: r.model,
-                })?;
-            epochs.push(epoch);
         }
+        // No single receipt can make the batch refused (that would leave every other receipt of it
+        // unpaid): one this registry cannot attribute is credited whole to the treasury, below.
+        let epochs: Vec<Option<u64>> = args
+            .receipts
+            .iter()
+            .map(|r| self.attributable_epoch(r))
+            .collect();
 
         let mut settled = Vec::new();
         let mut duplicates = Vec::new();
@@ -751,12 +805,20 @@ impl State {
             }
             self.settled_receipts.insert(receipt.id, args.batch_id);
             settled_amount += receipt.amount as u128;
+            let Some(epoch) = epoch else {
+                let treasury = [(
+                    account_key(&self.config().treasury),
+                    ENTITLEMENT_DENOMINATOR as u64,
+                )];
+                settled.push(self.credit_weights(receipt, 0, &treasury, &mut credited));
+                continue;
+            };
             let cache_key = (receipt.model, epoch, receipt.split_version);
             let recipients = recipients_cache.entry(cache_key).or_insert_with(|| {
                 let model = self
                     .models
                     .get(&receipt.model)
-                    .expect("BUG: model validated")
+                    .expect("BUG: model checked by attributable_epoch")
                     .0;
                 self.recipients(&model, epoch, receipt.split_version)
             });
@@ -788,6 +850,21 @@ impl State {
         };
         self.batches.insert(args.batch_id, Candid(ok.clone()));
         Ok(ok)
+    }
+
+    /// The share epoch a receipt is credited under, or `None` when this registry cannot attribute it
+    /// (an unknown model or split version: only a faulty proxy makes one). A receipt metered before
+    /// the model's first epoch (the proxy's clock a little behind this one) belongs to that epoch.
+    fn attributable_epoch(&self, r: &Receipt) -> Option<u64> {
+        if !self.models.contains_key(&r.model) || !self.splits.contains_key(&r.split_version) {
+            return None;
+        }
+        let epoch = self
+            .epoch_by_time
+            .range((r.model, 0)..=(r.model, r.metered_at))
+            .next_back()
+            .map_or(0, |e| e.into_pair().1);
+        Some(epoch)
     }
 
     /// Who is paid for a receipt of `model` under `epoch` and `version`, and their weights over
@@ -864,6 +941,18 @@ impl State {
                 None => merged.push((host_key, host_weight)),
             }
         }
+        self.credit_weights(receipt, epoch, &merged, credited_in_batch)
+    }
+
+    /// Credits `receipt.amount × weight / ENTITLEMENT_DENOMINATOR` to each account, exactly (the
+    /// weights sum to the denominator).
+    fn credit_weights(
+        &mut self,
+        receipt: Receipt,
+        epoch: u64,
+        merged: &[(AccountKey, u64)],
+        credited_in_batch: &mut u128,
+    ) -> SettledReceipt {
         debug_assert_eq!(
             merged.iter().map(|(_, w)| *w as u128).sum::<u128>(),
             ENTITLEMENT_DENOMINATOR
@@ -871,7 +960,7 @@ impl State {
         let amount = receipt.amount as u128;
         let mut credits = Vec::with_capacity(merged.len());
         let mut credited_now: u128 = 0;
-        for (key, weight) in merged {
+        for &(key, weight) in merged {
             let mut balance = self.balances.get(&key).map(|b| b.0).unwrap_or_default();
             // remainder < 10^14 and amount × weight < 2^64 × 10^14: no overflow.
             let accrued = balance.entitlement_remainder + amount * weight as u128;

@@ -72,6 +72,10 @@ impl LedgerRuntime for IcLedger {
         call(self.0, "icrc1_fee", ()).await
     }
 
+    async fn icrc1_minting_account(&self) -> Result<Option<Account>, CallFailure> {
+        call(self.0, "icrc1_minting_account", ()).await
+    }
+
     async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure> {
         call(self.0, "icrc1_balance_of", (account,)).await
     }

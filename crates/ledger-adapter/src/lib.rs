@@ -78,6 +78,7 @@ pub trait LedgerRuntime {
     ) -> Result<Result<Nat, ApproveError>, CallFailure>;
     async fn icrc2_allowance(&self, arg: AllowanceArgs) -> Result<Allowance, CallFailure>;
     async fn icrc1_fee(&self) -> Result<Nat, CallFailure>;
+    async fn icrc1_minting_account(&self) -> Result<Option<Account>, CallFailure>;
     async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure>;
     async fn icrc3_get_blocks(
         &self,
@@ -201,6 +202,20 @@ pub async fn fetch_fee<L: LedgerRuntime>(ledger: &L) -> Result<u128, CallFailure
     nat_to_u128(&fee).ok_or_else(|| CallFailure::BadReply {
         message: format!("fee {fee} does not fit u128"),
     })
+}
+
+/// Whether `to` is the ledger's minting account: a transfer there is a burn (fee 0, no `to` in its
+/// block), which no payment of ours may be. Ledgers normalise `None` and the zero subaccount alike.
+pub async fn is_minting_account<L: LedgerRuntime>(
+    ledger: &L,
+    to: &Account,
+) -> Result<bool, CallFailure> {
+    let zero = [0u8; 32];
+    let sub = |a: &Account| a.subaccount.unwrap_or(zero);
+    Ok(ledger
+        .icrc1_minting_account()
+        .await?
+        .is_some_and(|m| m.owner == to.owner && sub(&m) == sub(to)))
 }
 
 mod num_traits_like {

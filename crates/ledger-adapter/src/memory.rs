@@ -291,6 +291,10 @@ impl LedgerRuntime for LedgerClient<'_> {
         self.ledger.query(|l| Nat::from(l.fee()))
     }
 
+    async fn icrc1_minting_account(&self) -> Result<Option<Account>, CallFailure> {
+        self.ledger.query(|l| Some(l.config().minting_account))
+    }
+
     async fn icrc1_balance_of(&self, account: Account) -> Result<Nat, CallFailure> {
         self.ledger.query(|l| Nat::from(l.balance_of(&account)))
     }

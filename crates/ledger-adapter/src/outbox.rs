@@ -21,6 +21,7 @@ use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
 use icrc_ledger_types::icrc1::account::{Account, Subaccount};
 use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg};
 use icrc_ledger_types::icrc2::transfer_from::TransferFromArgs;
+use neuranft_types::guard::OnDrop;
 use neuranft_types::storable::Candid;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -90,6 +91,13 @@ pub struct TransferIntent {
     /// Some send of the current payload has no known outcome, so it may have executed.
     pub maybe_executed: bool,
     pub status: IntentStatus,
+    /// The highest fee this intent may pay without its host deciding again: a ledger asking for more
+    /// fails the intent (it never executed), so that a fee rise is never paid out of money the host
+    /// owes to someone else. `None`: any fee (the sender's own funds, or deducted from the amount).
+    pub fee_limit: Option<u128>,
+    /// The fee a ledger's `BadFee` answer taught this intent, if any: with `icrc1_fee`, the only
+    /// sources a host's fee cache may learn from.
+    pub learned_fee: Option<u128>,
 }
 
 /// The exact request of the current payload.
@@ -182,7 +190,12 @@ pub enum OutboxError {
     AmountBelowFee { amount: u128, fee: u128 },
     #[error("the amount plus the fee overflows")]
     Overflow,
+    #[error("the fee {fee} is above the intent's limit {limit}")]
+    FeeAboveLimit { fee: u128, limit: u128 },
 }
+
+/// How a failure reason starts when the ledger's fee rose above an intent's limit.
+pub const FEE_ABOVE_LIMIT: &str = "fee above limit";
 
 /// What to do after an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +236,27 @@ impl Outbox {
         fee: u128,
         now: u64,
     ) -> Result<TransferIntent, OutboxError> {
+        self.enqueue_with_fee_limit(kind, gross, fee_policy, base_memo, fee, None, now)
+    }
+
+    /// [`Outbox::enqueue`] with a [`TransferIntent::fee_limit`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn enqueue_with_fee_limit(
+        &mut self,
+        kind: TransferKind,
+        gross: u128,
+        fee_policy: FeePolicy,
+        base_memo: &[u8],
+        fee: u128,
+        fee_limit: Option<u128>,
+        now: u64,
+    ) -> Result<TransferIntent, OutboxError> {
+        if fee_limit.is_some_and(|limit| fee > limit) {
+            return Err(OutboxError::FeeAboveLimit {
+                fee,
+                limit: fee_limit.unwrap_or_default(),
+            });
+        }
         if base_memo.len() > MAX_BASE_MEMO_LEN {
             return Err(OutboxError::MemoTooLong {
                 max: MAX_BASE_MEMO_LEN as u64,
@@ -252,6 +286,8 @@ impl Outbox {
             sends: 0,
             maybe_executed: false,
             status: IntentStatus::Pending,
+            fee_limit,
+            learned_fee: None,
         };
         self.intents.insert(id, Candid(intent.clone()));
         self.pending.insert(id, ());
@@ -342,12 +378,17 @@ impl Outbox {
         intent.maybe_executed = false;
         let new_fee = match outcome {
             TransferOutcome::FeeChanged { expected_fee } => {
-                match crate::nat_to_u128_checked(&expected_fee) {
-                    Some(fee) => fee,
-                    None => {
-                        return self.fail(intent, format!("ledger fee {expected_fee} too large"))
-                    }
+                let Some(fee) = crate::nat_to_u128_checked(&expected_fee) else {
+                    return self.fail(intent, format!("ledger fee {expected_fee} too large"));
+                };
+                intent.learned_fee = Some(fee);
+                if let Some(limit) = intent.fee_limit.filter(|limit| fee > *limit) {
+                    return self.fail(
+                        intent,
+                        format!("{FEE_ABOVE_LIMIT}: the ledger fee is now {fee}, this transfer's limit {limit}"),
+                    );
                 }
+                fee
             }
             TransferOutcome::Expired => intent.fee,
             TransferOutcome::Rejected { reason } | TransferOutcome::Bug { reason } => {
@@ -408,9 +449,13 @@ pub async fn drive<R: LedgerRuntime, H: OutboxHost>(
             return intent;
         }
     }
-    let result = drive_guarded(runtime, host, id).await;
-    host.borrow_mut().outbox().driving.remove(&id);
-    result
+    // Released however the drive ends, a trap in a later callback included.
+    let _driving = OnDrop::new(|| {
+        if let Ok(mut h) = host.try_borrow_mut() {
+            h.outbox().driving.remove(&id);
+        }
+    });
+    drive_guarded(runtime, host, id).await
 }
 
 async fn drive_guarded<R: LedgerRuntime, H: OutboxHost>(

@@ -60,6 +60,9 @@ pub enum Fault {
     TrapCallee,
 }
 
+/// A fault waiting for a call, to any method (`None`) or to the one named.
+type InjectedFault = (Option<String>, Fault);
+
 /// One execution, for reports and benchmarks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecutionReport {
@@ -168,7 +171,8 @@ pub struct LocalNet {
     callbacks: BTreeMap<u64, Callback>,
     ingress: HashMap<MessageId, Option<Result<Vec<u8>, Reject>>>,
     reports: HashMap<MessageId, CallReport>,
-    faults: HashMap<(Principal, Principal), VecDeque<Fault>>,
+    /// Faults per (caller, callee), each for any method or for the one it names.
+    faults: HashMap<(Principal, Principal), VecDeque<InjectedFault>>,
     time: u64,
     next_id: u64,
     next_canister: u64,
@@ -625,7 +629,22 @@ impl LocalNet {
         self.faults
             .entry((caller, callee))
             .or_default()
-            .push_back(fault);
+            .push_back((None, fault));
+    }
+
+    /// Makes the next call from `caller` to `callee`'s `method` suffer `fault` (calls to other
+    /// methods pass by it).
+    pub fn inject_fault_on(
+        &mut self,
+        caller: Principal,
+        callee: Principal,
+        method: &str,
+        fault: Fault,
+    ) {
+        self.faults
+            .entry((caller, callee))
+            .or_default()
+            .push_back((Some(method.to_string()), fault));
     }
 
     // ------------------------------------------------------------------ ingress
@@ -966,10 +985,12 @@ impl LocalNet {
         ingress: Option<MessageId>,
     ) {
         if let Origin::Callback(cb) = origin {
-            let fault = self
-                .faults
-                .get_mut(&(caller, callee))
-                .and_then(|q| q.pop_front());
+            let fault = self.faults.get_mut(&(caller, callee)).and_then(|q| {
+                let due = q
+                    .iter()
+                    .position(|(m, _)| m.as_ref().is_none_or(|m| *m == method))?;
+                q.remove(due).map(|(_, fault)| fault)
+            });
             match fault {
                 None => {}
                 Some(Fault::Reject { code, message }) => {

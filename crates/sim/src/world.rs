@@ -311,19 +311,21 @@ impl World {
         )
         .expect("the scenario's split was checked");
         let mut proxy = ProxyState::open_small(DefaultMemoryImpl::default());
-        proxy.initialize(ProxyConfig {
-            ledger: principal(KIND_SYSTEM, 0),
-            royalties: royalties_id,
-            governance,
-            call_fee: e.call_fee as u128,
-            max_prompt_bytes: 16_384,
-            max_output_tokens: 4_096,
-            max_receipts_per_batch: e.max_receipts_per_batch,
-            flush_interval_seconds: scenario.step_seconds,
-            failures_before_suspension: 5,
-            max_nodes_per_call: 3,
-            calls_per_user_per_minute: u32::MAX,
-        });
+        proxy
+            .initialize(ProxyConfig {
+                ledger: principal(KIND_SYSTEM, 0),
+                royalties: royalties_id,
+                governance,
+                call_fee: e.call_fee as u128,
+                max_prompt_bytes: 16_384,
+                max_output_tokens: 4_096,
+                max_receipts_per_batch: e.max_receipts_per_batch,
+                flush_interval_seconds: scenario.step_seconds.clamp(1, 86_400),
+                failures_before_suspension: 5,
+                max_nodes_per_call: 3,
+                calls_per_user_per_minute: u32::MAX,
+            })
+            .expect("the scenario's proxy configuration was checked");
         let mut model_ids = Vec::new();
         for (m, spec) in scenario.models.iter().enumerate() {
             let owners: Vec<ShareHolding> = (0..spec.owners)

@@ -4,6 +4,7 @@
 #[cfg(feature = "did-check")]
 pub mod did;
 pub mod governance;
+pub mod guard;
 pub mod icrc3;
 pub mod ledger;
 pub mod node;

@@ -147,10 +147,28 @@ pub struct TransferSharesArgs {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum RegistryError {
     AnonymousCaller,
-    NotModelManager { model: ModelId },
-    UnknownModel { model: ModelId },
-    InvalidArgument { field: String, reason: String },
-    InsufficientShares { held: u64, requested: u64 },
+    NotModelManager {
+        model: ModelId,
+    },
+    UnknownModel {
+        model: ModelId,
+    },
+    InvalidArgument {
+        field: String,
+        reason: String,
+    },
+    InsufficientShares {
+        held: u64,
+        requested: u64,
+    },
+    /// The caller already manages the most models one principal may.
+    TooManyModels {
+        max: u64,
+    },
+    /// The caller made the most registry changes one principal may make in a minute.
+    RateLimited {
+        changes_per_minute: u32,
+    },
 }
 
 /// Basis points of every receipt for each stakeholder class; the four parts sum to 10,000.
@@ -239,28 +257,14 @@ pub enum SettleError {
     TooManyReceipts {
         max: u32,
     },
-    UnknownModel {
-        receipt: ReceiptId,
-        model: ModelId,
-    },
-    UnknownSplitVersion {
-        receipt: ReceiptId,
-        version: SplitVersion,
-    },
-    ZeroAmount {
-        receipt: ReceiptId,
-    },
     DuplicateReceiptInBatch {
         receipt: ReceiptId,
     },
+    /// Beyond the permitted clock drift: the proxy offers the batch again later.
     MeteredInFuture {
         receipt: ReceiptId,
         metered_at: u64,
         now: u64,
-    },
-    MeteredBeforeRegistration {
-        receipt: ReceiptId,
-        model: ModelId,
     },
 }
 
@@ -354,6 +358,8 @@ pub enum ClaimError {
         available: u128,
         fee: u128,
     },
+    /// The destination is the ledger's minting account: a payment there would be a burn.
+    MintingAccountDestination,
     /// The ledger definitely refused the transfer; the accrual is restored.
     TransferFailed {
         payout: PayoutId,
@@ -482,7 +488,11 @@ pub struct AuditReport {
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum AuditError {
-    LedgerUnavailable { reason: String },
+    /// Inter-canister calls skip `inspect_message`: the method refuses the anonymous caller itself.
+    AnonymousCaller,
+    LedgerUnavailable {
+        reason: String,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
