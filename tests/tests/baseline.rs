@@ -214,7 +214,9 @@ fn governance_at_scale(neurons: u64) -> ((u64, u64), (u64, u64)) {
                 net.update_call_with_report(governance, admin(), "run_jobs", Encode!().unwrap());
             total += report.instructions();
             max = max.max(report.instructions());
-            let job: JobReport = candid::decode_one(&reply.unwrap()).unwrap();
+            let job: Result<JobReport, GovernanceError> =
+                candid::decode_one(&reply.unwrap()).unwrap();
+            let job = job.unwrap();
             if !job.work_left && job.ballots_written == 0 && job.followers_evaluated == 0 {
                 return (total, max);
             }

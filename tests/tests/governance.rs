@@ -213,7 +213,12 @@ fn a_rejected_proposal_changes_nothing_and_keeps_the_reject_cost() {
             },),
         )
         .unwrap();
-    assert_eq!(r, Err(GovernanceError::StakeBelowMinimum { minimum: E8S }));
+    assert_eq!(
+        r,
+        Err(GovernanceError::StakeBelowMinimum {
+            minimum: governance_parameters().min_stake
+        })
+    );
 }
 
 /// A wasm with one more custom section: the same code, another module hash.

@@ -77,6 +77,18 @@ fn prompt(model: ModelId, text: &str) -> InferArgs {
     }
 }
 
+/// A chat on model 0 asking for one token.
+fn chat_args(messages: Vec<Message>) -> InferArgs {
+    InferArgs {
+        model: 0,
+        prompt: None,
+        messages: Some(messages),
+        max_tokens: 1,
+        temperature: None,
+        seed: None,
+    }
+}
+
 impl System {
     fn infer(&mut self, user: Principal, args: InferArgs) -> Result<InferOk, InferError> {
         self.w.infer(user, args).0
@@ -208,14 +220,7 @@ fn chats_cannot_get_an_honest_node_suspended() {
             role: "user".into(),
             content: last.into(),
         });
-        InferArgs {
-            model: 0,
-            prompt: None,
-            messages: Some(messages),
-            max_tokens: 1,
-            temperature: None,
-            seed: None,
-        }
+        chat_args(messages)
     };
     for i in 0..5 {
         let before = s.w.user_balance(s.mallory);
@@ -234,18 +239,16 @@ fn chats_cannot_get_an_honest_node_suspended() {
     let chat = |i: usize| {
         let messages = (0..250)
             .map(|j: usize| Message {
-                role: if j.is_multiple_of(2) { "user" } else { "assistant" }.into(),
+                role: if j.is_multiple_of(2) {
+                    "user"
+                } else {
+                    "assistant"
+                }
+                .into(),
                 content: format!("{}", (i + j) % 10),
             })
             .collect();
-        InferArgs {
-            model: 0,
-            prompt: None,
-            messages: Some(messages),
-            max_tokens: 1,
-            temperature: None,
-            seed: None,
-        }
+        chat_args(messages)
     };
     for i in 0..5 {
         let (quote,): (Result<u128, InferError>,) =

@@ -376,8 +376,13 @@ fn adopted_proposals_execute_once_and_unknown_outcomes_are_retried() {
         ProposalStatus::Adopted,
         "unknown: tried again"
     );
+    assert!(
+        execute(&w, &targets, T0 + 1).is_empty(),
+        "tried again only after the retry delay"
+    );
     *targets.answer.borrow_mut() = Some(TargetOutcome::AlreadyDone);
-    execute(&w, &targets, T0 + 1);
+    let retry_at = T0 + crate::state::FIRST_RETRY_DELAY_SECONDS * NANOS_PER_SECOND;
+    assert_eq!(execute(&w, &targets, retry_at), vec![node]);
     assert_eq!(
         w.governance.borrow().proposal(node).unwrap().status,
         ProposalStatus::Executed
@@ -387,15 +392,100 @@ fn adopted_proposals_execute_once_and_unknown_outcomes_are_retried() {
         vec!["node 0 3 Admit", "node 0 3 Admit"]
     );
     *targets.answer.borrow_mut() = Some(TargetOutcome::Refused("UnknownNode".into()));
-    let bad = adopt(&w, Action::RemoveNode { node: 99 }, T0 + 2);
-    execute(&w, &targets, T0 + 3);
+    let bad = adopt(&w, Action::RemoveNode { node: 99 }, retry_at + 2);
+    execute(&w, &targets, retry_at + 3);
     assert_eq!(
         w.governance.borrow().proposal(bad).unwrap().status,
         ProposalStatus::Failed {
             reason: "UnknownNode".into()
         }
     );
-    assert!(execute(&w, &targets, T0 + 4).is_empty(), "nothing due");
+    assert!(
+        execute(&w, &targets, retry_at + 4).is_empty(),
+        "nothing due"
+    );
+}
+
+#[test]
+fn a_target_without_a_definite_answer_is_called_a_bounded_number_of_times_then_failed() {
+    use crate::state::{FIRST_RETRY_DELAY_SECONDS, MAX_EXECUTION_ATTEMPTS};
+    let w = world();
+    w.stake(0, 100).unwrap();
+    let targets = RecordingTargets::default();
+    *targets.answer.borrow_mut() = Some(TargetOutcome::Unknown(
+        "stop_canister: the canister is still stopping".into(),
+    ));
+    let id = adopt(
+        &w,
+        Action::UpgradeCanister {
+            target: UpgradeTarget::Royalties,
+            wasm: ByteBuf::from(b"\0asm\x01\0\0\0".to_vec()),
+            arg: ByteBuf::new(),
+        },
+        T0,
+    );
+    // Every 5 s for two days, as the canister's timer would.
+    let mut now = T0;
+    while now < T0 + 2 * DAY * NANOS_PER_SECOND {
+        execute(&w, &targets, now);
+        now += 5 * NANOS_PER_SECOND;
+    }
+    assert_eq!(
+        targets.calls.borrow().len(),
+        MAX_EXECUTION_ATTEMPTS as usize,
+        "called at most {MAX_EXECUTION_ATTEMPTS} times"
+    );
+    let info = w.governance.borrow().proposal(id).unwrap();
+    assert_eq!(
+        info.status,
+        ProposalStatus::Failed {
+            reason: "no definite answer after 10 attempts; the last: stop_canister: the canister \
+                     is still stopping"
+                .into()
+        }
+    );
+    // The waits double from the first retry delay (10 s, 20 s, … 2,560 s): the tenth attempt is
+    // 5,110 s after the first, on a 5 s tick.
+    assert_eq!(
+        info.executed_at,
+        Some(T0 + 511 * FIRST_RETRY_DELAY_SECONDS * NANOS_PER_SECOND)
+    );
+}
+
+#[test]
+fn parameters_stored_before_the_bounds_fail_at_execution_with_the_reason() {
+    let w = world();
+    w.stake(0, 100).unwrap();
+    let targets = RecordingTargets::default();
+    let before = w.governance.borrow().parameters();
+    let id = adopt(
+        &w,
+        Action::SetGovernanceParameters {
+            parameters: before.clone(),
+        },
+        T0,
+    );
+    // As if an earlier version had accepted it: a critical voting period that wraps to 0.29 s.
+    let mut wrapping = before.clone();
+    wrapping.critical.voting_period_seconds = u64::MAX / NANOS_PER_SECOND + 1;
+    w.governance.borrow_mut().set_action_unchecked(
+        id,
+        Action::SetGovernanceParameters {
+            parameters: wrapping,
+        },
+    );
+    assert_eq!(execute(&w, &targets, T0 + 1), vec![id]);
+    let status = w.governance.borrow().proposal(id).unwrap().status;
+    assert!(
+        matches!(&status, ProposalStatus::Failed { reason }
+            if reason.contains("InvalidArgument") && reason.contains("critical.voting_period_seconds")),
+        "{status:?}"
+    );
+    assert_eq!(
+        w.governance.borrow().parameters(),
+        before,
+        "nothing applied"
+    );
 }
 
 #[test]

@@ -87,6 +87,26 @@ fn enqueue(
     Ok(intent.id)
 }
 
+/// A payment to the ledger's minting account would be a burn (fee 0, no `to` in its block): refused.
+async fn refuse_minting_account<L: LedgerRuntime>(
+    ledger: &L,
+    book: &RefCell<Book>,
+    to: &Account,
+) -> Result<(), GovernanceError> {
+    let burn = ledger_adapter::outbox::is_minting_account(ledger, book, to)
+        .await
+        .map_err(|e| GovernanceError::TransferFailed {
+            reason: format!("the ledger is unavailable: {e}"),
+        })?;
+    if burn {
+        return Err(GovernanceError::InvalidArgument {
+            field: "to".into(),
+            reason: "the ledger's minting account: a payment there would be a burn".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Drives a transfer and, once it resolved, applies what it was for. Returns its status.
 pub async fn resolve<L: LedgerRuntime>(
     governance: &RefCell<Governance>,
@@ -95,7 +115,10 @@ pub async fn resolve<L: LedgerRuntime>(
     id: IntentId,
 ) -> IntentStatus {
     let intent = outbox::drive(ledger, book, id).await;
-    book.borrow_mut().ledger_fee = Some(intent.fee);
+    // Only a `BadFee` answer teaches the fee (a payload's own fee may be a burn's 0).
+    if let Some(fee) = intent.learned_fee {
+        book.borrow_mut().ledger_fee = Some(fee);
+    }
     if intent.status == IntentStatus::Pending {
         return intent.status;
     }
@@ -325,6 +348,11 @@ pub async fn disburse<L: LedgerRuntime>(
     now: u64,
 ) -> Result<u64, GovernanceError> {
     let n = governance.borrow().check_disburse(caller, neuron, now)?;
+    let to = to.unwrap_or(Account {
+        owner: caller,
+        subaccount: None,
+    });
+    refuse_minting_account(ledger, book, &to).await?;
     let fee = ledger_fee(book, ledger).await?;
     if !book.borrow_mut().try_begin(neuron) {
         return Err(GovernanceError::Busy);
@@ -338,10 +366,7 @@ pub async fn disburse<L: LedgerRuntime>(
     }
     let kind = TransferKind::Transfer {
         from_subaccount: Some(neuron_subaccount(neuron)),
-        to: to.unwrap_or(Account {
-            owner: caller,
-            subaccount: None,
-        }),
+        to,
     };
     let intent = enqueue(
         book,
@@ -391,8 +416,9 @@ pub async fn drive_pending<L: LedgerRuntime>(
 }
 
 /// Executes adopted proposals: calls their targets (each accepts a proposal id once, so a retry
-/// after an unknown outcome is safe), pays treasury transfers through the treasury book, and records
-/// each result. Economic limits are checked again first. Returns the proposals handled.
+/// after an unknown outcome is safe; the retries are bounded), pays treasury transfers through the
+/// treasury book, and records each result. Economic limits are checked again first. Returns the
+/// proposals handled.
 pub async fn execute_due<L: LedgerRuntime, T: Targets>(
     governance: &RefCell<Governance>,
     treasury: &RefCell<Book>,
@@ -400,7 +426,7 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
     targets: &T,
     now: u64,
 ) -> Vec<ProposalId> {
-    let due = governance.borrow().executions_due(ITEMS_PER_RUN);
+    let due = governance.borrow().executions_due(ITEMS_PER_RUN, now);
     let mut handled = Vec::new();
     for (id, action) in due {
         handled.push(id);
@@ -432,7 +458,12 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
         let result = match target_outcome {
             TargetOutcome::Done | TargetOutcome::AlreadyDone => Ok(()),
             TargetOutcome::Refused(reason) => Err(reason),
-            TargetOutcome::Unknown(_) => continue,
+            TargetOutcome::Unknown(reason) => {
+                governance
+                    .borrow_mut()
+                    .record_unknown_outcome(id, reason, now);
+                continue;
+            }
         };
         governance.borrow_mut().record_execution(id, result, now);
     }
@@ -459,7 +490,7 @@ async fn pay_from_treasury<L: LedgerRuntime>(
             .into_iter()
             .filter(|(_, op)| matches!(op, MoneyOp::Treasury { .. }))
             .filter_map(|(id, _)| t.intent(id).map(|i| i.gross))
-            .sum()
+            .fold(0u128, u128::saturating_add)
     };
     let checked = governance
         .borrow()
@@ -470,8 +501,31 @@ async fn pay_from_treasury<L: LedgerRuntime>(
             .record_execution(proposal, Err(format!("{e:?}")), now);
         return;
     }
-    let Ok(fee) = ledger_fee(treasury, ledger).await else {
-        return;
+    match refuse_minting_account(ledger, treasury, &to).await {
+        Err(GovernanceError::InvalidArgument { reason, .. }) => {
+            governance
+                .borrow_mut()
+                .record_execution(proposal, Err(reason), now);
+            return;
+        }
+        // The ledger did not answer and nothing was sent: tried again, a bounded number of times.
+        Err(e) => {
+            governance
+                .borrow_mut()
+                .record_unknown_outcome(proposal, format!("{e:?}"), now);
+            return;
+        }
+        Ok(()) => {}
+    }
+    let fee = match ledger_fee(treasury, ledger).await {
+        Ok(fee) => fee,
+        Err(e) => {
+            // Nothing was sent: giving up after the bounded retries is safe.
+            governance
+                .borrow_mut()
+                .record_unknown_outcome(proposal, format!("{e:?}"), now);
+            return;
+        }
     };
     let kind = TransferKind::Transfer {
         from_subaccount: Some(TREASURY_SUBACCOUNT),

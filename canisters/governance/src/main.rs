@@ -190,7 +190,9 @@ impl Targets for IcTargets {
     }
 
     /// Stops the target (its calls in flight finish), installs the new code in upgrade mode, and
-    /// starts it again whatever the installation's outcome.
+    /// starts it again whatever the installation's outcome. A failed stop is an unknown outcome
+    /// (retried, within the bound); the target is started again first, since a stop that timed out
+    /// may still leave it stopping or stopped, refusing every call until the next attempt.
     async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome {
         let c = config();
         let canister_id = match target {
@@ -200,7 +202,13 @@ impl Targets for IcTargets {
         if let Err(e) =
             ic_cdk_management_canister::stop_canister(&StopCanisterArgs { canister_id }).await
         {
-            return TargetOutcome::Unknown(format!("stop_canister: {e}"));
+            let restarted =
+                ic_cdk_management_canister::start_canister(&StartCanisterArgs { canister_id })
+                    .await;
+            return TargetOutcome::Unknown(match restarted {
+                Ok(()) => format!("stop_canister: {e}"),
+                Err(s) => format!("stop_canister: {e}; then start_canister: {s}"),
+            });
         }
         let installed = ic_cdk_management_canister::install_code(&InstallCodeArgs {
             mode: CanisterInstallMode::Upgrade(None),
@@ -226,6 +234,9 @@ async fn run_job() -> JobReport {
     if JOB_RUNNING.with(|r| r.replace(true)) {
         return JobReport::default();
     }
+    // Released however the job ends: a trap in one of its callbacks must not stop ballots and
+    // executions until an upgrade.
+    let _running = neuranft_types::guard::OnDrop::new(|| JOB_RUNNING.with(|r| r.set(false)));
     let progress = mutate(|g| g.advance(time(), TIMER_BUDGET));
     let stakes_driven = flows::drive_pending(&governance(), &stakes(), &staking_ledger()).await;
     let treasury_driven =
@@ -238,7 +249,6 @@ async fn run_job() -> JobReport {
         time(),
     )
     .await;
-    JOB_RUNNING.with(|r| r.set(false));
     JobReport {
         ballots_written: progress.ballots_written,
         followers_evaluated: progress.followers_evaluated,
@@ -288,7 +298,8 @@ fn post_upgrade(arg: Option<GovernanceArg>) {
     start_timer();
 }
 
-/// Drops anonymous ingress before it costs anything; the methods check again.
+/// Drops anonymous ingress before it costs anything. Only a courtesy: one replica runs it and may
+/// skip it, so every update method refuses the anonymous caller itself.
 #[inspect_message]
 fn inspect_message() {
     if msg_caller() != Principal::anonymous() {
@@ -455,6 +466,10 @@ fn get_config() -> GovernanceConfig {
 /// The DAO treasury on the payment ledger and what `TransferTreasury` may still move.
 #[update]
 async fn treasury() -> Result<TreasuryView, String> {
+    // Each call costs a ledger call.
+    if msg_caller() == Principal::anonymous() {
+        return Err(format!("{:?}", GovernanceError::AnonymousCaller));
+    }
     let account = Account {
         owner: canister_self(),
         subaccount: Some(TREASURY_SUBACCOUNT),
@@ -472,10 +487,15 @@ async fn treasury() -> Result<TreasuryView, String> {
     })
 }
 
-/// Runs the timer's job now (anyone may: it only does what the state says is due).
+/// Runs the timer's job now (anyone but the anonymous principal may: it only does what the state
+/// says is due).
 #[update]
-async fn run_jobs() -> JobReport {
-    run_job().await
+async fn run_jobs() -> Result<JobReport, GovernanceError> {
+    // The job's ledger and target calls cost cycles.
+    if msg_caller() == Principal::anonymous() {
+        return Err(GovernanceError::AnonymousCaller);
+    }
+    Ok(run_job().await)
 }
 
 /// The status names `list_proposals` filters by.

@@ -34,3 +34,5 @@ pub const VOTING_STATES_MEMORY_ID: MemoryId = MemoryId::new(21);
 pub const FOLLOWEE_LISTS_MEMORY_ID: MemoryId = MemoryId::new(22);
 /// The follow queue's next sequence number.
 pub const FOLLOW_SEQUENCE_MEMORY_ID: MemoryId = MemoryId::new(23);
+/// Proposal id → failed execution attempts so far and the earliest time of the next (12 bytes).
+pub const EXECUTION_ATTEMPTS_MEMORY_ID: MemoryId = MemoryId::new(24);

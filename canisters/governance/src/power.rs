@@ -5,6 +5,12 @@ use neuranft_types::governance::{DissolveState, Neuron, Parameters};
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
 const BPS: u128 = 10_000;
 
+/// `seconds` as nanoseconds, saturating: the release wasm wraps on overflow, and a wrapped product
+/// would turn a period of centuries into a fraction of a second.
+pub fn nanos(seconds: u64) -> u64 {
+    seconds.saturating_mul(NANOS_PER_SECOND)
+}
+
 /// Seconds until the neuron is dissolved (its full delay while not dissolving).
 pub fn dissolve_delay_seconds(neuron: &Neuron, now: u64) -> u64 {
     delay_of(neuron.dissolve, now)

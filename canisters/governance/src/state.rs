@@ -3,7 +3,7 @@
 //! cascades) is done in bounded steps by [`Governance::advance`], which the canister runs on timers.
 
 use crate::memory::*;
-use crate::power::{self, NANOS_PER_SECOND};
+use crate::power::{self, nanos, NANOS_PER_SECOND};
 use candid::{CandidType, Deserialize, Principal};
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
@@ -22,6 +22,12 @@ pub const MAX_TITLE_BYTES: usize = 256;
 pub const MAX_SUMMARY_BYTES: usize = 15_000;
 pub const MAX_URL_BYTES: usize = 2_048;
 pub const MAX_WASM_BYTES: usize = 3 * 1024 * 1024;
+/// An adopted proposal whose target gives no definite answer this many times is Failed: a target
+/// that keeps trapping, stays stopped or cannot be stopped must not be called forever.
+pub const MAX_EXECUTION_ATTEMPTS: u32 = 10;
+/// The wait after the first attempt without a definite answer; it doubles after each, so the attempts
+/// span about 85 minutes: a target stopped for its own upgrade is not given up on at once.
+pub const FIRST_RETRY_DELAY_SECONDS: u64 = 10;
 
 #[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 struct Counters {
@@ -84,6 +90,7 @@ pub struct Governance {
     voting_states: StableBTreeMap<NeuronId, [u8; 41], Mem>,
     followee_lists: StableBTreeMap<(u8, NeuronId), Followees, Mem>,
     follow_sequence: StableCell<u64, Mem>,
+    execution_attempts: StableBTreeMap<ProposalId, [u8; 12], Mem>,
 }
 
 /// A neuron's followees on one topic, packed as big-endian ids.
@@ -177,21 +184,95 @@ fn invalid(field: &str, reason: impl Into<String>) -> GovernanceError {
     }
 }
 
-/// Checks parameters a proposal (or the installer) sets.
+const HOUR_SECONDS: u64 = 3_600;
+const DAY_SECONDS: u64 = 24 * HOUR_SECONDS;
+const E8S: u64 = 100_000_000;
+
+// The ranges `validate_parameters` enforces. Each exists so that no single adopted
+// `SetGovernanceParameters` can stop governance from adopting the next one (the fix included), and so
+// that every product of a parameter with the time or a stake stays far from `u64`/`u128` overflow.
+
+/// Long enough for holders to notice a proposal at all; short enough that a fix is voted on within a
+/// month.
+pub const VOTING_PERIOD_SECONDS: std::ops::RangeInclusive<u64> = HOUR_SECONDS..=30 * DAY_SECONDS;
+/// Wait-for-quiet may add at most this in total to a deadline.
+pub const MAX_EXTENSION_SECONDS: u64 = 30 * DAY_SECONDS;
+/// Eight years of 365.25 days: the NNS's longest lock.
+pub const MAX_DISSOLVE_DELAY_SECONDS: u64 = 2_922 * DAY_SECONDS;
+/// +100% at most for the dissolve delay and for the age (so at most ×4 in all).
+pub const MAX_BONUS_BPS: u16 = 10_000;
+/// At most 90% of the votes cast: blocking a proposal takes at least 10% of them voting no.
+pub const MAJORITY_BPS: std::ops::RangeInclusive<u16> = 5_000..=9_000;
+/// At most half of all voting power must vote yes: abstainers alone cannot block every proposal.
+pub const MAX_QUORUM_BPS: u16 = 5_000;
+/// 1,000 tokens: staking a neuron must stay within reach of ordinary holders.
+pub const MAX_MIN_STAKE: u64 = 1_000 * E8S;
+/// Each open proposal writes a ballot per neuron: the work one neuron can cause stays bounded.
+pub const MAX_OPEN_PROPOSALS_PER_NEURON: u32 = 50;
+/// The packed followee lists are bounded to 50 ids.
+pub const MAX_FOLLOWEES_PER_TOPIC: u32 = 50;
+/// From ×1 (every growth is a spike) to ×10.
+pub const VOTING_POWER_SPIKE_BPS: std::ops::RangeInclusive<u32> = 10_000..=100_000;
+
+fn check_range<T: PartialOrd + std::fmt::Display>(
+    field: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), GovernanceError> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(invalid(
+        field,
+        format!("{value} is outside {}–{}{unit}", range.start(), range.end()),
+    ))
+}
+
+fn validate_rules(name: &str, rules: &VotingRules) -> Result<(), GovernanceError> {
+    let field = |f: &str| format!("{name}.{f}");
+    check_range(
+        &field("voting_period_seconds"),
+        rules.voting_period_seconds,
+        VOTING_PERIOD_SECONDS,
+        " seconds",
+    )?;
+    check_range(
+        &field("wait_for_quiet_seconds"),
+        rules.wait_for_quiet_seconds,
+        0..=rules.voting_period_seconds,
+        " seconds (at most the voting period)",
+    )?;
+    check_range(
+        &field("max_extension_seconds"),
+        rules.max_extension_seconds,
+        0..=MAX_EXTENSION_SECONDS,
+        " seconds",
+    )?;
+    check_range(
+        &field("majority_bps"),
+        rules.majority_bps,
+        MAJORITY_BPS,
+        " bps",
+    )?;
+    // With the majority at least 50%, the quorum never exceeds it: an early decision (by the
+    // majority of all power) always agrees with the deadline rule.
+    check_range(
+        &field("quorum_bps"),
+        rules.quorum_bps,
+        0..=MAX_QUORUM_BPS,
+        " bps",
+    )
+}
+
+/// Checks parameters a proposal (or the installer) sets: every field within its documented range.
+///
+/// The reject cost is at most the minimum stake, so every neuron that can be staked can pay it: no
+/// parameters can leave governance without anyone able to propose. It is also positive: it is the only
+/// price of a proposal, and each proposal writes a ballot per neuron at the DAO's expense.
 pub fn validate_parameters(p: &Parameters) -> Result<(), GovernanceError> {
     for (name, rules) in [("normal", &p.normal), ("critical", &p.critical)] {
-        if rules.voting_period_seconds == 0 {
-            return Err(invalid(name, "the voting period must be positive"));
-        }
-        if rules.majority_bps < 5_000 || rules.majority_bps >= BASIS_POINTS {
-            return Err(invalid(name, "the majority must be within 50%–99.99%"));
-        }
-        if rules.quorum_bps > rules.majority_bps {
-            return Err(invalid(
-                name,
-                "the quorum may not exceed the majority (an early decision must agree with the deadline rule)",
-            ));
-        }
+        validate_rules(name, rules)?;
     }
     if p.critical.majority_bps < p.normal.majority_bps
         || p.critical.quorum_bps < p.normal.quorum_bps
@@ -202,36 +283,111 @@ pub fn validate_parameters(p: &Parameters) -> Result<(), GovernanceError> {
             "critical topics must be at least as demanding as normal ones",
         ));
     }
-    if p.min_dissolve_delay_seconds > p.max_dissolve_delay_seconds {
-        return Err(invalid(
-            "min_dissolve_delay_seconds",
-            "above the maximum delay",
-        ));
-    }
-    if p.max_followees_per_topic == 0 || p.max_followees_per_topic > 50 {
-        return Err(invalid("max_followees_per_topic", "must be 1–50"));
-    }
-    if p.max_open_proposals_per_neuron == 0 {
-        return Err(invalid("max_open_proposals_per_neuron", "must be positive"));
-    }
-    if p.voting_power_spike_bps < BASIS_POINTS as u32 {
-        return Err(invalid("voting_power_spike_bps", "must be at least 10,000"));
-    }
-    if p.min_stake == 0 {
-        return Err(invalid("min_stake", "must be positive"));
-    }
-    Ok(())
+    check_range(
+        "max_dissolve_delay_seconds",
+        p.max_dissolve_delay_seconds,
+        0..=MAX_DISSOLVE_DELAY_SECONDS,
+        " seconds",
+    )?;
+    check_range(
+        "min_dissolve_delay_seconds",
+        p.min_dissolve_delay_seconds,
+        0..=p.max_dissolve_delay_seconds,
+        " seconds (at most the maximum delay)",
+    )?;
+    check_range(
+        "max_age_for_bonus_seconds",
+        p.max_age_for_bonus_seconds,
+        0..=MAX_DISSOLVE_DELAY_SECONDS,
+        " seconds",
+    )?;
+    check_range(
+        "max_dissolve_delay_bonus_bps",
+        p.max_dissolve_delay_bonus_bps,
+        0..=MAX_BONUS_BPS,
+        " bps",
+    )?;
+    check_range(
+        "max_age_bonus_bps",
+        p.max_age_bonus_bps,
+        0..=MAX_BONUS_BPS,
+        " bps",
+    )?;
+    check_range("min_stake", p.min_stake, 1..=MAX_MIN_STAKE, " e8s")?;
+    check_range(
+        "reject_cost",
+        p.reject_cost,
+        1..=p.min_stake,
+        " e8s (at most the minimum stake)",
+    )?;
+    check_range(
+        "max_open_proposals_per_neuron",
+        p.max_open_proposals_per_neuron,
+        1..=MAX_OPEN_PROPOSALS_PER_NEURON,
+        "",
+    )?;
+    check_range(
+        "max_followees_per_topic",
+        p.max_followees_per_topic,
+        1..=MAX_FOLLOWEES_PER_TOPIC,
+        "",
+    )?;
+    check_range(
+        "treasury_cap_per_7_days",
+        p.treasury_cap_per_7_days,
+        1..=u128::MAX,
+        "",
+    )?;
+    check_range(
+        "voting_power_spike_bps",
+        p.voting_power_spike_bps,
+        VOTING_POWER_SPIKE_BPS,
+        " bps",
+    )
 }
 
-/// The text a proposal shows for its action; a wasm appears as its length and SHA-256.
+/// The most of an upgrade argument's Candid text a proposal shows; a longer one is not shown at all
+/// (a cut could hide exactly the field that matters) and voters see why.
+pub const MAX_RENDERED_ARG_BYTES: usize = 8_192;
+/// Bounds the work of decoding an argument nobody has checked yet (in Candid's cost units, which
+/// count a value decoded without types 50 times): ample for any argument whose text can be shown.
+const ARG_DECODING_QUOTA: usize = 2_000_000;
+
+/// An upgrade argument as voters should read it: its Candid text, decoded without types so that no
+/// field is left out (field names appear as their Candid hashes), or why it is not shown.
+fn render_upgrade_arg(arg: &[u8]) -> String {
+    let mut config = candid::DecoderConfig::new();
+    config
+        .set_decoding_quota(ARG_DECODING_QUOTA)
+        .set_skipping_quota(ARG_DECODING_QUOTA);
+    match candid::IDLArgs::from_bytes_with_config(arg, &config) {
+        Ok(args) => {
+            let text = args.to_string();
+            if text.len() > MAX_RENDERED_ARG_BYTES {
+                format!(
+                    "NOT SHOWN: its Candid text has {} bytes, more than {MAX_RENDERED_ARG_BYTES}",
+                    text.len()
+                )
+            } else {
+                text
+            }
+        }
+        // The decoder's message may quote the whole input: it is left out.
+        Err(_) => "NOT SHOWN: it does not decode as Candid (within the decoding limits)".into(),
+    }
+}
+
+/// The text a proposal shows for its action; a wasm appears as its length and SHA-256, an upgrade
+/// argument as its length, SHA-256 and Candid text.
 pub fn render_action(action: &Action) -> String {
     match action {
         Action::UpgradeCanister { target, wasm, arg } => format!(
-            "UpgradeCanister {{ target: {target:?}, wasm: {} bytes, sha256 {}, arg: {} bytes, sha256 {} }}",
+            "UpgradeCanister {{ target: {target:?}, wasm: {} bytes, sha256 {}, arg: {} bytes, sha256 {}, arg as Candid: {} }}",
             wasm.len(),
             hex::encode(Sha256::digest(wasm)),
             arg.len(),
             hex::encode(Sha256::digest(arg)),
+            render_upgrade_arg(arg),
         ),
         other => format!("{other:?}"),
     }
@@ -261,6 +417,7 @@ impl Governance {
             voting_states: StableBTreeMap::init(mm.get(VOTING_STATES_MEMORY_ID)),
             followee_lists: StableBTreeMap::init(mm.get(FOLLOWEE_LISTS_MEMORY_ID)),
             follow_sequence: StableCell::init(mm.get(FOLLOW_SEQUENCE_MEMORY_ID), 0),
+            execution_attempts: StableBTreeMap::init(mm.get(EXECUTION_ATTEMPTS_MEMORY_ID)),
         }
     }
 
@@ -461,7 +618,7 @@ impl Governance {
         if let DissolveState::NotDissolving { .. } = neuron.dissolve {
             let age = now.saturating_sub(neuron.aging_since) as u128;
             let kept = age * neuron.stake as u128 / new_stake.max(1) as u128;
-            neuron.aging_since = now - kept as u64;
+            neuron.aging_since = now.saturating_sub(kept as u64);
         }
         neuron.stake = new_stake;
         self.store_neuron(neuron.clone());
@@ -490,11 +647,11 @@ impl Governance {
                     .min(max),
             },
             DissolveState::Dissolving { dissolved_at } => {
-                let latest = now.saturating_add(max.saturating_mul(NANOS_PER_SECOND));
+                let latest = now.saturating_add(nanos(max));
                 DissolveState::Dissolving {
                     dissolved_at: dissolved_at
                         .max(now)
-                        .saturating_add(additional_seconds.saturating_mul(NANOS_PER_SECOND))
+                        .saturating_add(nanos(additional_seconds))
                         .min(latest),
                 }
             }
@@ -518,7 +675,7 @@ impl Governance {
         };
         self.freeze_before_change(id);
         neuron.dissolve = DissolveState::Dissolving {
-            dissolved_at: now.saturating_add(dissolve_delay_seconds * NANOS_PER_SECOND),
+            dissolved_at: now.saturating_add(nanos(dissolve_delay_seconds)),
         };
         self.store_neuron(neuron.clone());
         Ok(neuron)
@@ -764,7 +921,7 @@ impl Governance {
         self.treasury_transfers
             .range((since, 0)..)
             .map(|e| e.value())
-            .sum()
+            .fold(0u128, u128::saturating_add)
     }
 
     fn check_action(&self, action: &Action, now: u64) -> Result<(), GovernanceError> {
@@ -869,7 +1026,7 @@ impl Governance {
             });
         }
         self.freeze_before_change(neuron.id);
-        neuron.fees += p.reject_cost;
+        neuron.fees = neuron.fees.saturating_add(p.reject_cost);
         self.store_neuron(neuron.clone());
 
         let id = self.counters().next_proposal;
@@ -902,7 +1059,7 @@ impl Governance {
                 rules,
                 reject_cost: p.reject_cost,
                 created_at: now,
-                deadline: now.saturating_add(rules.voting_period_seconds * NANOS_PER_SECOND),
+                deadline: now.saturating_add(nanos(rules.voting_period_seconds)),
                 decided_at: None,
                 executed_at: None,
                 ballots_from: None,
@@ -941,7 +1098,7 @@ impl Governance {
                 voting_power: power,
             }),
         );
-        record.info.tally.total += power;
+        record.info.tally.total = record.info.tally.total.saturating_add(power);
     }
 
     /// Bounded work on every unfinished proposal: write ballots, rebase them after a spike, evaluate
@@ -1020,7 +1177,8 @@ impl Governance {
                     let batch: Vec<(NeuronId, Ballot)> = self.ballots(id, next, left as usize);
                     for (n, mut ballot) in batch.iter().copied() {
                         ballot.voting_power = self.ballot(from, n).map_or(0, |b| b.voting_power);
-                        record.info.tally.total += ballot.voting_power;
+                        record.info.tally.total =
+                            record.info.tally.total.saturating_add(ballot.voting_power);
                         self.ballots.insert((id, n), encode_ballot(ballot));
                     }
                     left -= batch.len() as u64;
@@ -1062,8 +1220,9 @@ impl Governance {
                 r.phase == Phase::Done && r.info.ballots_from.is_none() && r.info.tally.total > 0
             })
             .min_by_key(|r| r.info.tally.total)?;
-        (record.info.tally.total * BPS > smallest.info.tally.total * spike)
-            .then_some(smallest.info.id)
+        (record.info.tally.total.saturating_mul(BPS)
+            > smallest.info.tally.total.saturating_mul(spike))
+        .then_some(smallest.info.id)
     }
 
     /// Records `vote` on `neuron`'s unvoted ballot, updates the tally and applies wait-for-quiet, and
@@ -1083,20 +1242,31 @@ impl Governance {
             return false;
         }
         let rules = record.info.rules;
-        let winning = |t: &Tally| t.yes * BPS > (t.yes + t.no) * rules.majority_bps as u128;
+        let winning = |t: &Tally| {
+            t.yes.saturating_mul(BPS)
+                > t.yes
+                    .saturating_add(t.no)
+                    .saturating_mul(rules.majority_bps as u128)
+        };
         let before = winning(&record.info.tally);
         ballot.vote = vote;
         self.ballots.insert(key, encode_ballot(ballot));
         match vote {
-            Vote::Yes => record.info.tally.yes += ballot.voting_power,
-            Vote::No => record.info.tally.no += ballot.voting_power,
+            Vote::Yes => {
+                record.info.tally.yes = record.info.tally.yes.saturating_add(ballot.voting_power)
+            }
+            Vote::No => {
+                record.info.tally.no = record.info.tally.no.saturating_add(ballot.voting_power)
+            }
             Vote::Unspecified => unreachable!(),
         }
         if winning(&record.info.tally) != before && ballot.voting_power > 0 {
-            let latest = record.info.created_at.saturating_add(
-                (rules.voting_period_seconds + rules.max_extension_seconds) * NANOS_PER_SECOND,
-            );
-            let quiet = now.saturating_add(rules.wait_for_quiet_seconds * NANOS_PER_SECOND);
+            let latest = record.info.created_at.saturating_add(nanos(
+                rules
+                    .voting_period_seconds
+                    .saturating_add(rules.max_extension_seconds),
+            ));
+            let quiet = now.saturating_add(nanos(rules.wait_for_quiet_seconds));
             record.info.deadline = record.info.deadline.max(quiet.min(latest));
         }
         let mut topics = vec![record.info.topic.code()];
@@ -1267,12 +1437,16 @@ impl Governance {
         let Tally { yes, no, total } = record.info.tally;
         let rules = record.info.rules;
         let majority = rules.majority_bps as u128;
-        let adopted = if yes * BPS > total * majority {
+        // Saturating, never wrapping: a tally is a small multiple of the staked supply, far below
+        // where these products would saturate.
+        let share = |power: u128, bps: u128| power.saturating_mul(bps);
+        let adopted = if share(yes, BPS) > share(total, majority) {
             true
-        } else if no * BPS >= total * (BPS - majority) {
+        } else if share(no, BPS) >= share(total, BPS.saturating_sub(majority)) {
             false
         } else if now >= record.info.deadline {
-            yes * BPS >= total * rules.quorum_bps as u128 && yes * BPS > (yes + no) * majority
+            share(yes, BPS) >= share(total, rules.quorum_bps as u128)
+                && share(yes, BPS) > share(yes.saturating_add(no), majority)
         } else {
             return false;
         };
@@ -1301,14 +1475,16 @@ impl Governance {
 
     // ------------------------------------------------------------------ execution
 
-    /// Adopted proposals waiting for execution, oldest first, with their full action.
-    pub fn executions_due(&self, limit: usize) -> Vec<(ProposalId, Action)> {
+    /// Adopted proposals waiting for execution, oldest first, with their full action; one waiting for
+    /// its next attempt after an unknown outcome is due only from then.
+    pub fn executions_due(&self, limit: usize, now: u64) -> Vec<(ProposalId, Action)> {
         self.unfinished
             .keys()
             .filter(|id| {
                 self.proposals
                     .get(id)
                     .is_some_and(|r| r.0.info.status == ProposalStatus::Adopted)
+                    && self.execution_attempts(*id).1 <= now
             })
             .take(limit)
             .filter_map(|id| Some((id, self.proposal_action(id)?)))
@@ -1333,6 +1509,44 @@ impl Governance {
             Some(_) => Ok(()),
             None => Err(GovernanceError::ProposalNotFound { proposal: id }),
         }
+    }
+
+    /// Failed attempts at executing `id` so far, and the earliest time of the next.
+    pub fn execution_attempts(&self, id: ProposalId) -> (u32, u64) {
+        self.execution_attempts.get(&id).map_or((0, 0), |b| {
+            (
+                u32::from_be_bytes(b[..4].try_into().expect("4 bytes")),
+                u64::from_be_bytes(b[4..].try_into().expect("8 bytes")),
+            )
+        })
+    }
+
+    /// An attempt at executing adopted proposal `id` got no definite answer (`reason`): it is tried
+    /// again after a delay that doubles each time, and after [`MAX_EXECUTION_ATTEMPTS`] it is Failed
+    /// with the last reason. The count is in stable memory, so an upgrade does not reset it.
+    pub fn record_unknown_outcome(&mut self, id: ProposalId, reason: String, now: u64) {
+        let Some(record) = self.proposals.get(&id) else {
+            return;
+        };
+        if record.0.info.status != ProposalStatus::Adopted {
+            return;
+        }
+        let attempts = self.execution_attempts(id).0.saturating_add(1);
+        if attempts >= MAX_EXECUTION_ATTEMPTS {
+            self.record_execution(
+                id,
+                Err(format!(
+                    "no definite answer after {attempts} attempts; the last: {reason}"
+                )),
+                now,
+            );
+            return;
+        }
+        let delay = nanos(FIRST_RETRY_DELAY_SECONDS).saturating_mul(1 << (attempts - 1));
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&attempts.to_be_bytes());
+        bytes[4..].copy_from_slice(&now.saturating_add(delay).to_be_bytes());
+        self.execution_attempts.insert(id, bytes);
     }
 
     /// Records the outcome of an adopted proposal's execution (once; later calls change nothing).
@@ -1361,7 +1575,24 @@ impl Governance {
         }
         record.info.executed_at = Some(now);
         self.wasms.remove(&id);
+        self.execution_attempts.remove(&id);
         self.unfinished.remove(&id);
+        self.proposals.insert(id, Candid(record));
+    }
+
+    /// Sets parameters without any check: for tests of parameters that an earlier version of
+    /// governance stored under weaker checks.
+    #[cfg(test)]
+    pub(crate) fn set_parameters_unchecked(&mut self, parameters: Parameters) {
+        self.parameters.set(Candid(Some(parameters)));
+    }
+
+    /// Replaces a stored proposal's action without any check: for tests of proposals that an earlier
+    /// version of governance stored under weaker checks.
+    #[cfg(test)]
+    pub(crate) fn set_action_unchecked(&mut self, id: ProposalId, action: Action) {
+        let mut record = self.proposals.get(&id).expect("the proposal exists").0;
+        record.action = action;
         self.proposals.insert(id, Candid(record));
     }
 

@@ -183,7 +183,7 @@ fn rejected_early_when_yes_can_no_longer_win_and_the_cost_kept() {
         E8S,
         "the reject cost stays charged"
     );
-    assert!(g.executions_due(10).is_empty());
+    assert!(g.executions_due(10, T0 + 1).is_empty());
     assert_eq!(
         g.register_vote(p(2), c, id, Vote::Yes, T0 + 2, BIG),
         Err(GovernanceError::VotingClosed)
@@ -219,7 +219,7 @@ fn critical_topics_need_the_larger_majority_and_quorum() {
         .unwrap();
     assert_eq!(status(&g, id), ProposalStatus::Adopted);
     assert!(matches!(
-        g.executions_due(10).as_slice(),
+        g.executions_due(10, T0 + 1).as_slice(),
         [(pid, Action::SetRoyaltySplit { .. })] if *pid == id
     ));
     // A small neuron alone: 100% of the votes cast but below the 20% quorum.
@@ -575,7 +575,7 @@ fn a_failed_execution_is_recorded_once_and_treasury_limits_are_checked_twice() {
             .unwrap();
         assert_eq!(status(&g, id), ProposalStatus::Adopted);
     }
-    assert_eq!(g.executions_due(10).len(), 2);
+    assert_eq!(g.executions_due(10, T0 + 1).len(), 2);
     assert_eq!(g.check_before_execution(first, T0 + 2, 0), Ok(()));
     g.record_execution(first, Ok(()), T0 + 2);
     assert_eq!(g.treasury_used(T0 + 3), 600_000);
@@ -600,7 +600,7 @@ fn a_failed_execution_is_recorded_once_and_treasury_limits_are_checked_twice() {
         matches!(status(&g, second), ProposalStatus::Failed { .. }),
         "recorded once"
     );
-    assert!(g.executions_due(10).is_empty());
+    assert!(g.executions_due(10, T0 + 4).is_empty());
     // Seven days later the cap is free again.
     assert_eq!(g.treasury_used(T0 + days(7) + 3), 0);
 }
@@ -613,10 +613,11 @@ fn new_parameters_never_change_an_open_proposal() {
     let mut stricter = parameters();
     stricter.normal.voting_period_seconds = 10 * DAY;
     stricter.normal.majority_bps = 8_000;
-    stricter.normal.quorum_bps = 8_000;
+    stricter.normal.quorum_bps = 5_000;
     stricter.critical.majority_bps = 9_000;
-    stricter.critical.quorum_bps = 9_000;
+    stricter.critical.quorum_bps = 5_000;
     stricter.critical.voting_period_seconds = 10 * DAY;
+    stricter.min_stake = 2 * E8S;
     stricter.reject_cost = 2 * E8S;
     let change = g
         .make_proposal(
@@ -940,4 +941,457 @@ fn the_recommended_parameters_are_valid() {
     let mut bad = Parameters::default();
     bad.critical.majority_bps = 4_000;
     assert!(crate::state::validate_parameters(&bad).is_err());
+}
+
+// ------------------------------------------------------------------ parameter bounds (issue 13)
+
+const HOUR: u64 = 3_600;
+/// Eight years of 365.25 days.
+const EIGHT_YEARS: u64 = 2_922 * DAY;
+/// u64::MAX nanoseconds is 18,446,744,073.7 s: this many seconds wraps to 0.29 s in the release wasm.
+const WRAPPING_SECONDS: u64 = u64::MAX / NANOS_PER_SECOND + 1;
+
+fn field_of(r: Result<(), GovernanceError>) -> Option<String> {
+    match r {
+        Ok(()) => None,
+        Err(GovernanceError::InvalidArgument { field, .. }) => Some(field),
+        Err(other) => panic!("not an InvalidArgument: {other:?}"),
+    }
+}
+
+type Change = fn(&mut Parameters);
+
+/// For each parameter: a change just inside its range, and changes just outside with the field they
+/// must be refused on.
+#[allow(clippy::type_complexity)]
+fn bounds() -> Vec<(&'static str, Change, Vec<Change>)> {
+    vec![
+        (
+            "normal.voting_period_seconds",
+            |p| {
+                p.normal.voting_period_seconds = HOUR;
+                p.normal.wait_for_quiet_seconds = HOUR;
+            },
+            vec![|p| {
+                p.normal.voting_period_seconds = HOUR - 1;
+                p.normal.wait_for_quiet_seconds = 0;
+            }],
+        ),
+        (
+            "critical.voting_period_seconds",
+            |p| p.critical.voting_period_seconds = 30 * DAY,
+            vec![
+                |p| p.critical.voting_period_seconds = 30 * DAY + 1,
+                |p| p.critical.voting_period_seconds = WRAPPING_SECONDS,
+                |p| p.critical.voting_period_seconds = u64::MAX,
+            ],
+        ),
+        (
+            "normal.wait_for_quiet_seconds",
+            |p| p.normal.wait_for_quiet_seconds = p.normal.voting_period_seconds,
+            vec![|p| p.normal.wait_for_quiet_seconds = p.normal.voting_period_seconds + 1],
+        ),
+        (
+            "critical.max_extension_seconds",
+            |p| p.critical.max_extension_seconds = 30 * DAY,
+            vec![|p| p.critical.max_extension_seconds = 30 * DAY + 1, |p| {
+                p.critical.max_extension_seconds = u64::MAX
+            }],
+        ),
+        (
+            "normal.majority_bps",
+            |p| p.normal.majority_bps = 5_000,
+            vec![|p| p.normal.majority_bps = 4_999],
+        ),
+        (
+            "critical.majority_bps",
+            |p| p.critical.majority_bps = 9_000,
+            vec![|p| p.critical.majority_bps = 9_001, |p| {
+                p.critical.majority_bps = 10_000
+            }],
+        ),
+        (
+            "critical.quorum_bps",
+            |p| p.critical.quorum_bps = 5_000,
+            vec![|p| p.critical.quorum_bps = 5_001],
+        ),
+        (
+            "max_dissolve_delay_seconds",
+            |p| p.max_dissolve_delay_seconds = EIGHT_YEARS,
+            vec![|p| p.max_dissolve_delay_seconds = EIGHT_YEARS + 1, |p| {
+                p.max_dissolve_delay_seconds = WRAPPING_SECONDS
+            }],
+        ),
+        (
+            "min_dissolve_delay_seconds",
+            |p| p.min_dissolve_delay_seconds = p.max_dissolve_delay_seconds,
+            vec![|p| p.min_dissolve_delay_seconds = p.max_dissolve_delay_seconds + 1],
+        ),
+        (
+            "max_age_for_bonus_seconds",
+            |p| p.max_age_for_bonus_seconds = EIGHT_YEARS,
+            vec![|p| p.max_age_for_bonus_seconds = EIGHT_YEARS + 1],
+        ),
+        (
+            "max_dissolve_delay_bonus_bps",
+            |p| p.max_dissolve_delay_bonus_bps = 10_000,
+            vec![|p| p.max_dissolve_delay_bonus_bps = 10_001],
+        ),
+        (
+            "max_age_bonus_bps",
+            |p| p.max_age_bonus_bps = 10_000,
+            vec![|p| p.max_age_bonus_bps = u16::MAX],
+        ),
+        (
+            "min_stake",
+            |p| p.min_stake = 1_000 * E8S,
+            vec![|p| p.min_stake = 1_000 * E8S + 1, |p| {
+                p.min_stake = 0;
+                p.reject_cost = 0;
+            }],
+        ),
+        (
+            "reject_cost",
+            |p| {
+                p.min_stake = 7 * E8S;
+                p.reject_cost = 7 * E8S;
+            },
+            vec![
+                |p| {
+                    p.min_stake = 7 * E8S;
+                    p.reject_cost = 7 * E8S + 1;
+                },
+                |p| p.reject_cost = 0,
+                |p| p.reject_cost = u64::MAX,
+            ],
+        ),
+        ("reject_cost", |p| p.reject_cost = 1, vec![]),
+        (
+            "max_open_proposals_per_neuron",
+            |p| p.max_open_proposals_per_neuron = 50,
+            vec![|p| p.max_open_proposals_per_neuron = 51, |p| {
+                p.max_open_proposals_per_neuron = 0
+            }],
+        ),
+        (
+            "max_followees_per_topic",
+            |p| p.max_followees_per_topic = 50,
+            vec![|p| p.max_followees_per_topic = 51, |p| {
+                p.max_followees_per_topic = 0
+            }],
+        ),
+        (
+            "treasury_cap_per_7_days",
+            |p| p.treasury_cap_per_7_days = 1,
+            vec![|p| p.treasury_cap_per_7_days = 0],
+        ),
+        (
+            "voting_power_spike_bps",
+            |p| p.voting_power_spike_bps = 100_000,
+            vec![|p| p.voting_power_spike_bps = 100_001, |p| {
+                p.voting_power_spike_bps = 9_999
+            }],
+        ),
+        (
+            "voting_power_spike_bps",
+            |p| p.voting_power_spike_bps = 10_000,
+            vec![],
+        ),
+    ]
+}
+
+#[test]
+fn every_parameter_is_bounded_just_inside_passes_and_just_outside_is_refused_on_its_field() {
+    for (field, inside, outside) in bounds() {
+        let mut p = parameters();
+        inside(&mut p);
+        assert_eq!(
+            field_of(crate::state::validate_parameters(&p)),
+            None,
+            "{field} just inside its range: {p:?}"
+        );
+        for change in outside {
+            let mut p = parameters();
+            change(&mut p);
+            assert_eq!(
+                field_of(crate::state::validate_parameters(&p)).as_deref(),
+                Some(field),
+                "{p:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_out_of_range_parameters_proposal_is_refused_at_submission_and_charges_nothing() {
+    let (mut g, [a, _, _]) = three();
+    let before = g.neuron(a).unwrap();
+    for (field, _, outside) in bounds() {
+        for change in outside {
+            let mut bad = parameters();
+            change(&mut bad);
+            let r = g.make_proposal(
+                p(0),
+                MakeProposalArgs {
+                    action: Action::SetGovernanceParameters { parameters: bad },
+                    ..motion(a)
+                },
+                T0,
+                BIG,
+            );
+            assert!(
+                matches!(&r, Err(GovernanceError::InvalidArgument { field: f, .. }) if f == field),
+                "{field}: {r:?}"
+            );
+        }
+    }
+    assert_eq!(g.neuron(a).unwrap(), before, "nothing charged");
+    assert!(g.list_proposals(None, 10, None, None).is_empty());
+    assert_eq!(g.parameters(), parameters());
+}
+
+#[test]
+fn a_neuron_of_the_minimum_stake_can_always_pay_the_largest_reject_cost() {
+    let mut g = fresh();
+    let mut largest = parameters();
+    largest.min_stake = 1_000 * E8S;
+    largest.reject_cost = largest.min_stake;
+    let whale = neuron(&mut g, 0, 2_000);
+    let change = g
+        .make_proposal(
+            p(0),
+            MakeProposalArgs {
+                action: Action::SetGovernanceParameters {
+                    parameters: largest.clone(),
+                },
+                ..motion(whale)
+            },
+            T0,
+            BIG,
+        )
+        .unwrap();
+    assert_eq!(status(&g, change), ProposalStatus::Adopted);
+    g.record_execution(change, Ok(()), T0 + 1);
+    assert_eq!(g.parameters(), largest);
+    let id = g.allocate_neuron_id();
+    g.check_new_stake(p(1), largest.min_stake).unwrap();
+    g.create_neuron(id, p(1), largest.min_stake, 365 * DAY, T0 + 2)
+        .unwrap();
+    g.make_proposal(p(1), motion(id), T0 + 2, BIG).unwrap();
+}
+
+#[test]
+fn time_and_power_products_saturate_at_the_largest_values_instead_of_wrapping() {
+    assert_eq!(crate::power::nanos(WRAPPING_SECONDS), u64::MAX);
+    assert_eq!(
+        crate::power::nanos(30 * DAY),
+        30 * DAY * NANOS_PER_SECOND,
+        "exact within range"
+    );
+    // The longest rules the bounds allow, near the end of time: the deadline saturates, it does
+    // not wrap to before the proposal was made.
+    let mut longest = parameters();
+    for rules in [&mut longest.normal, &mut longest.critical] {
+        rules.voting_period_seconds = 30 * DAY;
+        rules.wait_for_quiet_seconds = 30 * DAY;
+        rules.max_extension_seconds = 30 * DAY;
+    }
+    longest.max_dissolve_delay_seconds = EIGHT_YEARS;
+    longest.max_dissolve_delay_bonus_bps = 10_000;
+    longest.max_age_for_bonus_seconds = EIGHT_YEARS;
+    longest.max_age_bonus_bps = 10_000;
+    crate::state::validate_parameters(&longest).unwrap();
+    let mut g = Governance::open_small(DefaultMemoryImpl::default());
+    g.initialize(longest.clone()).unwrap();
+    let late = u64::MAX - days(1);
+    let ids: Vec<NeuronId> = (0..3)
+        .map(|n| {
+            let id = g.allocate_neuron_id();
+            g.create_neuron(id, p(n), [40, 25, 35][n as usize] * E8S, u64::MAX, late)
+                .unwrap();
+            id
+        })
+        .collect();
+    assert_eq!(
+        g.neuron(ids[0]).unwrap().dissolve,
+        DissolveState::NotDissolving {
+            dissolve_delay_seconds: EIGHT_YEARS
+        },
+        "capped at the maximum"
+    );
+    let id = g.make_proposal(p(0), motion(ids[0]), late, BIG).unwrap();
+    assert_eq!(g.proposal(id).unwrap().deadline, u64::MAX);
+    // 40 yes, then 25 no (still winning), then 35 no: the flip applies wait-for-quiet, saturating.
+    g.register_vote(p(1), ids[1], id, Vote::No, late + 1, BIG)
+        .unwrap();
+    g.register_vote(p(2), ids[2], id, Vote::No, late + 2, BIG)
+        .unwrap();
+    let info = g.proposal(id).unwrap();
+    assert_eq!(info.deadline, u64::MAX);
+    assert_eq!(info.status, ProposalStatus::Rejected);
+    // The longest dissolve delay started near the end of time ends at the end of time.
+    let dissolving = g.start_dissolving(p(1), ids[1], late).unwrap();
+    assert_eq!(
+        dissolving.dissolve,
+        DissolveState::Dissolving {
+            dissolved_at: u64::MAX
+        }
+    );
+    // The largest stake with both bonuses at their largest: ×4, exactly.
+    let mut n = g.neuron(ids[0]).unwrap();
+    n.stake = u64::MAX;
+    n.fees = 0;
+    n.aging_since = 0;
+    assert_eq!(
+        voting_power(&n, &longest, u64::MAX),
+        Some(4 * u64::MAX as u128)
+    );
+
+    // Parameters an earlier version stored without bounds: every product saturates (the debug build
+    // of this test would panic on an overflow, the release wasm would wrap).
+    let mut g = Governance::open_small(DefaultMemoryImpl::default());
+    let mut wild = parameters();
+    for rules in [&mut wild.normal, &mut wild.critical] {
+        rules.voting_period_seconds = u64::MAX;
+        rules.wait_for_quiet_seconds = u64::MAX;
+        rules.max_extension_seconds = u64::MAX;
+    }
+    wild.max_dissolve_delay_seconds = u64::MAX;
+    g.set_parameters_unchecked(wild);
+    let ids: Vec<NeuronId> = (0..3)
+        .map(|n| {
+            let id = g.allocate_neuron_id();
+            g.create_neuron(id, p(n), [40, 25, 35][n as usize] * E8S, u64::MAX, T0)
+                .unwrap();
+            id
+        })
+        .collect();
+    let id = g.make_proposal(p(0), motion(ids[0]), T0, BIG).unwrap();
+    assert_eq!(g.proposal(id).unwrap().deadline, u64::MAX);
+    g.register_vote(p(1), ids[1], id, Vote::No, T0 + 1, BIG)
+        .unwrap();
+    g.register_vote(p(2), ids[2], id, Vote::No, T0 + 2, BIG)
+        .unwrap();
+    assert_eq!(g.proposal(id).unwrap().deadline, u64::MAX);
+    let dissolving = g.start_dissolving(p(1), ids[1], T0).unwrap();
+    assert_eq!(
+        dissolving.dissolve,
+        DissolveState::Dissolving {
+            dissolved_at: u64::MAX
+        }
+    );
+    let extended = g
+        .increase_dissolve_delay(p(1), ids[1], u64::MAX, T0)
+        .unwrap();
+    assert_eq!(extended.dissolve, dissolving.dissolve);
+}
+
+fn upgrade_to(arg: Vec<u8>) -> Action {
+    Action::UpgradeCanister {
+        target: UpgradeTarget::Royalties,
+        wasm: ByteBuf::from(b"\0asm\x01\0\0\0".to_vec()),
+        arg: ByteBuf::from(arg),
+    }
+}
+
+#[test]
+fn an_upgrade_shows_its_argument_as_candid_so_a_new_principal_is_visible() {
+    use neuranft_types::royalties::{RoyaltiesArg, UpgradeArgs};
+    use sha2::Digest;
+    let attacker = Principal::from_text("2chl6-4hpzw-vqaaa-aaaaa-c").unwrap();
+    let arg = Some(RoyaltiesArg::Upgrade(Some(UpgradeArgs {
+        inference_proxy: Some(attacker),
+        ..UpgradeArgs::default()
+    })));
+    let bytes = candid::encode_one(&arg).unwrap();
+    let shown = crate::state::render_action(&upgrade_to(bytes.clone()));
+    assert!(
+        shown.contains(&format!("principal \"{attacker}\"")),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!(
+        "arg: {} bytes, sha256 {}",
+        bytes.len(),
+        hex::encode(sha2::Sha256::digest(&bytes))
+    )));
+    assert!(shown.contains(&format!(
+        "wasm: 8 bytes, sha256 {}",
+        hex::encode(sha2::Sha256::digest(b"\0asm\x01\0\0\0"))
+    )));
+    // Stored as shown on the proposal voters read.
+    let (mut g, [a, _, _]) = three();
+    let id = g
+        .make_proposal(
+            p(0),
+            MakeProposalArgs {
+                action: upgrade_to(bytes),
+                ..motion(a)
+            },
+            T0,
+            BIG,
+        )
+        .unwrap();
+    assert_eq!(g.proposal(id).unwrap().rendered_action, shown);
+
+    // Not Candid, or too long to show whole: said plainly, the hash kept.
+    let junk = b"DIDL-but-not-really".to_vec();
+    let shown = crate::state::render_action(&upgrade_to(junk.clone()));
+    assert!(
+        shown.contains("NOT SHOWN: it does not decode as Candid"),
+        "{shown}"
+    );
+    assert!(shown.contains(&hex::encode(sha2::Sha256::digest(&junk))));
+    let long = candid::encode_one("x".repeat(crate::state::MAX_RENDERED_ARG_BYTES)).unwrap();
+    let shown = crate::state::render_action(&upgrade_to(long));
+    assert!(shown.contains("NOT SHOWN: its Candid text has"), "{shown}");
+    assert!(!shown.contains("xxxx"), "nothing of a cut text");
+}
+
+#[test]
+fn an_execution_without_a_definite_answer_is_failed_after_the_bounded_attempts() {
+    use crate::state::{FIRST_RETRY_DELAY_SECONDS, MAX_EXECUTION_ATTEMPTS};
+    let memory = DefaultMemoryImpl::default();
+    let mut g = Governance::open_small(memory.clone());
+    g.initialize(parameters()).unwrap();
+    let a = neuron(&mut g, 0, 100);
+    let id = g
+        .make_proposal(
+            p(0),
+            MakeProposalArgs {
+                action: Action::AdmitNode { node: 7 },
+                ..motion(a)
+            },
+            T0,
+            BIG,
+        )
+        .unwrap();
+    assert_eq!(status(&g, id), ProposalStatus::Adopted);
+    let mut now = T0;
+    for attempt in 1..MAX_EXECUTION_ATTEMPTS {
+        assert_eq!(g.executions_due(10, now).len(), 1, "attempt {attempt}");
+        g.record_unknown_outcome(id, format!("stop_canister: timeout {attempt}"), now);
+        assert_eq!(status(&g, id), ProposalStatus::Adopted);
+        let delay = (FIRST_RETRY_DELAY_SECONDS * NANOS_PER_SECOND) << (attempt - 1);
+        assert_eq!(g.execution_attempts(id), (attempt, now + delay));
+        assert!(
+            g.executions_due(10, now + delay - 1).is_empty(),
+            "not before the delay"
+        );
+        now += delay;
+        // The count is in stable memory: an upgrade of governance does not reset it.
+        g = Governance::open_small(memory.clone());
+    }
+    g.record_unknown_outcome(id, "stop_canister: timeout 10".into(), now);
+    assert_eq!(
+        status(&g, id),
+        ProposalStatus::Failed {
+            reason: "no definite answer after 10 attempts; the last: stop_canister: timeout 10"
+                .into()
+        }
+    );
+    assert_eq!(g.proposal(id).unwrap().executed_at, Some(now));
+    assert!(g.executions_due(10, u64::MAX).is_empty());
+    assert_eq!(g.execution_attempts(id), (0, 0), "forgotten once final");
+    // About 85 minutes from the first attempt to giving up.
+    assert_eq!((now - T0) / NANOS_PER_SECOND, 5_110);
 }

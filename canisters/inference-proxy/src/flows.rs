@@ -4,8 +4,9 @@
 use crate::metering::BatchStatus;
 use crate::state::{ApplyError, MoneyError, ProxyState};
 use candid::Principal;
+use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::{self, IntentId, IntentStatus};
-use ledger_adapter::{fetch_fee, is_minting_account, LedgerRuntime};
+use ledger_adapter::{fetch_fee, LedgerRuntime};
 use neuranft_types::guard::OnDrop;
 use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
@@ -104,12 +105,11 @@ pub async fn withdraw<L: LedgerRuntime>(
             owner: caller,
             subaccount: None,
         });
-        let burn =
-            is_minting_account(ledger, &to)
-                .await
-                .map_err(|e| MoneyError::LedgerUnavailable {
-                    reason: e.to_string(),
-                })?;
+        let burn = is_minting_account(ledger, state, &to).await.map_err(|e| {
+            MoneyError::LedgerUnavailable {
+                reason: e.to_string(),
+            }
+        })?;
         if burn {
             return Err(MoneyError::MintingAccountDestination);
         }

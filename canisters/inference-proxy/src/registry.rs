@@ -30,6 +30,11 @@ pub use neuranft_types::proxy::{
 /// The longest endpoint URL and the most models a node may list.
 pub const MAX_ENDPOINT_LEN: usize = 256;
 pub const MAX_NODE_MODELS: usize = 32;
+/// Nodes the registry keeps (all but removed ones): `pick_node` and `nodes` walk them, and an upgrade
+/// decodes them all.
+pub const MAX_NODES: usize = 1_000;
+/// Applications one principal may have waiting for a decision at once.
+pub const MAX_PENDING_APPLICATIONS: usize = 3;
 
 fn invalid(field: &str, reason: impl Into<String>) -> RegistryError {
     RegistryError::InvalidArgument {
@@ -154,6 +159,21 @@ impl Registry {
         }
         if args.capacity == 0 || args.capacity > 10_000 {
             return Err(invalid("capacity", "1–10,000 calls at once"));
+        }
+        let kept = self
+            .decoded
+            .values()
+            .filter(|n| n.status != NodeStatus::Removed);
+        let (mut kept_count, mut pending) = (0, 0);
+        for n in kept {
+            kept_count += 1;
+            pending += usize::from(n.status == NodeStatus::Applied && n.operator.owner == caller);
+        }
+        if kept_count >= MAX_NODES || pending >= MAX_PENDING_APPLICATIONS {
+            return Err(RegistryError::TooManyNodes {
+                max_nodes: MAX_NODES as u32,
+                max_pending_per_principal: MAX_PENDING_APPLICATIONS as u32,
+            });
         }
         let id = *self.next_node.get();
         self.next_node.set(id + 1);
@@ -449,6 +469,37 @@ mod tests {
             );
         }
         assert!(r.nodes().is_empty());
+    }
+
+    /// One principal cannot fill the registry: three applications wait at most; once one is decided,
+    /// another may come.
+    #[test]
+    fn applications_are_bounded_per_principal() {
+        let mut r = registry();
+        let who = Principal::from_slice(&[1; 29]);
+        let args = |n: u8| ApplyNodeArgs {
+            operator_subaccount: None,
+            endpoint: "https://n.example/v1/infer".into(),
+            public_key: key(n),
+            models: vec!["llama3.1:8b".into()],
+            capacity: 2,
+        };
+        let ids: Vec<NodeId> = (0..3)
+            .map(|n| r.apply_node(who, args(n)).unwrap())
+            .collect();
+        let full = Err(RegistryError::TooManyNodes {
+            max_nodes: MAX_NODES as u32,
+            max_pending_per_principal: MAX_PENDING_APPLICATIONS as u32,
+        });
+        assert_eq!(r.apply_node(who, args(4)), full);
+        assert_eq!(r.nodes().len(), 3);
+        let other = Principal::from_slice(&[2; 29]);
+        assert!(
+            r.apply_node(other, args(5)).is_ok(),
+            "others may still apply"
+        );
+        r.decide_node(1, ids[0], NodeAction::Remove).unwrap();
+        assert!(r.apply_node(who, args(6)).is_ok());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use crate::state::State;
 use candid::Principal;
 use icrc_ledger_types::icrc1::account::Account;
-use ledger_adapter::{fetch_fee, is_minting_account, outbox, LedgerRuntime};
+use ledger_adapter::outbox::is_minting_account;
+use ledger_adapter::{fetch_fee, outbox, LedgerRuntime};
 use neuranft_types::guard::OnDrop;
 use neuranft_types::royalties::*;
 use std::cell::RefCell;
@@ -88,7 +89,10 @@ async fn claim_guarded<L: LedgerRuntime>(
     let unavailable = |e: ledger_adapter::CallFailure| ClaimError::LedgerUnavailable {
         reason: e.to_string(),
     };
-    if is_minting_account(ledger, &to).await.map_err(unavailable)? {
+    if is_minting_account(ledger, state, &to)
+        .await
+        .map_err(unavailable)?
+    {
         return Err(ClaimError::MintingAccountDestination);
     }
     let fee = ledger_fee(state, ledger).await?;
@@ -156,14 +160,13 @@ async fn payout_job<L: LedgerRuntime>(
         AUTO_PAYOUTS_PER_RUN,
         BALANCES_SCANNED_PER_RUN,
     );
-    let minting = ledger.icrc1_minting_account().await.ok().flatten();
-    let burns = |a: &Account| {
-        minting.is_some_and(|m| neuranft_types::account_key(&m) == neuranft_types::account_key(a))
-    };
     for account in accounts {
         // A stakeholder named by the minting account is never paid automatically (it would be a
         // burn); it may still claim to another account.
-        if burns(&account) {
+        if is_minting_account(ledger, state, &account)
+            .await
+            .unwrap_or(true)
+        {
             continue;
         }
         let recorded =

@@ -18,17 +18,44 @@ pub fn load_or_create(path: &Path) -> Result<SigningKey, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(path, hex::encode(key.to_bytes()))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Created owner-only and never over an existing file: the secret is not readable by anyone else
+    // at any moment, and a key another process wrote meanwhile is not replaced.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    let mut file = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut file, hex::encode(key.to_bytes()).as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(key)
 }
 
 pub fn public_key_hex(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_key_is_owner_only_from_the_start_and_reloads_the_same() {
+        let dir = std::env::temp_dir().join(format!("hpc-node-key-test-{}", std::process::id()));
+        let path = dir.join("node.key");
+        let _ = std::fs::remove_file(&path);
+        let key = load_or_create(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        assert_eq!(load_or_create(&path).unwrap().to_bytes(), key.to_bytes());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -204,20 +204,6 @@ pub async fn fetch_fee<L: LedgerRuntime>(ledger: &L) -> Result<u128, CallFailure
     })
 }
 
-/// Whether `to` is the ledger's minting account: a transfer there is a burn (fee 0, no `to` in its
-/// block), which no payment of ours may be. Ledgers normalise `None` and the zero subaccount alike.
-pub async fn is_minting_account<L: LedgerRuntime>(
-    ledger: &L,
-    to: &Account,
-) -> Result<bool, CallFailure> {
-    let zero = [0u8; 32];
-    let sub = |a: &Account| a.subaccount.unwrap_or(zero);
-    Ok(ledger
-        .icrc1_minting_account()
-        .await?
-        .is_some_and(|m| m.owner == to.owner && sub(&m) == sub(to)))
-}
-
 mod num_traits_like {
     use candid::Nat;
 

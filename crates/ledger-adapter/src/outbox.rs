@@ -214,6 +214,8 @@ pub struct Outbox {
     next_id: StableCell<u64, Memory>,
     /// Intents a [`drive`] is working on (heap only: after an upgrade nothing is in flight).
     driving: BTreeSet<IntentId>,
+    /// The ledger's minting account once asked (heap only: asked again after an upgrade).
+    minting_account: Option<Option<Account>>,
 }
 
 impl Outbox {
@@ -223,6 +225,7 @@ impl Outbox {
             pending: StableBTreeMap::init(pending),
             next_id: StableCell::init(counter, 0),
             driving: BTreeSet::new(),
+            minting_account: None,
         }
     }
 
@@ -521,4 +524,26 @@ async fn send<R: LedgerRuntime>(runtime: &R, payload: Payload) -> (TransferOutco
             }
         },
     }
+}
+
+/// Whether `to` is the ledger's minting account: a transfer there is a burn (fee 0, no `to` in its
+/// block), which no payment of ours may be. The minting account is asked once and kept; ledgers
+/// treat `None` and the zero subaccount alike.
+pub async fn is_minting_account<R: LedgerRuntime, H: OutboxHost>(
+    runtime: &R,
+    host: &RefCell<H>,
+    to: &Account,
+) -> Result<bool, CallFailure> {
+    let known = host.borrow_mut().outbox().minting_account;
+    let minting = match known {
+        Some(minting) => minting,
+        None => {
+            let minting = runtime.icrc1_minting_account().await?;
+            host.borrow_mut().outbox().minting_account = Some(minting);
+            minting
+        }
+    };
+    let zero = [0u8; 32];
+    let sub = |a: &Account| a.subaccount.unwrap_or(zero);
+    Ok(minting.is_some_and(|m| m.owner == to.owner && sub(&m) == sub(to)))
 }

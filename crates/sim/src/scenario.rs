@@ -506,12 +506,21 @@ impl Scenario {
                 "holders must be at most 10,000".into(),
             ));
         }
-        if g.stake_min == 0 || g.stake_min > g.stake_max || g.stake_max > 1_000_000_000 {
+        // Holders stake with the recommended parameters: at least their 10-token minimum stake.
+        if g.stake_min < 10 || g.stake_min > g.stake_max || g.stake_max > 1_000_000_000 {
             return Err(err(
                 "governance",
                 0,
                 "stake_max",
-                "stakes must be 1 ≤ stake_min ≤ stake_max ≤ 1,000,000,000 tokens".into(),
+                "stakes must be 10 ≤ stake_min ≤ stake_max ≤ 1,000,000,000 tokens".into(),
+            ));
+        }
+        if (1..10).contains(&g.whale_stake) {
+            return Err(err(
+                "governance",
+                0,
+                "whale_stake",
+                "a whale stakes at least the 10-token minimum stake (or 0: no whale)".into(),
             ));
         }
         if g.dissolve_delay_days_min < 30

@@ -92,7 +92,8 @@ pub enum Action {
     SetGovernanceParameters {
         parameters: Parameters,
     },
-    /// Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows its SHA-256.
+    /// Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows the wasm's SHA-256
+    /// and the argument's SHA-256 and Candid text.
     UpgradeCanister {
         target: UpgradeTarget,
         wasm: ByteBuf,
@@ -158,13 +159,14 @@ pub struct Parameters {
 const DAY_SECONDS: u64 = 24 * 3_600;
 
 impl Default for Parameters {
-    /// The recommended starting point (tokens with 8 decimals): 1-token minimum stake, 30 days to
+    /// The recommended starting point (tokens with 8 decimals): 10-token minimum stake, 30 days to
     /// vote and 4 years at most, up to +100% power for the delay and +25% for 4 years of age, a
-    /// 10-token reject cost, 2-day normal votes (3% quorum, simple majority) and 4-day critical ones
-    /// (20% quorum, two-thirds majority), wait-for-quiet of 12 hours / 1 day.
+    /// 10-token reject cost (at most the minimum stake, so any neuron can propose), 2-day normal
+    /// votes (3% quorum, simple majority) and 4-day critical ones (20% quorum, two-thirds majority),
+    /// wait-for-quiet of 12 hours / 1 day.
     fn default() -> Self {
         Self {
-            min_stake: 100_000_000,
+            min_stake: 1_000_000_000,
             min_dissolve_delay_seconds: 30 * DAY_SECONDS,
             max_dissolve_delay_seconds: 4 * 365 * DAY_SECONDS,
             max_dissolve_delay_bonus_bps: 10_000,
@@ -271,7 +273,8 @@ pub struct ProposalInfo {
     pub summary: String,
     pub url: String,
     pub topic: Topic,
-    /// The action as text, with a wasm shown as its length and SHA-256.
+    /// The action as text, with a wasm shown as its length and SHA-256 and an upgrade argument as its
+    /// length, SHA-256 and Candid text.
     pub rendered_action: String,
     pub status: ProposalStatus,
     pub tally: Tally,

@@ -58,10 +58,24 @@ pub enum RegistryError {
     AnonymousCaller,
     NotGovernance,
     NotRoyalties,
-    InvalidArgument { field: String, reason: String },
-    UnknownNode { node: NodeId },
-    ProposalAlreadyExecuted { proposal: ProposalId },
-    NodeRemoved { node: NodeId },
+    InvalidArgument {
+        field: String,
+        reason: String,
+    },
+    UnknownNode {
+        node: NodeId,
+    },
+    ProposalAlreadyExecuted {
+        proposal: ProposalId,
+    },
+    /// The registry is full, or the caller has the most applications waiting one principal may.
+    TooManyNodes {
+        max_nodes: u32,
+        max_pending_per_principal: u32,
+    },
+    NodeRemoved {
+        node: NodeId,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
