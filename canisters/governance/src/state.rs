@@ -936,10 +936,16 @@ impl Governance {
                     return Err(invalid("split", "the parts must sum to 10,000 bps"));
                 }
             }
-            Action::SetCallFee { .. }
-            | Action::AdmitNode { .. }
-            | Action::SuspendNode { .. }
-            | Action::RemoveNode { .. } => {}
+            Action::SetCallFee { call_fee } => {
+                let range = neuranft_types::proxy::CALL_FEE_RANGE;
+                if !range.contains(call_fee) {
+                    return Err(invalid(
+                        "call_fee",
+                        format!("{call_fee} is outside {}–{}", range.start(), range.end()),
+                    ));
+                }
+            }
+            Action::AdmitNode { .. } | Action::SuspendNode { .. } | Action::RemoveNode { .. } => {}
             Action::TransferTreasury { to, amount } => {
                 if *amount == 0 {
                     return Err(invalid("amount", "must be positive"));

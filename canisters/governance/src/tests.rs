@@ -1150,6 +1150,38 @@ fn an_out_of_range_parameters_proposal_is_refused_at_submission_and_charges_noth
     assert_eq!(g.parameters(), parameters());
 }
 
+/// A call fee of 0 would leave the proxy no reserve to pay batch transfers (settlement stops); a huge
+/// one overflows every quote: both refused when proposed.
+#[test]
+fn a_call_fee_outside_the_proxys_range_is_refused_at_submission() {
+    let (mut g, [a, _, _]) = three();
+    for call_fee in [0, 1_000_000_000_001, u128::MAX] {
+        let r = g.make_proposal(
+            p(0),
+            MakeProposalArgs {
+                action: Action::SetCallFee { call_fee },
+                ..motion(a)
+            },
+            T0,
+            BIG,
+        );
+        assert!(
+            matches!(&r, Err(GovernanceError::InvalidArgument { field, .. }) if field == "call_fee"),
+            "{call_fee}: {r:?}"
+        );
+    }
+    let ok = g.make_proposal(
+        p(0),
+        MakeProposalArgs {
+            action: Action::SetCallFee { call_fee: 1 },
+            ..motion(a)
+        },
+        T0,
+        BIG,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
 #[test]
 fn a_neuron_of_the_minimum_stake_can_always_pay_the_largest_reject_cost() {
     let mut g = fresh();

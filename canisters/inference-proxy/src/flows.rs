@@ -6,7 +6,7 @@ use crate::state::{ApplyError, MoneyError, ProxyState};
 use candid::Principal;
 use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::{self, IntentId, IntentStatus};
-use ledger_adapter::{fetch_fee, LedgerRuntime};
+use ledger_adapter::{fetch_fee, CallFailure, LedgerRuntime};
 use neuranft_types::guard::OnDrop;
 use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
@@ -147,6 +147,10 @@ pub const SETTLES_PER_RUN: usize = 20;
 pub const CLOSES_PER_RUN: usize = 10;
 /// Set-aside batches offered to royalties again per run.
 pub const SET_ASIDE_RETRIES_PER_RUN: usize = 2;
+/// Failed `settle` calls after which a run stops offering batches.
+pub const FAILED_SETTLES_PER_RUN: usize = 3;
+/// Flushes in which one batch's `settle` call failed before the batch is set aside.
+pub const SETTLE_FAILURES_BEFORE_SET_ASIDE: u32 = 5;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FlushReport {
@@ -168,18 +172,29 @@ pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
     all: bool,
 ) -> FlushReport {
     let mut report = FlushReport::default();
+    // One flush at a time (the timer and callers may overlap): two would both see a batch to send
+    // again across their awaits.
+    if !state.borrow_mut().try_begin_flush() {
+        report.waiting.push("another flush is running".into());
+        return report;
+    }
+    let _flushing = OnDrop::new(|| {
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.end_flush();
+        }
+    });
     drive_pending(state, ledger).await;
     let max = state.borrow().config().max_receipts_per_batch as u64;
     let open = state.borrow().metering.open_receipt_count();
-    let resend = state.borrow().batches_to_send(CLOSES_PER_RUN);
+    let resend_waiting = !state.borrow().batches_to_send(1).is_empty();
     let mut sent = Vec::new();
-    if !resend.is_empty() || open >= max || (all && open > 0) {
+    if resend_waiting || open >= max || (all && open > 0) {
         // The fee of the moment, not the cached one: a batch closed with a stale fee would go out
         // with a payload the ledger refuses.
         match fetch_fee(ledger).await {
             Ok(fee) => {
                 state.borrow_mut().set_ledger_fee(fee);
-                sent = send_batches(state, fee, &resend, all, ledger.now(), &mut report);
+                sent = send_batches(state, fee, all, ledger.now(), &mut report);
             }
             Err(e) => report
                 .waiting
@@ -193,9 +208,14 @@ pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
     let retries = state
         .borrow_mut()
         .set_aside_batches_to_retry(SET_ASIDE_RETRIES_PER_RUN);
+    let mut failed_calls = 0;
     for id in to_settle.into_iter().chain(retries) {
         if !settle_batch(state, royalties, id, &mut report).await {
-            break;
+            failed_calls += 1;
+            // Royalties is most likely stopped or unreachable: the rest waits for the next run.
+            if failed_calls >= FAILED_SETTLES_PER_RUN {
+                break;
+            }
         }
     }
     report
@@ -205,14 +225,13 @@ pub async fn flush<L: LedgerRuntime, R: RoyaltiesClient>(
 fn send_batches(
     state: &RefCell<ProxyState>,
     fee: u128,
-    resend: &[u64],
     all: bool,
     now: u64,
     report: &mut FlushReport,
 ) -> Vec<IntentId> {
     let mut s = state.borrow_mut();
     let mut intents = Vec::new();
-    for &batch in resend {
+    for batch in s.batches_to_send(CLOSES_PER_RUN) {
         match s.resend_batch(batch, fee, now) {
             Ok(intent) => intents.push(intent),
             Err(e) => report
@@ -249,8 +268,7 @@ fn send_batches(
     intents
 }
 
-/// Offers one transferred (or set-aside) batch to royalties. `false` when royalties is unreachable:
-/// the rest waits for the next run.
+/// Offers one transferred (or set-aside) batch to royalties. `false` when the call failed.
 async fn settle_batch<R: RoyaltiesClient>(
     state: &RefCell<ProxyState>,
     royalties: &R,
@@ -258,11 +276,15 @@ async fn settle_batch<R: RoyaltiesClient>(
     report: &mut FlushReport,
 ) -> bool {
     let Some(batch) = state.borrow().metering.batch(id) else {
+        state.borrow_mut().forget_settle_entry(id);
         return true;
     };
     let block = match batch.status {
         BatchStatus::Transferred { block } | BatchStatus::SetAside { block, .. } => block,
-        BatchStatus::AwaitingTransfer { .. } | BatchStatus::Settled => return true,
+        BatchStatus::AwaitingTransfer { .. } | BatchStatus::Settled => {
+            state.borrow_mut().forget_settle_entry(id);
+            return true;
+        }
     };
     let args = SettleArgs {
         batch_id: id,
@@ -286,8 +308,27 @@ async fn settle_batch<R: RoyaltiesClient>(
             let _ = s.set_batch_aside(id, reason);
             true
         }
+        // An answer this proxy cannot read (an older royalties' error type, say) is the same every
+        // time: set aside like a refusal.
+        Err(e @ CallFailure::BadReply { .. }) => {
+            let reason = e.to_string();
+            report.waiting.push(format!(
+                "royalties' answer on batch {id} is unreadable, set aside: {reason}"
+            ));
+            let _ = s.set_batch_aside(id, reason);
+            true
+        }
+        // Stopped, busy, or trapping on this batch (the reject code alone cannot tell a stopped
+        // canister from a trap): the batch stays, unless it failed in too many flushes — then it is
+        // set aside, so that a batch royalties traps on cannot hold up the others for ever.
         Err(e) => {
-            report.waiting.push(format!("royalties unreachable: {e}"));
+            let failures = s.count_settle_failure(id);
+            if failures >= SETTLE_FAILURES_BEFORE_SET_ASIDE {
+                let _ = s.set_batch_aside(id, e.to_string());
+            }
+            report
+                .waiting
+                .push(format!("royalties did not settle batch {id}: {e}"));
             false
         }
     }

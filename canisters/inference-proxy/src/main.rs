@@ -105,9 +105,15 @@ impl RoyaltiesClient for IcRoyalties {
         let response = Call::bounded_wait(self.0, "settle")
             .with_arg(args)
             .await
-            .map_err(|e| CallFailure::Rejected {
-                code: 0,
-                message: e.to_string(),
+            .map_err(|e| match &e {
+                // The reject code tells a trap (5) from royalties being stopped or busy (2, 6).
+                ic_cdk::call::CallFailed::CallRejected(r) => CallFailure::Rejected {
+                    code: r.raw_reject_code(),
+                    message: e.to_string(),
+                },
+                _ => CallFailure::NotSent {
+                    message: e.to_string(),
+                },
             })?;
         response.candid().map_err(|e| CallFailure::BadReply {
             message: e.to_string(),

@@ -46,6 +46,10 @@ impl ProxyConfig {
     pub fn validate(&self) -> Result<(), String> {
         let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
         check(
+            neuranft_types::proxy::CALL_FEE_RANGE.contains(&self.call_fee),
+            "call_fee must be 1–10^12",
+        )?;
+        check(
             (1..=MAX_RECEIPTS_PER_BATCH).contains(&self.max_receipts_per_batch),
             "max_receipts_per_batch must be 1–2,000",
         )?;
@@ -132,6 +136,8 @@ struct Counters {
     first_unsettled_batch: u64,
     /// Where the next retry of set-aside batches starts.
     set_aside_cursor: Option<u64>,
+    /// Whether the batches from `first_unsettled_batch` on were moved into `to_settle`.
+    settle_queue_migrated: Option<bool>,
 }
 
 pub struct ProxyState {
@@ -154,6 +160,10 @@ pub struct ProxyState {
     busy: BTreeSet<Principal>,
     /// Calls per user in the current minute (heap: a rate limit need not survive an upgrade).
     calls_this_minute: BTreeMap<Principal, (u64, u32)>,
+    /// Whether a flush is running (heap: nothing is in flight across an upgrade).
+    flushing: bool,
+    /// Failed `settle` calls per batch since its last answer (heap: a count to set a batch aside).
+    settle_failures: BTreeMap<u64, u32>,
 }
 
 impl OutboxHost for ProxyState {
@@ -187,23 +197,27 @@ impl ProxyState {
             set_aside: StableBTreeMap::init(id(19)),
             busy: BTreeSet::new(),
             calls_this_minute: BTreeMap::new(),
+            flushing: false,
+            settle_failures: BTreeMap::new(),
         }
         .with_settle_queue()
     }
 
-    /// Moves the transferred batches an earlier version tracked by cursor alone into `to_settle`.
+    /// Moves the transferred batches an earlier version tracked by cursor alone into `to_settle`,
+    /// once: later versions keep the queue, so an upgrade never scans the batches again.
     fn with_settle_queue(mut self) -> Self {
-        let first = self.first_unsettled_batch();
-        let next = self.metering.next_batch_id();
-        for id in first..next {
-            if let Some(BatchStatus::Transferred { .. }) = self.metering.batch(id).map(|b| b.status)
-            {
+        let mut c = self.counters.get().0.clone();
+        if c.settle_queue_migrated == Some(true) {
+            return self;
+        }
+        for id in c.first_unsettled_batch..self.metering.next_batch_id() {
+            let status = self.metering.batch(id).map(|b| b.status);
+            if let Some(BatchStatus::Transferred { .. }) = status {
                 self.to_settle.insert(id, ());
             }
         }
-        if next > first {
-            self.set_first_unsettled_batch(next);
-        }
+        c.settle_queue_migrated = Some(true);
+        self.counters.set(Candid(c));
         self
     }
 
@@ -220,6 +234,12 @@ impl ProxyState {
         proposal: crate::registry::ProposalId,
         call_fee: u128,
     ) -> Result<(), crate::registry::RegistryError> {
+        if !neuranft_types::proxy::CALL_FEE_RANGE.contains(&call_fee) {
+            return Err(crate::registry::RegistryError::InvalidArgument {
+                field: "call_fee".into(),
+                reason: "must be 1–10^12".into(),
+            });
+        }
         self.registry.record_proposal(proposal)?;
         let mut config = self.config();
         config.call_fee = call_fee;
@@ -341,8 +361,7 @@ impl ProxyState {
     /// Royalties settled the batch (now, or after it was set aside).
     pub fn batch_settled(&mut self, batch: u64) -> Result<(), MeteringError> {
         self.metering.batch_settled(batch)?;
-        self.to_settle.remove(&batch);
-        self.set_aside.remove(&batch);
+        self.forget_settle_entry(batch);
         Ok(())
     }
 
@@ -350,8 +369,31 @@ impl ProxyState {
     pub fn set_batch_aside(&mut self, batch: u64, reason: String) -> Result<(), MeteringError> {
         self.metering.batch_set_aside(batch, reason)?;
         self.to_settle.remove(&batch);
+        self.settle_failures.remove(&batch);
         self.set_aside.insert(batch, ());
         Ok(())
+    }
+
+    /// The batch no longer waits for `settle` (settled, or not transferred after all).
+    pub fn forget_settle_entry(&mut self, batch: u64) {
+        self.to_settle.remove(&batch);
+        self.set_aside.remove(&batch);
+        self.settle_failures.remove(&batch);
+    }
+
+    /// Counts a failed `settle` call of the batch; returns how many since its last answer.
+    pub fn count_settle_failure(&mut self, batch: u64) -> u32 {
+        let failures = self.settle_failures.entry(batch).or_insert(0);
+        *failures = failures.saturating_add(1);
+        *failures
+    }
+
+    pub fn try_begin_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.flushing, true)
+    }
+
+    pub fn end_flush(&mut self) {
+        self.flushing = false;
     }
 
     /// Sends a batch whose transfer failed again, with the ledger's current fee (from the reserve).
@@ -361,6 +403,15 @@ impl ProxyState {
         ledger_fee: u128,
         now: u64,
     ) -> Result<IntentId, MeteringError> {
+        // Only a batch still waiting to be sent: never a second transfer of one batch.
+        let waiting = matches!(
+            self.metering.batch(batch).map(|b| b.status),
+            Some(BatchStatus::AwaitingTransfer { .. })
+        );
+        if !self.to_send.contains_key(&batch) || !waiting {
+            self.to_send.remove(&batch);
+            return Err(MeteringError::UnknownBatch { batch });
+        }
         self.metering.rearm_batch(batch, ledger_fee)?;
         let royalties = self.config().royalties;
         let total = self.metering.batch(batch).map_or(0, |b| b.total);
@@ -490,16 +541,6 @@ impl ProxyState {
         self.outbox.get(id)
     }
 
-    fn first_unsettled_batch(&self) -> u64 {
-        self.counters.get().0.first_unsettled_batch
-    }
-
-    fn set_first_unsettled_batch(&mut self, batch: u64) {
-        let mut c = self.counters.get().0.clone();
-        c.first_unsettled_batch = batch;
-        self.counters.set(Candid(c));
-    }
-
     /// Applies a resolved intent to the balances, once: the record is removed as it is applied. A
     /// batch transfer that definitely failed waits in `to_send` (its funds are still here) to go out
     /// again with the fee of the moment. Returns the intent's status; an intent that cannot be applied
@@ -509,15 +550,16 @@ impl ProxyState {
             .outbox
             .get(id)
             .ok_or_else(|| ApplyError(format!("unknown intent {id}")))?;
-        if let Some(fee) = intent.learned_fee {
-            self.set_ledger_fee(fee);
-        }
         if intent.status == IntentStatus::Pending {
             return Ok(intent.status);
         }
         let Some(op) = self.money_ops.get(&id).map(|c| c.0) else {
             return Ok(intent.status);
         };
+        // Learnt once, as the intent resolves: a fee answered long ago must not overwrite a newer one.
+        if let Some(fee) = intent.learned_fee {
+            self.set_ledger_fee(fee);
+        }
         let completed = matches!(intent.status, IntentStatus::Completed { .. });
         let applied = match op {
             MoneyOp::Deposit { user, amount } if completed => {
@@ -531,17 +573,26 @@ impl ProxyState {
             MoneyOp::BatchTransfer { batch } => match &intent.status {
                 IntentStatus::Completed {
                     block_index, fee, ..
-                } => self
-                    .metering
-                    .batch_transferred(batch, block_index.clone(), *fee)
-                    .map(|_| {
-                        self.to_settle.insert(batch, ());
-                    }),
-                _ => match self.metering.batch(batch) {
-                    Some(_) => {
+                } => {
+                    let waiting = matches!(
+                        self.metering.batch(batch).map(|b| b.status),
+                        Some(BatchStatus::AwaitingTransfer { .. })
+                    );
+                    self.metering
+                        .batch_transferred(batch, block_index.clone(), *fee)
+                        .map(|_| {
+                            if waiting {
+                                self.to_settle.insert(batch, ());
+                            }
+                        })
+                }
+                _ => match self.metering.batch(batch).map(|b| b.status) {
+                    Some(BatchStatus::AwaitingTransfer { .. }) => {
                         self.to_send.insert(batch, ());
                         Ok(())
                     }
+                    // The batch went out by another intent: nothing to send again.
+                    Some(_) => Ok(()),
                     None => Err(MeteringError::UnknownBatch { batch }),
                 },
             },

@@ -1224,6 +1224,40 @@ mod money_path {
         assert_eq!(w.ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 2);
     }
 
+    /// A batch is sent again only from `to_send` and only while it waits: a second flush (the timer
+    /// and a caller overlapping) or a stale entry can never transfer it twice; flushes are
+    /// single-flight.
+    #[test]
+    fn a_batch_is_never_sent_twice_and_flushes_do_not_overlap() {
+        let w = money_world();
+        w.infer(3);
+        let roy_client = w.royalties(0);
+        w.ledger.inject(Fault::SetFee(FEE + 5));
+        let first = w.flush(&roy_client);
+        assert_eq!(first.closed, vec![0]);
+        assert_eq!(w.proxy_state.borrow().batches_to_send(10), vec![0]);
+        // Another flush holds the flag: this one does nothing.
+        assert!(w.proxy_state.borrow_mut().try_begin_flush());
+        let overlapping = w.flush(&roy_client);
+        assert_eq!(
+            overlapping.waiting,
+            vec!["another flush is running".to_string()]
+        );
+        w.proxy_state.borrow_mut().end_flush();
+        let now = w.ledger.time();
+        let intent = w.proxy_state.borrow_mut().resend_batch(0, FEE + 5, now);
+        assert!(intent.is_ok(), "{intent:?}");
+        assert_eq!(
+            w.proxy_state.borrow_mut().resend_batch(0, FEE + 5, now),
+            Err(crate::metering::MeteringError::UnknownBatch { batch: 0 }),
+            "a batch already sent again is not sent a second time"
+        );
+        let later = w.flush(&roy_client);
+        assert_eq!(later.settled, vec![0], "{later:?}");
+        assert_eq!(w.ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 1);
+        w.assert_conserved();
+    }
+
     /// A batch royalties refuses is set aside: later batches settle past it, and it settles itself
     /// once royalties accepts it.
     #[test]

@@ -525,7 +525,8 @@ impl State {
     }
 
     /// Whether the caller must schedule the push job: not when it is scheduled already. A job that is
-    /// running picks the change up in its next round; if that round has begun, the scheduled one does.
+    /// running picks the change up in its next round (a scheduled job finding it running ends at
+    /// once); a change a job could not push waits for the payout timer's push.
     pub fn schedule_push_job(&mut self) -> bool {
         !std::mem::replace(&mut self.push_job_scheduled, true)
     }

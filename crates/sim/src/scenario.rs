@@ -389,6 +389,14 @@ impl Scenario {
                 "max_receipts_per_batch must be 1–1,000".into(),
             ));
         }
+        if !neuranft_types::proxy::CALL_FEE_RANGE.contains(&(self.economy.call_fee as u128)) {
+            return Err(err(
+                "economy",
+                0,
+                "call_fee",
+                "call_fee must be 1–10^12 (the proxy's range)".into(),
+            ));
+        }
         let u = &self.users;
         for (key, ppm) in [
             ("arrival_ppm", u.arrival_ppm),

@@ -84,3 +84,8 @@ pub enum NodeAction {
     Suspend,
     Remove,
 }
+
+/// The per-call fee the proxy may charge: at least 1 unit (the call fees are the reserve that pays
+/// every batch transfer's ledger fee: at 0 no batch could ever be closed) and at most 10¹² units
+/// (10,000 tokens of 8 decimals: far above any sane fee, far below what makes a quote overflow).
+pub const CALL_FEE_RANGE: std::ops::RangeInclusive<u128> = 1..=1_000_000_000_000;
