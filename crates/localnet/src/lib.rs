@@ -10,6 +10,7 @@
 pub mod canister;
 pub mod cost;
 pub mod http;
+pub mod ingress;
 pub mod instrument;
 pub mod system_api;
 
