@@ -24,12 +24,12 @@ pub const MAX_DELEGATIONS: usize = 20;
 /// The self-describing CBOR tag clients may put in front of an envelope.
 const SELF_DESCRIBE_TAG: u64 = 55_799;
 /// DER `SubjectPublicKeyInfo` prefix of an Ed25519 key (RFC 8410); the 32 key bytes follow.
-const ED25519_DER_PREFIX: [u8; 12] = [
+pub const ED25519_DER_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 /// DER `SubjectPublicKeyInfo` prefix of an uncompressed ECDSA secp256k1 key (RFC 5480); the 65 key
 /// bytes (0x04 ‖ x ‖ y) follow.
-const SECP256K1_DER_PREFIX: [u8; 23] = [
+pub const SECP256K1_DER_PREFIX: [u8; 23] = [
     0x30, 0x56, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
     0x81, 0x04, 0x00, 0x0a, 0x03, 0x42, 0x00,
 ];

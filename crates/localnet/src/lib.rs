@@ -8,6 +8,7 @@
 //! canisters. See README.md ("localnet") for what is and is not modelled.
 
 pub mod canister;
+pub mod certification;
 pub mod cost;
 pub mod http;
 pub mod ingress;
