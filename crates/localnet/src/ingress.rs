@@ -380,5 +380,83 @@ fn follow_delegations(
     Ok((key, targets))
 }
 
+/// The client's side of [`authenticate`]: content maps and envelopes signed with an Ed25519 key, as
+/// agent-js's `Ed25519KeyIdentity` makes them (tests, benchmarks and tools of this crate use it).
+pub struct Ed25519Identity(ed25519_dalek::SigningKey);
+
+impl Ed25519Identity {
+    pub fn from_secret(secret: [u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(&secret))
+    }
+
+    pub fn public_key_der(&self) -> Vec<u8> {
+        let mut der = ED25519_DER_PREFIX.to_vec();
+        der.extend_from_slice(&self.0.verifying_key().to_bytes());
+        der
+    }
+
+    pub fn principal(&self) -> Principal {
+        self_authenticating(&self.public_key_der())
+    }
+
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        use ed25519_dalek::Signer;
+        self.0.sign(message).to_bytes().to_vec()
+    }
+
+    /// The CBOR envelope of `content`, signed by this key.
+    pub fn envelope(&self, content: Value) -> Vec<u8> {
+        let request_id =
+            representation_independent_hash(&content).expect("content built of hashable values");
+        let mut message = REQUEST_DOMAIN.to_vec();
+        message.extend_from_slice(&request_id);
+        let envelope = Value::Map(vec![
+            (Value::Text("content".into()), content),
+            (
+                Value::Text("sender_pubkey".into()),
+                Value::Bytes(self.public_key_der()),
+            ),
+            (
+                Value::Text("sender_sig".into()),
+                Value::Bytes(self.sign(&message)),
+            ),
+        ]);
+        let mut out = Vec::new();
+        ciborium::ser::into_writer(&envelope, &mut out).expect("writing to a Vec cannot fail");
+        out
+    }
+}
+
+/// The content of a `call` or `query` request.
+pub fn canister_request(
+    request_type: RequestType,
+    sender: Principal,
+    canister: Principal,
+    method: &str,
+    arg: &[u8],
+    ingress_expiry: u64,
+) -> Value {
+    let kind = match request_type {
+        RequestType::Call => "call",
+        RequestType::Query => "query",
+        RequestType::ReadState => "read_state",
+    };
+    let text = |s: &str| Value::Text(s.into());
+    Value::Map(vec![
+        (text("request_type"), text(kind)),
+        (text("sender"), Value::Bytes(sender.as_slice().to_vec())),
+        (
+            text("canister_id"),
+            Value::Bytes(canister.as_slice().to_vec()),
+        ),
+        (text("method_name"), text(method)),
+        (text("arg"), Value::Bytes(arg.to_vec())),
+        (
+            text("ingress_expiry"),
+            Value::Integer(ingress_expiry.into()),
+        ),
+    ])
+}
+
 #[cfg(test)]
 mod tests;

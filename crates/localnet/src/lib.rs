@@ -13,6 +13,7 @@ pub mod cost;
 pub mod http;
 pub mod ingress;
 pub mod instrument;
+pub mod interface;
 pub mod system_api;
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};

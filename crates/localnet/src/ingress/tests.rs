@@ -46,17 +46,12 @@ trait Identity {
     }
 }
 
-struct Ed25519(ed25519_dalek::SigningKey);
-
-impl Identity for Ed25519 {
+impl Identity for Ed25519Identity {
     fn der(&self) -> Vec<u8> {
-        let mut der = ED25519_DER_PREFIX.to_vec();
-        der.extend_from_slice(&self.0.verifying_key().to_bytes());
-        der
+        self.public_key_der()
     }
     fn sign(&self, message: &[u8]) -> Vec<u8> {
-        use ed25519_dalek::Signer;
-        self.0.sign(message).to_bytes().to_vec()
+        Ed25519Identity::sign(self, message)
     }
 }
 
@@ -76,8 +71,8 @@ impl Identity for Secp256k1 {
     }
 }
 
-fn ed(n: u8) -> Ed25519 {
-    Ed25519(ed25519_dalek::SigningKey::from_bytes(&[n; 32]))
+fn ed(n: u8) -> Ed25519Identity {
+    Ed25519Identity::from_secret([n; 32])
 }
 
 fn secp(n: u8) -> Secp256k1 {

@@ -1,0 +1,235 @@
+//! The HTTP interface over a LocalNet, as a client sees it: the status with the root key, queries by
+//! an Ed25519 identity and by the anonymous principal answered with node signatures that verify, and
+//! the refusals (bad signature, expired, wrong endpoint, unknown method, unknown route).
+
+use candid::Principal;
+use ciborium::value::Value;
+use localnet::certification::response_signable;
+use localnet::ingress::{canister_request, Ed25519Identity, RequestType};
+use localnet::interface::{Interface, Response};
+use localnet::LocalNet;
+
+const NOW: u64 = 1_764_000_000_000_000_000;
+
+fn wasm() -> Vec<u8> {
+    wat::parse_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/conformance.wat"
+    ))
+    .expect("conformance.wat parses")
+}
+
+fn setup() -> (LocalNet, Interface, Principal) {
+    let mut net = LocalNet::new(3);
+    let controller = Principal::from_slice(&[9; 29]);
+    let id = net.create_canister(controller);
+    net.install_canister(id, &wasm(), vec![], controller)
+        .unwrap();
+    (net, Interface::new(b"interface test"), id)
+}
+
+fn decode(response: &Response) -> Vec<(Value, Value)> {
+    assert_eq!(
+        response.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
+    let value: Value = ciborium::de::from_reader(&response.body[..]).unwrap();
+    let Value::Tag(55_799, inner) = value else {
+        panic!("self-describing CBOR: {value:?}")
+    };
+    let Value::Map(entries) = *inner else {
+        panic!("a map")
+    };
+    entries
+}
+
+fn get<'a>(map: &'a [(Value, Value)], name: &str) -> &'a Value {
+    &map.iter()
+        .find(|(k, _)| matches!(k, Value::Text(t) if t == name))
+        .unwrap_or_else(|| panic!("no {name}"))
+        .1
+}
+
+fn query_content(sender: Principal, id: Principal, method: &str, expiry: u64) -> Value {
+    canister_request(RequestType::Query, sender, id, method, b"", expiry)
+}
+
+fn query_path(id: Principal) -> String {
+    format!("/api/v3/canister/{id}/query")
+}
+
+#[test]
+fn the_status_serves_the_root_key() {
+    let (mut net, interface, _) = setup();
+    let status = decode(&interface.respond(&mut net, "GET", "/api/v2/status", b"", NOW));
+    assert_eq!(
+        get(&status, "root_key"),
+        &Value::Bytes(interface.root.public_key_der())
+    );
+    assert_eq!(
+        get(&status, "replica_health_status"),
+        &Value::Text("healthy".into())
+    );
+}
+
+/// A signed query is answered with the canister's reply and a node signature over it that verifies
+/// with the node's key — the check agent-js and icp-cli make by default.
+#[test]
+fn a_signed_query_is_answered_and_the_answer_is_signed() {
+    let (mut net, interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let content = query_content(alice.principal(), id, "read", NOW + 60);
+    let request_id = localnet::ingress::representation_independent_hash(&content).unwrap();
+    let response = interface.respond(
+        &mut net,
+        "POST",
+        &query_path(id),
+        &alice.envelope(content),
+        NOW,
+    );
+    let answer = decode(&response);
+    assert_eq!(get(&answer, "status"), &Value::Text("replied".into()));
+    let expected = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    let reply = get(&answer, "reply").clone();
+    let Value::Map(ref reply_fields) = reply else {
+        panic!("reply is a map")
+    };
+    assert_eq!(get(reply_fields, "arg"), &Value::Bytes(expected));
+
+    let Value::Array(signatures) = get(&answer, "signatures") else {
+        panic!("signatures")
+    };
+    let Value::Map(signature) = &signatures[0] else {
+        panic!("a signature map")
+    };
+    let (Value::Bytes(sig), Value::Integer(timestamp), Value::Bytes(identity)) = (
+        get(signature, "signature"),
+        get(signature, "timestamp"),
+        get(signature, "identity"),
+    ) else {
+        panic!("signature fields")
+    };
+    assert_eq!(identity, interface.node.node_id().as_slice());
+    let timestamp = u64::try_from(*timestamp).unwrap();
+    let signable = response_signable(
+        vec![("status", Value::Text("replied".into())), ("reply", reply)],
+        timestamp,
+        &request_id,
+    );
+    let der = interface.node.public_key_der();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(der[12..].try_into().unwrap()).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(sig).unwrap();
+    assert!(key.verify_strict(&signable, &signature).is_ok());
+}
+
+#[test]
+fn rejects_and_refusals_have_the_specs_shapes() {
+    let (mut net, interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    // An unknown method: a signed reject with its error code.
+    let content = query_content(alice.principal(), id, "nope", NOW + 60);
+    let answer = decode(&interface.respond(
+        &mut net,
+        "POST",
+        &query_path(id),
+        &alice.envelope(content),
+        NOW,
+    ));
+    assert_eq!(get(&answer, "status"), &Value::Text("rejected".into()));
+    assert_eq!(get(&answer, "reject_code"), &Value::Integer(3.into()));
+    assert_eq!(get(&answer, "error_code"), &Value::Text("IC0302".into()));
+    assert!(matches!(get(&answer, "signatures"), Value::Array(s) if s.len() == 1));
+
+    let refused = |interface: &Interface, net: &mut LocalNet, path: &str, body: Vec<u8>| {
+        let r = interface.respond(net, "POST", path, &body, NOW);
+        (r.status, String::from_utf8_lossy(&r.body).to_string())
+    };
+    // Another key's signature: the sender is alice, the key is mallory's.
+    let mallory = Ed25519Identity::from_secret([2; 32]);
+    let content = query_content(alice.principal(), id, "read", NOW + 60);
+    let (status, message) = refused(
+        &interface,
+        &mut net,
+        &query_path(id),
+        mallory.envelope(content),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        message.contains("not the principal of the public key"),
+        "{message}"
+    );
+    // Expired.
+    let content = query_content(alice.principal(), id, "read", NOW - 1);
+    let (status, message) = refused(
+        &interface,
+        &mut net,
+        &query_path(id),
+        alice.envelope(content),
+    );
+    assert_eq!(status, 400);
+    assert!(message.contains("ingress_expiry"), "{message}");
+    // A query for one canister sent to another's endpoint; a call sent to the query endpoint.
+    let other = Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 99, 1, 1]);
+    let content = query_content(alice.principal(), id, "read", NOW + 60);
+    let (status, _) = refused(
+        &interface,
+        &mut net,
+        &query_path(other),
+        alice.envelope(content),
+    );
+    assert_eq!(status, 400);
+    let content = canister_request(
+        RequestType::Call,
+        alice.principal(),
+        id,
+        "inc",
+        b"",
+        NOW + 60,
+    );
+    let (status, _) = refused(
+        &interface,
+        &mut net,
+        &query_path(id),
+        alice.envelope(content),
+    );
+    assert_eq!(status, 400);
+    // Not CBOR; an unknown route.
+    let (status, _) = refused(&interface, &mut net, &query_path(id), b"{json?}".to_vec());
+    assert_eq!(status, 400);
+    let (status, message) = refused(&interface, &mut net, "/api/v9/teleport", vec![]);
+    assert_eq!(status, 404);
+    assert!(message.contains("/api/v9/teleport"));
+    // Nothing changed: the canister's state is as before.
+    let after = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    let fresh = setup();
+    let mut fresh_net = fresh.0;
+    assert_eq!(
+        after,
+        fresh_net
+            .query_call(fresh.2, alice.principal(), "read", vec![])
+            .unwrap()
+    );
+}
+
+#[test]
+fn the_anonymous_principal_queries_without_a_key() {
+    let (mut net, interface, id) = setup();
+    let content = query_content(Principal::anonymous(), id, "read", NOW + 60);
+    let envelope = Value::Map(vec![(Value::Text("content".into()), content)]);
+    let mut body = Vec::new();
+    ciborium::ser::into_writer(&envelope, &mut body).unwrap();
+    let answer = decode(&interface.respond(
+        &mut net,
+        "POST",
+        &format!("/api/v2/canister/{id}/query"),
+        &body,
+        NOW,
+    ));
+    assert_eq!(get(&answer, "status"), &Value::Text("replied".into()));
+}
