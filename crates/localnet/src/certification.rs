@@ -65,8 +65,8 @@ impl RootKey {
     }
 }
 
-/// The `/time` leaf of a state tree: nanoseconds, unsigned LEB128.
-pub fn time_leaf(nanos: u64) -> Vec<u8> {
+/// Unsigned LEB128: how the state tree holds `/time` (nanoseconds) and reject codes.
+pub fn leb128(nanos: u64) -> Vec<u8> {
     let mut leb = Vec::with_capacity(10);
     leb128::write::unsigned(&mut leb, nanos).expect("writing to a Vec cannot fail");
     leb
@@ -194,7 +194,7 @@ mod tests {
     fn a_certificate_verifies_against_the_root_key() {
         let key = RootKey::from_seed(b"seed");
         let tree = fork(
-            labeled(b"time", leaf(time_leaf(1_764_000_000_000_000_000))),
+            labeled(b"time", leaf(leb128(1_764_000_000_000_000_000))),
             labeled(b"canister", leaf(b"certified data".to_vec())),
         );
         let digest = tree.digest();
@@ -236,7 +236,7 @@ mod tests {
     fn labeled_trees_are_ordered_and_found_by_path() {
         use ic_certification::LookupResult;
         let entries: std::collections::BTreeMap<Vec<u8>, HashTree> = [
-            (b"time".to_vec(), leaf(time_leaf(5))),
+            (b"time".to_vec(), leaf(leb128(5))),
             (b"canister".to_vec(), leaf(b"c".to_vec())),
             (b"subnet".to_vec(), leaf(b"s".to_vec())),
         ]
@@ -246,7 +246,7 @@ mod tests {
         for (path, value) in [
             ("canister", b"c".to_vec()),
             ("subnet", b"s".to_vec()),
-            ("time", time_leaf(5)),
+            ("time", leb128(5)),
         ] {
             match tree.lookup_path([path.as_bytes()]) {
                 LookupResult::Found(found) => assert_eq!(found, &value[..], "{path}"),
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn time_is_unsigned_leb128() {
-        assert_eq!(time_leaf(0), vec![0]);
-        assert_eq!(time_leaf(624_485), vec![0xe5, 0x8e, 0x26]);
+        assert_eq!(leb128(0), vec![0]);
+        assert_eq!(leb128(624_485), vec![0xe5, 0x8e, 0x26]);
     }
 }

@@ -3,14 +3,18 @@
 //! ([`crate::ingress`]), and answered in the spec's CBOR shapes; query answers carry the node's
 //! signature ([`crate::certification::NodeKey`]), which both agents check by default.
 //!
-//! Served so far: `GET /api/v2/status` and queries (v2, v3). Every other route answers 404 with the
-//! route named, so a client sees plainly what is not there yet.
+//! Served: `GET /api/v2/status`; queries (v2, v3); calls — v2 answered `202 Accepted` and polled by
+//! `read_state` of `/request_status`, v3 and v4 answered when executed with a certificate; and
+//! `read_state` (v2, v3) of `/time`, `/subnet`, `/request_status` and `/canister/<id>/{module_hash,
+//! controllers}`. Every other route answers 404 with the route named.
 
-use crate::certification::{NodeKey, RootKey};
-use crate::ingress::{self, RequestType};
-use crate::{reject_code, LocalNet, Reject};
+use crate::certification::{labeled_tree, leb128, NodeKey, RootKey};
+use crate::ingress::{self, Request, RequestType};
+use crate::{reject_code, LocalNet, MessageId, Reject};
 use candid::Principal;
 use ciborium::value::Value;
+use ic_certification::{leaf, HashTree};
+use std::collections::{BTreeMap, HashMap};
 
 /// The interface version this server speaks (`ic_api_version` in the status).
 pub const IC_API_VERSION: &str = "0.18.0";
@@ -65,17 +69,31 @@ pub fn error_code(reject: &Reject) -> &'static str {
     }
 }
 
-/// The keys of the network and the routes over them.
+/// A call's request id, who sent it and the message localnet runs it as.
+struct Submitted {
+    sender: Principal,
+    message: MessageId,
+}
+
+/// The keys of the network, the calls it was sent, and the routes over them.
 pub struct Interface {
     pub root: RootKey,
     pub node: NodeKey,
+    calls: HashMap<[u8; 32], Submitted>,
 }
+
+/// The canister id range the one subnet serves (all of them).
+const CANISTER_RANGE: ([u8; 10], [u8; 10]) = (
+    [0; 10],
+    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 1],
+);
 
 impl Interface {
     pub fn new(seed: &[u8]) -> Self {
         Self {
             root: RootKey::from_seed(seed),
             node: NodeKey::from_seed(seed),
+            calls: HashMap::new(),
         }
     }
 
@@ -87,7 +105,7 @@ impl Interface {
 
     /// Answers one HTTP request received at `now` (nanoseconds).
     pub fn respond(
-        &self,
+        &mut self,
         net: &mut LocalNet,
         method: &str,
         path: &str,
@@ -104,10 +122,20 @@ impl Interface {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method, segments.as_slice()) {
             ("GET", ["api", "v2", "status"]) => self.status(),
-            ("POST", ["api", "v2" | "v3", "canister", id, "query"]) => {
-                match Principal::from_text(id) {
-                    Ok(effective) => self.query(net, effective, body, now),
-                    Err(e) => Response::text(400, format!("invalid canister id {id}: {e}")),
+            ("POST", ["api", version @ ("v2" | "v3" | "v4"), "canister", id, endpoint]) => {
+                let effective = match Principal::from_text(id) {
+                    Ok(effective) => effective,
+                    Err(e) => return Response::text(400, format!("invalid canister id {id}: {e}")),
+                };
+                let request = match ingress::authenticate(body, now) {
+                    Ok(request) => request,
+                    Err(e) => return Response::text(400, e.to_string()),
+                };
+                match (*version, *endpoint) {
+                    ("v2" | "v3", "query") => self.query(net, effective, request, now),
+                    ("v2" | "v3", "read_state") => self.read_state(net, request, now),
+                    (_, "call") => self.call(net, effective, request, version == &"v2", now),
+                    _ => Response::text(404, format!("{method} {path} is not served by localnet")),
                 }
             }
             _ => Response::text(404, format!("{method} {path} is not served by localnet")),
@@ -126,26 +154,19 @@ impl Interface {
         ]))
     }
 
-    fn query(&self, net: &mut LocalNet, effective: Principal, body: &[u8], now: u64) -> Response {
-        let request = match ingress::authenticate(body, now) {
-            Ok(request) => request,
-            Err(e) => return Response::text(400, e.to_string()),
+    fn query(
+        &self,
+        net: &mut LocalNet,
+        effective: Principal,
+        request: Request,
+        now: u64,
+    ) -> Response {
+        let t = match checked(request, RequestType::Query, effective) {
+            Ok(target) => target,
+            Err(refusal) => return refusal,
         };
-        if request.request_type != RequestType::Query {
-            return Response::text(400, "the query endpoint takes query requests only");
-        }
-        let (Some(canister), Some(method), Some(arg)) =
-            (request.canister_id, request.method_name, request.arg)
-        else {
-            return Response::text(400, "a query names its canister, method and argument");
-        };
-        if canister != effective {
-            return Response::text(
-                400,
-                format!("the request is for {canister}, sent to {effective}'s endpoint"),
-            );
-        }
-        let fields = match net.query_call(canister, request.sender, &method, arg) {
+        let request_id = t.request_id;
+        let fields = match net.query_call(t.canister, t.sender, &t.method, t.arg) {
             Ok(reply) => vec![
                 ("status", text("replied")),
                 (
@@ -153,16 +174,9 @@ impl Interface {
                     Value::Map(vec![(text("arg"), Value::Bytes(reply))]),
                 ),
             ],
-            Err(reject) => vec![
-                ("status", text("rejected")),
-                ("reject_code", Value::Integer(reject.code.into())),
-                ("reject_message", text(&reject.message)),
-                ("error_code", text(error_code(&reject))),
-            ],
+            Err(reject) => reject_fields(&reject, "rejected"),
         };
-        let signature = self
-            .node
-            .sign_response(fields.clone(), now, &request.request_id);
+        let signature = self.node.sign_response(fields.clone(), now, &request_id);
         let mut answer: Vec<(Value, Value)> =
             fields.into_iter().map(|(k, v)| (text(k), v)).collect();
         answer.push((
@@ -178,4 +192,296 @@ impl Interface {
         ));
         Response::cbor(&Value::Map(answer))
     }
+
+    /// A call: refused at once when `inspect_message` refuses it (a non-replicated rejection);
+    /// otherwise run, and for v3 and v4 answered when executed with a certificate of its status
+    /// (v2: `202 Accepted`, the client polls `read_state`).
+    fn call(
+        &mut self,
+        net: &mut LocalNet,
+        effective: Principal,
+        request: Request,
+        accepted_only: bool,
+        now: u64,
+    ) -> Response {
+        let t = match checked(request, RequestType::Call, effective) {
+            Ok(target) => target,
+            Err(refusal) => return refusal,
+        };
+        let (request_id, sender) = (t.request_id, t.sender);
+        if let Some(known) = self.calls.get(&request_id) {
+            // A resubmission of the same request (agents retry): it runs once.
+            if accepted_only {
+                return accepted();
+            }
+            return self.call_answer(net, request_id, known.message, now);
+        }
+        let message = match net.submit_call(t.canister, sender, &t.method, t.arg) {
+            Ok(message) => message,
+            Err(reject) => {
+                let fields = reject_fields(&reject, "non_replicated_rejection");
+                return Response::cbor(&Value::Map(
+                    fields.into_iter().map(|(k, v)| (text(k), v)).collect(),
+                ));
+            }
+        };
+        self.calls.insert(request_id, Submitted { sender, message });
+        if accepted_only {
+            return accepted();
+        }
+        // Synchronous: run until the call is answered (bounded by localnet's rounds per call).
+        let _ = net.await_call(message);
+        self.call_answer(net, request_id, message, now)
+    }
+
+    fn call_answer(
+        &self,
+        net: &LocalNet,
+        request_id: [u8; 32],
+        message: MessageId,
+        now: u64,
+    ) -> Response {
+        let Some(_) = net.call_result(message) else {
+            return accepted();
+        };
+        let tree = labeled_tree(BTreeMap::from([
+            (
+                b"request_status".to_vec(),
+                self.request_status_tree(net, &[request_id]),
+            ),
+            (b"time".to_vec(), leaf(leb128(now))),
+        ]));
+        Response::cbor(&Value::Map(vec![
+            (text("status"), text("replied")),
+            (text("certificate"), Value::Bytes(self.root.certify(tree))),
+        ]))
+    }
+
+    /// `/request_status/<id>/…` of the calls named (`unknown` calls are left out: absent).
+    fn request_status_tree(&self, net: &LocalNet, ids: &[[u8; 32]]) -> HashTree {
+        let mut entries = BTreeMap::new();
+        for id in ids {
+            let Some(submitted) = self.calls.get(id) else {
+                continue;
+            };
+            let status = match net.call_result(submitted.message) {
+                None => labeled_tree(BTreeMap::from([(
+                    b"status".to_vec(),
+                    leaf(b"processing".to_vec()),
+                )])),
+                Some(Ok(reply)) => labeled_tree(BTreeMap::from([
+                    (b"status".to_vec(), leaf(b"replied".to_vec())),
+                    (b"reply".to_vec(), leaf(reply)),
+                ])),
+                Some(Err(reject)) => labeled_tree(BTreeMap::from([
+                    (b"status".to_vec(), leaf(b"rejected".to_vec())),
+                    (b"reject_code".to_vec(), leaf(leb128(reject.code as u64))),
+                    (
+                        b"reject_message".to_vec(),
+                        leaf(reject.message.clone().into_bytes()),
+                    ),
+                    (
+                        b"error_code".to_vec(),
+                        leaf(error_code(&reject).as_bytes().to_vec()),
+                    ),
+                ])),
+            };
+            entries.insert(id.to_vec(), status);
+        }
+        labeled_tree(entries)
+    }
+
+    /// `read_state`: a certificate over `/time` and the requested paths' subtrees (sent unpruned).
+    /// A request's status may be read only by its sender.
+    fn read_state(&self, net: &LocalNet, request: Request, now: u64) -> Response {
+        if request.request_type != RequestType::ReadState {
+            return Response::text(
+                400,
+                "the read_state endpoint takes read_state requests only",
+            );
+        }
+        let mut top: BTreeMap<Vec<u8>, HashTree> = BTreeMap::new();
+        top.insert(b"time".to_vec(), leaf(leb128(now)));
+        let mut statuses = Vec::new();
+        let mut canisters: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, HashTree>> = BTreeMap::new();
+        for path in request.paths.unwrap_or_default() {
+            match path.first().map(Vec::as_slice) {
+                Some(b"time") | None => {}
+                Some(b"subnet") => {
+                    top.insert(b"subnet".to_vec(), self.subnet_tree());
+                }
+                Some(b"request_status") => {
+                    let Some(id) = path
+                        .get(1)
+                        .and_then(|id| <[u8; 32]>::try_from(id.as_slice()).ok())
+                    else {
+                        return Response::text(
+                            400,
+                            "a request_status path names a 32-byte request id",
+                        );
+                    };
+                    if let Some(submitted) = self.calls.get(&id) {
+                        if submitted.sender != request.sender {
+                            return Response::text(
+                                403,
+                                "only the sender of a request may read its status",
+                            );
+                        }
+                    }
+                    statuses.push(id);
+                }
+                Some(b"canister") => {
+                    let Some(id) = path
+                        .get(1)
+                        .and_then(|id| Principal::try_from_slice(id).ok())
+                    else {
+                        return Response::text(400, "a canister path names a canister id");
+                    };
+                    let mut entries = BTreeMap::new();
+                    if let Some(hash) = net.module_hash(id) {
+                        entries.insert(b"module_hash".to_vec(), leaf(hash.to_vec()));
+                    }
+                    if let Some(controllers) = net.controllers(id) {
+                        entries.insert(
+                            b"controllers".to_vec(),
+                            leaf(controllers_cbor(&controllers)),
+                        );
+                    }
+                    canisters.insert(id.as_slice().to_vec(), entries);
+                }
+                Some(other) => {
+                    return Response::text(
+                        404,
+                        format!(
+                            "the state tree has no path /{}",
+                            String::from_utf8_lossy(other)
+                        ),
+                    )
+                }
+            }
+        }
+        if !statuses.is_empty() {
+            top.insert(
+                b"request_status".to_vec(),
+                self.request_status_tree(net, &statuses),
+            );
+        }
+        if !canisters.is_empty() {
+            let canisters = canisters
+                .into_iter()
+                .map(|(id, entries)| (id, labeled_tree(entries)))
+                .collect();
+            top.insert(b"canister".to_vec(), labeled_tree(canisters));
+        }
+        Response::cbor(&Value::Map(vec![(
+            text("certificate"),
+            Value::Bytes(self.root.certify(labeled_tree(top))),
+        )]))
+    }
+
+    /// `/subnet/<subnet>/{public_key, canister_ranges, node/<node>/public_key}`.
+    fn subnet_tree(&self) -> HashTree {
+        let ranges = Value::Tag(
+            55_799,
+            Box::new(Value::Array(vec![Value::Array(vec![
+                Value::Bytes(CANISTER_RANGE.0.to_vec()),
+                Value::Bytes(CANISTER_RANGE.1.to_vec()),
+            ])])),
+        );
+        let mut ranges_cbor = Vec::new();
+        ciborium::ser::into_writer(&ranges, &mut ranges_cbor)
+            .expect("writing to a Vec cannot fail");
+        let node = labeled_tree(BTreeMap::from([(
+            self.node.node_id().as_slice().to_vec(),
+            labeled_tree(BTreeMap::from([(
+                b"public_key".to_vec(),
+                leaf(self.node.public_key_der()),
+            )])),
+        )]));
+        let subnet = labeled_tree(BTreeMap::from([
+            (b"canister_ranges".to_vec(), leaf(ranges_cbor)),
+            (b"node".to_vec(), node),
+            (b"public_key".to_vec(), leaf(self.root.public_key_der())),
+        ]));
+        labeled_tree(BTreeMap::from([(
+            self.subnet_id().as_slice().to_vec(),
+            subnet,
+        )]))
+    }
+}
+
+/// What a query or call asks a canister to do.
+struct Target {
+    canister: Principal,
+    method: String,
+    arg: Vec<u8>,
+    sender: Principal,
+    request_id: [u8; 32],
+}
+
+/// The request is of `kind` and for the canister whose endpoint it was sent to (a call may also go
+/// to the management canister through any canister's endpoint, as agents send them).
+fn checked(request: Request, kind: RequestType, effective: Principal) -> Result<Target, Response> {
+    if request.request_type != kind {
+        return Err(Response::text(
+            400,
+            format!("this endpoint takes {kind:?} requests only"),
+        ));
+    }
+    let (Some(canister), Some(method), Some(arg)) =
+        (request.canister_id, request.method_name, request.arg)
+    else {
+        return Err(Response::text(
+            400,
+            "the request names no canister, method or argument",
+        ));
+    };
+    let management = kind == RequestType::Call && canister == Principal::management_canister();
+    if canister != effective && !management {
+        return Err(Response::text(
+            400,
+            format!("the request is for {canister}, sent to {effective}'s endpoint"),
+        ));
+    }
+    Ok(Target {
+        canister,
+        method,
+        arg,
+        sender: request.sender,
+        request_id: request.request_id,
+    })
+}
+
+fn accepted() -> Response {
+    Response {
+        status: 202,
+        content_type: "text/plain",
+        body: Vec::new(),
+    }
+}
+
+fn reject_fields(reject: &Reject, status: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("status", text(status)),
+        ("reject_code", Value::Integer(reject.code.into())),
+        ("reject_message", text(&reject.message)),
+        ("error_code", text(error_code(reject))),
+    ]
+}
+
+/// A canister's controllers as the state tree holds them: self-describing CBOR, an array of
+/// principals' bytes.
+fn controllers_cbor(controllers: &[Principal]) -> Vec<u8> {
+    let value = Value::Tag(
+        55_799,
+        Box::new(Value::Array(
+            controllers
+                .iter()
+                .map(|c| Value::Bytes(c.as_slice().to_vec()))
+                .collect(),
+        )),
+    );
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&value, &mut out).expect("writing to a Vec cannot fail");
+    out
 }

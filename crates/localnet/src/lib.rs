@@ -609,6 +609,11 @@ impl LocalNet {
             .map_or_else(Vec::new, |c| c.ctx().log.clone())
     }
 
+    /// The canister's controllers (`None` for an unknown canister).
+    pub fn controllers(&self, id: Principal) -> Option<Vec<Principal>> {
+        self.canisters.get(&id).map(|s| s.controllers.clone())
+    }
+
     pub fn module_hash(&self, id: Principal) -> Option<[u8; 32]> {
         self.canisters
             .get(&id)

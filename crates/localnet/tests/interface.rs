@@ -56,13 +56,27 @@ fn query_content(sender: Principal, id: Principal, method: &str, expiry: u64) ->
     canister_request(RequestType::Query, sender, id, method, b"", expiry)
 }
 
+/// A call of `method` by `who`, and its request id.
+fn call_content(who: &Ed25519Identity, id: Principal, method: &str) -> (Value, [u8; 32]) {
+    let content = canister_request(
+        RequestType::Call,
+        who.principal(),
+        id,
+        method,
+        b"",
+        NOW + 60,
+    );
+    let request_id = localnet::ingress::representation_independent_hash(&content).unwrap();
+    (content, request_id)
+}
+
 fn query_path(id: Principal) -> String {
     format!("/api/v3/canister/{id}/query")
 }
 
 #[test]
 fn the_status_serves_the_root_key() {
-    let (mut net, interface, _) = setup();
+    let (mut net, mut interface, _) = setup();
     let status = decode(&interface.respond(&mut net, "GET", "/api/v2/status", b"", NOW));
     assert_eq!(
         get(&status, "root_key"),
@@ -78,7 +92,7 @@ fn the_status_serves_the_root_key() {
 /// with the node's key — the check agent-js and icp-cli make by default.
 #[test]
 fn a_signed_query_is_answered_and_the_answer_is_signed() {
-    let (mut net, interface, id) = setup();
+    let (mut net, mut interface, id) = setup();
     let alice = Ed25519Identity::from_secret([1; 32]);
     let content = query_content(alice.principal(), id, "read", NOW + 60);
     let request_id = localnet::ingress::representation_independent_hash(&content).unwrap();
@@ -128,7 +142,7 @@ fn a_signed_query_is_answered_and_the_answer_is_signed() {
 
 #[test]
 fn rejects_and_refusals_have_the_specs_shapes() {
-    let (mut net, interface, id) = setup();
+    let (mut net, mut interface, id) = setup();
     let alice = Ed25519Identity::from_secret([1; 32]);
     // An unknown method: a signed reject with its error code.
     let content = query_content(alice.principal(), id, "nope", NOW + 60);
@@ -144,7 +158,7 @@ fn rejects_and_refusals_have_the_specs_shapes() {
     assert_eq!(get(&answer, "error_code"), &Value::Text("IC0302".into()));
     assert!(matches!(get(&answer, "signatures"), Value::Array(s) if s.len() == 1));
 
-    let refused = |interface: &Interface, net: &mut LocalNet, path: &str, body: Vec<u8>| {
+    let refused = |interface: &mut Interface, net: &mut LocalNet, path: &str, body: Vec<u8>| {
         let r = interface.respond(net, "POST", path, &body, NOW);
         (r.status, String::from_utf8_lossy(&r.body).to_string())
     };
@@ -152,7 +166,7 @@ fn rejects_and_refusals_have_the_specs_shapes() {
     let mallory = Ed25519Identity::from_secret([2; 32]);
     let content = query_content(alice.principal(), id, "read", NOW + 60);
     let (status, message) = refused(
-        &interface,
+        &mut interface,
         &mut net,
         &query_path(id),
         mallory.envelope(content),
@@ -165,7 +179,7 @@ fn rejects_and_refusals_have_the_specs_shapes() {
     // Expired.
     let content = query_content(alice.principal(), id, "read", NOW - 1);
     let (status, message) = refused(
-        &interface,
+        &mut interface,
         &mut net,
         &query_path(id),
         alice.envelope(content),
@@ -176,7 +190,7 @@ fn rejects_and_refusals_have_the_specs_shapes() {
     let other = Principal::from_slice(&[0, 0, 0, 0, 0, 0, 0, 99, 1, 1]);
     let content = query_content(alice.principal(), id, "read", NOW + 60);
     let (status, _) = refused(
-        &interface,
+        &mut interface,
         &mut net,
         &query_path(other),
         alice.envelope(content),
@@ -191,16 +205,21 @@ fn rejects_and_refusals_have_the_specs_shapes() {
         NOW + 60,
     );
     let (status, _) = refused(
-        &interface,
+        &mut interface,
         &mut net,
         &query_path(id),
         alice.envelope(content),
     );
     assert_eq!(status, 400);
     // Not CBOR; an unknown route.
-    let (status, _) = refused(&interface, &mut net, &query_path(id), b"{json?}".to_vec());
+    let (status, _) = refused(
+        &mut interface,
+        &mut net,
+        &query_path(id),
+        b"{json?}".to_vec(),
+    );
     assert_eq!(status, 400);
-    let (status, message) = refused(&interface, &mut net, "/api/v9/teleport", vec![]);
+    let (status, message) = refused(&mut interface, &mut net, "/api/v9/teleport", vec![]);
     assert_eq!(status, 404);
     assert!(message.contains("/api/v9/teleport"));
     // Nothing changed: the canister's state is as before.
@@ -219,7 +238,7 @@ fn rejects_and_refusals_have_the_specs_shapes() {
 
 #[test]
 fn the_anonymous_principal_queries_without_a_key() {
-    let (mut net, interface, id) = setup();
+    let (mut net, mut interface, id) = setup();
     let content = query_content(Principal::anonymous(), id, "read", NOW + 60);
     let envelope = Value::Map(vec![(Value::Text("content".into()), content)]);
     let mut body = Vec::new();
@@ -232,4 +251,221 @@ fn the_anonymous_principal_queries_without_a_key() {
         NOW,
     ));
     assert_eq!(get(&answer, "status"), &Value::Text("replied".into()));
+}
+
+/// A certificate from an answer: its signature verifies against the root key over its tree.
+fn verified_certificate(interface: &Interface, bytes: &[u8]) -> ic_certification::Certificate {
+    let certificate: ic_certification::Certificate = ciborium::de::from_reader(bytes).unwrap();
+    let mut message = localnet::certification::STATE_ROOT_DOMAIN.to_vec();
+    message.extend_from_slice(&certificate.tree.digest());
+    ic_verify_bls_signature::verify_bls_signature(
+        &certificate.signature,
+        &message,
+        &interface.root.public_key(),
+    )
+    .expect("the certificate is signed by the root key");
+    certificate
+}
+
+fn found<'a>(certificate: &'a ic_certification::Certificate, path: &[&[u8]]) -> &'a [u8] {
+    match certificate.tree.lookup_path(path.iter().copied()) {
+        ic_certification::LookupResult::Found(value) => value,
+        other => panic!("{path:?}: {other:?}"),
+    }
+}
+
+fn certificate_of(answer: &[(Value, Value)]) -> Vec<u8> {
+    let Value::Bytes(certificate) = get(answer, "certificate") else {
+        panic!("a certificate")
+    };
+    certificate.clone()
+}
+
+/// v3 (and v4) calls are answered when executed, with a certificate of the reply at
+/// `/request_status/<id>/reply`; the update's effect is visible to a later query.
+#[test]
+fn a_synchronous_call_is_answered_with_a_certified_reply() {
+    let (mut net, mut interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let before = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    for version in ["v3", "v4"] {
+        let (content, request_id) = call_content(&alice, id, "inc");
+        let path = format!("/api/{version}/canister/{id}/call");
+        let answer =
+            decode(&interface.respond(&mut net, "POST", &path, &alice.envelope(content), NOW));
+        assert_eq!(get(&answer, "status"), &Value::Text("replied".into()));
+        let certificate = verified_certificate(&interface, &certificate_of(&answer));
+        assert_eq!(
+            found(&certificate, &[b"request_status", &request_id, b"status"]),
+            b"replied"
+        );
+        let reply = found(&certificate, &[b"request_status", &request_id, b"reply"]).to_vec();
+        assert_eq!(
+            reply,
+            net.query_call(id, alice.principal(), "read", vec![])
+                .unwrap()
+        );
+        assert_eq!(
+            found(&certificate, &[b"time"]),
+            localnet::certification::leb128(NOW)
+        );
+    }
+    assert_ne!(
+        net.query_call(id, alice.principal(), "read", vec![])
+            .unwrap(),
+        before
+    );
+}
+
+/// v2: `202 Accepted`, then `read_state` of the request's status — by its sender only.
+#[test]
+fn an_accepted_call_is_polled_by_its_sender() {
+    let (mut net, mut interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let (content, request_id) = call_content(&alice, id, "inc");
+    let path = format!("/api/v2/canister/{id}/call");
+    let envelope = alice.envelope(content);
+    assert_eq!(
+        interface
+            .respond(&mut net, "POST", &path, &envelope, NOW)
+            .status,
+        202
+    );
+    // Sent again (agents retry): still accepted, and it runs once.
+    assert_eq!(
+        interface
+            .respond(&mut net, "POST", &path, &envelope, NOW)
+            .status,
+        202
+    );
+    net.tick();
+    let read_state = |who: &Ed25519Identity, paths: Vec<Vec<&[u8]>>| {
+        let content = Value::Map(vec![
+            (
+                Value::Text("request_type".into()),
+                Value::Text("read_state".into()),
+            ),
+            (
+                Value::Text("sender".into()),
+                Value::Bytes(who.principal().as_slice().to_vec()),
+            ),
+            (
+                Value::Text("paths".into()),
+                Value::Array(
+                    paths
+                        .into_iter()
+                        .map(|p| {
+                            Value::Array(p.into_iter().map(|l| Value::Bytes(l.to_vec())).collect())
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                Value::Text("ingress_expiry".into()),
+                Value::Integer((NOW + 60).into()),
+            ),
+        ]);
+        who.envelope(content)
+    };
+    let state_path = format!("/api/v3/canister/{id}/read_state");
+    let body = read_state(&alice, vec![vec![b"request_status", &request_id]]);
+    let answer = decode(&interface.respond(&mut net, "POST", &state_path, &body, NOW));
+    let certificate = verified_certificate(&interface, &certificate_of(&answer));
+    assert_eq!(
+        found(&certificate, &[b"request_status", &request_id, b"status"]),
+        b"replied"
+    );
+    let counter = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    assert_eq!(
+        found(&certificate, &[b"request_status", &request_id, b"reply"]),
+        &counter[..]
+    );
+    // Another principal may not read alice's request.
+    let mallory = Ed25519Identity::from_secret([2; 32]);
+    let body = read_state(&mallory, vec![vec![b"request_status", &request_id]]);
+    assert_eq!(
+        interface
+            .respond(&mut net, "POST", &state_path, &body, NOW)
+            .status,
+        403
+    );
+    // The subnet's keys and the canister's module hash and controllers, certified.
+    let subnet = interface.subnet_id();
+    let node = interface.node.node_id();
+    let body = read_state(
+        &mallory,
+        vec![
+            vec![b"subnet", subnet.as_slice(), b"public_key"],
+            vec![b"canister", id.as_slice(), b"module_hash"],
+            vec![b"canister", id.as_slice(), b"controllers"],
+        ],
+    );
+    let answer = decode(&interface.respond(&mut net, "POST", &state_path, &body, NOW));
+    let certificate = verified_certificate(&interface, &certificate_of(&answer));
+    assert_eq!(
+        found(&certificate, &[b"subnet", subnet.as_slice(), b"public_key"]),
+        &interface.root.public_key_der()[..]
+    );
+    assert_eq!(
+        found(
+            &certificate,
+            &[
+                b"subnet",
+                subnet.as_slice(),
+                b"node",
+                node.as_slice(),
+                b"public_key"
+            ]
+        ),
+        &interface.node.public_key_der()[..]
+    );
+    assert_eq!(
+        found(&certificate, &[b"canister", id.as_slice(), b"module_hash"]),
+        &net.module_hash(id).unwrap()[..]
+    );
+    let controllers: Value = ciborium::de::from_reader(found(
+        &certificate,
+        &[b"canister", id.as_slice(), b"controllers"],
+    ))
+    .unwrap();
+    assert_eq!(
+        controllers,
+        Value::Tag(
+            55_799,
+            Box::new(Value::Array(vec![Value::Bytes(vec![9; 29])]))
+        )
+    );
+}
+
+/// A call the canister rejects is certified as rejected, with its code.
+#[test]
+fn a_trapping_call_is_certified_as_rejected() {
+    let (mut net, mut interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let (content, request_id) = call_content(&alice, id, "inc_then_trap");
+    let path = format!("/api/v3/canister/{id}/call");
+    let answer = decode(&interface.respond(&mut net, "POST", &path, &alice.envelope(content), NOW));
+    let certificate = verified_certificate(&interface, &certificate_of(&answer));
+    assert_eq!(
+        found(&certificate, &[b"request_status", &request_id, b"status"]),
+        b"rejected"
+    );
+    assert_eq!(
+        found(
+            &certificate,
+            &[b"request_status", &request_id, b"reject_code"]
+        ),
+        &[5]
+    );
+    assert_eq!(
+        found(
+            &certificate,
+            &[b"request_status", &request_id, b"error_code"]
+        ),
+        b"IC0503"
+    );
 }
