@@ -13,4 +13,10 @@ rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 rustup target add wasm32-unknown-unknown
 rustup component add rustfmt clippy
 cargo fetch --locked
+# The JS client test's packages (agent-js), exactly as the lockfile pins them.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "node and npm are required for the JS client test (clients/js)" >&2
+  exit 1
+fi
+npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
 echo "setup: toolchain $(rustc --version), targets: $(rustup target list --installed | tr '\n' ' ')"

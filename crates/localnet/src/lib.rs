@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingress;
 pub mod instrument;
 pub mod interface;
+pub mod serve;
 pub mod system_api;
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};

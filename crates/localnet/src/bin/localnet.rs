@@ -5,6 +5,13 @@
 //!          [--update <method> '(candid)'] [--query <method> '(candid)'] [--advance <seconds>] ...
 //! ```
 //! Steps run in order; each reply is printed as Candid text with the call's instructions and cycles.
+//!
+//! ```text
+//! localnet serve [--bind 127.0.0.1:4943] [--allow-remote] [--seed TEXT]
+//!                [--install <canister.wasm> [--init '(candid)'] [--as <principal>]] ...
+//! ```
+//! Serves the IC's HTTP interface to real clients (see `localnet::interface`), with the canisters
+//! installed first; prints the URL, the root key and the canister ids, and serves until stopped.
 
 use candid::{IDLArgs, Principal};
 use localnet::LocalNet;
@@ -26,8 +33,75 @@ fn show(bytes: &[u8]) -> String {
     }
 }
 
+const SERVE_USAGE: &str = "usage: localnet serve [--bind ADDR] [--allow-remote] [--seed TEXT] \
+[--install WASM [--init '(ARGS)'] [--as PRINCIPAL]] ...";
+
+fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
+    let mut bind: std::net::SocketAddr = "127.0.0.1:4943".parse().expect("a socket address");
+    let mut allow_remote = false;
+    let mut seed = "localnet".to_string();
+    // (wasm path, init argument, installing principal)
+    let mut installs: Vec<(String, Vec<u8>, Principal)> = Vec::new();
+    while let Some(flag) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{SERVE_USAGE}"))
+        };
+        match flag.as_str() {
+            "--bind" => bind = value()?.parse().map_err(|e| format!("--bind: {e}"))?,
+            "--allow-remote" => allow_remote = true,
+            "--seed" => seed = value()?,
+            "--install" => installs.push((value()?, candid_bytes("()")?, Principal::anonymous())),
+            "--init" | "--as" => {
+                let last = installs
+                    .last_mut()
+                    .ok_or_else(|| format!("{flag} follows an --install\n{SERVE_USAGE}"))?;
+                let v = value()?;
+                if flag == "--init" {
+                    last.1 = candid_bytes(&v)?;
+                } else {
+                    last.2 = Principal::from_text(&v).map_err(|e| format!("--as: {e}"))?;
+                }
+            }
+            "--help" | "-h" => {
+                println!("{SERVE_USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown option {other}\n{SERVE_USAGE}")),
+        }
+    }
+    let mut net = LocalNet::new(0);
+    let mut installed = Vec::new();
+    for (path, init, controller) in installs {
+        let wasm = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+        let id = net.create_canister(controller);
+        net.install_canister(id, &wasm, init, controller)
+            .map_err(|e| format!("{path}: install failed: {e}"))?;
+        installed.push((path, id));
+    }
+    let interface = localnet::interface::Interface::new(seed.as_bytes());
+    let root_key = hex::encode(interface.root.public_key_der());
+    let serving = localnet::serve::serve(net, interface, bind, allow_remote)?;
+    println!(
+        "localnet serves the IC HTTP interface at http://{}",
+        serving.addr
+    );
+    println!("root key (DER, hex): {root_key}");
+    for (path, id) in installed {
+        println!("canister {id}: {path}");
+    }
+    println!("stop with Ctrl-C");
+    loop {
+        std::thread::park();
+    }
+}
+
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("serve") {
+        args.next();
+        return serve(args);
+    }
     let wasm_path = args.next().ok_or(USAGE)?;
     if wasm_path == "--help" || wasm_path == "-h" {
         println!("{USAGE}");

@@ -1,0 +1,110 @@
+//! `localnet serve`: a [`LocalNet`] live behind the IC's HTTP interface ([`crate::interface`]) on an
+//! HTTP/1.1 server (tiny_http, already the workspace's server). One thread owns the network: it
+//! answers requests one at a time, and between them follows the wall clock and runs rounds, so
+//! timers fire, calls between canisters proceed and outcalls are made without anyone asking.
+
+use crate::interface::Interface;
+use crate::LocalNet;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long the server waits for a request before it runs a round anyway.
+const IDLE_ROUND: Duration = Duration::from_millis(20);
+
+/// The wall clock in nanoseconds since the epoch.
+pub fn wall_clock_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Brings the network's clock up to the wall clock (it never goes back) and runs a round.
+fn follow_wall_clock(net: &mut LocalNet) {
+    let wall = wall_clock_nanos();
+    if wall > net.time() {
+        net.advance_time(Duration::from_nanos(wall - net.time()));
+    }
+    net.tick();
+}
+
+/// A running server.
+pub struct Serving {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<LocalNet>>,
+}
+
+impl Serving {
+    /// Stops serving after the request in progress and gives the network back.
+    pub fn stop(mut self) -> LocalNet {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread
+            .take()
+            .expect("a server is stopped once")
+            .join()
+            .expect("the server thread does not panic")
+    }
+}
+
+/// Whether `bind` may be served: loopback only, unless remote clients are asked for explicitly (a
+/// local network has no access control worth the name).
+pub fn check_bind(bind: &SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if bind.ip().is_loopback() || allow_remote {
+        return Ok(());
+    }
+    Err(format!(
+        "{bind} is not a loopback address: pass --allow-remote to serve other machines"
+    ))
+}
+
+/// Serves `net` at `bind` (port 0: any free port) until [`Serving::stop`].
+pub fn serve(
+    mut net: LocalNet,
+    mut interface: Interface,
+    bind: SocketAddr,
+    allow_remote: bool,
+) -> Result<Serving, String> {
+    check_bind(&bind, allow_remote)?;
+    let server = tiny_http::Server::http(bind).map_err(|e| format!("{bind}: {e}"))?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .ok_or("the server has no IP address")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let thread = std::thread::spawn(move || {
+        while !stopping.load(Ordering::SeqCst) {
+            follow_wall_clock(&mut net);
+            let Ok(Some(mut request)) = server.recv_timeout(IDLE_ROUND) else {
+                continue;
+            };
+            let mut body = Vec::new();
+            let limit = crate::interface::MAX_REQUEST_BYTES as u64 + 1;
+            let mut reader = request.as_reader();
+            if (&mut reader).take(limit).read_to_end(&mut body).is_err() {
+                let _ = request.respond(tiny_http::Response::empty(400));
+                continue;
+            }
+            let method = request.method().as_str().to_string();
+            let path = request.url().to_string();
+            let now = net.time();
+            let answer = interface.respond(&mut net, &method, &path, &body, now);
+            let content_type = tiny_http::Header::from_bytes("Content-Type", answer.content_type)
+                .expect("a valid header");
+            let response = tiny_http::Response::from_data(answer.body)
+                .with_status_code(answer.status)
+                .with_header(content_type);
+            let _ = request.respond(response);
+        }
+        net
+    });
+    Ok(Serving {
+        addr,
+        stop,
+        thread: Some(thread),
+    })
+}
