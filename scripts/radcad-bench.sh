@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Times radCAD's own benchmark model (two update blocks, 100,000 timesteps, 5 runs, 2 parameter
-# subsets) and a simplified royalty split in radCAD (installed from PyPI into target/radcad-venv) and in
+# subsets) and a simplified royalty split in radCAD (installed from PyPI into <target>/radcad-venv, <target> being $CARGO_TARGET_DIR or target/) and in
 # the sim crate, side by side in one run, both on one core, and prints the ratios.
 # Usage: scripts/radcad-bench.sh [timesteps] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TIMESTEPS="${1:-100000}"
 RUNS="${2:-5}"
-VENV=target/radcad-venv
+TARGET="${CARGO_TARGET_DIR:-target}"
+VENV="$TARGET/radcad-venv"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet "radcad==0.14.0" typing_extensions
@@ -15,7 +16,7 @@ fi
 cargo build --locked --release -q -p sim
 echo "radCAD (Python, single process) and sim (Rust, one thread): $TIMESTEPS timesteps, $RUNS runs"
 python_json=$("$VENV/bin/python" crates/sim/bench/radcad_bench.py "$TIMESTEPS" "$RUNS")
-rust_json=$(target/release/sim bench-radcad "$TIMESTEPS" "$RUNS")
+rust_json=$("$TARGET/release/sim" bench-radcad "$TIMESTEPS" "$RUNS")
 python3 - "$python_json" "$rust_json" <<'PY'
 import json, sys
 py, rs = json.loads(sys.argv[1]), json.loads(sys.argv[2])

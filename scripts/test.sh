@@ -14,7 +14,7 @@ scripts/build-canisters.sh
 echo "== cargo test"
 cargo test --locked --workspace --all-targets --all-features
 echo "== JS client test (agent-js against localnet serve)"
-LOCALNET_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/localnet" \
-  PROBE_WASM="$PWD/target/canisters/localnet-probe.wasm" \
+TARGET="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
+LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm" \
   npm test --prefix clients/js
 echo "all tests passed"

@@ -12,12 +12,20 @@ use neuranft_types::ledger::{LedgerArg, LedgerInitArgs};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// Where `scripts/build-canisters.sh` puts the wasm: `<target>/canisters`, `<target>` being
+/// `CARGO_TARGET_DIR` (relative to the workspace root, as cargo reads it) or the workspace's `target/`.
+pub fn canisters_dir() -> std::path::PathBuf {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target".into());
+    workspace.join(target).join("canisters")
+}
+
 /// The release wasm of `canister` (`icrc-ledger`, `royalties`, …). Panics with the command to run when
 /// it has not been built.
 pub fn canister_wasm(canister: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/canisters")
-        .join(format!("{canister}.wasm"));
+    let path = canisters_dir().join(format!("{canister}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): run scripts/build-canisters.sh first",
@@ -725,6 +733,18 @@ impl NeuraNft {
             let _ = report;
             self.ticks(2);
         }
+    }
+
+    /// `list_proposals`, newest first.
+    pub fn list_proposals(
+        &mut self,
+        args: neuranft_types::governance::ListProposalsArgs,
+    ) -> Vec<ProposalInfo> {
+        let (listed,): (Vec<ProposalInfo>,) = self
+            .net
+            .query(self.governance, admin(), "list_proposals", (args,))
+            .expect("list_proposals answers");
+        listed
     }
 
     pub fn proposal(&mut self, id: ProposalId) -> ProposalInfo {

@@ -20,8 +20,8 @@ use inference_proxy::infer::{InferArgs, InferError, Message};
 use inference_proxy::registry::{NodeRecord, NodeStatus};
 use localnet::{CallReport, Fault};
 use neuranft_types::governance::{
-    Action, GovernanceError, Neuron, NeuronId, ProposalInfo, ProposalStatus, Topic, TreasuryView,
-    UpgradeTarget, Vote,
+    Action, GovernanceError, Neuron, NeuronId, ProposalStatus, Topic, TreasuryView, UpgradeTarget,
+    Vote,
 };
 use neuranft_types::royalties::*;
 use serde_bytes::ByteBuf;
@@ -664,20 +664,12 @@ pub fn run(size: Size) -> bool {
             vp.unwrap_or(0)
         );
     }
-    let (proposals,): (Vec<ProposalInfo>,) = w
-        .net
-        .query(
-            w.governance,
-            admin(),
-            "list_proposals",
-            (neuranft_types::governance::ListProposalsArgs {
-                before: None,
-                limit: 20,
-                topic: None,
-                status: None,
-            },),
-        )
-        .unwrap();
+    let proposals = w.list_proposals(neuranft_types::governance::ListProposalsArgs {
+        before: None,
+        limit: 20,
+        topic: None,
+        status: None,
+    });
     println!(
         "\n{:<4} {:<40} {:<22} {:<9} {:>6}",
         "id", "proposal", "topic", "status", "yes %"

@@ -138,20 +138,12 @@ fn stake_propose_follow_vote_and_admit_a_node_on_the_real_proxy() {
         Err(RegistryError::ProposalAlreadyExecuted { proposal })
     );
     // Queries for the UI: filters by topic and status, the neurons of a principal.
-    let (listed,): (Vec<ProposalInfo>,) = w
-        .net
-        .query(
-            w.governance,
-            admin(),
-            "list_proposals",
-            (ListProposalsArgs {
-                before: None,
-                limit: 10,
-                topic: Some(Topic::NodeAdmission),
-                status: Some("Executed".into()),
-            },),
-        )
-        .unwrap();
+    let listed = w.list_proposals(ListProposalsArgs {
+        before: None,
+        limit: 10,
+        topic: Some(Topic::NodeAdmission),
+        status: Some("Executed".into()),
+    });
     assert_eq!(listed.len(), 1);
     assert_eq!(
         listed[0].rendered_action,

@@ -32,21 +32,13 @@ fn founder_neuron(w: &mut NeuraNft) -> Neuron {
 }
 
 fn proposal_count(w: &mut NeuraNft) -> usize {
-    let (listed,): (Vec<ProposalInfo>,) = w
-        .net
-        .query(
-            w.governance,
-            admin(),
-            "list_proposals",
-            (ListProposalsArgs {
-                before: None,
-                limit: 100,
-                topic: None,
-                status: None,
-            },),
-        )
-        .expect("list_proposals answers");
-    listed.len()
+    w.list_proposals(ListProposalsArgs {
+        before: None,
+        limit: 100,
+        topic: None,
+        status: None,
+    })
+    .len()
 }
 
 fn assert_refused_on(r: &Result<ProposalId, GovernanceError>, expected_field: &str) {

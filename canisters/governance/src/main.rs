@@ -544,11 +544,11 @@ mod tests {
         neuranft_types::did::assert_did_matches(&did_path(), &exported);
     }
 
-    /// Every dfx command the README shows for governance type-checks against governance.did.
+    /// Every dfx command the docs show for governance type-checks against governance.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
         neuranft_types::did::assert_readme_dfx_commands(
-            include_str!("../../../README.md"),
+            &neuranft_types::did::documented_dfx_commands(),
             "governance",
             &did_path(),
             17,

@@ -162,11 +162,11 @@ mod tests {
         neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
     }
 
-    /// Every dfx command the README shows for the ledger type-checks against icrc_ledger.did.
+    /// Every dfx command the docs show for the ledger type-checks against icrc_ledger.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
         neuranft_types::did::assert_readme_dfx_commands(
-            include_str!("../../../README.md"),
+            &neuranft_types::did::documented_dfx_commands(),
             "icrc_ledger",
             &did_path(),
             6,

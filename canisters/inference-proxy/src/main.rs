@@ -371,11 +371,11 @@ mod tests {
         neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
     }
 
-    /// Every dfx command the README shows for the proxy type-checks against inference_proxy.did.
+    /// Every dfx command the docs show for the proxy type-checks against inference_proxy.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
         neuranft_types::did::assert_readme_dfx_commands(
-            include_str!("../../../README.md"),
+            &neuranft_types::did::documented_dfx_commands(),
             "inference_proxy",
             &did_path(),
             18,

@@ -264,11 +264,11 @@ mod tests {
         neuranft_types::did::assert_did_matches(&did_path(), &super::__export_service());
     }
 
-    /// Every dfx command the README shows for royalties type-checks against royalties.did.
+    /// Every dfx command the docs show for royalties type-checks against royalties.did.
     #[test]
     fn readme_dfx_arguments_typecheck() {
         neuranft_types::did::assert_readme_dfx_commands(
-            include_str!("../../../README.md"),
+            &neuranft_types::did::documented_dfx_commands(),
             "royalties",
             &did_path(),
             10,

@@ -5,7 +5,7 @@
 //! stable memory, timer and outgoing calls), inter-canister calls go through a message queue with
 //! callbacks through the function table, bounded-wait calls expire with `SYS_UNKNOWN`, timers fire,
 //! instructions are counted with the IC's weights and cycles charged. Faults can be injected between
-//! canisters. See README.md ("localnet") for what is and is not modelled.
+//! canisters. See docs/localnet.md for what is and is not modelled.
 
 pub mod canister;
 pub mod certification;

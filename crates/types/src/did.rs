@@ -18,6 +18,15 @@ pub fn assert_did_matches(path: &std::path::Path, exported: &str) {
     });
 }
 
+/// The documents whose dfx commands the canisters' tests check against their `.did` files.
+pub fn documented_dfx_commands() -> String {
+    [
+        include_str!("../../../docs/cli-walkthrough.md"),
+        include_str!("../../../docs/governance.md"),
+    ]
+    .concat()
+}
+
 /// Values for the shell variables the README's dfx commands use.
 pub const README_SHELL_VARIABLES: &[(&str, &str)] = &[
     ("$ME", "2vxsx-fae"),
@@ -164,6 +173,6 @@ pub fn assert_readme_dfx_commands(
         assert_dfx_arguments_typecheck(readme, canister, did_path, README_SHELL_VARIABLES);
     assert!(
         checked >= at_least,
-        "only {checked} {canister} commands found in README.md"
+        "only {checked} {canister} commands found in docs/cli-walkthrough.md and docs/governance.md"
     );
 }
