@@ -458,5 +458,23 @@ pub fn canister_request(
     ])
 }
 
+/// The content of a `read_state` request for `paths`.
+pub fn read_state_request(sender: Principal, paths: &[Vec<&[u8]>], ingress_expiry: u64) -> Value {
+    let text = |s: &str| Value::Text(s.into());
+    let paths = paths
+        .iter()
+        .map(|path| Value::Array(path.iter().map(|l| Value::Bytes(l.to_vec())).collect()))
+        .collect();
+    Value::Map(vec![
+        (text("request_type"), text("read_state")),
+        (text("sender"), Value::Bytes(sender.as_slice().to_vec())),
+        (text("paths"), Value::Array(paths)),
+        (
+            text("ingress_expiry"),
+            Value::Integer(ingress_expiry.into()),
+        ),
+    ])
+}
+
 #[cfg(test)]
 mod tests;

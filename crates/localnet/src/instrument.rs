@@ -20,6 +20,42 @@ pub struct Instrumented {
     pub exports: Vec<String>,
     /// The `ic0` functions the module imports.
     pub ic0_imports: Vec<String>,
+    /// The module's canister metadata: custom sections named `icp:public <name>` or
+    /// `icp:private <name>` (the spec's convention; `candid:service` is the one clients read).
+    pub metadata: Vec<Metadata>,
+}
+
+/// One `icp:` custom section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metadata {
+    pub name: String,
+    /// Public sections may be read by anyone; private ones by the canister's controllers.
+    pub public: bool,
+    pub contents: Vec<u8>,
+}
+
+/// The metadata a custom section's name and contents declare, if it is an `icp:` section.
+fn metadata(section: &[u8]) -> Result<Option<Metadata>, String> {
+    let mut pos = 0;
+    let len = read_leb_u32(section, &mut pos)? as usize;
+    let name = section
+        .get(pos..pos + len)
+        .ok_or("custom section name runs past the section")?;
+    let Ok(name) = std::str::from_utf8(name) else {
+        return Ok(None);
+    };
+    let (public, name) = if let Some(name) = name.strip_prefix("icp:public ") {
+        (true, name)
+    } else if let Some(name) = name.strip_prefix("icp:private ") {
+        (false, name)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Metadata {
+        name: name.to_string(),
+        public,
+        contents: section[pos + len..].to_vec(),
+    }))
 }
 
 fn read_leb_u32(bytes: &[u8], pos: &mut usize) -> Result<u32, String> {
@@ -93,9 +129,18 @@ pub fn instrument(wasm: &[u8]) -> Result<Instrumented, String> {
     let mut defined_memory = false;
     let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
     let mut has_export_section = false;
+    let mut canister_metadata: Vec<Metadata> = Vec::new();
     for s in &sections {
         let reader = BinaryReader::new(s.contents, s.offset);
         match s.id {
+            0 => {
+                if let Some(m) = metadata(s.contents)? {
+                    if canister_metadata.iter().any(|seen| seen.name == m.name) {
+                        return Err(format!("the metadata section {} appears twice", m.name));
+                    }
+                    canister_metadata.push(m);
+                }
+            }
             2 => {
                 let imports = wasmparser::ImportSectionReader::new(reader).map_err(err)?;
                 for import in imports.into_imports() {
@@ -185,5 +230,6 @@ pub fn instrument(wasm: &[u8]) -> Result<Instrumented, String> {
         has_memory,
         exports: module_exports,
         ic0_imports,
+        metadata: canister_metadata,
     })
 }

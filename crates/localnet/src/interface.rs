@@ -62,6 +62,7 @@ pub fn error_code(reject: &Reject) -> &'static str {
         reject_code::DESTINATION_INVALID if reject.message.contains("empty") => "IC0537",
         reject_code::DESTINATION_INVALID => "IC0301",
         reject_code::CANISTER_REJECT => "IC0406",
+        reject_code::CANISTER_ERROR if reject.message.contains("must be stopped") => "IC0510",
         reject_code::CANISTER_ERROR if reject.message.contains("stopped") => "IC0508",
         reject_code::CANISTER_ERROR => "IC0503",
         reject_code::SYS_TRANSIENT => "IC0207",
@@ -77,7 +78,7 @@ struct Submitted {
 
 /// The keys of the network, the calls it was sent, and the routes over them.
 pub struct Interface {
-    pub root: RootKey,
+    pub root: std::sync::Arc<RootKey>,
     pub node: NodeKey,
     calls: HashMap<[u8; 32], Submitted>,
 }
@@ -91,7 +92,7 @@ const CANISTER_RANGE: ([u8; 10], [u8; 10]) = (
 impl Interface {
     pub fn new(seed: &[u8]) -> Self {
         Self {
-            root: RootKey::from_seed(seed),
+            root: std::sync::Arc::new(RootKey::from_seed(seed)),
             node: NodeKey::from_seed(seed),
             calls: HashMap::new(),
         }
@@ -112,6 +113,10 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Response {
+        if !std::sync::Arc::ptr_eq(net.root_key(), &self.root) {
+            // Certified data in queries is signed by the key clients were given.
+            net.set_root_key(std::sync::Arc::clone(&self.root));
+        }
         if body.len() > MAX_REQUEST_BYTES {
             return Response::text(
                 413,
@@ -303,7 +308,7 @@ impl Interface {
         let mut top: BTreeMap<Vec<u8>, HashTree> = BTreeMap::new();
         top.insert(b"time".to_vec(), leaf(leb128(now)));
         let mut statuses = Vec::new();
-        let mut canisters: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, HashTree>> = BTreeMap::new();
+        let mut canisters: BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, CanisterEntry>> = BTreeMap::new();
         for path in request.paths.unwrap_or_default() {
             match path.first().map(Vec::as_slice) {
                 Some(b"time") | None => {}
@@ -337,17 +342,54 @@ impl Interface {
                     else {
                         return Response::text(400, "a canister path names a canister id");
                     };
-                    let mut entries = BTreeMap::new();
-                    if let Some(hash) = net.module_hash(id) {
-                        entries.insert(b"module_hash".to_vec(), leaf(hash.to_vec()));
+                    let entries = canisters.entry(id.as_slice().to_vec()).or_default();
+                    match path.get(2).map(Vec::as_slice) {
+                        Some(b"metadata") => {
+                            let Some(name) = path.get(3).and_then(|n| std::str::from_utf8(n).ok())
+                            else {
+                                return Response::text(400, "a metadata path names a section");
+                            };
+                            let Some(section) = net.metadata(id, name) else {
+                                continue;
+                            };
+                            let controller = net
+                                .controllers(id)
+                                .is_some_and(|c| c.contains(&request.sender));
+                            if !section.public && !controller {
+                                return Response::text(
+                                    403,
+                                    format!("the metadata section {name} of {id} is private to its controllers"),
+                                );
+                            }
+                            let metadata = match entries
+                                .entry(b"metadata".to_vec())
+                                .or_insert_with(|| CanisterEntry::Metadata(BTreeMap::new()))
+                            {
+                                CanisterEntry::Metadata(m) => m,
+                                CanisterEntry::Leaf(_) => unreachable!("metadata is a subtree"),
+                            };
+                            metadata.insert(name.as_bytes().to_vec(), section.contents);
+                        }
+                        _ => {
+                            // A path naming the canister (or one of its leaves) gets all its leaves.
+                            if let Some(hash) = net.module_hash(id) {
+                                entries.insert(
+                                    b"module_hash".to_vec(),
+                                    CanisterEntry::Leaf(hash.to_vec()),
+                                );
+                            }
+                            if let Some(controllers) = net.controllers(id) {
+                                entries.insert(
+                                    b"controllers".to_vec(),
+                                    CanisterEntry::Leaf(controllers_cbor(&controllers)),
+                                );
+                            }
+                            if let Some(data) = net.certified_data(id) {
+                                entries
+                                    .insert(b"certified_data".to_vec(), CanisterEntry::Leaf(data));
+                            }
+                        }
                     }
-                    if let Some(controllers) = net.controllers(id) {
-                        entries.insert(
-                            b"controllers".to_vec(),
-                            leaf(controllers_cbor(&controllers)),
-                        );
-                    }
-                    canisters.insert(id.as_slice().to_vec(), entries);
                 }
                 Some(other) => {
                     return Response::text(
@@ -369,7 +411,13 @@ impl Interface {
         if !canisters.is_empty() {
             let canisters = canisters
                 .into_iter()
-                .map(|(id, entries)| (id, labeled_tree(entries)))
+                .map(|(id, entries)| {
+                    let entries = entries
+                        .into_iter()
+                        .map(|(label, entry)| (label, entry.tree()))
+                        .collect();
+                    (id, labeled_tree(entries))
+                })
                 .collect();
             top.insert(b"canister".to_vec(), labeled_tree(canisters));
         }
@@ -410,6 +458,26 @@ impl Interface {
     }
 }
 
+/// A node under `/canister/<id>` in a read_state answer.
+enum CanisterEntry {
+    Leaf(Vec<u8>),
+    Metadata(BTreeMap<Vec<u8>, Vec<u8>>),
+}
+
+impl CanisterEntry {
+    fn tree(self) -> HashTree {
+        match self {
+            Self::Leaf(bytes) => leaf(bytes),
+            Self::Metadata(sections) => labeled_tree(
+                sections
+                    .into_iter()
+                    .map(|(name, contents)| (name, leaf(contents)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
 /// What a query or call asks a canister to do.
 struct Target {
     canister: Principal,
@@ -437,7 +505,19 @@ fn checked(request: Request, kind: RequestType, effective: Principal) -> Result<
         ));
     };
     let management = kind == RequestType::Call && canister == Principal::management_canister();
-    if canister != effective && !management {
+    if management {
+        // A management call acts on the canister its endpoint names.
+        match crate::management::ingress_target(&method, &arg) {
+            Ok(Some(target)) if target != effective => {
+                return Err(Response::text(
+                    400,
+                    format!("the call acts on {target}, sent to {effective}'s endpoint"),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Response::text(400, e.message)),
+        }
+    } else if canister != effective {
         return Err(Response::text(
             400,
             format!("the request is for {canister}, sent to {effective}'s endpoint"),

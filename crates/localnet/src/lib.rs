@@ -14,6 +14,7 @@ pub mod http;
 pub mod ingress;
 pub mod instrument;
 pub mod interface;
+pub mod management;
 pub mod serve;
 pub mod system_api;
 
@@ -154,6 +155,11 @@ struct CanisterSlot {
     code: Option<Canister>,
     /// System state of a canister with no code (created, not installed).
     cycles: u128,
+    /// The settings `update_settings` was given (controllers aside, which live above); `None`
+    /// fields have their default.
+    settings: ic_management_canister_types::CanisterSettings,
+    /// Wasm chunks uploaded for `install_chunked_code`, by SHA-256.
+    chunks: BTreeMap<[u8; 32], Vec<u8>>,
 }
 
 /// How long [`LocalNet::await_call`] keeps ticking.
@@ -185,6 +191,7 @@ pub struct LocalNet {
     update_instruction_limit: u64,
     http_pending: BTreeMap<u64, PendingOutcall>,
     http_loopback: Vec<String>,
+    root_key: Arc<certification::RootKey>,
 }
 
 /// An outcall and whom to answer.
@@ -195,6 +202,34 @@ struct PendingOutcall {
     cycles: u128,
     origin: Origin,
     ingress: Option<MessageId>,
+}
+
+/// The largest module localnet instantiates once decompressed (the IC's limit for a Wasm module).
+pub const MAX_DECOMPRESSED_MODULE_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The wasm inside a gzip-compressed module (magic `1f 8b`), or the module itself.
+fn decompress_module(installed: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Reject> {
+    use std::io::Read;
+    if !installed.starts_with(&[0x1f, 0x8b]) {
+        return Ok(std::borrow::Cow::Borrowed(installed));
+    }
+    let mut wasm = Vec::new();
+    flate2::read::GzDecoder::new(installed)
+        .take(MAX_DECOMPRESSED_MODULE_BYTES + 1)
+        .read_to_end(&mut wasm)
+        .map_err(|e| {
+            reject(
+                reject_code::CANISTER_ERROR,
+                format!("invalid gzip module: {e}"),
+            )
+        })?;
+    if wasm.len() as u64 > MAX_DECOMPRESSED_MODULE_BYTES {
+        return Err(reject(
+            reject_code::CANISTER_ERROR,
+            format!("the module exceeds {MAX_DECOMPRESSED_MODULE_BYTES} bytes decompressed"),
+        ));
+    }
+    Ok(std::borrow::Cow::Owned(wasm))
 }
 
 /// 2026-01-01T00:00:00Z: where localnet's clock starts.
@@ -228,6 +263,7 @@ impl LocalNet {
             update_instruction_limit: cost::UPDATE_INSTRUCTION_LIMIT,
             http_pending: BTreeMap::new(),
             http_loopback: Vec::new(),
+            root_key: Arc::new(certification::RootKey::from_seed(&seed.to_be_bytes())),
         }
     }
 
@@ -331,12 +367,15 @@ impl LocalNet {
 
     // ------------------------------------------------------------------ canisters
 
-    fn compile(&mut self, wasm: &[u8]) -> Result<CompiledModule, Reject> {
-        let hash: [u8; 32] = Sha256::digest(wasm).into();
+    /// Compiles a module as installed: raw wasm or gzip-compressed wasm (the module hash is that of
+    /// the bytes installed, as on the IC).
+    fn compile(&mut self, installed: &[u8]) -> Result<CompiledModule, Reject> {
+        let hash: [u8; 32] = Sha256::digest(installed).into();
         if let Some(m) = self.modules.get(&hash) {
             return Ok(m.clone());
         }
-        let meta = instrument::instrument(wasm)
+        let wasm = decompress_module(installed)?;
+        let meta = instrument::instrument(&wasm)
             .map_err(|e| reject(reject_code::CANISTER_ERROR, format!("invalid wasm: {e}")))?;
         let module = wasmtime::Module::new(&self.engine, &meta.wasm)
             .map_err(|e| reject(reject_code::CANISTER_ERROR, format!("invalid wasm: {e:#}")))?;
@@ -354,19 +393,17 @@ impl LocalNet {
 
     /// Creates an empty canister controlled by `controller`.
     pub fn create_canister(&mut self, controller: Principal) -> Principal {
-        let mut bytes = self.next_canister.to_be_bytes().to_vec();
-        bytes.extend_from_slice(&[1, 1]);
-        self.next_canister += 1;
-        let id = Principal::from_slice(&bytes);
-        self.canisters.insert(
-            id,
-            CanisterSlot {
-                controllers: vec![controller],
-                status: CanisterStatus::Running,
-                code: None,
-                cycles: cost::INITIAL_CYCLES,
-            },
-        );
+        // Ids run in order; one taken by a provisional creation at a specified id is skipped.
+        let id = loop {
+            let mut bytes = self.next_canister.to_be_bytes().to_vec();
+            bytes.extend_from_slice(&[1, 1]);
+            self.next_canister += 1;
+            let id = Principal::from_slice(&bytes);
+            if !self.canisters.contains_key(&id) {
+                break id;
+            }
+        };
+        self.insert_canister(id, vec![controller]);
         id
     }
 
@@ -615,6 +652,23 @@ impl LocalNet {
         self.canisters.get(&id).map(|s| s.controllers.clone())
     }
 
+    /// A metadata section of the canister's module (`candid:service`, …).
+    pub fn metadata(&self, id: Principal, name: &str) -> Option<instrument::Metadata> {
+        self.canisters
+            .get(&id)
+            .and_then(|s| s.code.as_ref())
+            .and_then(|c| c.module.meta.metadata.iter().find(|m| m.name == name))
+            .cloned()
+    }
+
+    /// The data the canister certified (`ic0.certified_data_set`), if it has code.
+    pub fn certified_data(&self, id: Principal) -> Option<Vec<u8>> {
+        self.canisters
+            .get(&id)
+            .and_then(|s| s.code.as_ref())
+            .map(|c| c.ctx().certified_data.clone())
+    }
+
     pub fn module_hash(&self, id: Principal) -> Option<[u8; 32]> {
         self.canisters
             .get(&id)
@@ -666,6 +720,15 @@ impl LocalNet {
         method: &str,
         arg: Vec<u8>,
     ) -> Result<MessageId, Reject> {
+        if canister == MANAGEMENT_CANISTER {
+            if !management::INGRESS_METHODS.contains(&method) {
+                return Err(reject(
+                    reject_code::CANISTER_REJECT,
+                    format!("the management canister's {method} cannot be called by ingress"),
+                ));
+            }
+            return Ok(self.enqueue_ingress(canister, sender, method, arg));
+        }
         let slot = self.slot(canister)?;
         if slot
             .code
@@ -692,6 +755,16 @@ impl LocalNet {
                 Ok(()) => {}
             }
         }
+        Ok(self.enqueue_ingress(canister, sender, method, arg))
+    }
+
+    fn enqueue_ingress(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+    ) -> MessageId {
         let id = MessageId(self.fresh_id());
         self.ingress.insert(id, None);
         self.reports.insert(id, CallReport::default());
@@ -705,7 +778,7 @@ impl LocalNet {
             deadline: 0,
             ingress: Some(id),
         });
-        Ok(id)
+        id
     }
 
     /// Ticks until the message is answered.
@@ -805,17 +878,40 @@ impl LocalNet {
         }
     }
 
-    /// A stand-in for the subnet's certificate of the canister's certified data: localnet has no
-    /// threshold key, so it is the data itself under a fixed label (clients here do not verify it).
-    fn certificate(&self, canister: Principal) -> Vec<u8> {
+    /// The certificate a query sees of the canister's certified data: `/canister/<id>/certified_data`
+    /// and `/time`, signed by the network's root key, as a subnet certifies them.
+    fn certificate(&self, canister: Principal) -> system_api::DataCertificate {
         let data = self
             .canisters
             .get(&canister)
             .and_then(|s| s.code.as_ref())
             .map_or_else(Vec::new, |c| c.ctx().certified_data.clone());
-        let mut cert = b"localnet-certificate:".to_vec();
-        cert.extend_from_slice(&data);
-        cert
+        let root_key = Arc::clone(&self.root_key);
+        let time = self.time;
+        system_api::DataCertificate::Deferred(Box::new(move || {
+            use certification::{labeled_tree, leb128};
+            let canister_tree = labeled_tree(BTreeMap::from([(
+                canister.as_slice().to_vec(),
+                labeled_tree(BTreeMap::from([(
+                    b"certified_data".to_vec(),
+                    ic_certification::leaf(data),
+                )])),
+            )]));
+            root_key.certify(labeled_tree(BTreeMap::from([
+                (b"canister".to_vec(), canister_tree),
+                (b"time".to_vec(), ic_certification::leaf(leb128(time))),
+            ])))
+        }))
+    }
+
+    /// The key that signs the network's certificates (by default, one derived from the seed).
+    pub fn root_key(&self) -> &Arc<certification::RootKey> {
+        &self.root_key
+    }
+
+    /// Signs certificates with `key` from now on (the HTTP interface's key, which clients trust).
+    pub fn set_root_key(&mut self, key: Arc<certification::RootKey>) {
+        self.root_key = key;
     }
 
     /// Update call with Candid arguments and results.
@@ -1264,172 +1360,6 @@ impl LocalNet {
             );
         }
         self.contexts.remove(&context_id);
-    }
-
-    // ------------------------------------------------------------------ management canister
-
-    /// A call to the management canister: the answer and the cycles refunded, or `None` when the
-    /// answer comes later (HTTPS outcalls).
-    fn management(
-        &mut self,
-        caller: Principal,
-        method: &str,
-        arg: &[u8],
-        cycles: u128,
-        origin: Origin,
-        ingress: Option<MessageId>,
-    ) -> Option<(Result<Vec<u8>, Reject>, u128)> {
-        use ic_management_canister_types as mgmt;
-        fn args<T: for<'de> candid::Deserialize<'de> + candid::CandidType>(
-            arg: &[u8],
-        ) -> Result<T, Reject> {
-            candid::decode_one(arg).map_err(|e| {
-                reject(
-                    reject_code::CANISTER_ERROR,
-                    format!("invalid management arguments: {e}"),
-                )
-            })
-        }
-        let result: Result<Vec<u8>, Reject> = match method {
-            "raw_rand" => {
-                self.rand_counter += 1;
-                let mut hasher = Sha256::new();
-                hasher.update(self.seed);
-                hasher.update(self.rand_counter.to_be_bytes());
-                let bytes: [u8; 32] = hasher.finalize().into();
-                Ok(candid::encode_one(serde_bytes::ByteBuf::from(bytes.to_vec())).unwrap())
-            }
-            "create_canister" => (|| {
-                let a: mgmt::CreateCanisterArgs = args(arg)?;
-                if cycles < cost::CREATE_CANISTER_FEE {
-                    return Err(reject(
-                        reject_code::CANISTER_REJECT,
-                        format!(
-                            "create_canister needs {} cycles attached, got {cycles}",
-                            cost::CREATE_CANISTER_FEE
-                        ),
-                    ));
-                }
-                let controllers = a
-                    .settings
-                    .and_then(|s| s.controllers)
-                    .unwrap_or_else(|| vec![caller]);
-                let id = self.create_canister(controllers[0]);
-                let slot = self.canisters.get_mut(&id).expect("just created");
-                slot.controllers = controllers;
-                slot.cycles = cycles - cost::CREATE_CANISTER_FEE;
-                Ok(candid::encode_one(mgmt::CanisterIdRecord { canister_id: id }).unwrap())
-            })(),
-            "install_code" => (|| {
-                let a: mgmt::InstallCodeArgs = args(arg)?;
-                let id = a.canister_id;
-                match a.mode {
-                    mgmt::CanisterInstallMode::Install => {
-                        self.install_canister(id, &a.wasm_module, a.arg, caller)
-                    }
-                    mgmt::CanisterInstallMode::Reinstall => {
-                        self.reinstall_canister(id, &a.wasm_module, a.arg, caller)
-                    }
-                    mgmt::CanisterInstallMode::Upgrade(_) => {
-                        self.upgrade_canister(id, &a.wasm_module, a.arg, caller)
-                    }
-                }?;
-                Ok(candid::encode_args(()).unwrap())
-            })(),
-            "start_canister" | "stop_canister" => (|| {
-                let a: mgmt::CanisterIdRecord = args(arg)?;
-                self.check_controller(a.canister_id, caller)?;
-                let status = if method == "start_canister" {
-                    CanisterStatus::Running
-                } else {
-                    CanisterStatus::Stopped
-                };
-                self.canisters
-                    .get_mut(&a.canister_id)
-                    .expect("checked")
-                    .status = status;
-                Ok(candid::encode_args(()).unwrap())
-            })(),
-            "canister_status" => (|| {
-                let a: mgmt::CanisterIdRecord = args(arg)?;
-                self.check_controller(a.canister_id, caller)?;
-                Ok(candid::encode_one(self.canister_status_record(a.canister_id)).unwrap())
-            })(),
-            "http_request" => match self.start_outcall(caller, arg, cycles, origin, ingress) {
-                Ok(()) => return None,
-                Err(e) => Err(e),
-            },
-            other => Err(reject(
-                reject_code::CANISTER_REJECT,
-                format!("management canister method '{other}' is not implemented by localnet"),
-            )),
-        };
-        // Cycles attached to anything but canister creation and outcalls come back.
-        let refund = match (method, &result) {
-            ("create_canister", Ok(_)) => 0,
-            _ => cycles,
-        };
-        Some((result, refund))
-    }
-
-    fn canister_status_record(
-        &self,
-        id: Principal,
-    ) -> ic_management_canister_types::CanisterStatusResult {
-        use ic_management_canister_types as mgmt;
-        let slot = &self.canisters[&id];
-        let zero = || candid::Nat::from(0u8);
-        let stable = self.stable_memory_size(id) as u64;
-        let heap = slot
-            .code
-            .as_ref()
-            .and_then(|c| c.ctx().memory.map(|m| m.data_size(&c.store) as u64))
-            .unwrap_or(0);
-        mgmt::CanisterStatusResult {
-            status: match slot.status {
-                CanisterStatus::Running => mgmt::CanisterStatusType::Running,
-                CanisterStatus::Stopped => mgmt::CanisterStatusType::Stopped,
-            },
-            ready_for_migration: false,
-            version: slot.code.as_ref().map_or(0, |c| c.ctx().version),
-            settings: mgmt::DefiniteCanisterSettings {
-                controllers: slot.controllers.clone(),
-                compute_allocation: zero(),
-                memory_allocation: zero(),
-                freezing_threshold: candid::Nat::from(2_592_000u64),
-                reserved_cycles_limit: zero(),
-                minimum_incoming_canister_call_cycles: zero(),
-                log_visibility: Default::default(),
-                log_memory_limit: zero(),
-                snapshot_visibility: Default::default(),
-                status_visibility: Default::default(),
-                wasm_memory_limit: zero(),
-                wasm_memory_threshold: zero(),
-                environment_variables: vec![],
-            },
-            module_hash: self.module_hash(id).map(|h| h.to_vec()),
-            memory_size: candid::Nat::from(heap + stable),
-            memory_metrics: mgmt::MemoryMetrics {
-                wasm_memory_size: candid::Nat::from(heap),
-                stable_memory_size: candid::Nat::from(stable),
-                global_memory_size: zero(),
-                wasm_binary_size: zero(),
-                custom_sections_size: zero(),
-                canister_history_size: zero(),
-                wasm_chunk_store_size: zero(),
-                snapshots_size: zero(),
-                log_memory_store_size: zero(),
-            },
-            cycles: candid::Nat::from(self.cycles_balance(id)),
-            reserved_cycles: zero(),
-            idle_cycles_burned_per_day: zero(),
-            query_stats: mgmt::QueryStats {
-                num_calls_total: zero(),
-                num_instructions_total: zero(),
-                request_payload_bytes_total: zero(),
-                response_payload_bytes_total: zero(),
-            },
-        }
     }
 
     // ------------------------------------------------------------------ HTTPS outcalls

@@ -63,6 +63,37 @@ pub struct NewCall {
 /// The response an execution gave to its call context.
 pub type Response = Result<Vec<u8>, (u32, String)>;
 
+/// What `ic0.data_certificate_*` returns in a query: a certificate made when the canister first asks
+/// for it (making one costs a BLS signature, and most queries never ask).
+pub enum DataCertificate {
+    Made(Vec<u8>),
+    Deferred(Box<dyn FnOnce() -> Vec<u8> + Send>),
+}
+
+impl DataCertificate {
+    pub fn bytes(&mut self) -> &[u8] {
+        if let Self::Deferred(_) = self {
+            let Self::Deferred(make) = std::mem::replace(self, Self::Made(Vec::new())) else {
+                unreachable!("matched above")
+            };
+            *self = Self::Made(make());
+        }
+        match self {
+            Self::Made(bytes) => bytes,
+            Self::Deferred(_) => unreachable!("made above"),
+        }
+    }
+}
+
+impl std::fmt::Debug for DataCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Made(bytes) => write!(f, "DataCertificate({} bytes)", bytes.len()),
+            Self::Deferred(_) => write!(f, "DataCertificate(deferred)"),
+        }
+    }
+}
+
 /// The state of one execution, visible to the System API.
 #[derive(Debug)]
 pub struct Exec {
@@ -79,7 +110,7 @@ pub struct Exec {
     pub building: Option<NewCall>,
     pub new_calls: Vec<NewCall>,
     pub accepted: bool,
-    pub certificate: Option<Vec<u8>>,
+    pub certificate: Option<DataCertificate>,
     pub deadline: u64,
     pub cycles_available: u128,
     pub cycles_accepted: u128,
@@ -762,8 +793,8 @@ pub fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
         "data_certificate_size",
         |mut c: Caller<'_, Ctx>| -> R<i32> {
             charge(&mut c, 0)?;
-            match &c.data().exec.certificate {
-                Some(cert) => Ok(cert.len() as i32),
+            match c.data_mut().exec.certificate.as_mut() {
+                Some(cert) => Ok(cert.bytes().len() as i32),
                 None => trap("ic0.data_certificate_size: no certificate outside a query"),
             }
         },
@@ -772,7 +803,13 @@ pub fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
         "ic0",
         "data_certificate_copy",
         |mut c: Caller<'_, Ctx>, dst: u32, offset: u32, size: u32| -> R<()> {
-            let Some(cert) = c.data().exec.certificate.clone() else {
+            let Some(cert) = c
+                .data_mut()
+                .exec
+                .certificate
+                .as_mut()
+                .map(|cert| cert.bytes().to_vec())
+            else {
                 return trap("ic0.data_certificate_copy: no certificate outside a query");
             };
             copy_out(&mut c, &cert, dst, offset, size)

@@ -17,6 +17,10 @@
   (import "ic0" "call_on_cleanup" (func $call_on_cleanup (param i32 i32)))
   (import "ic0" "call_perform" (func $call_perform (result i32)))
   (import "ic0" "msg_reject_code" (func $reject_code (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "certified_data_set" (func $certified_data_set (param i32 i32)))
+  (import "ic0" "data_certificate_size" (func $cert_size (result i32)))
+  (import "ic0" "data_certificate_copy" (func $cert_copy (param i32 i32 i32)))
   (import "ic0" "not_a_real_api" (func $not_real))
 
   (memory 1)
@@ -50,6 +54,15 @@
     (call $msg_reply))
 
   (func (export "canister_update inc") (call $bump) (call $reply_state))
+  ;; Certifies its argument (at most 32 bytes), and replies with the certificate a query sees.
+  (func (export "canister_update certify")
+    (call $arg_copy (i32.const 4096) (i32.const 0) (call $arg_size))
+    (call $certified_data_set (i32.const 4096) (call $arg_size))
+    (call $msg_reply))
+  (func (export "canister_query certificate")
+    (call $cert_copy (i32.const 8192) (i32.const 0) (call $cert_size))
+    (call $append (i32.const 8192) (call $cert_size))
+    (call $msg_reply))
   (func (export "canister_query read") (call $reply_state))
   (func (export "canister_query inc_in_query") (call $bump) (call $reply_state))
 

@@ -5,19 +5,12 @@
 use candid::Principal;
 use ciborium::value::Value;
 use localnet::certification::response_signable;
-use localnet::ingress::{canister_request, Ed25519Identity, RequestType};
-use localnet::interface::{Interface, Response};
+use localnet::ingress::{canister_request, read_state_request, Ed25519Identity, RequestType};
+use localnet::interface::Interface;
 use localnet::LocalNet;
 
-const NOW: u64 = 1_764_000_000_000_000_000;
-
-fn wasm() -> Vec<u8> {
-    wat::parse_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/conformance.wat"
-    ))
-    .expect("conformance.wat parses")
-}
+mod common;
+use common::{certificate_of, decode, found, get, verified_certificate, wasm, NOW};
 
 fn setup() -> (LocalNet, Interface, Principal) {
     let mut net = LocalNet::new(3);
@@ -26,30 +19,6 @@ fn setup() -> (LocalNet, Interface, Principal) {
     net.install_canister(id, &wasm(), vec![], controller)
         .unwrap();
     (net, Interface::new(b"interface test"), id)
-}
-
-fn decode(response: &Response) -> Vec<(Value, Value)> {
-    assert_eq!(
-        response.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&response.body)
-    );
-    let value: Value = ciborium::de::from_reader(&response.body[..]).unwrap();
-    let Value::Tag(55_799, inner) = value else {
-        panic!("self-describing CBOR: {value:?}")
-    };
-    let Value::Map(entries) = *inner else {
-        panic!("a map")
-    };
-    entries
-}
-
-fn get<'a>(map: &'a [(Value, Value)], name: &str) -> &'a Value {
-    &map.iter()
-        .find(|(k, _)| matches!(k, Value::Text(t) if t == name))
-        .unwrap_or_else(|| panic!("no {name}"))
-        .1
 }
 
 fn query_content(sender: Principal, id: Principal, method: &str, expiry: u64) -> Value {
@@ -253,34 +222,6 @@ fn the_anonymous_principal_queries_without_a_key() {
     assert_eq!(get(&answer, "status"), &Value::Text("replied".into()));
 }
 
-/// A certificate from an answer: its signature verifies against the root key over its tree.
-fn verified_certificate(interface: &Interface, bytes: &[u8]) -> ic_certification::Certificate {
-    let certificate: ic_certification::Certificate = ciborium::de::from_reader(bytes).unwrap();
-    let mut message = localnet::certification::STATE_ROOT_DOMAIN.to_vec();
-    message.extend_from_slice(&certificate.tree.digest());
-    ic_verify_bls_signature::verify_bls_signature(
-        &certificate.signature,
-        &message,
-        &interface.root.public_key(),
-    )
-    .expect("the certificate is signed by the root key");
-    certificate
-}
-
-fn found<'a>(certificate: &'a ic_certification::Certificate, path: &[&[u8]]) -> &'a [u8] {
-    match certificate.tree.lookup_path(path.iter().copied()) {
-        ic_certification::LookupResult::Found(value) => value,
-        other => panic!("{path:?}: {other:?}"),
-    }
-}
-
-fn certificate_of(answer: &[(Value, Value)]) -> Vec<u8> {
-    let Value::Bytes(certificate) = get(answer, "certificate") else {
-        panic!("a certificate")
-    };
-    certificate.clone()
-}
-
 /// v3 (and v4) calls are answered when executed, with a certificate of the reply at
 /// `/request_status/<id>/reply`; the update's effect is visible to a later query.
 #[test]
@@ -342,32 +283,7 @@ fn an_accepted_call_is_polled_by_its_sender() {
     );
     net.tick();
     let read_state = |who: &Ed25519Identity, paths: Vec<Vec<&[u8]>>| {
-        let content = Value::Map(vec![
-            (
-                Value::Text("request_type".into()),
-                Value::Text("read_state".into()),
-            ),
-            (
-                Value::Text("sender".into()),
-                Value::Bytes(who.principal().as_slice().to_vec()),
-            ),
-            (
-                Value::Text("paths".into()),
-                Value::Array(
-                    paths
-                        .into_iter()
-                        .map(|p| {
-                            Value::Array(p.into_iter().map(|l| Value::Bytes(l.to_vec())).collect())
-                        })
-                        .collect(),
-                ),
-            ),
-            (
-                Value::Text("ingress_expiry".into()),
-                Value::Integer((NOW + 60).into()),
-            ),
-        ]);
-        who.envelope(content)
+        who.envelope(read_state_request(who.principal(), &paths, NOW + 60))
     };
     let state_path = format!("/api/v3/canister/{id}/read_state");
     let body = read_state(&alice, vec![vec![b"request_status", &request_id]]);
