@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds every canister to wasm (release, wasm32-unknown-unknown, --locked) into <target>/canisters/,
-# where <target> is $CARGO_TARGET_DIR (if set) or target/.
+# where <target> is $CARGO_TARGET_DIR (if set) or target/, as dfx and icp-cli build modules: shrunk by
+# ic-wasm, with the canister's Candid interface as public `candid:service` metadata (what icp-cli
+# reads before each call), gzip-compressed: <target>/canisters/<name>.wasm.gz.
 # With a canister name as argument (as dfx passes it), builds just that one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,15 +18,33 @@ args=()
 for c in "${CANISTERS[@]}"; do args+=(-p "$c"); done
 cargo build --locked --release --target wasm32-unknown-unknown "${args[@]}"
 
+IC_WASM=tools/node_modules/@icp-sdk/ic-wasm-linux-x64/bin/ic-wasm
+if [ ! -x "$IC_WASM" ]; then
+  echo "ic-wasm is missing: run scripts/setup.sh" >&2
+  exit 1
+fi
+
+# package: the built module, shrunk, with its .did as metadata (if the canister has one), gzip'd.
+package() {
+  local built="$1" out="$2" did="$3" tmp="$2.tmp"
+  "$IC_WASM" "$built" -o "$tmp" shrink
+  if [ -n "$did" ]; then
+    "$IC_WASM" "$tmp" -o "$tmp" metadata candid:service -f "$did" -v public
+  fi
+  gzip -n -9 -c "$tmp" > "$out"
+  rm -f "$tmp"
+  echo "built $out ($(wc -c < "$out") bytes)"
+}
+
 mkdir -p "$TARGET/canisters"
 for c in "${CANISTERS[@]}"; do
-  cp "$TARGET/wasm32-unknown-unknown/release/$c.wasm" "$TARGET/canisters/$c.wasm"
-  echo "built $TARGET/canisters/$c.wasm ($(wc -c < "$TARGET/canisters/$c.wasm") bytes)"
+  did="$(ls canisters/"$c"/*.did 2>/dev/null | head -1 || true)"
+  package "$TARGET/wasm32-unknown-unknown/release/$c.wasm" "$TARGET/canisters/$c.wasm.gz" "$did"
 done
 
 # The benchmark build of governance (with `bench_seed_neurons`), unless one canister was asked for.
 if [ $# -eq 0 ]; then
   cargo build --locked --release --target wasm32-unknown-unknown -p governance --features bench
-  cp "$TARGET/wasm32-unknown-unknown/release/governance.wasm" "$TARGET/canisters/governance-bench.wasm"
-  echo "built $TARGET/canisters/governance-bench.wasm (benchmarks only)"
+  package "$TARGET/wasm32-unknown-unknown/release/governance.wasm" \
+    "$TARGET/canisters/governance-bench.wasm.gz" canisters/governance/governance.did
 fi

@@ -13,10 +13,13 @@ rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
 rustup target add wasm32-unknown-unknown
 rustup component add rustfmt clippy
 cargo fetch --locked
-# The JS client test's packages (agent-js), exactly as the lockfile pins them.
+# npm packages, exactly as the lockfiles pin them: the tools (icp-cli, ic-wasm) and the JS client
+# test's agent-js.
 if ! command -v npm >/dev/null 2>&1; then
-  echo "node and npm are required for the JS client test (clients/js)" >&2
+  echo "node and npm are required (tools/, clients/js)" >&2
   exit 1
 fi
-npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+for dir in tools clients/js; do
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+done
 echo "setup: toolchain $(rustc --version), targets: $(rustup target list --installed | tr '\n' ' ')"

@@ -15,6 +15,6 @@ echo "== cargo test"
 cargo test --locked --workspace --all-targets --all-features
 echo "== JS client test (agent-js against localnet serve)"
 TARGET="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
-LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm" \
+LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm.gz" \
   npm test --prefix clients/js
 echo "all tests passed"

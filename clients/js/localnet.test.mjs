@@ -13,7 +13,7 @@ import { Ed25519KeyIdentity } from '@icp-sdk/core/identity';
 import { Principal } from '@icp-sdk/core/principal';
 
 const bin = process.env.LOCALNET_BIN ?? '../../target/debug/localnet';
-const wasm = process.env.PROBE_WASM ?? '../../target/canisters/localnet-probe.wasm';
+const wasm = process.env.PROBE_WASM ?? '../../target/canisters/localnet-probe.wasm.gz';
 
 let server;
 let host;

@@ -2,7 +2,9 @@
 //! `scripts/build-canisters.sh`, deployment helpers, and the ICRC acceptance suite's `LedgerEnv` over
 //! a ledger canister in localnet.
 
+pub mod live;
 pub mod scenario;
+pub mod walkthrough;
 
 use candid::utils::{decode_args, encode_args, ArgumentDecoder, ArgumentEncoder};
 use candid::{Encode, Nat, Principal};
@@ -25,7 +27,7 @@ pub fn canisters_dir() -> std::path::PathBuf {
 /// The release wasm of `canister` (`icrc-ledger`, `royalties`, …). Panics with the command to run when
 /// it has not been built.
 pub fn canister_wasm(canister: &str) -> Vec<u8> {
-    let path = canisters_dir().join(format!("{canister}.wasm"));
+    let path = canisters_dir().join(format!("{canister}.wasm.gz"));
     std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{} is missing ({e}): run scripts/build-canisters.sh first",
@@ -530,19 +532,7 @@ impl NeuraNft {
     /// Starts hpc-node number `i` (a real HTTP server on loopback, deterministic backend, Ed25519 key
     /// from `i`); its operator `operator` applies and a proposal the founder's neuron adopts admits it.
     pub fn add_node(&mut self, i: u8, operator: Principal) -> NodeId {
-        let node_key = ed25519_dalek::SigningKey::from_bytes(&[5 + i; 32]);
-        let node = hpc_node::start(
-            hpc_node::Config {
-                listen: "127.0.0.1:0".into(),
-                api_key: NODE_API_KEY.into(),
-                log: false,
-                ..Default::default()
-            },
-            Box::new(hpc_node::backend::Deterministic),
-            node_key.clone(),
-        )
-        .expect("the hpc-node starts");
-        self.net.allow_loopback_http(node.addr.to_string());
+        let (node, node_key) = self.start_node(i);
         let apply = ApplyNodeRequest {
             node: ApplyNodeArgs {
                 operator_subaccount: None,
@@ -563,6 +553,25 @@ impl NeuraNft {
         let info = self.adopt(&format!("Admit node {id}"), Action::AdmitNode { node: id });
         assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
         id
+    }
+
+    /// Starts hpc-node number `i` on loopback (deterministic backend, Ed25519 key from `i`, bearer
+    /// key [`NODE_API_KEY`]) and lets localnet make outcalls to it; nobody has applied for it yet.
+    pub fn start_node(&mut self, i: u8) -> (hpc_node::RunningNode, ed25519_dalek::SigningKey) {
+        let node_key = ed25519_dalek::SigningKey::from_bytes(&[5 + i; 32]);
+        let node = hpc_node::start(
+            hpc_node::Config {
+                listen: "127.0.0.1:0".into(),
+                api_key: NODE_API_KEY.into(),
+                log: false,
+                ..Default::default()
+            },
+            Box::new(hpc_node::backend::Deterministic),
+            node_key.clone(),
+        )
+        .expect("the hpc-node starts");
+        self.net.allow_loopback_http(node.addr.to_string());
+        (node, node_key)
     }
 
     /// Stops hpc-node number `i`: calls to it fail from now on.

@@ -41,6 +41,12 @@ pub const DEFAULT_SIZE: Size = Size {
     calls_per_round: 50,
 };
 
+/// The smallest run that exercises every check (the tests' size): 6 rounds of 12.
+pub const SMALL_SIZE: Size = Size {
+    rounds: 6,
+    calls_per_round: 12,
+};
+
 const USERS: [&str; 4] = ["user-ana", "user-ben", "user-chen", "user-dia"];
 const USER_FUNDS: u128 = 5_000_000_000;
 const USER_DEPOSIT: u128 = 2_000_000_000;
@@ -187,6 +193,11 @@ fn request(draws: &mut Draws, model: ModelId) -> InferArgs {
 
 /// Runs the scenario; prints the report; `true` when every check passed.
 pub fn run(size: Size) -> bool {
+    run_keeping_the_system(size).0
+}
+
+/// Runs the scenario and gives back the system as it ends (what the main job then serves live).
+pub fn run_keeping_the_system(size: Size) -> (bool, NeuraNft) {
     let progress = Progress {
         terminal: std::io::stdout().is_terminal(),
     };
@@ -808,12 +819,12 @@ pub fn run(size: Size) -> bool {
         .collect();
     if failed.is_empty() {
         println!("\nall {} checks passed", checks.len());
-        true
+        (true, w)
     } else {
         eprintln!("\nscenario FAILED its checks:");
         for c in failed {
             eprintln!("  {c}");
         }
-        false
+        (false, w)
     }
 }

@@ -28,7 +28,7 @@ fn ledger_transfer(c: &mut Criterion) {
     // <target>/canisters, as scripts/build-canisters.sh writes it (CARGO_TARGET_DIR or target/).
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
-    let path = workspace.join(target).join("canisters/icrc-ledger.wasm");
+    let path = workspace.join(target).join("canisters/icrc-ledger.wasm.gz");
     let Ok(wasm) = std::fs::read(&path) else {
         eprintln!(
             "{} not built (scripts/build-canisters.sh): skipping the ledger benchmark",

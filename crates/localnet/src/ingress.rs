@@ -389,6 +389,15 @@ impl Ed25519Identity {
         Self(ed25519_dalek::SigningKey::from_bytes(&secret))
     }
 
+    /// The key as a PKCS#8 PEM file, as icp-cli and dfx import identities.
+    pub fn pkcs8_pem(&self) -> String {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.0
+            .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+            .expect("an Ed25519 key encodes")
+            .to_string()
+    }
+
     pub fn public_key_der(&self) -> Vec<u8> {
         let mut der = ED25519_DER_PREFIX.to_vec();
         der.extend_from_slice(&self.0.verifying_key().to_bytes());

@@ -1163,7 +1163,9 @@ impl LocalNet {
         let query = format!("canister_query {method}");
         let (entry, kind) = if code.exports(&update) {
             (update, EntryKind::Update)
-        } else if code.exports(&query) && !matches!(origin, Origin::Ingress(_)) {
+        } else if code.exports(&query) {
+            // A query called as an update (by a canister, or by ingress as icp-cli and dfx do
+            // without `--query`) runs replicated, and its state changes are discarded.
             (query, EntryKind::Query)
         } else {
             let e = reject(
