@@ -356,3 +356,43 @@ fn governance_survives_its_own_upgrade_with_an_open_proposal() {
         .unwrap();
     assert!(gone.is_none());
 }
+
+/// A network saved and loaded back (`localnet serve --state-dir`) keeps the ledgers' balances and an
+/// open proposal with its ballots, and the system goes on: the votes cast after the restart adopt
+/// the proposal and governance executes it.
+#[test]
+fn a_saved_network_keeps_balances_and_an_open_proposal() {
+    let (mut w, [a, b, c]) = up();
+    let (proposal, _) = w.propose(
+        carol(),
+        c,
+        "Adopt the data charter",
+        Action::Motion {
+            text: "The DAO adopts the medical data charter.".into(),
+        },
+    );
+    let proposal = proposal.unwrap();
+    w.run_governance();
+    let before = w.proposal(proposal);
+    assert_eq!(before.status, ProposalStatus::Open);
+    let balances = |w: &mut NeuraNft| {
+        [alice(), bob(), carol()].map(|p| w.ledger_balance(w.governance_ledger, account(p)))
+    };
+    let balances_before = balances(&mut w);
+
+    let dir = std::env::temp_dir().join(format!("neuranft-saved-{}", std::process::id()));
+    w.net.save(&dir).unwrap();
+    w.net = localnet::LocalNet::load(&dir)
+        .unwrap()
+        .expect("a saved network");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(balances(&mut w), balances_before);
+    assert_eq!(w.proposal(proposal), before);
+    for (voter, neuron) in [(alice(), a), (bob(), b)] {
+        let (tally, _) = w.vote(voter, neuron, proposal, Vote::Yes);
+        tally.unwrap();
+    }
+    w.run_governance();
+    assert_eq!(w.proposal(proposal).status, ProposalStatus::Executed);
+}

@@ -13,6 +13,8 @@ pub struct CompiledModule {
     pub module: Module,
     pub meta: Arc<Instrumented>,
     pub hash: [u8; 32],
+    /// The module as installed (gzip'd or not): what a saved network keeps.
+    pub installed: Arc<Vec<u8>>,
 }
 
 /// Where an execution starts.

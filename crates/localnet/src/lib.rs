@@ -15,6 +15,7 @@ pub mod ingress;
 pub mod instrument;
 pub mod interface;
 pub mod management;
+mod persist;
 pub mod serve;
 pub mod system_api;
 
@@ -383,6 +384,7 @@ impl LocalNet {
             .define_unknown_imports_as_traps(&module)
             .map_err(|e| reject(reject_code::CANISTER_ERROR, e.to_string()))?;
         let compiled = CompiledModule {
+            installed: Arc::new(installed.to_vec()),
             module,
             meta: Arc::new(meta),
             hash,

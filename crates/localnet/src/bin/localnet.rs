@@ -7,11 +7,13 @@
 //! Steps run in order; each reply is printed as Candid text with the call's instructions and cycles.
 //!
 //! ```text
-//! localnet serve [--bind 127.0.0.1:4943] [--allow-remote] [--seed TEXT]
+//! localnet serve [--bind 127.0.0.1:4943] [--allow-remote] [--seed TEXT] [--state-dir DIR]
 //!                [--install <canister.wasm> [--init '(candid)'] [--as <principal>]] ...
 //! ```
 //! Serves the IC's HTTP interface to real clients (see `localnet::interface`), with the canisters
-//! installed first; prints the URL, the root key and the canister ids, and serves until stopped.
+//! installed first; prints the URL, the root key and the canister ids, and serves until Ctrl-C. With
+//! `--state-dir`, the network saved there is served (the installs apply to a new directory only),
+//! and Ctrl-C saves it after the request in progress.
 
 use candid::{IDLArgs, Principal};
 use localnet::LocalNet;
@@ -34,12 +36,13 @@ fn show(bytes: &[u8]) -> String {
 }
 
 const SERVE_USAGE: &str = "usage: localnet serve [--bind ADDR] [--allow-remote] [--seed TEXT] \
-[--install WASM [--init '(ARGS)'] [--as PRINCIPAL]] ...";
+[--state-dir DIR] [--install WASM [--init '(ARGS)'] [--as PRINCIPAL]] ...";
 
 fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     let mut bind: std::net::SocketAddr = "127.0.0.1:4943".parse().expect("a socket address");
     let mut allow_remote = false;
     let mut seed = "localnet".to_string();
+    let mut state_dir: Option<std::path::PathBuf> = None;
     // (wasm path, init argument, installing principal)
     let mut installs: Vec<(String, Vec<u8>, Principal)> = Vec::new();
     while let Some(flag) = args.next() {
@@ -51,6 +54,7 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--bind" => bind = value()?.parse().map_err(|e| format!("--bind: {e}"))?,
             "--allow-remote" => allow_remote = true,
             "--seed" => seed = value()?,
+            "--state-dir" => state_dir = Some(value()?.into()),
             "--install" => installs.push((value()?, candid_bytes("()")?, Principal::anonymous())),
             "--init" | "--as" => {
                 let last = installs
@@ -70,7 +74,15 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             other => return Err(format!("unknown option {other}\n{SERVE_USAGE}")),
         }
     }
-    let mut net = LocalNet::new(0);
+    let saved = match &state_dir {
+        Some(dir) => LocalNet::load(dir)?,
+        None => None,
+    };
+    let restored = saved.is_some();
+    let mut net = saved.unwrap_or_else(|| LocalNet::new(0));
+    if restored && !installs.is_empty() {
+        return Err("--install applies to a new network: the state directory holds one".into());
+    }
     let mut installed = Vec::new();
     for (path, init, controller) in installs {
         let wasm = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -87,13 +99,25 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
         serving.addr
     );
     println!("root key (DER, hex): {root_key}");
+    if let (true, Some(dir)) = (restored, &state_dir) {
+        println!("restored the network saved in {}", dir.display());
+    }
     for (path, id) in installed {
         println!("canister {id}: {path}");
     }
     println!("stop with Ctrl-C");
-    loop {
-        std::thread::park();
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    let _ = stopped.recv();
+    let mut net = serving.stop();
+    if let Some(dir) = state_dir {
+        net.save(&dir)?;
+        println!("saved the network in {}", dir.display());
     }
+    Ok(())
 }
 
 fn run() -> Result<(), String> {
