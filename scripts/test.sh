@@ -16,5 +16,6 @@ cargo test --locked --workspace --all-targets --all-features
 echo "== JS client test (agent-js against localnet serve)"
 TARGET="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm.gz" \
+  LEDGER_WASM="$TARGET/canisters/icrc-ledger.wasm.gz" \
   npm test --prefix clients/js
 echo "all tests passed"

@@ -277,3 +277,79 @@ fn a_bounded_wait_call_expires_with_sys_unknown_when_its_deadline_passes() {
     let result = Decode!(&reply, Result<Vec<u8>, (u32, String)>).unwrap();
     assert_eq!(result.unwrap_err().0, reject_code::SYS_UNKNOWN);
 }
+
+/// The HTTP gateway: a GET to `<id>.localhost` (or `?canisterId=`) is the canister's `http_request`
+/// query; a POST the canister upgrades runs `http_request_update` as an update, whose effect stays; a
+/// request naming no canister, an unknown one, a malformed id or a canister without `http_request`
+/// gets a refusal and changes nothing.
+#[test]
+fn the_gateway_serves_a_canisters_http_request_and_upgrades_posts() {
+    let mut net = LocalNet::new(21);
+    let p = probe(&mut net);
+    let mut interface = localnet::interface::Interface::new(b"gateway test");
+    let now = net.time();
+    let host = format!("{p}.localhost:4943");
+    let mut get = |net: &mut LocalNet, method: &str, url: &str, host: Option<&str>, body: &[u8]| {
+        interface.respond_http(net, method, url, host, vec![], body, now)
+    };
+    let page = get(&mut net, "GET", "/index.html?x=1", Some(&host), b"");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        String::from_utf8(page.body).unwrap(),
+        "hello from the probe: GET /index.html?x=1 (certificate version Some(2), 0 headers)"
+    );
+    assert!(page
+        .headers
+        .contains(&("Content-Type".into(), "text/plain; charset=utf-8".into())));
+    let by_query = get(&mut net, "GET", &format!("/a?canisterId={p}"), None, b"");
+    assert_eq!(by_query.status, 200);
+
+    for n in 1..=2 {
+        let posted = get(&mut net, "POST", "/form", Some(&host), b"name=ada");
+        assert_eq!(posted.status, 201);
+        assert_eq!(
+            String::from_utf8(posted.body).unwrap(),
+            format!("post {n}: name=ada"),
+            "each POST ran as an update and its count stayed"
+        );
+    }
+
+    let nobody = get(&mut net, "GET", "/", Some("127.0.0.1:4943"), b"");
+    assert_eq!(nobody.status, 404);
+    let unknown = get(&mut net, "GET", "/", Some("aaaaa-aa.localhost"), b"");
+    assert_eq!(
+        unknown.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&unknown.body)
+    );
+    let malformed = get(&mut net, "GET", "/?canisterId=not-a-principal", None, b"");
+    assert_eq!(malformed.status, 400);
+    let ledger = deploy_ledger(&mut net, "NUSD", 10_000, vec![]);
+    let no_pages = get(
+        &mut net,
+        "GET",
+        "/",
+        Some(&format!("{ledger}.localhost")),
+        b"",
+    );
+    assert_eq!(
+        no_pages.status,
+        404,
+        "{}",
+        String::from_utf8_lossy(&no_pages.body)
+    );
+    let huge = get(
+        &mut net,
+        "POST",
+        "/form",
+        Some(&host),
+        &vec![0; 2 * 1024 * 1024 + 1],
+    );
+    assert_eq!(huge.status, 413);
+    let after = get(&mut net, "POST", "/form", Some(&host), b"");
+    assert_eq!(String::from_utf8(after.body).unwrap(), "post 3: ");
+    // The API is still the API under /api/, whatever the host.
+    let status = get(&mut net, "GET", "/api/v2/status", Some(&host), b"");
+    assert_eq!(status.status, 200);
+}

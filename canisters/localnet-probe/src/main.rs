@@ -1,6 +1,7 @@
 //! A canister for localnet's end-to-end conformance tests: an HTTPS outcall with a transform, canister
-//! creation and installation through the management canister, randomness, a timer, and calls to
-//! other canisters with bounded and unbounded waits.
+//! creation and installation through the management canister, randomness, a timer, calls to other
+//! canisters with bounded and unbounded waits, a method that traps, and web pages through the HTTP
+//! gateway (`http_request`, upgraded to `http_request_update` for a POST).
 
 use candid::Principal;
 use ic_cdk::call::Call;
@@ -15,6 +16,74 @@ use std::time::Duration;
 
 thread_local! {
     static TICKS: Cell<u64> = const { Cell::new(0) };
+    static POSTS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The HTTP gateway protocol's request and response (the fields this canister uses).
+#[derive(candid::CandidType, serde::Deserialize)]
+struct GatewayRequest {
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    certificate_version: Option<u16>,
+}
+
+#[derive(candid::CandidType)]
+struct GatewayResponse {
+    status_code: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    upgrade: Option<bool>,
+}
+
+fn page(status_code: u16, body: String) -> GatewayResponse {
+    GatewayResponse {
+        status_code,
+        headers: vec![("Content-Type".into(), "text/plain; charset=utf-8".into())],
+        body: body.into_bytes(),
+        upgrade: None,
+    }
+}
+
+/// A GET is answered by this query; a POST asks the gateway to upgrade to an update call.
+#[query]
+fn http_request(request: GatewayRequest) -> GatewayResponse {
+    if request.method == "POST" {
+        return GatewayResponse {
+            upgrade: Some(true),
+            ..page(200, String::new())
+        };
+    }
+    page(
+        200,
+        format!(
+            "hello from the probe: {} {} (certificate version {:?}, {} headers)",
+            request.method,
+            request.url,
+            request.certificate_version,
+            request.headers.len()
+        ),
+    )
+}
+
+/// A POST, as an update: counts the posts and echoes the body.
+#[update]
+fn http_request_update(request: GatewayRequest) -> GatewayResponse {
+    let n = POSTS.with(|p| {
+        p.set(p.get() + 1);
+        p.get()
+    });
+    page(
+        201,
+        format!("post {n}: {}", String::from_utf8_lossy(&request.body)),
+    )
+}
+
+/// Traps on purpose (what a client sees of a canister error).
+#[update]
+fn fail() {
+    ic_cdk::trap("the probe traps on purpose");
 }
 
 /// Fetches `url` with a non-replicated outcall; the transform keeps the status and the body only.

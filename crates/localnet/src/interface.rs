@@ -26,7 +26,9 @@ pub const MAX_REQUEST_BYTES: usize = 3 * 1024 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    /// Empty when `headers` carries the content type (answers of canisters through the gateway).
     pub content_type: &'static str,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -38,14 +40,16 @@ impl Response {
         Self {
             status: 200,
             content_type: "application/cbor",
+            headers: Vec::new(),
             body,
         }
     }
 
-    fn text(status: u16, message: impl Into<String>) -> Self {
+    pub(crate) fn text(status: u16, message: impl Into<String>) -> Self {
         Self {
             status,
             content_type: "text/plain",
+            headers: Vec::new(),
             body: message.into().into_bytes(),
         }
     }
@@ -104,7 +108,44 @@ impl Interface {
         ingress::self_authenticating(&self.root.public_key_der())
     }
 
-    /// Answers one HTTP request received at `now` (nanoseconds).
+    /// Answers one HTTP request as a server receives it: the IC's API under `/api/`, otherwise the
+    /// gateway to the canister the host (`<id>.localhost`) or `?canisterId=` names.
+    #[allow(clippy::too_many_arguments)]
+    pub fn respond_http(
+        &mut self,
+        net: &mut LocalNet,
+        method: &str,
+        url: &str,
+        host: Option<&str>,
+        headers: Vec<(String, String)>,
+        body: &[u8],
+        now: u64,
+    ) -> Response {
+        let api = url.starts_with("/api/");
+        match crate::gateway::target(host, url) {
+            Some(Ok(canister)) if !api => crate::gateway::respond(
+                net,
+                canister,
+                crate::gateway::HttpRequest {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    headers,
+                    body: body.to_vec(),
+                    certificate_version: None,
+                },
+            ),
+            Some(Err(e)) if !api => Response::text(400, e),
+            None if !api => Response::text(
+                404,
+                format!(
+                    "{method} {url}: name a canister, as http://<canister-id>.localhost:<port>/… or ?canisterId=<canister-id>"
+                ),
+            ),
+            _ => self.respond(net, method, url, body, now),
+        }
+    }
+
+    /// Answers one request of the IC's HTTP API received at `now` (nanoseconds).
     pub fn respond(
         &mut self,
         net: &mut LocalNet,
@@ -536,6 +577,7 @@ fn accepted() -> Response {
     Response {
         status: 202,
         content_type: "text/plain",
+        headers: Vec::new(),
         body: Vec::new(),
     }
 }

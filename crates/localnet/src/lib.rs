@@ -10,6 +10,7 @@
 pub mod canister;
 pub mod certification;
 pub mod cost;
+pub mod gateway;
 pub mod http;
 pub mod ingress;
 pub mod instrument;
@@ -231,6 +232,16 @@ fn decompress_module(installed: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Rej
         ));
     }
     Ok(std::borrow::Cow::Owned(wasm))
+}
+
+/// The metadata section `name` of a module as installed (raw or gzip'd wasm), if it has one.
+pub fn module_metadata(
+    installed: &[u8],
+    name: &str,
+) -> Result<Option<instrument::Metadata>, String> {
+    let wasm = decompress_module(installed).map_err(|e| e.message)?;
+    let meta = instrument::instrument(&wasm)?;
+    Ok(meta.metadata.into_iter().find(|m| m.name == name))
 }
 
 /// 2026-01-01T00:00:00Z: where localnet's clock starts.

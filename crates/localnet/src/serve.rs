@@ -90,14 +90,41 @@ pub fn serve(
                 continue;
             }
             let method = request.method().as_str().to_string();
-            let path = request.url().to_string();
+            let url = request.url().to_string();
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|h| (h.field.to_string(), h.value.to_string()))
+                .collect();
+            let host = headers
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+                .map(|(_, value)| value.clone());
             let now = net.time();
-            let answer = interface.respond(&mut net, &method, &path, &body, now);
-            let content_type = tiny_http::Header::from_bytes("Content-Type", answer.content_type)
-                .expect("a valid header");
-            let response = tiny_http::Response::from_data(answer.body)
-                .with_status_code(answer.status)
-                .with_header(content_type);
+            let answer = interface.respond_http(
+                &mut net,
+                &method,
+                &url,
+                host.as_deref(),
+                headers,
+                &body,
+                now,
+            );
+            let mut response =
+                tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
+            if !answer.content_type.is_empty() {
+                response.add_header(
+                    tiny_http::Header::from_bytes("Content-Type", answer.content_type)
+                        .expect("a valid header"),
+                );
+            }
+            for (name, value) in &answer.headers {
+                // A header tiny_http cannot carry (bad bytes) is dropped rather than failing the answer.
+                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+                {
+                    response.add_header(header);
+                }
+            }
             let _ = request.respond(response);
         }
         net

@@ -28,6 +28,26 @@ fn candid_bytes(text: &str) -> Result<Vec<u8>, String> {
     args.to_bytes().map_err(|e| e.to_string())
 }
 
+/// The Candid text `text` as the module's init argument: typed by its `candid:service` metadata when
+/// it has one (as dfx and icp-cli type it: `8` is then a `nat8` where the interface says so).
+fn init_bytes(wasm: &[u8], text: &str) -> Result<Vec<u8>, String> {
+    let args: IDLArgs =
+        candid_parser::parse_idl_args(text).map_err(|e| format!("bad Candid {text:?}: {e}"))?;
+    let Some(service) = localnet::module_metadata(wasm, "candid:service")? else {
+        return args.to_bytes().map_err(|e| e.to_string());
+    };
+    let did = String::from_utf8(service.contents).map_err(|e| e.to_string())?;
+    let (env, actor) = candid_parser::utils::CandidSource::Text(&did)
+        .load()
+        .map_err(|e| format!("the module's candid:service does not parse: {e}"))?;
+    let inits = match actor.as_ref().map(|t| t.as_ref()) {
+        Some(candid::types::TypeInner::Class(inits, _)) => inits.clone(),
+        _ => Vec::new(),
+    };
+    args.to_bytes_with_types(&env, &inits)
+        .map_err(|e| format!("the init argument does not match the interface: {e}"))
+}
+
 fn show(bytes: &[u8]) -> String {
     match IDLArgs::from_bytes(bytes) {
         Ok(args) => args.to_string(),
@@ -43,8 +63,8 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     let mut allow_remote = false;
     let mut seed = "localnet".to_string();
     let mut state_dir: Option<std::path::PathBuf> = None;
-    // (wasm path, init argument, installing principal)
-    let mut installs: Vec<(String, Vec<u8>, Principal)> = Vec::new();
+    // (wasm path, init argument as Candid text, installing principal)
+    let mut installs: Vec<(String, String, Principal)> = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || {
             args.next()
@@ -55,14 +75,14 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--allow-remote" => allow_remote = true,
             "--seed" => seed = value()?,
             "--state-dir" => state_dir = Some(value()?.into()),
-            "--install" => installs.push((value()?, candid_bytes("()")?, Principal::anonymous())),
+            "--install" => installs.push((value()?, "()".into(), Principal::anonymous())),
             "--init" | "--as" => {
                 let last = installs
                     .last_mut()
                     .ok_or_else(|| format!("{flag} follows an --install\n{SERVE_USAGE}"))?;
                 let v = value()?;
                 if flag == "--init" {
-                    last.1 = candid_bytes(&v)?;
+                    last.1 = v;
                 } else {
                     last.2 = Principal::from_text(&v).map_err(|e| format!("--as: {e}"))?;
                 }
@@ -86,6 +106,7 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     let mut installed = Vec::new();
     for (path, init, controller) in installs {
         let wasm = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+        let init = init_bytes(&wasm, &init).map_err(|e| format!("{path}: {e}"))?;
         let id = net.create_canister(controller);
         net.install_canister(id, &wasm, init, controller)
             .map_err(|e| format!("{path}: install failed: {e}"))?;
@@ -134,7 +155,7 @@ fn run() -> Result<(), String> {
     let wasm = std::fs::read(&wasm_path).map_err(|e| format!("{wasm_path}: {e}"))?;
     let mut seed = 0;
     let mut caller = Principal::from_slice(&[0xCA; 29]);
-    let mut init = candid_bytes("()")?;
+    let mut init = "()".to_string();
     let mut steps = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || {
@@ -144,7 +165,7 @@ fn run() -> Result<(), String> {
         match flag.as_str() {
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--as" => caller = Principal::from_text(value()?).map_err(|e| format!("--as: {e}"))?,
-            "--init" => init = candid_bytes(&value()?)?,
+            "--init" => init = value()?,
             "--update" | "--query" => {
                 let method = value()?;
                 let arg = value()?;
@@ -157,7 +178,7 @@ fn run() -> Result<(), String> {
     let mut net = LocalNet::new(seed);
     let id = net.create_canister(caller);
     let report = net
-        .install_canister(id, &wasm, init, caller)
+        .install_canister(id, &wasm, init_bytes(&wasm, &init)?, caller)
         .map_err(|e| format!("install failed: {e}"))?;
     println!(
         "installed {wasm_path} as {id} ({} instructions)",
