@@ -51,18 +51,29 @@ impl RootKey {
 
     /// A certificate over `tree`, CBOR-encoded: `{tree, signature}`.
     pub fn certify(&self, tree: HashTree) -> Vec<u8> {
+        let signature = self.sign_root(&tree);
+        certificate_cbor(tree, signature)
+    }
+
+    /// The signature of `tree`'s root hash. Any tree with the same root hash — the same tree with
+    /// parts pruned — is certified by it: one signature serves every answer of a round.
+    pub fn sign_root(&self, tree: &HashTree) -> Vec<u8> {
         let mut message = STATE_ROOT_DOMAIN.to_vec();
         message.extend_from_slice(&tree.digest());
-        let signature = self.secret.sign(&message).serialize().to_vec();
-        let certificate = Certificate {
-            tree,
-            signature,
-            delegation: None,
-        };
-        let mut out = Vec::new();
-        ciborium::ser::into_writer(&certificate, &mut out).expect("writing to a Vec cannot fail");
-        out
+        self.secret.sign(&message).serialize().to_vec()
     }
+}
+
+/// A certificate `{tree, signature}`, CBOR-encoded.
+pub fn certificate_cbor(tree: HashTree, signature: Vec<u8>) -> Vec<u8> {
+    let certificate = Certificate {
+        tree,
+        signature,
+        delegation: None,
+    };
+    let mut out = Vec::new();
+    ciborium::ser::into_writer(&certificate, &mut out).expect("writing to a Vec cannot fail");
+    out
 }
 
 /// Unsigned LEB128: how the state tree holds `/time` (nanoseconds) and reject codes.

@@ -8,7 +8,7 @@
 //! `read_state` (v2, v3) of `/time`, `/subnet`, `/request_status` and `/canister/<id>/{module_hash,
 //! controllers}`. Every other route answers 404 with the route named.
 
-use crate::certification::{labeled_tree, leb128, NodeKey, RootKey};
+use crate::certification::{certificate_cbor, labeled_tree, leb128, NodeKey, RootKey};
 use crate::ingress::{self, Request, RequestType};
 use crate::{reject_code, LocalNet, MessageId, Reject};
 use candid::Principal;
@@ -74,6 +74,26 @@ pub fn error_code(reject: &Reject) -> &'static str {
     }
 }
 
+/// An HTTP request as the server received it.
+#[derive(Clone, Debug)]
+pub struct HttpIn {
+    pub method: String,
+    /// Path and query.
+    pub url: String,
+    pub host: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A request routed: answered, or a call whose answer is awaited (and certified with the others).
+enum Routed {
+    Done(Response),
+    Awaiting {
+        request_id: [u8; 32],
+        message: MessageId,
+    },
+}
+
 /// A call's request id, who sent it and the message localnet runs it as.
 struct Submitted {
     sender: Principal,
@@ -121,28 +141,124 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Response {
+        let request = HttpIn {
+            method: method.to_string(),
+            url: url.to_string(),
+            host: host.map(str::to_string),
+            headers,
+            body: body.to_vec(),
+        };
+        self.respond_many(net, vec![request], now)
+            .pop()
+            .expect("one answer per request")
+    }
+
+    /// Answers requests received together, as one round: every call among them is executed, then
+    /// one root-key signature certifies all their answers (each client gets the tree with the other
+    /// requests' statuses pruned, so none sees another's reply), as a subnet certifies a round.
+    pub fn respond_many(
+        &mut self,
+        net: &mut LocalNet,
+        requests: Vec<HttpIn>,
+        now: u64,
+    ) -> Vec<Response> {
+        let routed = requests
+            .into_iter()
+            .map(|r| self.route_http(net, r, now))
+            .collect();
+        self.finish(net, routed, now)
+    }
+
+    fn route_http(&mut self, net: &mut LocalNet, request: HttpIn, now: u64) -> Routed {
+        let HttpIn {
+            method,
+            url,
+            host,
+            headers,
+            body,
+        } = request;
         let api = url.starts_with("/api/");
-        match crate::gateway::target(host, url) {
-            Some(Ok(canister)) if !api => crate::gateway::respond(
+        match crate::gateway::target(host.as_deref(), &url) {
+            Some(Ok(canister)) if !api => Routed::Done(crate::gateway::respond(
                 net,
                 canister,
                 crate::gateway::HttpRequest {
-                    method: method.to_string(),
-                    url: url.to_string(),
+                    method,
+                    url,
                     headers,
-                    body: body.to_vec(),
+                    body,
                     certificate_version: None,
                 },
-            ),
-            Some(Err(e)) if !api => Response::text(400, e),
-            None if !api => Response::text(
+            )),
+            Some(Err(e)) if !api => Routed::Done(Response::text(400, e)),
+            None if !api => Routed::Done(Response::text(
                 404,
                 format!(
                     "{method} {url}: name a canister, as http://<canister-id>.localhost:<port>/… or ?canisterId=<canister-id>"
                 ),
-            ),
-            _ => self.respond(net, method, url, body, now),
+            )),
+            _ => self.route(net, &method, &url, &body, now),
         }
+    }
+
+    /// Waits for the calls among `routed` to be answered and certifies their answers with one
+    /// signature.
+    fn finish(&self, net: &mut LocalNet, routed: Vec<Routed>, now: u64) -> Vec<Response> {
+        let awaited: Vec<[u8; 32]> = routed
+            .iter()
+            .filter_map(|r| match r {
+                Routed::Awaiting {
+                    request_id,
+                    message,
+                } => {
+                    let _ = net.await_call(*message);
+                    net.call_result(*message).map(|_| *request_id)
+                }
+                Routed::Done(_) => None,
+            })
+            .collect();
+        let signature = (!awaited.is_empty()).then(|| {
+            self.root
+                .sign_root(&self.answers_tree(net, &awaited, None, now))
+        });
+        routed
+            .into_iter()
+            .map(|r| match r {
+                Routed::Done(response) => response,
+                Routed::Awaiting { request_id, .. } => match &signature {
+                    Some(signature) if awaited.contains(&request_id) => {
+                        let tree = self.answers_tree(net, &awaited, Some(&request_id), now);
+                        Response::cbor(&Value::Map(vec![
+                            (text("status"), text("replied")),
+                            (
+                                text("certificate"),
+                                Value::Bytes(certificate_cbor(tree, signature.clone())),
+                            ),
+                        ]))
+                    }
+                    // Not executed within localnet's rounds per call: the client polls.
+                    _ => accepted(),
+                },
+            })
+            .collect()
+    }
+
+    /// `/request_status/…` of the calls `ids` and `/time`; with `only`, the other calls' statuses
+    /// pruned (the root hash is the same).
+    fn answers_tree(
+        &self,
+        net: &LocalNet,
+        ids: &[[u8; 32]],
+        only: Option<&[u8; 32]>,
+        now: u64,
+    ) -> HashTree {
+        labeled_tree(BTreeMap::from([
+            (
+                b"request_status".to_vec(),
+                self.request_status_tree(net, ids, only),
+            ),
+            (b"time".to_vec(), leaf(leb128(now))),
+        ]))
     }
 
     /// Answers one request of the IC's HTTP API received at `now` (nanoseconds).
@@ -154,38 +270,77 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Response {
+        let routed = self.route(net, method, path, body, now);
+        self.finish(net, vec![routed], now)
+            .pop()
+            .expect("one answer per request")
+    }
+
+    fn route(
+        &mut self,
+        net: &mut LocalNet,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Routed {
+        Routed::Done(match self.route_api(net, method, path, body, now) {
+            Ok(response) => response,
+            Err(awaiting) => return awaiting,
+        })
+    }
+
+    /// The answer, or (as `Err`) a call to wait for.
+    fn route_api(
+        &mut self,
+        net: &mut LocalNet,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        now: u64,
+    ) -> Result<Response, Routed> {
         if !std::sync::Arc::ptr_eq(net.root_key(), &self.root) {
             // Certified data in queries is signed by the key clients were given.
             net.set_root_key(std::sync::Arc::clone(&self.root));
         }
         if body.len() > MAX_REQUEST_BYTES {
-            return Response::text(
+            return Ok(Response::text(
                 413,
                 format!("the request exceeds {MAX_REQUEST_BYTES} bytes"),
-            );
+            ));
         }
         let path = path.split('?').next().unwrap_or_default();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (method, segments.as_slice()) {
+        Ok(match (method, segments.as_slice()) {
             ("GET", ["api", "v2", "status"]) => self.status(),
             ("POST", ["api", version @ ("v2" | "v3" | "v4"), "canister", id, endpoint]) => {
                 let effective = match Principal::from_text(id) {
                     Ok(effective) => effective,
-                    Err(e) => return Response::text(400, format!("invalid canister id {id}: {e}")),
+                    Err(e) => {
+                        return Ok(Response::text(
+                            400,
+                            format!("invalid canister id {id}: {e}"),
+                        ))
+                    }
                 };
                 let request = match ingress::authenticate(body, now) {
                     Ok(request) => request,
-                    Err(e) => return Response::text(400, e.to_string()),
+                    Err(e) => return Ok(Response::text(400, e.to_string())),
                 };
                 match (*version, *endpoint) {
                     ("v2" | "v3", "query") => self.query(net, effective, request, now),
                     ("v2" | "v3", "read_state") => self.read_state(net, request, now),
-                    (_, "call") => self.call(net, effective, request, version == &"v2", now),
+                    (_, "call") => {
+                        return match self.call(net, effective, request, version == &"v2") {
+                            Routed::Done(response) => Ok(response),
+                            awaiting => Err(awaiting),
+                        }
+                    }
                     _ => Response::text(404, format!("{method} {path} is not served by localnet")),
                 }
             }
             _ => Response::text(404, format!("{method} {path} is not served by localnet")),
-        }
+        })
     }
 
     fn status(&self) -> Response {
@@ -248,63 +403,45 @@ impl Interface {
         effective: Principal,
         request: Request,
         accepted_only: bool,
-        now: u64,
-    ) -> Response {
+    ) -> Routed {
         let t = match checked(request, RequestType::Call, effective) {
             Ok(target) => target,
-            Err(refusal) => return refusal,
+            Err(refusal) => return Routed::Done(refusal),
         };
         let (request_id, sender) = (t.request_id, t.sender);
-        if let Some(known) = self.calls.get(&request_id) {
+        let message = match self.calls.get(&request_id) {
             // A resubmission of the same request (agents retry): it runs once.
-            if accepted_only {
-                return accepted();
-            }
-            return self.call_answer(net, request_id, known.message, now);
-        }
-        let message = match net.submit_call(t.canister, sender, &t.method, t.arg) {
-            Ok(message) => message,
-            Err(reject) => {
-                let fields = reject_fields(&reject, "non_replicated_rejection");
-                return Response::cbor(&Value::Map(
-                    fields.into_iter().map(|(k, v)| (text(k), v)).collect(),
-                ));
-            }
+            Some(known) => known.message,
+            None => match net.submit_call(t.canister, sender, &t.method, t.arg) {
+                Ok(message) => {
+                    self.calls.insert(request_id, Submitted { sender, message });
+                    message
+                }
+                Err(reject) => {
+                    let fields = reject_fields(&reject, "non_replicated_rejection");
+                    return Routed::Done(Response::cbor(&Value::Map(
+                        fields.into_iter().map(|(k, v)| (text(k), v)).collect(),
+                    )));
+                }
+            },
         };
-        self.calls.insert(request_id, Submitted { sender, message });
         if accepted_only {
-            return accepted();
+            return Routed::Done(accepted());
         }
-        // Synchronous: run until the call is answered (bounded by localnet's rounds per call).
-        let _ = net.await_call(message);
-        self.call_answer(net, request_id, message, now)
+        Routed::Awaiting {
+            request_id,
+            message,
+        }
     }
 
-    fn call_answer(
+    /// `/request_status/<id>/…` of the calls named (`unknown` calls are left out: absent); with
+    /// `only`, every other call's status is pruned to its hash.
+    fn request_status_tree(
         &self,
         net: &LocalNet,
-        request_id: [u8; 32],
-        message: MessageId,
-        now: u64,
-    ) -> Response {
-        let Some(_) = net.call_result(message) else {
-            return accepted();
-        };
-        let tree = labeled_tree(BTreeMap::from([
-            (
-                b"request_status".to_vec(),
-                self.request_status_tree(net, &[request_id]),
-            ),
-            (b"time".to_vec(), leaf(leb128(now))),
-        ]));
-        Response::cbor(&Value::Map(vec![
-            (text("status"), text("replied")),
-            (text("certificate"), Value::Bytes(self.root.certify(tree))),
-        ]))
-    }
-
-    /// `/request_status/<id>/…` of the calls named (`unknown` calls are left out: absent).
-    fn request_status_tree(&self, net: &LocalNet, ids: &[[u8; 32]]) -> HashTree {
+        ids: &[[u8; 32]],
+        only: Option<&[u8; 32]>,
+    ) -> HashTree {
         let mut entries = BTreeMap::new();
         for id in ids {
             let Some(submitted) = self.calls.get(id) else {
@@ -331,6 +468,10 @@ impl Interface {
                         leaf(error_code(&reject).as_bytes().to_vec()),
                     ),
                 ])),
+            };
+            let status = match only {
+                Some(kept) if kept != id => ic_certification::pruned(status.digest()),
+                _ => status,
             };
             entries.insert(id.to_vec(), status);
         }
@@ -446,7 +587,7 @@ impl Interface {
         if !statuses.is_empty() {
             top.insert(
                 b"request_status".to_vec(),
-                self.request_status_tree(net, &statuses),
+                self.request_status_tree(net, &statuses, None),
             );
         }
         if !canisters.is_empty() {

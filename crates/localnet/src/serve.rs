@@ -31,6 +31,55 @@ fn follow_wall_clock(net: &mut LocalNet) {
     net.tick();
 }
 
+/// Requests answered in one round at most.
+const MAX_BATCH: usize = 64;
+
+/// The request as the interface takes it (`None` if its body cannot be read).
+fn read(request: &mut tiny_http::Request) -> Option<crate::interface::HttpIn> {
+    let mut body = Vec::new();
+    let limit = crate::interface::MAX_REQUEST_BYTES as u64 + 1;
+    request
+        .as_reader()
+        .take(limit)
+        .read_to_end(&mut body)
+        .ok()?;
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|h| (h.field.to_string(), h.value.to_string()))
+        .collect();
+    let host = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+        .map(|(_, value)| value.clone());
+    Some(crate::interface::HttpIn {
+        method: request.method().as_str().to_string(),
+        url: request.url().to_string(),
+        host,
+        headers,
+        body,
+    })
+}
+
+fn http_response(
+    answer: crate::interface::Response,
+) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
+    if !answer.content_type.is_empty() {
+        response.add_header(
+            tiny_http::Header::from_bytes("Content-Type", answer.content_type)
+                .expect("a valid header"),
+        );
+    }
+    for (name, value) in &answer.headers {
+        // A header tiny_http cannot carry (bad bytes) is dropped rather than failing the answer.
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
+    }
+    response
+}
+
 /// A running server.
 pub struct Serving {
     pub addr: SocketAddr,
@@ -79,53 +128,35 @@ pub fn serve(
     let thread = std::thread::spawn(move || {
         while !stopping.load(Ordering::SeqCst) {
             follow_wall_clock(&mut net);
-            let Ok(Some(mut request)) = server.recv_timeout(IDLE_ROUND) else {
+            let Ok(Some(first)) = server.recv_timeout(IDLE_ROUND) else {
                 continue;
             };
-            let mut body = Vec::new();
-            let limit = crate::interface::MAX_REQUEST_BYTES as u64 + 1;
-            let mut reader = request.as_reader();
-            if (&mut reader).take(limit).read_to_end(&mut body).is_err() {
-                let _ = request.respond(tiny_http::Response::empty(400));
-                continue;
-            }
-            let method = request.method().as_str().to_string();
-            let url = request.url().to_string();
-            let headers: Vec<(String, String)> = request
-                .headers()
-                .iter()
-                .map(|h| (h.field.to_string(), h.value.to_string()))
-                .collect();
-            let host = headers
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case("host"))
-                .map(|(_, value)| value.clone());
-            let now = net.time();
-            let answer = interface.respond_http(
-                &mut net,
-                &method,
-                &url,
-                host.as_deref(),
-                headers,
-                &body,
-                now,
-            );
-            let mut response =
-                tiny_http::Response::from_data(answer.body).with_status_code(answer.status);
-            if !answer.content_type.is_empty() {
-                response.add_header(
-                    tiny_http::Header::from_bytes("Content-Type", answer.content_type)
-                        .expect("a valid header"),
-                );
-            }
-            for (name, value) in &answer.headers {
-                // A header tiny_http cannot carry (bad bytes) is dropped rather than failing the answer.
-                if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
-                {
-                    response.add_header(header);
+            // Every request already waiting is answered in the same round (one certificate).
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match server.try_recv() {
+                    Ok(Some(request)) => batch.push(request),
+                    _ => break,
                 }
             }
-            let _ = request.respond(response);
+            let mut requests = Vec::new();
+            let mut received = Vec::new();
+            for mut request in batch {
+                match read(&mut request) {
+                    Some(input) => {
+                        requests.push(input);
+                        received.push(request);
+                    }
+                    None => {
+                        let _ = request.respond(tiny_http::Response::empty(400));
+                    }
+                }
+            }
+            let now = net.time();
+            let answers = interface.respond_many(&mut net, requests, now);
+            for (request, answer) in received.into_iter().zip(answers) {
+                let _ = request.respond(http_response(answer));
+            }
         }
         net
     });

@@ -385,3 +385,53 @@ fn a_trapping_call_is_certified_as_rejected() {
         b"IC0503"
     );
 }
+
+/// Calls received together are answered as one round: one root-key signature certifies every
+/// answer, and each client's tree has the other calls' statuses pruned — it verifies, shows its own
+/// reply, and reveals nothing of the other's.
+#[test]
+fn calls_received_together_share_one_signature_and_see_only_their_own_status() {
+    let (mut net, mut interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let bob = Ed25519Identity::from_secret([2; 32]);
+    let (a, a_id) = call_content(&alice, id, "inc");
+    let (b, b_id) = call_content(&bob, id, "inc");
+    let path = format!("/api/v3/canister/{id}/call");
+    let request = |body: Vec<u8>| localnet::interface::HttpIn {
+        method: "POST".into(),
+        url: path.clone(),
+        host: None,
+        headers: vec![],
+        body,
+    };
+    let answers = interface.respond_many(
+        &mut net,
+        vec![request(alice.envelope(a)), request(bob.envelope(b))],
+        NOW,
+    );
+    let certificates: Vec<ic_certification::Certificate> = answers
+        .iter()
+        .map(|answer| verified_certificate(&interface, &certificate_of(&decode(answer))))
+        .collect();
+    assert_eq!(certificates[0].signature, certificates[1].signature);
+    for (certificate, own, other) in [
+        (&certificates[0], &a_id, &b_id),
+        (&certificates[1], &b_id, &a_id),
+    ] {
+        assert_eq!(
+            found(certificate, &[b"request_status", own, b"status"]),
+            b"replied"
+        );
+        assert!(matches!(
+            certificate
+                .tree
+                .lookup_path([&b"request_status"[..], other, b"status"]),
+            ic_certification::LookupResult::Unknown
+        ));
+    }
+    // Both ran: the counter moved twice.
+    let state = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    assert_eq!(i32::from_le_bytes(state[0..4].try_into().unwrap()), 2);
+}

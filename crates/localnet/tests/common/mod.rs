@@ -43,7 +43,7 @@ pub fn get<'a>(map: &'a [(Value, Value)], name: &str) -> &'a Value {
 
 /// A certificate from an answer: its signature verifies against the root key over its tree.
 pub fn verified_certificate(interface: &Interface, bytes: &[u8]) -> ic_certification::Certificate {
-    let certificate: ic_certification::Certificate = ciborium::de::from_reader(bytes).unwrap();
+    let certificate: ic_certification::Certificate = serde_cbor::from_slice(bytes).unwrap();
     let mut message = localnet::certification::STATE_ROOT_DOMAIN.to_vec();
     message.extend_from_slice(&certificate.tree.digest());
     ic_verify_bls_signature::verify_bls_signature(
