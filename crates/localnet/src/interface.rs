@@ -276,6 +276,7 @@ impl Interface {
             .expect("one answer per request")
     }
 
+    /// The answer, or a call to wait for.
     fn route(
         &mut self,
         net: &mut LocalNet,
@@ -284,40 +285,25 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Routed {
-        Routed::Done(match self.route_api(net, method, path, body, now) {
-            Ok(response) => response,
-            Err(awaiting) => return awaiting,
-        })
-    }
-
-    /// The answer, or (as `Err`) a call to wait for.
-    fn route_api(
-        &mut self,
-        net: &mut LocalNet,
-        method: &str,
-        path: &str,
-        body: &[u8],
-        now: u64,
-    ) -> Result<Response, Routed> {
         if !std::sync::Arc::ptr_eq(net.root_key(), &self.root) {
             // Certified data in queries is signed by the key clients were given.
             net.set_root_key(std::sync::Arc::clone(&self.root));
         }
         if body.len() > MAX_REQUEST_BYTES {
-            return Ok(Response::text(
+            return Routed::Done(Response::text(
                 413,
                 format!("the request exceeds {MAX_REQUEST_BYTES} bytes"),
             ));
         }
         let path = path.split('?').next().unwrap_or_default();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        Ok(match (method, segments.as_slice()) {
+        Routed::Done(match (method, segments.as_slice()) {
             ("GET", ["api", "v2", "status"]) => self.status(),
             ("POST", ["api", version @ ("v2" | "v3" | "v4"), "canister", id, endpoint]) => {
                 let effective = match Principal::from_text(id) {
                     Ok(effective) => effective,
                     Err(e) => {
-                        return Ok(Response::text(
+                        return Routed::Done(Response::text(
                             400,
                             format!("invalid canister id {id}: {e}"),
                         ))
@@ -325,17 +311,12 @@ impl Interface {
                 };
                 let request = match ingress::authenticate(body, now) {
                     Ok(request) => request,
-                    Err(e) => return Ok(Response::text(400, e.to_string())),
+                    Err(e) => return Routed::Done(Response::text(400, e.to_string())),
                 };
                 match (*version, *endpoint) {
                     ("v2" | "v3", "query") => self.query(net, effective, request, now),
                     ("v2" | "v3", "read_state") => self.read_state(net, request, now),
-                    (_, "call") => {
-                        return match self.call(net, effective, request, version == &"v2") {
-                            Routed::Done(response) => Ok(response),
-                            awaiting => Err(awaiting),
-                        }
-                    }
+                    (_, "call") => return self.call(net, effective, request, version == &"v2"),
                     _ => Response::text(404, format!("{method} {path} is not served by localnet")),
                 }
             }

@@ -435,3 +435,28 @@ fn calls_received_together_share_one_signature_and_see_only_their_own_status() {
         .unwrap();
     assert_eq!(i32::from_le_bytes(state[0..4].try_into().unwrap()), 2);
 }
+
+/// A body over the limit is refused before it is decoded (413), by the API and the gateway alike.
+#[test]
+fn an_oversize_request_is_refused_unread() {
+    let (mut net, mut interface, id) = setup();
+    let huge = vec![0u8; localnet::interface::MAX_REQUEST_BYTES + 1];
+    let call = interface.respond(
+        &mut net,
+        "POST",
+        &format!("/api/v3/canister/{id}/call"),
+        &huge,
+        NOW,
+    );
+    assert_eq!(call.status, 413);
+    let page = interface.respond_http(
+        &mut net,
+        "POST",
+        &format!("/?canisterId={id}"),
+        None,
+        vec![],
+        &huge,
+        NOW,
+    );
+    assert_eq!(page.status, 413);
+}
