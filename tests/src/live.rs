@@ -50,6 +50,8 @@ pub struct Live {
     pub mappings: PathBuf,
     pub newcomer_pem: PathBuf,
     pub env_file: PathBuf,
+    /// The root key, DER hex (what icp.yaml's `root-key` and dfx's `--root-key` take).
+    pub root_key_file: PathBuf,
 }
 
 /// Funds the newcomer, starts the spare node, writes the newcomer's files under `project/.icp/data`
@@ -117,6 +119,8 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
 
     let interface = Interface::new(SEED);
     let root_key_der = interface.root.public_key_der();
+    let root_key_file = data.join("root-key.hex");
+    write(&root_key_file, &format!("{}\n", hex::encode(&root_key_der)))?;
     let NeuraNft { net, nodes, .. } = w;
     let serving = localnet::serve::serve(net, interface, bind, false)?;
     let mut nodes: Vec<hpc_node::RunningNode> = nodes.into_iter().flatten().collect();
@@ -133,6 +137,7 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
         mappings,
         newcomer_pem,
         env_file,
+        root_key_file,
     })
 }
 
@@ -171,6 +176,11 @@ impl Live {
             self.newcomer
         );
         let _ = writeln!(w, "         {}", self.env_file.display());
+        let _ = writeln!(
+            w,
+            "         {} (the root key)",
+            self.root_key_file.display()
+        );
         let _ = writeln!(
             w,
             "\nicp.yaml names this network '{ENVIRONMENT}'. Try (docs/walkthrough.md goes on from here):"

@@ -133,6 +133,8 @@ fn the_main_job_binary_serves_and_ends_with_exit() {
             "royalties"
         ]
     );
+    let root_key = std::fs::read_to_string(project.join(".icp/data/root-key.hex")).unwrap();
+    assert!(stdout.contains(&format!("root key (DER hex): {}", root_key.trim())));
     for id in mappings.values() {
         assert!(stdout.contains(id.as_str()), "{id} is printed");
     }

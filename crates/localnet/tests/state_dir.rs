@@ -150,7 +150,16 @@ fn ctrl_c_saves_the_network_and_a_restart_serves_it_again() {
         .output()
         .unwrap();
     assert!(!refused.status.success());
-    let server = start(&["--state-dir", state_dir]);
+    let root_key_file = dir.with_extension("root-key");
+    let server = start(&[
+        "--state-dir",
+        state_dir,
+        "--root-key-file",
+        root_key_file.to_str().unwrap(),
+    ]);
+    let root_key = std::fs::read_to_string(&root_key_file).unwrap();
+    assert_eq!(root_key.trim().len(), 266, "the DER root key in hex");
+    std::fs::remove_file(&root_key_file).unwrap();
     assert_eq!(
         &counters(&server, id, &alice)[..3],
         &[3, 3, 3],

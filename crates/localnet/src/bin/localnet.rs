@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! localnet serve [--bind 127.0.0.1:4943] [--allow-remote] [--seed TEXT] [--state-dir DIR]
+//!                [--root-key-file PATH]
 //!                [--install <canister.wasm> [--init '(candid)'] [--as <principal>]] ...
 //! ```
 //! Serves the IC's HTTP interface to real clients (see `localnet::interface`), with the canisters
@@ -56,13 +57,14 @@ fn show(bytes: &[u8]) -> String {
 }
 
 const SERVE_USAGE: &str = "usage: localnet serve [--bind ADDR] [--allow-remote] [--seed TEXT] \
-[--state-dir DIR] [--install WASM [--init '(ARGS)'] [--as PRINCIPAL]] ...";
+[--state-dir DIR] [--root-key-file PATH] [--install WASM [--init '(ARGS)'] [--as PRINCIPAL]] ...";
 
 fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     let mut bind: std::net::SocketAddr = "127.0.0.1:4943".parse().expect("a socket address");
     let mut allow_remote = false;
     let mut seed = "localnet".to_string();
     let mut state_dir: Option<std::path::PathBuf> = None;
+    let mut root_key_file: Option<String> = None;
     // (wasm path, init argument as Candid text, installing principal)
     let mut installs: Vec<(String, String, Principal)> = Vec::new();
     while let Some(flag) = args.next() {
@@ -75,6 +77,7 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
             "--allow-remote" => allow_remote = true,
             "--seed" => seed = value()?,
             "--state-dir" => state_dir = Some(value()?.into()),
+            "--root-key-file" => root_key_file = Some(value()?),
             "--install" => installs.push((value()?, "()".into(), Principal::anonymous())),
             "--init" | "--as" => {
                 let last = installs
@@ -114,6 +117,9 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     }
     let interface = localnet::interface::Interface::new(seed.as_bytes());
     let root_key = hex::encode(interface.root.public_key_der());
+    if let Some(path) = &root_key_file {
+        std::fs::write(path, format!("{root_key}\n")).map_err(|e| format!("{path}: {e}"))?;
+    }
     let serving = localnet::serve::serve(net, interface, bind, allow_remote)?;
     println!(
         "localnet serves the IC HTTP interface at http://{}",
