@@ -94,6 +94,27 @@ pub fn labeled_tree(entries: std::collections::BTreeMap<Vec<u8>, HashTree>) -> H
         .unwrap_or_else(ic_certification::empty)
 }
 
+/// [`labeled_tree`] with every entry but `kept` pruned to its hash, label and all (the same root
+/// hash: a certificate of the whole tree certifies it).
+pub fn labeled_tree_keeping(
+    entries: std::collections::BTreeMap<Vec<u8>, HashTree>,
+    kept: &[u8],
+) -> HashTree {
+    entries
+        .into_iter()
+        .rev()
+        .map(|(label, tree)| {
+            let node = ic_certification::labeled(label.clone(), tree);
+            if label == kept {
+                node
+            } else {
+                ic_certification::pruned(node.digest())
+            }
+        })
+        .reduce(|right, left| ic_certification::fork(left, right))
+        .unwrap_or_else(ic_certification::empty)
+}
+
 /// The domain separator of a node's signature on a query response.
 pub const RESPONSE_DOMAIN: &[u8] = b"\x0Bic-response";
 

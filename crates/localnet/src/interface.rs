@@ -162,11 +162,19 @@ impl Interface {
         requests: Vec<HttpIn>,
         now: u64,
     ) -> Vec<Response> {
+        self.attach(net);
         let routed = requests
             .into_iter()
             .map(|r| self.route_http(net, r, now))
             .collect();
         self.finish(net, routed, now)
+    }
+
+    /// Certified data in queries is signed by the key clients were given.
+    fn attach(&self, net: &mut LocalNet) {
+        if !std::sync::Arc::ptr_eq(net.root_key(), &self.root) {
+            net.set_root_key(std::sync::Arc::clone(&self.root));
+        }
     }
 
     fn route_http(&mut self, net: &mut LocalNet, request: HttpIn, now: u64) -> Routed {
@@ -270,6 +278,7 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Response {
+        self.attach(net);
         let routed = self.route(net, method, path, body, now);
         self.finish(net, vec![routed], now)
             .pop()
@@ -285,10 +294,6 @@ impl Interface {
         body: &[u8],
         now: u64,
     ) -> Routed {
-        if !std::sync::Arc::ptr_eq(net.root_key(), &self.root) {
-            // Certified data in queries is signed by the key clients were given.
-            net.set_root_key(std::sync::Arc::clone(&self.root));
-        }
         if body.len() > MAX_REQUEST_BYTES {
             return Routed::Done(Response::text(
                 413,
@@ -450,13 +455,14 @@ impl Interface {
                     ),
                 ])),
             };
-            let status = match only {
-                Some(kept) if kept != id => ic_certification::pruned(status.digest()),
-                _ => status,
-            };
             entries.insert(id.to_vec(), status);
         }
-        labeled_tree(entries)
+        match only {
+            // The other requests' nodes are pruned whole, labels included: a client learns neither
+            // another request's id nor its status.
+            Some(kept) => crate::certification::labeled_tree_keeping(entries, kept),
+            None => labeled_tree(entries),
+        }
     }
 
     /// `read_state`: a certificate over `/time` and the requested paths' subtrees (sent unpruned).

@@ -162,6 +162,8 @@ struct CanisterSlot {
     settings: ic_management_canister_types::CanisterSettings,
     /// Wasm chunks uploaded for `install_chunked_code`, by SHA-256.
     chunks: BTreeMap<[u8; 32], Vec<u8>>,
+    /// The code version of a canister with no code (what it had when uninstalled).
+    version: u64,
 }
 
 /// How long [`LocalNet::await_call`] keeps ticking.
@@ -194,6 +196,8 @@ pub struct LocalNet {
     http_pending: BTreeMap<u64, PendingOutcall>,
     http_loopback: Vec<String>,
     root_key: Arc<certification::RootKey>,
+    /// Time is set from outside (the wall clock, when serving): rounds do not move it.
+    external_clock: bool,
 }
 
 /// An outcall and whom to answer.
@@ -276,6 +280,7 @@ impl LocalNet {
             http_pending: BTreeMap::new(),
             http_loopback: Vec::new(),
             root_key: Arc::new(certification::RootKey::from_seed(&seed.to_be_bytes())),
+            external_clock: false,
         }
     }
 
@@ -290,13 +295,21 @@ impl LocalNet {
         self.time
     }
 
+    /// Rounds stop moving the clock: only [`LocalNet::advance_time`] does (`localnet serve` follows
+    /// the wall clock, so that no amount of rounds a client causes puts the network ahead of it).
+    pub fn set_external_clock(&mut self, external: bool) {
+        self.external_clock = external;
+    }
+
     pub fn advance_time(&mut self, duration: std::time::Duration) {
         self.time += duration.as_nanos() as u64;
     }
 
     /// One round: time moves on, due timers fire, expired calls are answered, queued messages run.
     pub fn tick(&mut self) {
-        self.time += ROUND_NANOS;
+        if !self.external_clock {
+            self.time += ROUND_NANOS;
+        }
         self.serve_loopback_outcalls();
         self.expire_callbacks();
         self.fire_timers();
@@ -480,6 +493,8 @@ impl LocalNet {
         let slot = self.slot(id)?;
         let mut ctx = Ctx::new(id, slot.controllers.clone());
         ctx.cycles = slot.cycles;
+        // The version never goes back (an uninstalled canister's calls must not reach new code).
+        ctx.version = slot.version;
         self.start_code(id, module, ctx, EntryKind::Init, arg, sender)
     }
 
@@ -599,11 +614,11 @@ impl LocalNet {
         sender: Principal,
     ) -> Result<CallReport, Reject> {
         self.check_controller(id, sender)?;
-        let old = self.canisters.get_mut(&id).and_then(|s| s.code.take());
-        let cycles = old
-            .as_ref()
-            .map_or(cost::INITIAL_CYCLES, |c| c.ctx().cycles);
+        // Compiled first: a module that does not compile leaves the canister as it was.
         let module = self.compile(wasm)?;
+        let slot_cycles = self.slot(id)?.cycles;
+        let old = self.canisters.get_mut(&id).and_then(|s| s.code.take());
+        let cycles = old.as_ref().map_or(slot_cycles, |c| c.ctx().cycles);
         let slot = self.slot(id)?;
         let mut ctx = Ctx::new(id, slot.controllers.clone());
         ctx.cycles = cycles;
@@ -1241,12 +1256,16 @@ impl LocalNet {
             .get(&cb.canister)
             .and_then(|s| s.code.as_ref())
             .map(|c| c.ctx().version);
+        // Refunds reach the canister whether or not its callback still exists.
+        if let Some(slot) = self.canisters.get_mut(&cb.canister) {
+            match slot.code.as_mut() {
+                Some(code) => code.ctx_mut().cycles = code.ctx().cycles.saturating_add(refund),
+                None => slot.cycles = slot.cycles.saturating_add(refund),
+            }
+        }
         if version_now != Some(cb.version) {
             // The caller was upgraded or uninstalled: its callbacks no longer exist.
             return self.close_if_done(cb.context);
-        }
-        if let Some(code) = self.code_mut(cb.canister) {
-            code.ctx_mut().cycles += refund;
         }
         let (kind, entry, arg, reject_info) = match response {
             Ok(data) => (EntryKind::ReplyCallback, cb.call.reply, data, None),

@@ -226,6 +226,19 @@ impl LocalNet {
                         ),
                     ));
                 }
+                if self
+                    .callbacks
+                    .values()
+                    .any(|cb| cb.canister == a.canister_id)
+                {
+                    return Err(reject(
+                        reject_code::CANISTER_ERROR,
+                        format!(
+                            "canister {} has calls in flight: it must be stopped before it is deleted",
+                            a.canister_id
+                        ),
+                    ));
+                }
                 self.canisters.remove(&a.canister_id);
                 Ok(empty())
             })(),
@@ -333,6 +346,7 @@ impl LocalNet {
                 cycles: cost::INITIAL_CYCLES,
                 settings: Default::default(),
                 chunks: BTreeMap::new(),
+                version: 0,
             },
         );
     }
@@ -386,6 +400,7 @@ impl LocalNet {
         let slot = self.canisters.get_mut(&id).expect("checked");
         if let Some(code) = slot.code.take() {
             slot.cycles = code.ctx().cycles;
+            slot.version = code.ctx().version + 1;
         }
         slot.chunks.clear();
     }
@@ -439,7 +454,7 @@ impl LocalNet {
                 CanisterStatus::Stopped => mgmt::CanisterStatusType::Stopped,
             },
             ready_for_migration: false,
-            version: slot.code.as_ref().map_or(0, |c| c.ctx().version),
+            version: slot.code.as_ref().map_or(slot.version, |c| c.ctx().version),
             settings: mgmt::DefiniteCanisterSettings {
                 controllers: slot.controllers.clone(),
                 compute_allocation: or_zero(&set.compute_allocation),

@@ -1,8 +1,9 @@
 //! A network saved to a directory and loaded back (`localnet serve --state-dir`): every canister's
 //! module as installed, heap, mutable globals, stable memory, certified data, timer, cycles, version,
 //! controllers, status, settings and chunk store, and the network's clock and counters, in one CBOR file
-//! written atomically. Calls in flight are run to completion first (bounded); what a canister was told
-//! is never lost, but outcalls no server answers and the ingress history (request statuses) are not kept.
+//! written atomically. Calls in flight are run to completion first (at most 1,000 rounds); what is still
+//! in flight after that — an outcall no server answers, a call waiting on one — is not saved, and its
+//! caller is never answered. The ingress history (request statuses for polling) is not kept either.
 
 use crate::canister::Canister;
 use crate::system_api::Ctx;
@@ -43,6 +44,8 @@ struct SavedCanister {
     #[serde(with = "serde_bytes")]
     settings: Vec<u8>,
     chunks: Vec<serde_bytes::ByteBuf>,
+    /// The version of a canister with no code (with code, the code's).
+    version: u64,
     code: Option<SavedCode>,
 }
 
@@ -138,6 +141,7 @@ impl LocalNet {
                     .values()
                     .map(|c| serde_bytes::ByteBuf::from(c.clone()))
                     .collect(),
+                version: slot.version,
                 code,
             });
         }
@@ -237,6 +241,7 @@ impl LocalNet {
                     cycles,
                     settings: candid::decode_one(&c.settings).map_err(|e| e.to_string())?,
                     chunks,
+                    version: c.version,
                 },
             );
         }

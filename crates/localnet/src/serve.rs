@@ -72,7 +72,21 @@ fn http_response(
         );
     }
     for (name, value) in &answer.headers {
-        // A header tiny_http cannot carry (bad bytes) is dropped rather than failing the answer.
+        // The server frames the answer itself: a canister's length or connection headers, and any
+        // header with control characters (a response split), are dropped.
+        let framing = [
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "keep-alive",
+            "upgrade",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h));
+        let control = name.chars().chain(value.chars()).any(|c| c.is_control());
+        if framing || control {
+            continue;
+        }
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(header);
         }
@@ -125,6 +139,8 @@ pub fn serve(
         .ok_or("the server has no IP address")?;
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = Arc::clone(&stop);
+    net.set_external_clock(true);
+    net.set_root_key(Arc::clone(&interface.root));
     let thread = std::thread::spawn(move || {
         while !stopping.load(Ordering::SeqCst) {
             follow_wall_clock(&mut net);
@@ -158,6 +174,7 @@ pub fn serve(
                 let _ = request.respond(http_response(answer));
             }
         }
+        net.set_external_clock(false);
         net
     });
     Ok(Serving {

@@ -479,7 +479,7 @@ pub fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
             let e = &mut c.data_mut().exec;
             let take = max.min(e.cycles_available - e.cycles_accepted);
             e.cycles_accepted += take;
-            c.data_mut().cycles += take;
+            c.data_mut().cycles = c.data().cycles.saturating_add(take);
             write_u128(&mut c, dst, take)
         },
     )?;
@@ -664,7 +664,7 @@ pub fn link(linker: &mut Linker<Ctx>) -> wasmtime::Result<()> {
         let fee = cost::call_cost((call.method.len() + call.arg.len()) as u64);
         if c.data().cycles < fee {
             // The call is not made; its cycles come back.
-            c.data_mut().cycles += call.cycles;
+            c.data_mut().cycles = c.data().cycles.saturating_add(call.cycles);
             return Ok(2);
         }
         c.data_mut().cycles -= fee;

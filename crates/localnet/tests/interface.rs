@@ -387,8 +387,8 @@ fn a_trapping_call_is_certified_as_rejected() {
 }
 
 /// Calls received together are answered as one round: one root-key signature certifies every
-/// answer, and each client's tree has the other calls' statuses pruned — it verifies, shows its own
-/// reply, and reveals nothing of the other's.
+/// answer, and each client's tree has the other calls pruned whole — it verifies, shows its own
+/// reply, and reveals neither the other's status nor its request id.
 #[test]
 fn calls_received_together_share_one_signature_and_see_only_their_own_status() {
     let (mut net, mut interface, id) = setup();
@@ -428,6 +428,11 @@ fn calls_received_together_share_one_signature_and_see_only_their_own_status() {
                 .lookup_path([&b"request_status"[..], other, b"status"]),
             ic_certification::LookupResult::Unknown
         ));
+    }
+    // Not even the other request's id is in a client's certificate.
+    for (answer, other) in [(&answers[0], &b_id), (&answers[1], &a_id)] {
+        let bytes = certificate_of(&decode(answer));
+        assert!(!bytes.windows(32).any(|w| w == &other[..]));
     }
     // Both ran: the counter moved twice.
     let state = net

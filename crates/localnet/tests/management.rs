@@ -598,3 +598,50 @@ fn a_query_sees_a_genuine_certificate_of_its_certified_data() {
         Some(data)
     );
 }
+
+/// A reinstall whose module does not compile leaves the canister as it was; after an uninstall the
+/// version keeps rising (calls made by the old code can never reach new code).
+#[test]
+fn a_failed_reinstall_keeps_the_canister_and_versions_never_go_back() {
+    let mut client = Client::new();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let id = create(&mut client, &alice, None);
+    let module = built_module(b"v1");
+    let install = |mode| install_arg(id, mode, &module);
+    assert!(matches!(
+        client.manage(
+            &alice,
+            id,
+            "install_code",
+            install(mgmt::CanisterInstallMode::Install)
+        ),
+        Outcome::Replied(_)
+    ));
+    let before = client.status(&alice, id);
+    let broken = install_arg(id, mgmt::CanisterInstallMode::Reinstall, &gzip(b"not wasm"));
+    assert_eq!(
+        client.manage(&alice, id, "install_code", broken),
+        Outcome::Rejected(5, "IC0503".into())
+    );
+    let after = client.status(&alice, id);
+    assert_eq!(after.module_hash, before.module_hash);
+    assert_eq!(after.version, before.version);
+    assert_eq!(query_error(&query(&mut client, &alice, id, "read")), None);
+
+    assert!(matches!(
+        client.manage(&alice, id, "uninstall_code", id_arg(id)),
+        Outcome::Replied(_)
+    ));
+    let uninstalled = client.status(&alice, id).version;
+    assert!(uninstalled > before.version);
+    assert!(matches!(
+        client.manage(
+            &alice,
+            id,
+            "install_code",
+            install(mgmt::CanisterInstallMode::Install)
+        ),
+        Outcome::Replied(_)
+    ));
+    assert!(client.status(&alice, id).version > uninstalled);
+}

@@ -109,6 +109,26 @@ fn a_live_network_answers_real_http() {
         net.time() >= expiry - 60_000_000_000,
         "the clock followed the wall clock"
     );
+    assert!(
+        net.time() <= wall_clock_nanos(),
+        "and rounds did not put it ahead"
+    );
+}
+
+/// Served, the network's clock is the wall clock's: no number of rounds a client causes (a call that
+/// waits runs up to 1,000) moves it ahead, or clients would find their requests expired.
+#[test]
+fn rounds_do_not_move_an_external_clock() {
+    let mut net = LocalNet::new(1);
+    net.set_external_clock(true);
+    let start = net.time();
+    for _ in 0..1_000 {
+        net.tick();
+    }
+    assert_eq!(net.time(), start);
+    net.set_external_clock(false);
+    net.tick();
+    assert!(net.time() > start);
 }
 
 #[test]
