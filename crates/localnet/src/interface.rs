@@ -98,13 +98,19 @@ enum Routed {
 struct Submitted {
     sender: Principal,
     message: MessageId,
+    /// After this, the request could not be sent again: its record may go once it is answered.
+    expiry: u64,
 }
+
+/// How often the records of expired, answered requests are swept (nanoseconds).
+const SWEEP_INTERVAL: u64 = 10_000_000_000;
 
 /// The keys of the network, the calls it was sent, and the routes over them.
 pub struct Interface {
     pub root: std::sync::Arc<RootKey>,
     pub node: NodeKey,
     calls: HashMap<[u8; 32], Submitted>,
+    next_sweep: u64,
 }
 
 /// The canister id range the one subnet serves (all of them).
@@ -119,7 +125,30 @@ impl Interface {
             root: std::sync::Arc::new(RootKey::from_seed(seed)),
             node: NodeKey::from_seed(seed),
             calls: HashMap::new(),
+            next_sweep: 0,
         }
+    }
+
+    /// Requests recorded (run, and not yet forgotten after their expiry).
+    pub fn recorded_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Forgets the requests whose expiry has passed and that were answered: a resubmission could no
+    /// longer be accepted, so nothing needs them (the IC prunes them likewise). Bounded memory under
+    /// any load.
+    fn sweep(&mut self, net: &mut LocalNet, now: u64) {
+        if now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now.saturating_add(SWEEP_INTERVAL);
+        self.calls.retain(|_, submitted| {
+            let done = submitted.expiry < now && net.call_result(submitted.message).is_some();
+            if done {
+                net.forget_message(submitted.message);
+            }
+            !done
+        });
     }
 
     /// The one subnet's id: the self-authenticating principal of the root key, as ic-agent takes it
@@ -163,6 +192,7 @@ impl Interface {
         now: u64,
     ) -> Vec<Response> {
         self.attach(net);
+        self.sweep(net, now);
         let routed = requests
             .into_iter()
             .map(|r| self.route_http(net, r, now))
@@ -279,6 +309,7 @@ impl Interface {
         now: u64,
     ) -> Response {
         self.attach(net);
+        self.sweep(net, now);
         let routed = self.route(net, method, path, body, now);
         self.finish(net, vec![routed], now)
             .pop()
@@ -400,7 +431,15 @@ impl Interface {
             Some(known) => known.message,
             None => match net.submit_call(t.canister, sender, &t.method, t.arg) {
                 Ok(message) => {
-                    self.calls.insert(request_id, Submitted { sender, message });
+                    let expiry = t.ingress_expiry;
+                    self.calls.insert(
+                        request_id,
+                        Submitted {
+                            sender,
+                            message,
+                            expiry,
+                        },
+                    );
                     message
                 }
                 Err(reject) => {
@@ -654,6 +693,7 @@ struct Target {
     arg: Vec<u8>,
     sender: Principal,
     request_id: [u8; 32],
+    ingress_expiry: u64,
 }
 
 /// The request is of `kind` and for the canister whose endpoint it was sent to (a call may also go
@@ -698,6 +738,7 @@ fn checked(request: Request, kind: RequestType, effective: Principal) -> Result<
         arg,
         sender: request.sender,
         request_id: request.request_id,
+        ingress_expiry: request.ingress_expiry,
     })
 }
 

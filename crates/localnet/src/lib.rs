@@ -828,6 +828,12 @@ impl LocalNet {
         self.ingress.get(&id).cloned().flatten()
     }
 
+    /// Forgets a submitted call's answer and report (the HTTP interface does once its request expired).
+    pub fn forget_message(&mut self, id: MessageId) {
+        self.ingress.remove(&id);
+        self.reports.remove(&id);
+    }
+
     /// What a submitted call's executions cost.
     pub fn call_report(&self, id: MessageId) -> CallReport {
         self.reports.get(&id).cloned().unwrap_or_default()

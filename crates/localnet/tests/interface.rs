@@ -465,3 +465,43 @@ fn an_oversize_request_is_refused_unread() {
     );
     assert_eq!(page.status, 413);
 }
+
+/// The record of a request is kept while it could be sent again, and forgotten once it expired and
+/// was answered (memory stays bounded under load); the expired request, resent, is refused, not run.
+#[test]
+fn expired_answered_requests_are_forgotten_and_cannot_run_again() {
+    let (mut net, mut interface, id) = setup();
+    let alice = Ed25519Identity::from_secret([1; 32]);
+    let (content, _) = call_content(&alice, id, "inc");
+    let envelope = alice.envelope(content);
+    let path = format!("/api/v3/canister/{id}/call");
+    assert_eq!(
+        interface
+            .respond(&mut net, "POST", &path, &envelope, NOW)
+            .status,
+        200
+    );
+    assert_eq!(interface.recorded_calls(), 1);
+    let later = NOW + 120_000_000_000;
+    assert_eq!(
+        interface
+            .respond(&mut net, "GET", "/api/v2/status", b"", later)
+            .status,
+        200
+    );
+    assert_eq!(interface.recorded_calls(), 0);
+    assert_eq!(
+        interface
+            .respond(&mut net, "POST", &path, &envelope, later)
+            .status,
+        400
+    );
+    let state = net
+        .query_call(id, alice.principal(), "read", vec![])
+        .unwrap();
+    assert_eq!(
+        i32::from_le_bytes(state[0..4].try_into().unwrap()),
+        1,
+        "run once"
+    );
+}

@@ -113,7 +113,7 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
         let id = net.create_canister(controller);
         net.install_canister(id, &wasm, init, controller)
             .map_err(|e| format!("{path}: install failed: {e}"))?;
-        installed.push((path, id));
+        installed.push((path, id, controller));
     }
     let interface = localnet::interface::Interface::new(seed.as_bytes());
     let root_key = hex::encode(interface.root.public_key_der());
@@ -129,8 +129,9 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
     if let (true, Some(dir)) = (restored, &state_dir) {
         println!("restored the network saved in {}", dir.display());
     }
-    for (path, id) in installed {
-        println!("canister {id}: {path}");
+    for (path, id, controller) in installed {
+        // The anonymous default lets any client manage the canister: a local network's convenience.
+        println!("canister {id}: {path} (controller {controller})");
     }
     println!("stop with Ctrl-C");
     let (stop, stopped) = std::sync::mpsc::channel();
