@@ -66,6 +66,7 @@ pub fn error_code(reject: &Reject) -> &'static str {
         reject_code::DESTINATION_INVALID if reject.message.contains("empty") => "IC0537",
         reject_code::DESTINATION_INVALID => "IC0301",
         reject_code::CANISTER_REJECT => "IC0406",
+        reject_code::CANISTER_ERROR if reject.message.contains("is not a controller") => "IC0512",
         reject_code::CANISTER_ERROR if reject.message.contains("must be stopped") => "IC0510",
         reject_code::CANISTER_ERROR if reject.message.contains("stopped") => "IC0508",
         reject_code::CANISTER_ERROR => "IC0503",

@@ -313,6 +313,13 @@ impl LocalNet {
         let controllers = settings.controllers.take().unwrap_or_else(|| vec![creator]);
         check_controllers(&controllers)?;
         let id = match specified_id {
+            // A canister id is opaque (its last byte 0x01) and never the management canister's.
+            Some(id) if id.as_slice().last() != Some(&1) || id.as_slice().len() < 2 => {
+                return Err(reject(
+                    reject_code::CANISTER_REJECT,
+                    format!("{id} is not a canister id"),
+                ))
+            }
             Some(id) if self.canisters.contains_key(&id) => {
                 return Err(reject(
                     reject_code::CANISTER_REJECT,

@@ -461,7 +461,8 @@ fn strangers_and_malformed_management_calls_change_nothing() {
     let id = create(&mut client, &alice, None);
     let module = built_module(b"note");
 
-    // Not a controller: install, settings, stop, status and chunk uploads are rejected.
+    // Not a controller: install, settings, stop, status and delete are rejected (IC0512, the code
+    // icp-cli reads to fall back to the certified state tree for a stranger's `canister status`).
     assert_eq!(
         client.manage(
             &mallory,
@@ -469,7 +470,7 @@ fn strangers_and_malformed_management_calls_change_nothing() {
             "install_code",
             install_arg(id, mgmt::CanisterInstallMode::Install, &module)
         ),
-        Outcome::Rejected(5, "IC0503".into())
+        Outcome::Rejected(5, "IC0512".into())
     );
     let take_over = Encode!(&mgmt::UpdateSettingsArgs {
         canister_id: id,
@@ -482,12 +483,12 @@ fn strangers_and_malformed_management_calls_change_nothing() {
     .unwrap();
     assert_eq!(
         client.manage(&mallory, id, "update_settings", take_over),
-        Outcome::Rejected(5, "IC0503".into())
+        Outcome::Rejected(5, "IC0512".into())
     );
     for method in ["stop_canister", "canister_status", "delete_canister"] {
         assert_eq!(
             client.manage(&mallory, id, method, id_arg(id)),
-            Outcome::Rejected(5, "IC0503".into()),
+            Outcome::Rejected(5, "IC0512".into()),
             "{method}"
         );
     }
@@ -531,6 +532,19 @@ fn strangers_and_malformed_management_calls_change_nothing() {
         client.manage(&alice, id, "provisional_create_canister_with_cycles", taken),
         Outcome::Rejected(4, "IC0406".into())
     );
+    // Not a canister id: a user's principal, the anonymous one, the management canister's.
+    for not_a_canister in [alice.principal(), Principal::anonymous(), MANAGEMENT] {
+        let arg = Encode!(&mgmt::ProvisionalCreateCanisterWithCyclesArgs {
+            specified_id: Some(not_a_canister),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            client.manage(&alice, id, "provisional_create_canister_with_cycles", arg),
+            Outcome::Rejected(4, "IC0406".into()),
+            "{not_a_canister}"
+        );
+    }
     assert_eq!(
         client.manage(
             &alice,
