@@ -122,6 +122,16 @@ impl Client {
         self.call_via(who, canister, MANAGEMENT, method, arg)
     }
 
+    fn install(
+        &mut self,
+        who: &Ed25519Identity,
+        id: Principal,
+        mode: mgmt::CanisterInstallMode,
+        module: &[u8],
+    ) -> Outcome {
+        self.manage(who, id, "install_code", install_arg(id, mode, module))
+    }
+
     fn status(&mut self, who: &Ed25519Identity, id: Principal) -> mgmt::CanisterStatusResult {
         match self.manage(
             who,
@@ -621,20 +631,19 @@ fn a_failed_reinstall_keeps_the_canister_and_versions_never_go_back() {
     let alice = Ed25519Identity::from_secret([1; 32]);
     let id = create(&mut client, &alice, None);
     let module = built_module(b"v1");
-    let install = |mode| install_arg(id, mode, &module);
+    let install = mgmt::CanisterInstallMode::Install;
     assert!(matches!(
-        client.manage(
-            &alice,
-            id,
-            "install_code",
-            install(mgmt::CanisterInstallMode::Install)
-        ),
+        client.install(&alice, id, install.clone(), &module),
         Outcome::Replied(_)
     ));
     let before = client.status(&alice, id);
-    let broken = install_arg(id, mgmt::CanisterInstallMode::Reinstall, &gzip(b"not wasm"));
     assert_eq!(
-        client.manage(&alice, id, "install_code", broken),
+        client.install(
+            &alice,
+            id,
+            mgmt::CanisterInstallMode::Reinstall,
+            &gzip(b"not wasm")
+        ),
         Outcome::Rejected(5, "IC0503".into())
     );
     let after = client.status(&alice, id);
@@ -649,12 +658,7 @@ fn a_failed_reinstall_keeps_the_canister_and_versions_never_go_back() {
     let uninstalled = client.status(&alice, id).version;
     assert!(uninstalled > before.version);
     assert!(matches!(
-        client.manage(
-            &alice,
-            id,
-            "install_code",
-            install(mgmt::CanisterInstallMode::Install)
-        ),
+        client.install(&alice, id, install, &module),
         Outcome::Replied(_)
     ));
     assert!(client.status(&alice, id).version > uninstalled);
