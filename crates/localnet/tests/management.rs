@@ -633,7 +633,7 @@ fn a_failed_reinstall_keeps_the_canister_and_versions_never_go_back() {
     let module = built_module(b"v1");
     let install = mgmt::CanisterInstallMode::Install;
     assert!(matches!(
-        client.install(&alice, id, install.clone(), &module),
+        client.install(&alice, id, install, &module),
         Outcome::Replied(_)
     ));
     let before = client.status(&alice, id);
