@@ -113,6 +113,17 @@ impl Serving {
     }
 }
 
+/// Blocks until Ctrl-C or SIGTERM (what a server waits for before it stops and saves).
+pub fn wait_for_interrupt() -> Result<(), String> {
+    let (stop, stopped) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop.send(());
+    })
+    .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    let _ = stopped.recv();
+    Ok(())
+}
+
 /// Whether `bind` may be served: loopback only, unless remote clients are asked for explicitly (a
 /// local network has no access control worth the name).
 pub fn check_bind(bind: &SocketAddr, allow_remote: bool) -> Result<(), String> {

@@ -46,13 +46,10 @@ fn main() {
         live.stop();
         return;
     }
-    let (stop, stopped) = std::sync::mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .expect("a Ctrl-C handler");
     println!("serving until Ctrl-C");
-    let _ = stopped.recv();
+    if let Err(e) = localnet::serve::wait_for_interrupt() {
+        eprintln!("{e}");
+    }
     live.stop();
     println!("stopped");
 }

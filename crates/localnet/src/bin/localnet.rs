@@ -134,12 +134,7 @@ fn serve(mut args: impl Iterator<Item = String>) -> Result<(), String> {
         println!("canister {id}: {path} (controller {controller})");
     }
     println!("stop with Ctrl-C");
-    let (stop, stopped) = std::sync::mpsc::channel();
-    ctrlc::set_handler(move || {
-        let _ = stop.send(());
-    })
-    .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
-    let _ = stopped.recv();
+    localnet::serve::wait_for_interrupt()?;
     let mut net = serving.stop();
     if let Some(dir) = state_dir {
         net.save(&dir)?;
