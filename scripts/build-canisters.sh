@@ -38,7 +38,7 @@ package() {
 
 mkdir -p "$TARGET/canisters"
 for c in "${CANISTERS[@]}"; do
-  did="$(ls canisters/"$c"/*.did 2>/dev/null | head -1 || true)"
+  did="$(ls "$c"/*.did 2>/dev/null | head -1 || true)"
   package "$TARGET/wasm32-unknown-unknown/release/$c.wasm" "$TARGET/canisters/$c.wasm.gz" "$did"
 done
 
@@ -46,5 +46,5 @@ done
 if [ $# -eq 0 ]; then
   cargo build --locked --release --target wasm32-unknown-unknown -p governance --features bench
   package "$TARGET/wasm32-unknown-unknown/release/governance.wasm" \
-    "$TARGET/canisters/governance-bench.wasm.gz" canisters/governance/governance.did
+    "$TARGET/canisters/governance-bench.wasm.gz" governance/governance.did
 fi

@@ -15,7 +15,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 cargo build --locked --release -q -p sim
 echo "radCAD (Python, single process) and sim (Rust, one thread): $TIMESTEPS timesteps, $RUNS runs"
-python_json=$("$VENV/bin/python" crates/sim/bench/radcad_bench.py "$TIMESTEPS" "$RUNS")
+python_json=$("$VENV/bin/python" sim/bench/radcad_bench.py "$TIMESTEPS" "$RUNS")
 rust_json=$("$TARGET/release/sim" bench-radcad "$TIMESTEPS" "$RUNS")
 python3 - "$python_json" "$rust_json" <<'PY'
 import json, sys

@@ -1,5 +1,5 @@
 //! localnet's management canister, HTTPS outcalls, timers and fault injection, exercised by a real
-//! ic-cdk canister (`canisters/localnet-probe`).
+//! ic-cdk canister (`localnet-probe`).
 
 use candid::{Decode, Encode, Principal};
 use ic_management_canister_types::{HttpHeader, HttpRequestResult};

@@ -1,0 +1,549 @@
+//! Staking, disbursing and executing adopted proposals: the ledger transfers go through a book's
+//! outbox (exactly once), the target calls through [`Targets`]. Generic over the ledger runtime and
+//! the targets, so the canister and native tests run the same code. No borrow is held across an
+//! await.
+
+use crate::book::{Book, MoneyOp};
+use crate::state::Governance;
+use candid::Principal;
+use ledger_adapter::book::{self, Transfer};
+use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
+use ledger_adapter::{tagged_memo, LedgerRuntime};
+use neuranft_types::governance::*;
+use neuranft_types::proxy::NodeAction;
+use neuranft_types::royalties::SplitConfig;
+use neuranft_types::Account;
+use serde_bytes::ByteBuf;
+use std::cell::RefCell;
+use std::convert::Infallible;
+
+pub const STAKE_MEMO_TAG: &[u8; 8] = b"NNFT-STK";
+pub const DISBURSE_MEMO_TAG: &[u8; 8] = b"NNFT-DSB";
+pub const FEES_MEMO_TAG: &[u8; 8] = b"NNFT-FEE";
+pub const TREASURY_MEMO_TAG: &[u8; 8] = b"NNFT-TRS";
+/// Transfers driven and proposals executed per timer run.
+pub const ITEMS_PER_RUN: usize = 20;
+
+/// How a target answered an executed proposal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TargetOutcome {
+    Done,
+    /// The target had already applied this proposal id: done.
+    AlreadyDone,
+    /// The target definitely refused.
+    Refused(String),
+    /// The call's outcome is unknown: try again later (the target applies a proposal id once).
+    Unknown(String),
+}
+
+/// The canisters adopted proposals act on.
+#[allow(async_fn_in_trait)]
+pub trait Targets {
+    async fn set_royalty_split(&self, proposal: ProposalId, split: SplitConfig) -> TargetOutcome;
+    async fn set_call_fee(&self, proposal: ProposalId, call_fee: u128) -> TargetOutcome;
+    async fn decide_node(
+        &self,
+        proposal: ProposalId,
+        node: u64,
+        action: NodeAction,
+    ) -> TargetOutcome;
+    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome;
+}
+
+async fn ledger_fee<L: LedgerRuntime>(
+    book: &RefCell<Book>,
+    ledger: &L,
+) -> Result<u128, GovernanceError> {
+    book::ledger_fee(ledger, book)
+        .await
+        .map_err(|e| GovernanceError::TransferFailed {
+            reason: format!("the ledger is unavailable: {e}"),
+        })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enqueue(
+    book: &mut Book,
+    kind: TransferKind,
+    amount: u128,
+    fee_policy: FeePolicy,
+    memo: Vec<u8>,
+    fee: u128,
+    now: u64,
+    op: MoneyOp,
+) -> Result<IntentId, GovernanceError> {
+    let transfer = Transfer {
+        kind,
+        gross: amount,
+        fee_policy,
+        memo,
+        fee_limit: None,
+    };
+    book.enqueue(transfer, fee, now, op)
+        .map(|intent| intent.id)
+        .map_err(|e| GovernanceError::InvalidArgument {
+            field: "amount".into(),
+            reason: format!("{e:?}"),
+        })
+}
+
+/// A payment to the ledger's minting account would be a burn (fee 0, no `to` in its block): refused.
+async fn refuse_minting_account<L: LedgerRuntime>(
+    ledger: &L,
+    book: &RefCell<Book>,
+    to: &Account,
+) -> Result<(), GovernanceError> {
+    let burn = book::is_minting_account(ledger, book, to)
+        .await
+        .map_err(|e| GovernanceError::TransferFailed {
+            reason: format!("the ledger is unavailable: {e}"),
+        })?;
+    if burn {
+        return Err(GovernanceError::InvalidArgument {
+            field: "to".into(),
+            reason: "the ledger's minting account: a payment there would be a burn".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Drives a transfer and, once it resolved, applies what it was for. Returns its status.
+pub async fn resolve<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    id: IntentId,
+) -> IntentStatus {
+    let now = ledger.now();
+    let own = ledger.caller();
+    let applied = book::resolve(ledger, book, id, |book, op, intent| {
+        apply(&mut governance.borrow_mut(), book, own, op, intent, now);
+        Ok::<(), Infallible>(())
+    });
+    let Ok(intent) = applied.await;
+    intent.status
+}
+
+/// What a resolved transfer was for, done (`own`: governance's principal).
+fn apply(
+    g: &mut Governance,
+    book: &mut Book,
+    own: Principal,
+    op: MoneyOp,
+    intent: &ledger_adapter::outbox::TransferIntent,
+    now: u64,
+) {
+    let completed = matches!(intent.status, IntentStatus::Completed { .. });
+    match op {
+        MoneyOp::Stake {
+            neuron,
+            controller,
+            amount,
+            dissolve_delay_seconds,
+        } => {
+            if completed {
+                g.create_neuron(neuron, controller, amount, dissolve_delay_seconds, now)
+                    .expect("BUG: a freshly allocated neuron id is refused");
+            }
+            g.end_transfer(neuron);
+        }
+        MoneyOp::AddStake { neuron, amount } => {
+            if completed {
+                g.add_stake(neuron, amount, now)
+                    .expect("BUG: a busy neuron disappeared");
+            }
+            g.end_transfer(neuron);
+        }
+        MoneyOp::Disburse { neuron, amount } => {
+            if completed {
+                g.disbursed(neuron, amount);
+                sweep_fees(g, book, own, neuron, intent.fee, now);
+            } else {
+                g.end_transfer(neuron);
+            }
+        }
+        MoneyOp::SweepFees { neuron } => {
+            // A refused sweep leaves the reject costs in the subaccount; the neuron goes either way.
+            g.remove_neuron(neuron);
+            g.end_transfer(neuron);
+        }
+        MoneyOp::Treasury { proposal } => {
+            let result = match &intent.status {
+                IntentStatus::Failed { reason } => Err(reason.clone()),
+                _ => Ok(()),
+            };
+            g.record_execution(proposal, result, now);
+        }
+    }
+}
+
+/// After a disbursement: moves the neuron's reject costs to governance's own account (`own`) when
+/// they exceed the ledger fee, then removes the neuron.
+fn sweep_fees(
+    g: &mut Governance,
+    book: &mut Book,
+    own: Principal,
+    neuron: NeuronId,
+    fee: u128,
+    now: u64,
+) {
+    let fees = g.neuron(neuron).map_or(0, |n| n.stake);
+    if fees as u128 > fee {
+        let kind = TransferKind::Transfer {
+            from_subaccount: Some(neuron_subaccount(neuron)),
+            to: Account {
+                owner: own,
+                subaccount: None,
+            },
+        };
+        let memo = tagged_memo(FEES_MEMO_TAG, g.next_memo_seq());
+        let op = MoneyOp::SweepFees { neuron };
+        let policy = FeePolicy::DeductedFromAmount;
+        if enqueue(book, kind, fees as u128, policy, memo, fee, now, op).is_ok() {
+            return;
+        }
+    }
+    g.remove_neuron(neuron);
+    g.end_transfer(neuron);
+}
+
+fn outcome(status: IntentStatus) -> Result<(), GovernanceError> {
+    match status {
+        IntentStatus::Completed { .. } => Ok(()),
+        IntentStatus::Failed { reason } => Err(GovernanceError::TransferFailed { reason }),
+        IntentStatus::Pending => Err(GovernanceError::Pending),
+    }
+}
+
+/// Stakes a new neuron: pulls `amount` from the caller (ICRC-2; the caller approved `amount + fee`)
+/// into the neuron's subaccount, then creates the neuron.
+pub async fn stake<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    args: StakeArgs,
+    now: u64,
+) -> Result<NeuronId, GovernanceError> {
+    governance.borrow().check_new_stake(caller, args.amount)?;
+    let fee = ledger_fee(book, ledger).await?;
+    let id = governance.borrow_mut().allocate_neuron_id();
+    governance.borrow_mut().try_begin_transfer(id);
+    let op = MoneyOp::Stake {
+        neuron: id,
+        controller: caller,
+        amount: args.amount,
+        dissolve_delay_seconds: args.dissolve_delay_seconds,
+    };
+    pull_into_neuron(
+        governance,
+        book,
+        ledger,
+        caller,
+        id,
+        args.amount,
+        fee,
+        now,
+        op,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Pulls `amount` from `caller` (ICRC-2, the caller pays the fee) into `neuron`'s subaccount and
+/// applies `op` once the ledger moved it. The neuron must be marked busy; a refused enqueue frees it.
+#[allow(clippy::too_many_arguments)]
+async fn pull_into_neuron<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    amount: u64,
+    fee: u128,
+    now: u64,
+    op: MoneyOp,
+) -> Result<(), GovernanceError> {
+    let kind = TransferKind::TransferFrom {
+        spender_subaccount: None,
+        from: Account {
+            owner: caller,
+            subaccount: None,
+        },
+        to: Account {
+            owner: ledger.caller(),
+            subaccount: Some(neuron_subaccount(neuron)),
+        },
+    };
+    let memo = tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
+    let intent = enqueue(
+        &mut book.borrow_mut(),
+        kind,
+        amount as u128,
+        FeePolicy::PaidBySender,
+        memo,
+        fee,
+        now,
+        op,
+    )
+    .inspect_err(|_| governance.borrow_mut().end_transfer(neuron))?;
+    outcome(resolve(governance, book, ledger, intent).await)
+}
+
+/// Adds `amount` from the caller (ICRC-2) to a neuron the caller controls.
+pub async fn increase_stake<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    amount: u64,
+    now: u64,
+) -> Result<(), GovernanceError> {
+    let n = governance
+        .borrow()
+        .neuron(neuron)
+        .ok_or(GovernanceError::NeuronNotFound { neuron })?;
+    if n.controller != caller {
+        return Err(GovernanceError::NotAuthorized);
+    }
+    if amount == 0 {
+        return Err(GovernanceError::InvalidArgument {
+            field: "amount".into(),
+            reason: "must be positive".into(),
+        });
+    }
+    n.stake
+        .checked_add(amount)
+        .ok_or(GovernanceError::Overflow)?;
+    let fee = ledger_fee(book, ledger).await?;
+    if !governance.borrow_mut().try_begin_transfer(neuron) {
+        return Err(GovernanceError::Busy);
+    }
+    let op = MoneyOp::AddStake { neuron, amount };
+    pull_into_neuron(
+        governance, book, ledger, caller, neuron, amount, fee, now, op,
+    )
+    .await
+}
+
+/// Pays a dissolved neuron's stake minus its reject costs to `to` (default: the controller; the
+/// ledger fee is deducted), moves the reject costs to governance's account, and removes the neuron.
+pub async fn disburse<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    caller: Principal,
+    neuron: NeuronId,
+    to: Option<Account>,
+    now: u64,
+) -> Result<u64, GovernanceError> {
+    let n = governance.borrow().check_disburse(caller, neuron, now)?;
+    let to = to.unwrap_or(Account {
+        owner: caller,
+        subaccount: None,
+    });
+    refuse_minting_account(ledger, book, &to).await?;
+    let fee = ledger_fee(book, ledger).await?;
+    if !governance.borrow_mut().try_begin_transfer(neuron) {
+        return Err(GovernanceError::Busy);
+    }
+    let amount = n.stake.saturating_sub(n.fees);
+    if amount as u128 <= fee {
+        // Nothing the ledger could pay: only the reject costs move.
+        sweep_fees(
+            &mut governance.borrow_mut(),
+            &mut book.borrow_mut(),
+            ledger.caller(),
+            neuron,
+            fee,
+            now,
+        );
+        resolve_sweep(governance, book, ledger, neuron).await;
+        return Ok(0);
+    }
+    let kind = TransferKind::Transfer {
+        from_subaccount: Some(neuron_subaccount(neuron)),
+        to,
+    };
+    let intent = enqueue(
+        &mut book.borrow_mut(),
+        kind,
+        amount as u128,
+        FeePolicy::DeductedFromAmount,
+        tagged_memo(DISBURSE_MEMO_TAG, governance.borrow_mut().next_memo_seq()),
+        fee,
+        now,
+        MoneyOp::Disburse { neuron, amount },
+    )
+    .inspect_err(|_| governance.borrow_mut().end_transfer(neuron))?;
+    outcome(resolve(governance, book, ledger, intent).await)?;
+    resolve_sweep(governance, book, ledger, neuron).await;
+    Ok(amount)
+}
+
+/// Sends the fee sweep a disbursement queued, so the neuron goes at once when the ledger answers.
+async fn resolve_sweep<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    neuron: NeuronId,
+) {
+    let sweep = book
+        .borrow()
+        .find(|op| *op == MoneyOp::SweepFees { neuron });
+    if let Some(sweep) = sweep {
+        resolve(governance, book, ledger, sweep).await;
+    }
+}
+
+/// The timer's part for one book: drives every unresolved transfer and applies those that resolve.
+pub async fn drive_pending<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+) -> usize {
+    let ids = book.borrow().unresolved_ids(ITEMS_PER_RUN);
+    for id in &ids {
+        resolve(governance, book, ledger, *id).await;
+    }
+    ids.len()
+}
+
+/// Executes adopted proposals: calls their targets (each accepts a proposal id once, so a retry
+/// after an unknown outcome is safe; the retries are bounded), pays treasury transfers through the
+/// treasury book, and records each result. Economic limits are checked again first. Returns the
+/// proposals handled.
+pub async fn execute_due<L: LedgerRuntime, T: Targets>(
+    governance: &RefCell<Governance>,
+    treasury: &RefCell<Book>,
+    payment_ledger: &L,
+    targets: &T,
+    now: u64,
+) -> Vec<ProposalId> {
+    let due = governance.borrow().executions_due(ITEMS_PER_RUN, now);
+    let mut handled = Vec::new();
+    for (id, action) in due {
+        handled.push(id);
+        let target_outcome = match action {
+            Action::TransferTreasury { to, amount } => {
+                pay_from_treasury(governance, treasury, payment_ledger, id, to, amount, now).await;
+                continue;
+            }
+            Action::SetGovernanceParameters { .. } | Action::Motion { .. } => {
+                let checked = governance.borrow().check_before_execution(id, now, 0);
+                governance.borrow_mut().record_execution(
+                    id,
+                    checked.map_err(|e| format!("{e:?}")),
+                    now,
+                );
+                continue;
+            }
+            Action::SetRoyaltySplit { split } => targets.set_royalty_split(id, split).await,
+            Action::SetCallFee { call_fee } => targets.set_call_fee(id, call_fee).await,
+            Action::AdmitNode { node } => targets.decide_node(id, node, NodeAction::Admit).await,
+            Action::SuspendNode { node } => {
+                targets.decide_node(id, node, NodeAction::Suspend).await
+            }
+            Action::RemoveNode { node } => targets.decide_node(id, node, NodeAction::Remove).await,
+            Action::UpgradeCanister { target, wasm, arg } => {
+                targets.upgrade(target, wasm, arg).await
+            }
+        };
+        let result = match target_outcome {
+            TargetOutcome::Done | TargetOutcome::AlreadyDone => Ok(()),
+            TargetOutcome::Refused(reason) => Err(reason),
+            TargetOutcome::Unknown(reason) => {
+                governance
+                    .borrow_mut()
+                    .record_unknown_outcome(id, reason, now);
+                continue;
+            }
+        };
+        governance.borrow_mut().record_execution(id, result, now);
+    }
+    handled
+}
+
+async fn pay_from_treasury<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    treasury: &RefCell<Book>,
+    ledger: &L,
+    proposal: ProposalId,
+    to: Account,
+    amount: u128,
+    now: u64,
+) {
+    let existing = treasury
+        .borrow()
+        .find(|op| *op == MoneyOp::Treasury { proposal });
+    if let Some(intent) = existing {
+        resolve(governance, treasury, ledger, intent).await;
+        return;
+    }
+    let in_flight: u128 = {
+        let t = treasury.borrow();
+        t.unresolved(usize::MAX)
+            .into_iter()
+            .filter(|(_, op)| matches!(op, MoneyOp::Treasury { .. }))
+            .filter_map(|(id, _)| t.intent(id).map(|i| i.gross))
+            .fold(0u128, u128::saturating_add)
+    };
+    let checked = governance
+        .borrow()
+        .check_before_execution(proposal, now, in_flight);
+    if let Err(e) = checked {
+        governance
+            .borrow_mut()
+            .record_execution(proposal, Err(format!("{e:?}")), now);
+        return;
+    }
+    match refuse_minting_account(ledger, treasury, &to).await {
+        Err(GovernanceError::InvalidArgument { reason, .. }) => {
+            governance
+                .borrow_mut()
+                .record_execution(proposal, Err(reason), now);
+            return;
+        }
+        // The ledger did not answer and nothing was sent: tried again, a bounded number of times.
+        Err(e) => {
+            governance
+                .borrow_mut()
+                .record_unknown_outcome(proposal, format!("{e:?}"), now);
+            return;
+        }
+        Ok(()) => {}
+    }
+    let fee = match ledger_fee(treasury, ledger).await {
+        Ok(fee) => fee,
+        Err(e) => {
+            // Nothing was sent: giving up after the bounded retries is safe.
+            governance
+                .borrow_mut()
+                .record_unknown_outcome(proposal, format!("{e:?}"), now);
+            return;
+        }
+    };
+    let kind = TransferKind::Transfer {
+        from_subaccount: Some(TREASURY_SUBACCOUNT),
+        to,
+    };
+    let enqueued = enqueue(
+        &mut treasury.borrow_mut(),
+        kind,
+        amount,
+        FeePolicy::PaidBySender,
+        tagged_memo(TREASURY_MEMO_TAG, proposal),
+        fee,
+        now,
+        MoneyOp::Treasury { proposal },
+    );
+    match enqueued {
+        Ok(intent) => {
+            resolve(governance, treasury, ledger, intent).await;
+        }
+        Err(e) => governance
+            .borrow_mut()
+            .record_execution(proposal, Err(format!("{e:?}")), now),
+    }
+}
