@@ -7,7 +7,7 @@ use candid::{CandidType, Deserialize, Principal};
 use serde_bytes::ByteBuf;
 
 pub type NeuronId = u64;
-pub type ProposalId = u64;
+pub use crate::ProposalId;
 
 /// What a proposal is about; following and the rules that judge it are per topic.
 #[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,6 +13,9 @@ pub mod royalties;
 pub mod storable;
 
 pub use candid::Principal;
+
+/// A governance proposal's id: the key every target applies an adopted proposal under.
+pub type ProposalId = u64;
 pub use icrc_ledger_types::icrc1::account::{Account, Subaccount};
 
 /// Basis points in a whole: a split's parts must sum to this.

@@ -5,7 +5,7 @@ use crate::Account;
 use candid::{CandidType, Deserialize};
 
 pub type NodeId = u64;
-pub type ProposalId = u64;
+pub use crate::ProposalId;
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum NodeStatus {

@@ -9,7 +9,7 @@ pub type ModelId = u64;
 pub type BatchId = u64;
 pub type ReceiptId = u64;
 pub type SplitVersion = u32;
-pub type ProposalId = u64;
+pub use crate::ProposalId;
 pub type PayoutId = u64;
 
 /// Every model is owned in exactly this many share units (fractional ownership to a millionth).

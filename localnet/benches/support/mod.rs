@@ -9,7 +9,7 @@ use localnet::LocalNet;
 pub fn ledger_wasm() -> Option<Vec<u8>> {
     let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
-    let path = workspace.join(target).join("icrc-ledger.wasm.gz");
+    let path = workspace.join(target).join("canisters/icrc-ledger.wasm.gz");
     let wasm = std::fs::read(&path).ok();
     if wasm.is_none() {
         eprintln!(
