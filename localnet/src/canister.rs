@@ -5,7 +5,7 @@
 use crate::instrument::Instrumented;
 use crate::system_api::{Ctx, EntryKind, Exec};
 use std::sync::Arc;
-use wasmtime::{Caller, Engine, Instance, Linker, Module, Store, Val};
+use wasmtime::{Engine, Instance, Linker, Module, Store, Val};
 
 /// A compiled canister module and what instrumentation found in it.
 #[derive(Clone)]
@@ -47,10 +47,6 @@ pub struct Canister {
     pub module: CompiledModule,
     pub store: Store<Ctx>,
     pub instance: Instance,
-}
-
-pub(crate) fn instructions_used(c: &Caller<'_, Ctx>) -> wasmtime::Result<u64> {
-    Ok((c.data().fuel_limit - c.get_fuel()?).saturating_sub(crate::cost::FUNCTION_ENTRY_FUEL))
 }
 
 fn instantiate(

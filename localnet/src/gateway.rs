@@ -6,7 +6,7 @@
 //! certification headers (`IC-Certificate`); it passes them on for a client that does. Streaming
 //! responses are refused (501).
 
-use crate::interface::Response;
+use crate::http_message::Response;
 use crate::{LocalNet, Reject};
 use candid::{CandidType, Deserialize, Principal};
 
@@ -64,7 +64,7 @@ fn reject_response(reject: &Reject) -> Response {
         status,
         format!(
             "the canister could not answer ({}): {}",
-            crate::interface::error_code(reject),
+            crate::http_message::error_code(reject),
             reject.message
         ),
     )

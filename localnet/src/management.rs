@@ -4,9 +4,8 @@
 //! start, stop, uninstall, delete). Answers follow the interface specification; settings other than
 //! controllers are kept and reported, not enforced (docs/localnet.md says which).
 
-use crate::{
-    cost, reject, reject_code, CanisterSlot, CanisterStatus, LocalNet, MessageId, Origin, Reject,
-};
+use crate::scheduler::Origin;
+use crate::{cost, reject, reject_code, CanisterSlot, CanisterStatus, LocalNet, MessageId, Reject};
 use candid::{Nat, Principal};
 use ic_management_canister_types as mgmt;
 use sha2::{Digest, Sha256};
