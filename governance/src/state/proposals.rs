@@ -1,0 +1,205 @@
+//! Making proposals (the proposer, the action and the reject cost checked) and reading them.
+
+use super::*;
+use crate::power::{self, nanos};
+use serde_bytes::ByteBuf;
+
+pub const MAX_TITLE_BYTES: usize = 256;
+pub const MAX_SUMMARY_BYTES: usize = 15_000;
+pub const MAX_URL_BYTES: usize = 2_048;
+pub const MAX_WASM_BYTES: usize = 3 * 1024 * 1024;
+
+impl Governance {
+    pub fn proposal(&self, id: ProposalId) -> Option<ProposalInfo> {
+        self.proposals.get(&id).map(|r| r.0.info)
+    }
+
+    pub fn proposal_action(&self, id: ProposalId) -> Option<Action> {
+        let record = self.proposals.get(&id)?.0;
+        Some(match record.action {
+            Action::UpgradeCanister { target, arg, .. } => Action::UpgradeCanister {
+                target,
+                wasm: ByteBuf::from(self.wasms.get(&id).unwrap_or_default()),
+                arg,
+            },
+            other => other,
+        })
+    }
+
+    /// Proposals newest first, from `before` (exclusive) on, filtered by topic and status name.
+    pub fn list_proposals(
+        &self,
+        before: Option<ProposalId>,
+        limit: usize,
+        topic: Option<Topic>,
+        status: Option<&str>,
+    ) -> Vec<ProposalInfo> {
+        let end = before.unwrap_or(ProposalId::MAX);
+        self.proposals
+            .range(..end)
+            .rev()
+            .map(|e| e.value().0.info)
+            .filter(|i| topic.is_none_or(|t| i.topic == t))
+            .filter(|i| status.is_none_or(|s| status_name(&i.status) == s))
+            .take(limit)
+            .collect()
+    }
+
+    fn check_action(&self, action: &Action, now: u64) -> Result<(), GovernanceError> {
+        match action {
+            Action::Motion { text } => {
+                if text.is_empty() || text.len() > MAX_SUMMARY_BYTES {
+                    return Err(invalid("text", format!("1–{MAX_SUMMARY_BYTES} bytes")));
+                }
+            }
+            Action::SetRoyaltySplit { split } => {
+                if split.total_bps() != BASIS_POINTS as u32 {
+                    return Err(invalid("split", "the parts must sum to 10,000 bps"));
+                }
+            }
+            Action::SetCallFee { call_fee } => {
+                let range = neuranft_types::proxy::CALL_FEE_RANGE;
+                if !range.contains(call_fee) {
+                    return Err(invalid(
+                        "call_fee",
+                        format!("{call_fee} is outside {}–{}", range.start(), range.end()),
+                    ));
+                }
+            }
+            Action::AdmitNode { .. } | Action::SuspendNode { .. } | Action::RemoveNode { .. } => {}
+            Action::TransferTreasury { to, amount } => {
+                if *amount == 0 {
+                    return Err(invalid("amount", "must be positive"));
+                }
+                if to.owner == Principal::anonymous() {
+                    return Err(invalid("to", "the anonymous principal"));
+                }
+                self.check_treasury_cap(*amount, 0, now)?;
+            }
+            Action::SetGovernanceParameters { parameters } => validate_parameters(parameters)?,
+            Action::UpgradeCanister { wasm, .. } => {
+                if wasm.len() < 8 || (&wasm[..4] != b"\0asm" && &wasm[..2] != b"\x1f\x8b") {
+                    return Err(invalid("wasm", "not a wasm module (or gzipped one)"));
+                }
+                if wasm.len() > MAX_WASM_BYTES {
+                    return Err(invalid("wasm", format!("at most {MAX_WASM_BYTES} bytes")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes a proposal: checks the proposer and the action, charges the reject cost, copies the rules
+    /// of its topic, and starts writing ballots (the rest is done by [`Governance::advance`]).
+    pub fn make_proposal(
+        &mut self,
+        caller: Principal,
+        args: MakeProposalArgs,
+        now: u64,
+        budget: Budget,
+    ) -> Result<ProposalId, GovernanceError> {
+        let p = self.parameters();
+        let mut neuron = self.authorized(caller, args.neuron, true)?;
+        if power::dissolve_delay_seconds(&neuron, now) < p.min_dissolve_delay_seconds {
+            return Err(GovernanceError::DissolveDelayTooShort {
+                minimum_seconds: p.min_dissolve_delay_seconds,
+            });
+        }
+        if args.title.is_empty() || args.title.len() > MAX_TITLE_BYTES {
+            return Err(invalid("title", format!("1–{MAX_TITLE_BYTES} bytes")));
+        }
+        if args.summary.len() > MAX_SUMMARY_BYTES {
+            return Err(invalid(
+                "summary",
+                format!("at most {MAX_SUMMARY_BYTES} bytes"),
+            ));
+        }
+        if args.url.len() > MAX_URL_BYTES {
+            return Err(invalid("url", format!("at most {MAX_URL_BYTES} bytes")));
+        }
+        self.check_action(&args.action, now)?;
+        let open = self
+            .open_by_neuron
+            .range((neuron.id, 0)..=(neuron.id, ProposalId::MAX))
+            .count();
+        if open >= p.max_open_proposals_per_neuron as usize {
+            return Err(GovernanceError::TooManyOpenProposals {
+                max: p.max_open_proposals_per_neuron,
+            });
+        }
+        let free = power::free_stake(&neuron);
+        if free < p.reject_cost {
+            return Err(GovernanceError::InsufficientStakeForRejectCost {
+                reject_cost: p.reject_cost,
+                free,
+            });
+        }
+        self.freeze_before_change(neuron.id);
+        neuron.fees = neuron.fees.saturating_add(p.reject_cost);
+        self.store_neuron(neuron.clone());
+
+        let id = self.counters().next_proposal;
+        self.update_counters(|c| c.next_proposal += 1);
+        let topic = args.action.topic();
+        let rules = p.rules(topic);
+        let rendered_action = render_action(&args.action);
+        let action = match args.action {
+            Action::UpgradeCanister { target, wasm, arg } => {
+                self.wasms.insert(id, wasm.into_vec());
+                Action::UpgradeCanister {
+                    target,
+                    wasm: ByteBuf::new(),
+                    arg,
+                }
+            }
+            other => other,
+        };
+        let record = ProposalRecord {
+            info: ProposalInfo {
+                id,
+                proposer: neuron.id,
+                title: args.title,
+                summary: args.summary,
+                url: args.url,
+                topic,
+                rendered_action,
+                status: ProposalStatus::Preparing,
+                tally: Tally::default(),
+                rules,
+                reject_cost: p.reject_cost,
+                created_at: now,
+                deadline: now.saturating_add(nanos(rules.voting_period_seconds)),
+                decided_at: None,
+                executed_at: None,
+                ballots_from: None,
+            },
+            action,
+            phase: Phase::Writing { next: 0 },
+        };
+        self.proposals.insert(id, Candid(record));
+        self.open_by_neuron.insert((neuron.id, id), ());
+        self.unfinished.insert(id, ());
+        self.advance(now, budget);
+        Ok(id)
+    }
+
+    /// Replaces a stored proposal's action without any check: for tests of proposals that an earlier
+    /// version of governance stored under weaker checks.
+    #[cfg(test)]
+    pub(crate) fn set_action_unchecked(&mut self, id: ProposalId, action: Action) {
+        let mut record = self.proposals.get(&id).expect("the proposal exists").0;
+        record.action = action;
+        self.proposals.insert(id, Candid(record));
+    }
+}
+
+pub fn status_name(status: &ProposalStatus) -> &'static str {
+    match status {
+        ProposalStatus::Preparing => "Preparing",
+        ProposalStatus::Open => "Open",
+        ProposalStatus::Rejected => "Rejected",
+        ProposalStatus::Adopted => "Adopted",
+        ProposalStatus::Executed => "Executed",
+        ProposalStatus::Failed { .. } => "Failed",
+    }
+}
