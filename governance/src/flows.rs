@@ -547,3 +547,35 @@ async fn pay_from_treasury<L: LedgerRuntime>(
             .record_execution(proposal, Err(format!("{e:?}")), now),
     }
 }
+
+/// `treasury`: the DAO treasury's balance on the payment ledger and what `TransferTreasury` may
+/// still move in the current 7 days.
+pub async fn treasury_view<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    ledger: &L,
+    caller: Principal,
+    now: u64,
+) -> Result<TreasuryView, GovernanceError> {
+    // Each call costs a ledger call.
+    if caller == Principal::anonymous() {
+        return Err(GovernanceError::AnonymousCaller);
+    }
+    let account = Account {
+        owner: ledger.caller(),
+        subaccount: Some(TREASURY_SUBACCOUNT),
+    };
+    let unavailable = |reason: String| GovernanceError::LedgerUnavailable { reason };
+    let balance = ledger
+        .icrc1_balance_of(account)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let ledger_balance = ledger_adapter::nat_to_u128_checked(&balance)
+        .ok_or_else(|| unavailable(format!("balance {balance} exceeds u128")))?;
+    let g = governance.borrow();
+    Ok(TreasuryView {
+        account,
+        ledger_balance,
+        cap_per_7_days: g.parameters().treasury_cap_per_7_days,
+        used_last_7_days: g.treasury_used(now),
+    })
+}

@@ -1,252 +1,18 @@
 //! The governance canister shell: decode, check callers, call the state, perform the ledger and
 //! target calls, and run the job (ballots, following, decisions, transfers, executions) on a timer.
 
+mod ic;
+
 use candid::Principal;
-use governance::book::Book;
-use governance::flows::{self, TargetOutcome, Targets};
-use governance::memory::{
-    CONFIG_MEMORY_ID, STAKES_BOOK_FIRST_MEMORY_ID, TREASURY_BOOK_FIRST_MEMORY_ID,
-};
-use governance::state::status_name;
-use governance::Governance;
-use ic_cdk::api::{canister_self, msg_caller, time};
+use governance::flows;
+use ic::*;
+use ic_cdk::api::{msg_caller, time};
 use ic_cdk::{init, inspect_message, post_upgrade, query, update};
-use ic_cdk_management_canister::{
-    CanisterInstallMode, InstallCodeArgs, StartCanisterArgs, StopCanisterArgs,
-};
-use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
-use ic_stable_structures::{DefaultMemoryImpl, StableCell};
-use ledger_adapter::ic::IcLedger;
-use ledger_adapter::LedgerRuntime;
 use neuranft_types::governance::*;
-use neuranft_types::proxy::{NodeAction, RegistryError};
-use neuranft_types::royalties::{SetSplitArgs, SplitConfig, SplitError, SplitVersion};
-use neuranft_types::storable::Candid;
 use neuranft_types::Account;
-use serde_bytes::ByteBuf;
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::time::Duration;
 
 /// Ballots written or followers evaluated inside a user's call; the timer does the rest.
 const CALL_BUDGET: u64 = 2_000;
-/// Work per timer run.
-const TIMER_BUDGET: u64 = 10_000;
-const JOB_INTERVAL_SECONDS: u64 = 5;
-
-struct CanisterState {
-    governance: Rc<RefCell<Governance>>,
-    stakes: Rc<RefCell<Book>>,
-    treasury: Rc<RefCell<Book>>,
-    config: RefCell<StableCell<Candid<Option<GovernanceConfig>>, VirtualMemory<DefaultMemoryImpl>>>,
-}
-
-thread_local! {
-    static STATE: CanisterState = {
-        let mm = MemoryManager::init(DefaultMemoryImpl::default());
-        CanisterState {
-            governance: Rc::new(RefCell::new(Governance::open_in(&mm))),
-            stakes: Rc::new(RefCell::new(governance::book::open(&mm, STAKES_BOOK_FIRST_MEMORY_ID))),
-            treasury: Rc::new(RefCell::new(governance::book::open(&mm, TREASURY_BOOK_FIRST_MEMORY_ID))),
-            config: RefCell::new(StableCell::init(mm.get(CONFIG_MEMORY_ID), Candid(None))),
-        }
-    };
-    /// The job runs one at a time.
-    static JOB_RUNNING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn governance() -> Rc<RefCell<Governance>> {
-    STATE.with(|s| Rc::clone(&s.governance))
-}
-
-fn stakes() -> Rc<RefCell<Book>> {
-    STATE.with(|s| Rc::clone(&s.stakes))
-}
-
-fn treasury_book() -> Rc<RefCell<Book>> {
-    STATE.with(|s| Rc::clone(&s.treasury))
-}
-
-fn config() -> GovernanceConfig {
-    STATE.with(|s| {
-        let mut c = s
-            .config
-            .borrow()
-            .get()
-            .0
-            .clone()
-            .expect("BUG: governance used before initialization");
-        c.parameters = s.governance.borrow().parameters();
-        c
-    })
-}
-
-fn set_config(config: GovernanceConfig) {
-    STATE.with(|s| s.config.borrow_mut().set(Candid(Some(config))));
-}
-
-fn read<R>(f: impl FnOnce(&Governance) -> R) -> R {
-    STATE.with(|s| f(&s.governance.borrow()))
-}
-
-fn mutate<R>(f: impl FnOnce(&mut Governance) -> R) -> R {
-    STATE.with(|s| f(&mut s.governance.borrow_mut()))
-}
-
-fn staking_ledger() -> IcLedger {
-    IcLedger(config().governance_ledger)
-}
-
-fn payment_ledger() -> IcLedger {
-    IcLedger(config().payment_ledger)
-}
-
-/// Royalties, the proxy and the management canister, reached by bounded-wait calls.
-struct IcTargets;
-
-/// A target's call: a failure that may pass is an unknown outcome (retried, within the bound), any
-/// other a refusal.
-async fn call_target<A, R>(canister: Principal, method: &str, args: A) -> Result<R, TargetOutcome>
-where
-    A: candid::utils::ArgumentEncoder,
-    R: candid::CandidType + for<'de> candid::Deserialize<'de>,
-{
-    ledger_adapter::ic::call(canister, method, args)
-        .await
-        .map_err(|e| match e {
-            e if e.worth_retrying() => TargetOutcome::Unknown(e.to_string()),
-            e => TargetOutcome::Refused(e.to_string()),
-        })
-}
-
-fn proxy_outcome<T>(r: Result<Result<T, RegistryError>, TargetOutcome>) -> TargetOutcome {
-    match r {
-        Ok(Ok(_)) => TargetOutcome::Done,
-        Ok(Err(RegistryError::ProposalAlreadyExecuted { .. })) => TargetOutcome::AlreadyDone,
-        Ok(Err(e)) => TargetOutcome::Refused(format!("{e:?}")),
-        Err(outcome) => outcome,
-    }
-}
-
-impl Targets for IcTargets {
-    async fn set_royalty_split(&self, proposal: ProposalId, split: SplitConfig) -> TargetOutcome {
-        let args = SetSplitArgs {
-            proposal_id: proposal,
-            split,
-        };
-        match call_target::<_, Result<SplitVersion, SplitError>>(
-            config().royalties,
-            "set_split",
-            (args,),
-        )
-        .await
-        {
-            Ok(Ok(_)) => TargetOutcome::Done,
-            Ok(Err(SplitError::ProposalAlreadyApplied { .. })) => TargetOutcome::AlreadyDone,
-            Ok(Err(e)) => TargetOutcome::Refused(format!("{e:?}")),
-            Err(outcome) => outcome,
-        }
-    }
-
-    async fn set_call_fee(&self, proposal: ProposalId, call_fee: u128) -> TargetOutcome {
-        let response = call_target::<_, Result<(), RegistryError>>(
-            config().inference_proxy,
-            "set_call_fee",
-            (proposal, call_fee),
-        );
-        proxy_outcome(response.await)
-    }
-
-    async fn decide_node(
-        &self,
-        proposal: ProposalId,
-        node: u64,
-        action: NodeAction,
-    ) -> TargetOutcome {
-        let response = call_target::<_, Result<candid::Reserved, RegistryError>>(
-            config().inference_proxy,
-            "decide_node",
-            (proposal, node, action),
-        );
-        proxy_outcome(response.await)
-    }
-
-    /// Stops the target (its calls in flight finish), installs the new code in upgrade mode, and
-    /// starts it again whatever the installation's outcome. A failed stop is an unknown outcome
-    /// (retried, within the bound); the target is started again first, since a stop that timed out
-    /// may still leave it stopping or stopped, refusing every call until the next attempt.
-    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome {
-        let c = config();
-        let canister_id = match target {
-            UpgradeTarget::Royalties => c.royalties,
-            UpgradeTarget::InferenceProxy => c.inference_proxy,
-        };
-        if let Err(e) =
-            ic_cdk_management_canister::stop_canister(&StopCanisterArgs { canister_id }).await
-        {
-            let restarted =
-                ic_cdk_management_canister::start_canister(&StartCanisterArgs { canister_id })
-                    .await;
-            return TargetOutcome::Unknown(match restarted {
-                Ok(()) => format!("stop_canister: {e}"),
-                Err(s) => format!("stop_canister: {e}; then start_canister: {s}"),
-            });
-        }
-        let installed = ic_cdk_management_canister::install_code(&InstallCodeArgs {
-            mode: CanisterInstallMode::Upgrade(None),
-            canister_id,
-            wasm_module: wasm.into_vec(),
-            arg: arg.into_vec(),
-        })
-        .await;
-        let started =
-            ic_cdk_management_canister::start_canister(&StartCanisterArgs { canister_id }).await;
-        match (installed, started) {
-            (Ok(()), Ok(())) => TargetOutcome::Done,
-            (Ok(()), Err(e)) => {
-                TargetOutcome::Refused(format!("upgraded, but start_canister: {e}"))
-            }
-            (Err(e), _) => TargetOutcome::Refused(format!("install_code: {e}")),
-        }
-    }
-}
-
-/// Ballots, following and decisions; then the stake and treasury transfers; then the executions.
-async fn run_job() -> JobReport {
-    if JOB_RUNNING.with(|r| r.replace(true)) {
-        return JobReport::default();
-    }
-    // Released however the job ends: a trap in one of its callbacks must not stop ballots and
-    // executions until an upgrade.
-    let _running = neuranft_types::guard::OnDrop::new(|| JOB_RUNNING.with(|r| r.set(false)));
-    let progress = mutate(|g| g.advance(time(), TIMER_BUDGET));
-    let stakes_driven = flows::drive_pending(&governance(), &stakes(), &staking_ledger()).await;
-    let treasury_driven =
-        flows::drive_pending(&governance(), &treasury_book(), &payment_ledger()).await;
-    let executed = flows::execute_due(
-        &governance(),
-        &treasury_book(),
-        &payment_ledger(),
-        &IcTargets,
-        time(),
-    )
-    .await;
-    JobReport {
-        ballots_written: progress.ballots_written,
-        followers_evaluated: progress.followers_evaluated,
-        decided: progress.decided,
-        transfers_driven: (stakes_driven + treasury_driven) as u64,
-        executions_attempted: executed,
-        work_left: !progress.finished,
-    }
-}
-
-fn start_timer() {
-    ic_cdk_timers::set_timer_interval(Duration::from_secs(JOB_INTERVAL_SECONDS), || async {
-        run_job().await;
-    });
-}
-
 #[init]
 fn init(arg: GovernanceArg) {
     let GovernanceArg::Init(config) = arg else {
@@ -263,16 +29,7 @@ fn init(arg: GovernanceArg) {
 fn post_upgrade(arg: Option<GovernanceArg>) {
     match arg {
         None | Some(GovernanceArg::Upgrade(None)) => {}
-        Some(GovernanceArg::Upgrade(Some(upgrade))) => {
-            let mut c = config();
-            if let Some(r) = upgrade.royalties {
-                c.royalties = r;
-            }
-            if let Some(p) = upgrade.inference_proxy {
-                c.inference_proxy = p;
-            }
-            set_config(c);
-        }
+        Some(GovernanceArg::Upgrade(Some(upgrade))) => set_config(config().upgraded(upgrade)),
         Some(GovernanceArg::Init(_)) => {
             ic_cdk::trap("upgrade governance with GovernanceArg::Upgrade")
         }
@@ -447,26 +204,8 @@ fn get_config() -> GovernanceConfig {
 
 /// The DAO treasury on the payment ledger and what `TransferTreasury` may still move.
 #[update]
-async fn treasury() -> Result<TreasuryView, String> {
-    // Each call costs a ledger call.
-    if msg_caller() == Principal::anonymous() {
-        return Err(format!("{:?}", GovernanceError::AnonymousCaller));
-    }
-    let account = Account {
-        owner: canister_self(),
-        subaccount: Some(TREASURY_SUBACCOUNT),
-    };
-    let balance = payment_ledger()
-        .icrc1_balance_of(account)
-        .await
-        .map_err(|e| e.to_string())?;
-    let now = time();
-    Ok(TreasuryView {
-        account,
-        ledger_balance: u128::try_from(&balance.0).map_err(|e| e.to_string())?,
-        cap_per_7_days: read(|g| g.parameters().treasury_cap_per_7_days),
-        used_last_7_days: read(|g| g.treasury_used(now)),
-    })
+async fn treasury() -> Result<TreasuryView, GovernanceError> {
+    flows::treasury_view(&governance(), &payment_ledger(), msg_caller(), time()).await
 }
 
 /// Runs the timer's job now (anyone but the anonymous principal may: it only does what the state
@@ -483,19 +222,7 @@ async fn run_jobs() -> Result<JobReport, GovernanceError> {
 /// The status names `list_proposals` filters by.
 #[query]
 fn proposal_statuses() -> Vec<String> {
-    [
-        ProposalStatus::Preparing,
-        ProposalStatus::Open,
-        ProposalStatus::Rejected,
-        ProposalStatus::Adopted,
-        ProposalStatus::Executed,
-        ProposalStatus::Failed {
-            reason: String::new(),
-        },
-    ]
-    .iter()
-    .map(|s| status_name(s).to_string())
-    .collect()
+    governance::state::status_names()
 }
 
 /// Benchmark wasm only: `count` neurons of the caller with `stake` each, following `followee`.

@@ -9,6 +9,7 @@ use ledger_adapter::book::{self, is_minting_account};
 use ledger_adapter::outbox::{IntentId, IntentStatus};
 use ledger_adapter::{fetch_fee, CallFailure, LedgerRuntime};
 use neuranft_types::guard::OnDrop;
+use neuranft_types::proxy::{ProxyAudit, ProxyAuditError};
 use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
 use std::cell::RefCell;
@@ -329,4 +330,37 @@ async fn settle_batch<R: RoyaltiesClient>(
             false
         }
     }
+}
+
+/// `audit`: compares the proxy's ledger balance with what it owes.
+pub async fn audit<L: LedgerRuntime>(
+    state: &RefCell<ProxyState>,
+    ledger: &L,
+    caller: Principal,
+) -> Result<ProxyAudit, ProxyAuditError> {
+    if caller == Principal::anonymous() {
+        return Err(ProxyAuditError::AnonymousCaller);
+    }
+    let own = Account {
+        owner: ledger.caller(),
+        subaccount: None,
+    };
+    let unavailable = |reason: String| ProxyAuditError::LedgerUnavailable { reason };
+    let balance = ledger
+        .icrc1_balance_of(own)
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let ledger_balance = ledger_adapter::nat_to_u128_checked(&balance)
+        .ok_or_else(|| unavailable(format!("balance {balance} exceeds u128")))?;
+    let s = state.borrow();
+    let liabilities = s.metering.liabilities();
+    let (set_aside_batches, set_aside_total) = s.set_aside_summary();
+    Ok(ProxyAudit {
+        agrees: ledger_balance == liabilities.total,
+        ledger_balance,
+        liabilities,
+        unresolved_transfers: s.unresolved_count(),
+        set_aside_batches,
+        set_aside_total,
+    })
 }

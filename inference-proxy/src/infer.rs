@@ -7,9 +7,10 @@ use crate::receipt::verify;
 use crate::registry::ModelEntry;
 use crate::registry::{NodeId, NodeRecord};
 use crate::state::{ProxyConfig, ProxyState};
-use candid::{CandidType, Deserialize, Principal};
+use candid::Principal;
 use neuranft_types::node::{ChatMessage, InferRequest};
-use neuranft_types::royalties::{ModelId, ModelStatus};
+pub use neuranft_types::proxy::{InferArgs, InferError, InferOk, Message};
+use neuranft_types::royalties::ModelStatus;
 use std::cell::RefCell;
 
 /// The hold's bound of a call's input tokens is its bytes (every token but a template's special ones
@@ -23,68 +24,16 @@ pub const MAX_MESSAGES: usize = 256;
 /// The roles a chat message may have (those of the OpenAI and Ollama chat APIs).
 pub const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
 
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
-pub struct InferArgs {
-    pub model: ModelId,
-    /// Exactly one of `prompt` and `messages`.
-    pub prompt: Option<String>,
-    pub messages: Option<Vec<Message>>,
-    pub max_tokens: u32,
-    pub temperature: Option<f32>,
-    pub seed: Option<u64>,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    pub role: String,
-    pub content: String,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct InferOk {
-    pub output: String,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    /// Usage price plus the call fee.
-    pub charged: u128,
-    pub released: u128,
-    pub node: NodeId,
-    /// The metered receipt; `None` when the usage price was 0 (a free model: only the call fee).
-    pub receipt: Option<u64>,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum InferError {
-    AnonymousCaller,
-    UnknownModel {
-        model: ModelId,
-    },
-    ModelPaused {
-        model: ModelId,
-    },
-    InvalidInput {
-        reason: String,
-    },
-    RateLimited {
-        calls_per_minute: u32,
-    },
-    /// The proxy cannot pay the outcalls' cycles; nothing was held.
-    InsufficientCycles {
-        needed: u128,
-        available: u128,
-    },
-    Metering(MeteringError),
-    NoNodeAvailable,
-    /// Every node tried failed; nothing was charged.
-    AllNodesFailed {
-        failures: Vec<(NodeId, String)>,
-    },
-}
-
-impl From<MeteringError> for InferError {
-    fn from(e: MeteringError) -> Self {
-        InferError::Metering(e)
-    }
+/// Bytes of the request body a call's outcall carries at most: the prompt or the messages (each with
+/// room for its role and JSON framing) and the fixed fields. The outcall's cycles are reserved for
+/// this many bytes, and `infer_outcall_cost` quotes the same number.
+pub fn request_bytes(args: &InferArgs) -> u64 {
+    let prompt = args.prompt.as_ref().map_or(0, String::len);
+    let messages = args
+        .messages
+        .as_ref()
+        .map_or(0, |m| m.iter().map(|m| m.content.len() + 32).sum::<usize>());
+    (prompt + messages) as u64 + 512
 }
 
 /// How the proxy reaches a node: a POST of the request JSON, answering the status and body.

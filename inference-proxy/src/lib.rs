@@ -3,7 +3,7 @@
 //! The canister shell (deposits and withdrawals through the ledger-adapter outbox, the outcall, the
 //! flush timer) builds on it.
 
-pub mod api;
+pub mod authorized;
 pub mod flows;
 pub mod infer;
 pub mod memory;

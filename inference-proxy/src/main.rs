@@ -1,91 +1,18 @@
-//! The inference-proxy canister shell: decode, check callers, call the state, make the outcalls and
-//! ledger calls, run the flush timer.
+//! The inference-proxy canister shell: decode, call the state machine (which checks callers), and
+//! hand I/O to `ic.rs`.
+
+mod ic;
 
 use candid::Principal;
-use ic_cdk::api::{canister_liquid_cycle_balance, canister_self, msg_caller, time};
+use ic::*;
+use ic_cdk::api::{canister_liquid_cycle_balance, msg_caller, time};
 use ic_cdk::{init, inspect_message, post_upgrade, query, update};
-use ic_cdk_management_canister::{
-    transform_context_from_query, HttpMethod, HttpRequest, HttpRequestResult, TransformArgs,
-};
-use inference_proxy::api::{ApplyNodeRequest, FlushView, ProxyArg, ProxyAudit};
-use inference_proxy::flows::{self, FlushReport, RoyaltiesClient};
-use inference_proxy::infer::{self, InferArgs, InferError, InferOk, NodeTransport};
-use inference_proxy::metering::{BatchRecord, Liabilities, UserBalance};
-use inference_proxy::registry::{
-    ModelEntry, NodeAction, NodeId, NodeRecord, ProposalId, RegistryError,
-};
-use inference_proxy::state::{MoneyError, ProxyConfig, ProxyState};
-use ledger_adapter::ic::IcLedger;
-use ledger_adapter::{CallFailure, LedgerRuntime};
-use neuranft_types::royalties::{Receipt, SettleArgs, SettleError, SettleOk, SplitVersion};
+use ic_cdk_management_canister::{HttpRequestResult, TransformArgs};
+use inference_proxy::flows::{self, FlushReport};
+use inference_proxy::infer;
+use neuranft_types::proxy::*;
+use neuranft_types::royalties::{ModelEntry, Receipt, SplitVersion};
 use neuranft_types::Account;
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
-
-/// A node's answer may be at most this large (the outcall's `max_response_bytes`).
-const MAX_NODE_RESPONSE_BYTES: u64 = 64 * 1024;
-/// Bytes an ingress message may carry beyond the prompt limit (Candid and the other fields).
-const INGRESS_SLACK_BYTES: u64 = 8 * 1024;
-
-thread_local! {
-    static STATE: Rc<RefCell<ProxyState>> =
-        Rc::new(RefCell::new(ProxyState::open(ic_stable_structures::DefaultMemoryImpl::default())));
-}
-
-fn state() -> Rc<RefCell<ProxyState>> {
-    STATE.with(Rc::clone)
-}
-
-fn read<R>(f: impl FnOnce(&ProxyState) -> R) -> R {
-    STATE.with(|s| f(&s.borrow()))
-}
-
-fn mutate<R>(f: impl FnOnce(&mut ProxyState) -> R) -> R {
-    STATE.with(|s| f(&mut s.borrow_mut()))
-}
-
-fn ledger() -> IcLedger {
-    IcLedger(read(|s| s.config().ledger))
-}
-
-struct IcNodes;
-
-/// The cycles one outcall of `request_bytes` may cost.
-fn outcall_cost(request_bytes: u64) -> u128 {
-    HttpRequest::new("https://node.invalid/v1/infer")
-        .with_method(HttpMethod::POST)
-        .with_body(vec![0; request_bytes as usize])
-        .with_max_response_bytes(MAX_NODE_RESPONSE_BYTES)
-        .non_replicated()
-        .get_cost()
-}
-
-impl NodeTransport for IcNodes {
-    async fn post(&self, node: &NodeRecord, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
-        let key = read(|s| s.node_api_key(node.id)).unwrap_or_default();
-        let response = HttpRequest::new(node.endpoint.clone())
-            .with_method(HttpMethod::POST)
-            .with_header("Content-Type", "application/json")
-            .with_header("Authorization", format!("Bearer {key}"))
-            .with_body(body)
-            .with_max_response_bytes(MAX_NODE_RESPONSE_BYTES)
-            .non_replicated()
-            .with_transform(transform_context_from_query(
-                "strip_node_headers".into(),
-                vec![],
-            ))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = u16::try_from(&response.status.0).map_err(|e| e.to_string())?;
-        Ok((status, response.body))
-    }
-
-    fn now(&self) -> u64 {
-        time()
-    }
-}
 
 /// Headers differ between answers and are not needed: only status and body pass.
 #[query]
@@ -95,22 +22,6 @@ fn strip_node_headers(args: TransformArgs) -> HttpRequestResult {
         headers: vec![],
         body: args.response.body,
     }
-}
-
-struct IcRoyalties(Principal);
-
-impl RoyaltiesClient for IcRoyalties {
-    async fn settle(&self, args: SettleArgs) -> Result<Result<SettleOk, SettleError>, CallFailure> {
-        ledger_adapter::ic::call(self.0, "settle", (args,)).await
-    }
-}
-
-fn start_timers() {
-    let interval = read(|s| s.config().flush_interval_seconds).max(1);
-    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
-        let royalties = IcRoyalties(read(|s| s.config().royalties));
-        flows::flush(&state(), &ledger(), &royalties, true).await;
-    });
 }
 
 #[init]
@@ -169,13 +80,7 @@ fn balance_of(user: Principal) -> UserBalance {
 #[update]
 async fn infer(args: InferArgs) -> Result<InferOk, InferError> {
     let max_nodes = read(|s| s.config().max_nodes_per_call) as u128;
-    let request_bytes = args.prompt.as_ref().map_or(0, String::len) as u64
-        + args
-            .messages
-            .as_ref()
-            .map_or(0, |m| m.iter().map(|m| m.content.len() + 32).sum::<usize>()) as u64
-        + 512;
-    let needed = outcall_cost(request_bytes) * max_nodes;
+    let needed = outcall_cost(infer::request_bytes(&args)) * max_nodes;
     let available = canister_liquid_cycle_balance();
     if available < needed {
         return Err(InferError::InsufficientCycles { needed, available });
@@ -193,41 +98,23 @@ fn infer_quote(args: InferArgs) -> Result<u128, InferError> {
 /// The cycles the proxy reserves for one outcall of a call with these arguments.
 #[query]
 fn infer_outcall_cost(args: InferArgs) -> u128 {
-    let bytes = args.prompt.as_ref().map_or(0, String::len) as u64 + 512;
-    outcall_cost(bytes)
+    outcall_cost(infer::request_bytes(&args))
 }
 
 #[update]
 fn update_model(entry: ModelEntry) -> Result<bool, RegistryError> {
-    if msg_caller() != read(|s| s.config().royalties) {
-        return Err(RegistryError::NotRoyalties);
-    }
-    Ok(mutate(|s| s.registry.upsert_model(entry)))
+    mutate(|s| s.update_model_from(msg_caller(), entry))
 }
 
 /// Royalties tells the proxy the split version to stamp on receipts (newer only).
 #[update]
 fn set_split_version(version: SplitVersion) -> Result<(), RegistryError> {
-    if msg_caller() != read(|s| s.config().royalties) {
-        return Err(RegistryError::NotRoyalties);
-    }
-    mutate(|s| s.set_split_version(version));
-    Ok(())
+    mutate(|s| s.set_split_version_from(msg_caller(), version))
 }
 
 #[update]
 fn apply_node(request: ApplyNodeRequest) -> Result<NodeId, RegistryError> {
-    if !(16..=128).contains(&request.api_key.len()) {
-        return Err(RegistryError::InvalidArgument {
-            field: "api_key".into(),
-            reason: "16–128 bytes".into(),
-        });
-    }
-    mutate(|s| {
-        let id = s.registry.apply_node(msg_caller(), request.node)?;
-        s.set_node_api_key(id, request.api_key);
-        Ok(id)
-    })
+    mutate(|s| s.apply_node_from(msg_caller(), request))
 }
 
 #[update]
@@ -236,19 +123,13 @@ fn decide_node(
     node: NodeId,
     action: NodeAction,
 ) -> Result<NodeRecord, RegistryError> {
-    if msg_caller() != read(|s| s.config().governance) {
-        return Err(RegistryError::NotGovernance);
-    }
-    mutate(|s| s.registry.decide_node(proposal, node, action))
+    mutate(|s| s.decide_node_from(msg_caller(), proposal, node, action))
 }
 
 /// Governance sets the per-call fee, once per proposal id.
 #[update]
 fn set_call_fee(proposal: ProposalId, call_fee: u128) -> Result<(), RegistryError> {
-    if msg_caller() != read(|s| s.config().governance) {
-        return Err(RegistryError::NotGovernance);
-    }
-    mutate(|s| s.set_call_fee(proposal, call_fee))
+    mutate(|s| s.set_call_fee_from(msg_caller(), proposal, call_fee))
 }
 
 #[query]
@@ -301,32 +182,8 @@ fn liabilities() -> Liabilities {
 
 /// Compares the proxy's ledger balance with what it owes.
 #[update]
-async fn audit() -> Result<ProxyAudit, String> {
-    if msg_caller() == Principal::anonymous() {
-        return Err("the anonymous caller may not audit (it costs a ledger call)".into());
-    }
-    let own = Account {
-        owner: canister_self(),
-        subaccount: None,
-    };
-    let balance = ledger()
-        .icrc1_balance_of(own)
-        .await
-        .map_err(|e| e.to_string())?;
-    let ledger_balance = u128::try_from(&balance.0).map_err(|e| e.to_string())?;
-    Ok(read(|s| {
-        let liabilities = s.metering.liabilities();
-        let unresolved_transfers = s.unresolved_count();
-        let (set_aside_batches, set_aside_total) = s.set_aside_summary();
-        ProxyAudit {
-            agrees: ledger_balance == liabilities.total,
-            ledger_balance,
-            liabilities,
-            unresolved_transfers,
-            set_aside_batches,
-            set_aside_total,
-        }
-    }))
+async fn audit() -> Result<ProxyAudit, ProxyAuditError> {
+    flows::audit(&state(), &ledger(), msg_caller()).await
 }
 
 /// The royalty split version receipts are metered under now.

@@ -13,19 +13,15 @@ use crate::receipt::VerifiedUsage;
 use candid::{CandidType, Deserialize, Nat, Principal};
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
+pub use neuranft_types::proxy::{
+    BatchId, BatchRecord, BatchStatus, HoldId, Liabilities, MeteringError, UserBalance,
+};
+pub use neuranft_types::royalties::price_of;
 use neuranft_types::royalties::{ModelId, Price, Receipt, ReceiptId, SplitVersion};
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
-pub type HoldId = u64;
-pub type BatchId = u64;
-
-#[derive(CandidType, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct UserBalance {
-    pub available: u128,
-    pub held: u128,
-}
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
@@ -34,47 +30,6 @@ pub struct Hold {
     pub model: ModelId,
     pub amount: u128,
     pub created_at: u64,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum BatchStatus {
-    /// Closed; the transfer of `total` to royalties (with `fee` reserved) has not completed.
-    AwaitingTransfer {
-        fee: u128,
-    },
-    /// The funds are with royalties; `settle` may still be pending.
-    Transferred {
-        block: Nat,
-    },
-    Settled,
-    /// The funds are with royalties, which refused to settle the batch for `reason`: set aside so that
-    /// it never holds up later batches, and tried again now and then (royalties' audit shows these
-    /// funds as its surplus until then).
-    SetAside {
-        block: Nat,
-        reason: String,
-        attempts: u32,
-    },
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct BatchRecord {
-    pub id: BatchId,
-    pub receipts: Vec<Receipt>,
-    pub total: u128,
-    pub status: BatchStatus,
-    pub created_at: u64,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Liabilities {
-    pub available: u128,
-    pub held: u128,
-    pub unsettled: u128,
-    pub batched: u128,
-    pub fee_reserve: u128,
-    pub withdrawals_in_flight: u128,
-    pub total: u128,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -88,39 +43,6 @@ struct Totals {
     next_hold: u64,
     next_receipt: u64,
     next_batch: u64,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum MeteringError {
-    AnonymousCaller,
-    ZeroAmount,
-    Overflow,
-    InsufficientBalance {
-        available: u128,
-        needed: u128,
-    },
-    UnknownHold {
-        hold: HoldId,
-    },
-    /// The receipt's amount does not fit the settlement format (u64).
-    ReceiptTooLarge {
-        amount: u128,
-    },
-    UnknownBatch {
-        batch: BatchId,
-    },
-    /// The per-call fees collected do not yet cover the ledger fee of a batch transfer.
-    FeeReserveTooLow {
-        reserve: u128,
-        fee: u128,
-    },
-}
-
-/// `ceil((input × per_1k_input + output × per_1k_output) / 1000)`, exactly; `None` if it overflows.
-pub fn price_of(price: &Price, input_tokens: u64, output_tokens: u64) -> Option<u128> {
-    let input = input_tokens as u128 * price.per_1k_input_tokens as u128;
-    let output = output_tokens as u128 * price.per_1k_output_tokens as u128;
-    Some(input.checked_add(output)?.div_ceil(1_000))
 }
 
 fn principal_key(p: &Principal) -> [u8; 30] {

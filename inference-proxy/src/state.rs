@@ -11,6 +11,7 @@ use ledger_adapter::book::{Book, BookHost, Transfer};
 use ledger_adapter::outbox::{
     FeePolicy, IntentId, IntentStatus, OutboxError, TransferIntent, TransferKind,
 };
+pub use neuranft_types::proxy::{MoneyError, ProxyConfig, MAX_RECEIPTS_PER_BATCH};
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,66 +21,6 @@ type Mem = VirtualMemory<DefaultMemoryImpl>;
 pub const DEPOSIT_MEMO_TAG: &[u8; 8] = b"NNFT-DEP";
 pub const WITHDRAW_MEMO_TAG: &[u8; 8] = b"NNFT-WDR";
 pub const BATCH_MEMO_TAG: &[u8; 8] = b"NNFT-BAT";
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct ProxyConfig {
-    pub ledger: Principal,
-    pub royalties: Principal,
-    pub governance: Principal,
-    /// Charged per successful call on top of the usage price; pays cycles and batch ledger fees.
-    pub call_fee: u128,
-    pub max_prompt_bytes: u64,
-    pub max_output_tokens: u32,
-    pub max_receipts_per_batch: u32,
-    pub flush_interval_seconds: u64,
-    pub failures_before_suspension: u32,
-    pub max_nodes_per_call: u32,
-    pub calls_per_user_per_minute: u32,
-}
-
-/// Receipts per batch at most: one `settle` of this many stays far inside an update's instruction
-/// limit (about 1.3 M instructions per receipt, so ≈ 2.6 B) and its argument far inside the 2 MiB
-/// inter-canister message limit (≈ 120 bytes per receipt); royalties accepts up to 5,000.
-pub const MAX_RECEIPTS_PER_BATCH: u32 = 2_000;
-
-impl ProxyConfig {
-    /// The limits every configuration must keep (install and upgrade refuse others).
-    pub fn validate(&self) -> Result<(), String> {
-        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
-        check(
-            neuranft_types::proxy::CALL_FEE_RANGE.contains(&self.call_fee),
-            "call_fee must be 1–10^12",
-        )?;
-        check(
-            (1..=MAX_RECEIPTS_PER_BATCH).contains(&self.max_receipts_per_batch),
-            "max_receipts_per_batch must be 1–2,000",
-        )?;
-        check(
-            (1..=1_000_000).contains(&self.max_prompt_bytes),
-            "max_prompt_bytes must be 1–1,000,000",
-        )?;
-        check(
-            (1..=100_000).contains(&self.max_output_tokens),
-            "max_output_tokens must be 1–100,000",
-        )?;
-        check(
-            (1..=10).contains(&self.max_nodes_per_call),
-            "max_nodes_per_call must be 1–10",
-        )?;
-        check(
-            self.failures_before_suspension >= 1,
-            "failures_before_suspension must be positive",
-        )?;
-        check(
-            self.calls_per_user_per_minute >= 1,
-            "calls_per_user_per_minute must be positive",
-        )?;
-        check(
-            (1..=86_400).contains(&self.flush_interval_seconds),
-            "flush_interval_seconds must be 1–86,400",
-        )
-    }
-}
 
 /// Why a resolved transfer could not be applied to the books. The intent's record is kept (the
 /// audit counts it as unresolved) so that nothing is lost, and nothing traps.
@@ -92,38 +33,6 @@ pub enum MoneyOp {
     Deposit { user: Principal, amount: u128 },
     Withdrawal { user: Principal, amount: u128 },
     BatchTransfer { batch: u64 },
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum MoneyError {
-    AnonymousCaller,
-    /// Another deposit or withdrawal of this caller is in progress.
-    AlreadyProcessing,
-    ZeroAmount,
-    BelowFee {
-        amount: u128,
-        fee: u128,
-    },
-    /// The destination is the ledger's minting account: a transfer there would be a burn.
-    MintingAccountDestination,
-    Metering(MeteringError),
-    /// The ledger definitely refused the transfer; nothing changed.
-    TransferFailed {
-        reason: String,
-    },
-    /// The transfer's outcome is not known yet; it completes (or is undone) by itself later.
-    Pending {
-        intent: IntentId,
-    },
-    LedgerUnavailable {
-        reason: String,
-    },
-}
-
-impl From<MeteringError> for MoneyError {
-    fn from(e: MeteringError) -> Self {
-        MoneyError::Metering(e)
-    }
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]

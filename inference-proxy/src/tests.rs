@@ -503,7 +503,7 @@ mod money {
     }
 }
 
-mod inference_support {
+pub(crate) mod inference_support {
     use crate::infer::NodeTransport;
     use crate::registry::{ApplyNodeArgs, ModelEntry, NodeAction, NodeId, NodeRecord};
     use crate::state::{ProxyConfig, ProxyState};
@@ -1178,7 +1178,7 @@ mod money_path {
             charged_to_receipts
         );
         assert_eq!(w.ledger.blocks_with_memo_prefix(b"NNFT-BAT"), 1);
-        let audit = block_on(royalties::payouts::audit(
+        let audit = block_on(royalties::flows::payouts::audit(
             &w.roy,
             &w.ledger.client(w.royalties_id),
         ))

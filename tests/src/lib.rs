@@ -522,11 +522,11 @@ impl NeuraNft {
 // ---------------------------------------------------------------------------------------------
 // The paid inference path: hpc-nodes, users' balances in the proxy, infer, flush.
 
-use inference_proxy::api::{ApplyNodeRequest, FlushView, ProxyArg, ProxyAudit};
-use inference_proxy::infer::{InferArgs, InferError, InferOk};
-use inference_proxy::metering::UserBalance;
-use inference_proxy::registry::{ApplyNodeArgs, NodeId};
-use inference_proxy::state::{MoneyError, ProxyConfig};
+use neuranft_types::proxy::UserBalance;
+use neuranft_types::proxy::{ApplyNodeArgs, NodeId};
+use neuranft_types::proxy::{ApplyNodeRequest, FlushView, ProxyArg, ProxyAudit};
+use neuranft_types::proxy::{InferArgs, InferError, InferOk};
+use neuranft_types::proxy::{MoneyError, ProxyConfig};
 
 impl NeuraNft {
     /// Starts hpc-node number `i` (a real HTTP server on loopback, deterministic backend, Ed25519 key
@@ -547,7 +547,7 @@ impl NeuraNft {
         };
         self.nodes.push(Some(node));
         let (r, _) = self.call(self.proxy, operator, "apply_node", (apply,));
-        let (id,): (Result<NodeId, inference_proxy::registry::RegistryError>,) =
+        let (id,): (Result<NodeId, neuranft_types::proxy::RegistryError>,) =
             r.expect("apply_node answers");
         let id = id.expect("the application is valid");
         let info = self.adopt(&format!("Admit node {id}"), Action::AdmitNode { node: id });
@@ -644,7 +644,8 @@ impl NeuraNft {
 
     pub fn proxy_audit(&mut self) -> ProxyAudit {
         let (r, _) = self.call(self.proxy, admin(), "audit", ());
-        let (result,): (Result<ProxyAudit, String>,) = r.expect("audit answers");
+        let (result,): (Result<ProxyAudit, neuranft_types::proxy::ProxyAuditError>,) =
+            r.expect("audit answers");
         result.expect("the ledger answers the audit")
     }
 

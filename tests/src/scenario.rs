@@ -16,13 +16,13 @@
 use crate::{account, admin, founder, NeuraNft, FOUNDER_NEURON, PAYMENT_FEE};
 use candid::{Encode, Principal};
 use icrc_ledger_types::icrc1::account::Account;
-use inference_proxy::infer::{InferArgs, InferError, Message};
-use inference_proxy::registry::{NodeRecord, NodeStatus};
 use localnet::{CallReport, Fault};
 use neuranft_types::governance::{
     Action, GovernanceError, Neuron, NeuronId, ProposalStatus, Topic, TreasuryView, UpgradeTarget,
     Vote,
 };
+use neuranft_types::proxy::{InferArgs, InferError, Message};
+use neuranft_types::proxy::{NodeRecord, NodeStatus};
 use neuranft_types::royalties::*;
 use serde_bytes::ByteBuf;
 use std::collections::BTreeMap;
@@ -484,7 +484,7 @@ pub fn run_keeping_the_system(size: Size) -> (bool, NeuraNft) {
         refused.push(r.err());
     }
     let (overdraw, _) = w.call(w.proxy, users[1], "withdraw", (u128::MAX, None::<Account>));
-    let (overdraw,): (Result<(), inference_proxy::state::MoneyError>,) = overdraw.unwrap();
+    let (overdraw,): (Result<(), neuranft_types::proxy::MoneyError>,) = overdraw.unwrap();
     let anonymous = w
         .net
         .update_call(
@@ -535,7 +535,7 @@ pub fn run_keeping_the_system(size: Size) -> (bool, NeuraNft) {
         "payout timer ran: accruals of at least {AUTO_PAYOUT_FEE_MULTIPLE} × fee were pushed (the DAO treasury's too)"
     );
     // The DAO pays a grant from its treasury: a critical proposal, capped per 7 days.
-    let (before,): (Result<TreasuryView, String>,) = {
+    let (before,): (Result<TreasuryView, GovernanceError>,) = {
         let (r, _) = w.call(w.governance, admin(), "treasury", ());
         r.unwrap()
     };
@@ -556,7 +556,7 @@ pub fn run_keeping_the_system(size: Size) -> (bool, NeuraNft) {
         .expect("alice votes");
     w.run_governance();
     let granted = w.ledger_balance(w.payment_ledger, account(named("grants")));
-    let (after,): (Result<TreasuryView, String>,) = {
+    let (after,): (Result<TreasuryView, GovernanceError>,) = {
         let (r, _) = w.call(w.governance, admin(), "treasury", ());
         r.unwrap()
     };

@@ -3,8 +3,8 @@
 //! `UPDATE_BASELINE=1 cargo test -p tests --test baseline` rewrites the file after a deliberate change.
 
 use candid::Encode;
-use inference_proxy::infer::InferArgs;
 use localnet::CallReport;
+use neuranft_types::proxy::InferArgs;
 use neuranft_types::royalties::*;
 use serde_bytes::ByteBuf;
 use tests::*;

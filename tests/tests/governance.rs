@@ -3,9 +3,9 @@
 //! upgrade of royalties that loses nothing; governance itself survives an upgrade.
 
 use candid::{Encode, Principal};
-use inference_proxy::api::ApplyNodeRequest;
-use inference_proxy::registry::{ApplyNodeArgs, NodeRecord, NodeStatus, RegistryError};
 use neuranft_types::governance::*;
+use neuranft_types::proxy::ApplyNodeRequest;
+use neuranft_types::proxy::{ApplyNodeArgs, NodeRecord, NodeStatus, RegistryError};
 use neuranft_types::royalties::*;
 use neuranft_types::Account;
 use serde_bytes::ByteBuf;

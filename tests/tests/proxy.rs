@@ -4,11 +4,12 @@
 //! claims. A node that is down costs nothing; the proxy is upgraded with unsettled receipts.
 
 use candid::{Encode, Principal};
-use inference_proxy::api::FlushView;
-use inference_proxy::infer::{InferArgs, InferError, InferOk};
-use inference_proxy::metering::UserBalance;
-use inference_proxy::registry::{ModelEntry, NodeRecord, NodeStatus, RegistryError};
-use inference_proxy::state::MoneyError;
+use neuranft_types::proxy::FlushView;
+use neuranft_types::proxy::MoneyError;
+use neuranft_types::proxy::UserBalance;
+use neuranft_types::proxy::{InferArgs, InferError, InferOk};
+use neuranft_types::proxy::{NodeRecord, NodeStatus, RegistryError};
+use neuranft_types::royalties::ModelEntry;
 use neuranft_types::royalties::*;
 use tests::*;
 
@@ -99,7 +100,7 @@ fn deposit_infer_flush_settle_and_claim_on_the_real_wasm() {
 
     let ok = s.infer("What does this ECG show?").unwrap();
     assert!(!ok.output.is_empty());
-    let price = inference_proxy::metering::price_of(
+    let price = neuranft_types::royalties::price_of(
         &Price {
             per_1k_input_tokens: 200_000,
             per_1k_output_tokens: 600_000,
@@ -204,7 +205,7 @@ fn bad_input_and_bad_callers_change_nothing() {
             .unwrap();
     assert!(r.is_err());
     // Only royalties pushes models, only governance decides on nodes; anonymous ingress is dropped.
-    let (r,): (Result<bool, inference_proxy::registry::RegistryError>,) =
+    let (r,): (Result<bool, neuranft_types::proxy::RegistryError>,) =
         s.w.net
             .update(
                 s.w.proxy,
@@ -330,13 +331,13 @@ fn while_royalties_is_unreachable_batches_wait_and_nothing_is_lost() {
     assert_eq!(s.ledger_balance(s.w.royalties), total);
     let audit = s.w.proxy_audit();
     assert!(audit.agrees, "{audit:?}");
-    let (batch,): (Option<inference_proxy::metering::BatchRecord>,) =
+    let (batch,): (Option<neuranft_types::proxy::BatchRecord>,) =
         s.w.net
             .query(s.w.proxy, s.alice, "batch", (flushed.closed[0],))
             .unwrap();
     assert!(matches!(
         batch.unwrap().status,
-        inference_proxy::metering::BatchStatus::Transferred { .. }
+        neuranft_types::proxy::BatchStatus::Transferred { .. }
     ));
     s.w.net.start_canister(s.w.royalties, admin()).unwrap();
     // The proxy's timer retries by itself.
@@ -344,13 +345,13 @@ fn while_royalties_is_unreachable_batches_wait_and_nothing_is_lost() {
     for _ in 0..5 {
         s.w.net.tick();
     }
-    let (batch,): (Option<inference_proxy::metering::BatchRecord>,) =
+    let (batch,): (Option<neuranft_types::proxy::BatchRecord>,) =
         s.w.net
             .query(s.w.proxy, s.alice, "batch", (flushed.closed[0],))
             .unwrap();
     assert_eq!(
         batch.unwrap().status,
-        inference_proxy::metering::BatchStatus::Settled
+        neuranft_types::proxy::BatchStatus::Settled
     );
     let (roy,): (Result<AuditReport, AuditError>,) =
         s.w.net.update(s.w.royalties, admin(), "audit", ()).unwrap();

@@ -4,11 +4,11 @@
 //! burn cannot poison a fee cache, and nobody can make royalties burn its cycles on pushes.
 
 use candid::{Encode, Nat, Principal};
-use inference_proxy::infer::{InferArgs, InferError, InferOk, Message};
-use inference_proxy::metering::BatchStatus;
-use inference_proxy::registry::{NodeRecord, NodeStatus};
-use inference_proxy::state::MoneyError;
 use neuranft_types::ledger::{LedgerArg, LedgerUpgradeArgs};
+use neuranft_types::proxy::BatchStatus;
+use neuranft_types::proxy::MoneyError;
+use neuranft_types::proxy::{InferArgs, InferError, InferOk, Message};
+use neuranft_types::proxy::{NodeRecord, NodeStatus};
 use neuranft_types::royalties::*;
 use tests::*;
 
@@ -111,7 +111,7 @@ impl System {
         let mut metered = proxy.liabilities.unsettled;
         let mut id = 0u64;
         loop {
-            let (batch,): (Option<inference_proxy::metering::BatchRecord>,) = self
+            let (batch,): (Option<neuranft_types::proxy::BatchRecord>,) = self
                 .w
                 .net
                 .query(self.w.proxy, admin(), "batch", (id,))
@@ -318,7 +318,7 @@ fn a_ledger_fee_rise_during_a_batch_transfer_neither_traps_nor_takes_users_funds
     for _ in 0..3 {
         s.w.flush();
     }
-    let (batch,): (Option<inference_proxy::metering::BatchRecord>,) =
+    let (batch,): (Option<neuranft_types::proxy::BatchRecord>,) =
         s.w.net.query(s.w.proxy, admin(), "batch", (0u64,)).unwrap();
     let batch = batch.expect("the first call's batch exists");
     assert_eq!(batch.status, BatchStatus::Settled, "{batch:?}");
@@ -413,7 +413,7 @@ fn model_changes_cost_royalties_cycles_linear_in_the_changes() {
         twenty / one.max(1)
     );
     for model in 1..=20u64 {
-        let (entry,): (Option<inference_proxy::registry::ModelEntry>,) =
+        let (entry,): (Option<neuranft_types::royalties::ModelEntry>,) =
             s.w.net
                 .query(s.w.proxy, admin(), "model", (model,))
                 .unwrap();

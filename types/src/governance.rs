@@ -352,6 +352,10 @@ pub enum GovernanceError {
     },
     /// The transfer's outcome is not known yet; it completes or is undone by itself.
     Pending,
+    /// The ledger did not answer a query (a balance); nothing changed.
+    LedgerUnavailable {
+        reason: String,
+    },
 }
 
 /// The subaccount of the governance canister that holds neuron `id`'s stake on the governance-token
@@ -395,6 +399,19 @@ pub enum GovernanceArg {
 pub struct GovernanceUpgrade {
     pub royalties: Option<Principal>,
     pub inference_proxy: Option<Principal>,
+}
+
+impl GovernanceConfig {
+    /// The configuration after an upgrade that names new targets (the rest stays).
+    pub fn upgraded(mut self, upgrade: GovernanceUpgrade) -> Self {
+        if let Some(royalties) = upgrade.royalties {
+            self.royalties = royalties;
+        }
+        if let Some(proxy) = upgrade.inference_proxy {
+            self.inference_proxy = proxy;
+        }
+        self
+    }
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]

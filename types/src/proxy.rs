@@ -1,8 +1,9 @@
-//! The inference-proxy's types other canisters use: node records and the decisions governance makes
-//! on them, and the errors of those calls.
+//! The inference proxy's Candid interface: its configuration, users' balances and calls, metering and
+//! batches, node records and the decisions governance makes on them, and the errors of every call.
 
+use crate::royalties::{ModelId, Receipt};
 use crate::Account;
-use candid::{CandidType, Deserialize};
+use candid::{CandidType, Deserialize, Nat, Principal};
 
 pub type NodeId = u64;
 pub use crate::ProposalId;
@@ -89,3 +90,279 @@ pub enum NodeAction {
 /// every batch transfer's ledger fee: at 0 no batch could ever be closed) and at most 10¹² units
 /// (10,000 tokens of 8 decimals: far above any sane fee, far below what makes a quote overflow).
 pub const CALL_FEE_RANGE: std::ops::RangeInclusive<u128> = 1..=1_000_000_000_000;
+
+/// The canister's single install/upgrade argument.
+#[derive(CandidType, Deserialize, Clone, Debug)]
+pub enum ProxyArg {
+    Init(ProxyConfig),
+    Upgrade(Option<ProxyConfig>),
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug)]
+pub struct ApplyNodeRequest {
+    pub node: ApplyNodeArgs,
+    /// The bearer key the node expects from the proxy (16–128 bytes; never shown by a query).
+    pub api_key: String,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FlushView {
+    pub closed: Vec<u64>,
+    pub settled: Vec<u64>,
+    pub waiting: Vec<String>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProxyAudit {
+    pub ledger_balance: u128,
+    pub liabilities: Liabilities,
+    /// Transfers whose outcome is not applied yet: while any exist, the balance may differ.
+    pub unresolved_transfers: u64,
+    pub agrees: bool,
+    /// Batches royalties refused and their total: paid to royalties (so not in this ledger balance),
+    /// not credited there yet (royalties' audit shows them as its surplus); offered again each flush.
+    pub set_aside_batches: u64,
+    pub set_aside_total: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq)]
+pub struct InferArgs {
+    pub model: ModelId,
+    /// Exactly one of `prompt` and `messages`.
+    pub prompt: Option<String>,
+    pub messages: Option<Vec<Message>>,
+    pub max_tokens: u32,
+    pub temperature: Option<f32>,
+    pub seed: Option<u64>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InferOk {
+    pub output: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Usage price plus the call fee.
+    pub charged: u128,
+    pub released: u128,
+    pub node: NodeId,
+    /// The metered receipt; `None` when the usage price was 0 (a free model: only the call fee).
+    pub receipt: Option<u64>,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum InferError {
+    AnonymousCaller,
+    UnknownModel {
+        model: ModelId,
+    },
+    ModelPaused {
+        model: ModelId,
+    },
+    InvalidInput {
+        reason: String,
+    },
+    RateLimited {
+        calls_per_minute: u32,
+    },
+    /// The proxy cannot pay the outcalls' cycles; nothing was held.
+    InsufficientCycles {
+        needed: u128,
+        available: u128,
+    },
+    Metering(MeteringError),
+    NoNodeAvailable,
+    /// Every node tried failed; nothing was charged.
+    AllNodesFailed {
+        failures: Vec<(NodeId, String)>,
+    },
+}
+
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserBalance {
+    pub available: u128,
+    pub held: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum BatchStatus {
+    /// Closed; the transfer of `total` to royalties (with `fee` reserved) has not completed.
+    AwaitingTransfer {
+        fee: u128,
+    },
+    /// The funds are with royalties; `settle` may still be pending.
+    Transferred {
+        block: Nat,
+    },
+    Settled,
+    /// The funds are with royalties, which refused to settle the batch for `reason`: set aside so that
+    /// it never holds up later batches, and tried again now and then (royalties' audit shows these
+    /// funds as its surplus until then).
+    SetAside {
+        block: Nat,
+        reason: String,
+        attempts: u32,
+    },
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct BatchRecord {
+    pub id: BatchId,
+    pub receipts: Vec<Receipt>,
+    pub total: u128,
+    pub status: BatchStatus,
+    pub created_at: u64,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Liabilities {
+    pub available: u128,
+    pub held: u128,
+    pub unsettled: u128,
+    pub batched: u128,
+    pub fee_reserve: u128,
+    pub withdrawals_in_flight: u128,
+    pub total: u128,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum MeteringError {
+    AnonymousCaller,
+    ZeroAmount,
+    Overflow,
+    InsufficientBalance {
+        available: u128,
+        needed: u128,
+    },
+    UnknownHold {
+        hold: HoldId,
+    },
+    /// The receipt's amount does not fit the settlement format (u64).
+    ReceiptTooLarge {
+        amount: u128,
+    },
+    UnknownBatch {
+        batch: BatchId,
+    },
+    /// The per-call fees collected do not yet cover the ledger fee of a batch transfer.
+    FeeReserveTooLow {
+        reserve: u128,
+        fee: u128,
+    },
+}
+
+pub type HoldId = u64;
+
+pub type BatchId = u64;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProxyConfig {
+    pub ledger: Principal,
+    pub royalties: Principal,
+    pub governance: Principal,
+    /// Charged per successful call on top of the usage price; pays cycles and batch ledger fees.
+    pub call_fee: u128,
+    pub max_prompt_bytes: u64,
+    pub max_output_tokens: u32,
+    pub max_receipts_per_batch: u32,
+    pub flush_interval_seconds: u64,
+    pub failures_before_suspension: u32,
+    pub max_nodes_per_call: u32,
+    pub calls_per_user_per_minute: u32,
+}
+
+/// Receipts per batch at most: one `settle` of this many stays far inside an update's instruction
+/// limit (about 1.3 M instructions per receipt, so ≈ 2.6 B) and its argument far inside the 2 MiB
+/// inter-canister message limit (≈ 120 bytes per receipt); royalties accepts up to 5,000.
+pub const MAX_RECEIPTS_PER_BATCH: u32 = 2_000;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum MoneyError {
+    AnonymousCaller,
+    /// Another deposit or withdrawal of this caller is in progress.
+    AlreadyProcessing,
+    ZeroAmount,
+    BelowFee {
+        amount: u128,
+        fee: u128,
+    },
+    /// The destination is the ledger's minting account: a transfer there would be a burn.
+    MintingAccountDestination,
+    Metering(MeteringError),
+    /// The ledger definitely refused the transfer; nothing changed.
+    TransferFailed {
+        reason: String,
+    },
+    /// The transfer's outcome is not known yet; it completes (or is undone) by itself later.
+    Pending {
+        intent: u64,
+    },
+    LedgerUnavailable {
+        reason: String,
+    },
+}
+
+impl ProxyConfig {
+    /// The limits every configuration must keep (install and upgrade refuse others).
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        check(
+            CALL_FEE_RANGE.contains(&self.call_fee),
+            "call_fee must be 1–10^12",
+        )?;
+        check(
+            (1..=MAX_RECEIPTS_PER_BATCH).contains(&self.max_receipts_per_batch),
+            "max_receipts_per_batch must be 1–2,000",
+        )?;
+        check(
+            (1..=1_000_000).contains(&self.max_prompt_bytes),
+            "max_prompt_bytes must be 1–1,000,000",
+        )?;
+        check(
+            (1..=100_000).contains(&self.max_output_tokens),
+            "max_output_tokens must be 1–100,000",
+        )?;
+        check(
+            (1..=10).contains(&self.max_nodes_per_call),
+            "max_nodes_per_call must be 1–10",
+        )?;
+        check(
+            self.failures_before_suspension >= 1,
+            "failures_before_suspension must be positive",
+        )?;
+        check(
+            self.calls_per_user_per_minute >= 1,
+            "calls_per_user_per_minute must be positive",
+        )?;
+        check(
+            (1..=86_400).contains(&self.flush_interval_seconds),
+            "flush_interval_seconds must be 1–86,400",
+        )
+    }
+}
+
+impl From<MeteringError> for MoneyError {
+    fn from(e: MeteringError) -> Self {
+        MoneyError::Metering(e)
+    }
+}
+
+impl From<MeteringError> for InferError {
+    fn from(e: MeteringError) -> Self {
+        InferError::Metering(e)
+    }
+}
+
+/// Why `audit` gave no report.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum ProxyAuditError {
+    /// The audit costs a ledger call: the anonymous caller may not ask for one.
+    AnonymousCaller,
+    /// The ledger did not tell the proxy its balance.
+    LedgerUnavailable { reason: String },
+}

@@ -560,3 +560,10 @@ pub struct RoyaltiesConfig {
     pub ledger_fee: Option<u128>,
     pub current_split: SplitRecord,
 }
+
+/// `ceil((input × per_1k_input + output × per_1k_output) / 1000)`, exactly; `None` if it overflows.
+pub fn price_of(price: &Price, input_tokens: u64, output_tokens: u64) -> Option<u128> {
+    let input = input_tokens as u128 * price.per_1k_input_tokens as u128;
+    let output = output_tokens as u128 * price.per_1k_output_tokens as u128;
+    Some(input.checked_add(output)?.div_ceil(1_000))
+}

@@ -31,7 +31,7 @@ pub use parameters::{
     MAX_QUORUM_BPS, VOTING_PERIOD_SECONDS, VOTING_POWER_SPIKE_BPS,
 };
 pub use proposals::{
-    status_name, MAX_SUMMARY_BYTES, MAX_TITLE_BYTES, MAX_URL_BYTES, MAX_WASM_BYTES,
+    status_name, status_names, MAX_SUMMARY_BYTES, MAX_TITLE_BYTES, MAX_URL_BYTES, MAX_WASM_BYTES,
 };
 pub use render::{render_action, MAX_RENDERED_ARG_BYTES};
 

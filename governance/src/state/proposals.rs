@@ -193,6 +193,23 @@ impl Governance {
     }
 }
 
+/// The status names `list_proposals` filters by, in a proposal's order of life.
+pub fn status_names() -> Vec<String> {
+    [
+        ProposalStatus::Preparing,
+        ProposalStatus::Open,
+        ProposalStatus::Rejected,
+        ProposalStatus::Adopted,
+        ProposalStatus::Executed,
+        ProposalStatus::Failed {
+            reason: String::new(),
+        },
+    ]
+    .iter()
+    .map(|s| status_name(s).to_string())
+    .collect()
+}
+
 pub fn status_name(status: &ProposalStatus) -> &'static str {
     match status {
         ProposalStatus::Preparing => "Preparing",
