@@ -7,6 +7,11 @@
 # Arguments: --exit (stop after the report), --bind ADDR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== setting up (toolchain, npm packages from lockfiles)"
 scripts/setup.sh >/dev/null
+echo "== building the canisters' wasm (a first build compiles for several minutes)"
 scripts/build-canisters.sh
+echo "== building the main job"
+cargo build --locked -p tests --bin scenario
+echo "== running the system on localnet"
 cargo run --locked -q -p tests --bin scenario -- "$@"

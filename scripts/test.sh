@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Whether the workspace's own target/ existed before: with CARGO_TARGET_DIR elsewhere, nothing may
+# create it (checked at the end).
+own_target_existed=$([ -e target ] && echo yes || echo no)
+
 scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -18,4 +22,8 @@ TARGET="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm.gz" \
   LEDGER_WASM="$TARGET/canisters/icrc-ledger.wasm.gz" \
   npm test --prefix clients/js
+if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$own_target_existed" = no ] && [ -e target ]; then
+  echo "target/ was created although CARGO_TARGET_DIR=$CARGO_TARGET_DIR: something ignores it" >&2
+  exit 1
+fi
 echo "all tests passed"

@@ -1,9 +1,9 @@
 //! What executions cost: the IC's per-operator instruction weights (applied as wasmtime fuel), the
-//! System API overheads, and the cycles fee table of a 13-node application subnet (ICP-FACTS.md).
+//! System API overheads, and the cycles fee table of a 13-node application subnet (docs/localnet.md, "Platform figures").
 
 use wasmtime::OperatorCost;
 
-/// Instruction limits per message kind (ICP-FACTS.md).
+/// Instruction limits per message kind (docs/localnet.md, "Platform figures").
 pub const UPDATE_INSTRUCTION_LIMIT: u64 = 40_000_000_000;
 pub const QUERY_INSTRUCTION_LIMIT: u64 = 5_000_000_000;
 pub const INSTALL_INSTRUCTION_LIMIT: u64 = 300_000_000_000;
@@ -193,7 +193,7 @@ pub struct HttpUsage {
 }
 
 /// Pay-as-you-go (pricing version 2) cost of an outcall. The IC's exact table is not public in a form
-/// localnet can read, so this is an approximation calibrated to the figure in ICP-FACTS.md (a
+/// localnet can read, so this is an approximation calibrated to the figure in docs/localnet.md (a
 /// non-replicated 2 KB request, 8 KB response, 20 s outcall ≈ 113 M cycles; this gives 119.6 M):
 /// per node 400 K + 400 per request or raw response byte + 100 per transformed byte + 200 per
 /// millisecond + 1 per 10 transform instructions, scaled by the subnet size (13), and by the 13 nodes

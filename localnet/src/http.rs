@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-/// The most a response may be (ICP-FACTS.md).
+/// The most a response may be (docs/localnet.md, "Platform figures").
 pub const MAX_RESPONSE_BYTES: u64 = 2_000_000;
 /// The most a request may be.
 pub const MAX_REQUEST_BYTES: u64 = 2_000_000;
