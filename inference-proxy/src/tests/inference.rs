@@ -1,0 +1,321 @@
+//! Inference end to end in the state machine: checks, holds, failover, receipts verified, charges.
+
+use super::inference_support::*;
+use crate::infer::{infer, InferArgs, InferError};
+use crate::registry::{NodeId, NodeStatus};
+use crate::state::ProxyState;
+use candid::Principal;
+use futures::executor::block_on;
+use ic_stable_structures::DefaultMemoryImpl;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+fn user() -> Principal {
+    Principal::from_slice(&[0xA1; 29])
+}
+
+struct World {
+    state: RefCell<ProxyState>,
+    nodes: Nodes,
+    ids: Vec<NodeId>,
+}
+
+fn world(behaviours: &[Behaviour], per_minute: u32) -> World {
+    let mut s = ProxyState::open_small(DefaultMemoryImpl::default());
+    s.initialize(config(Principal::from_slice(&[0x20; 10]), per_minute))
+        .unwrap();
+    add_models(&mut s);
+    s.metering.credit_deposit(&user(), 1_000_000).unwrap();
+    let mut keys = HashMap::new();
+    let mut behaviour = HashMap::new();
+    let mut ids = Vec::new();
+    for (i, b) in behaviours.iter().enumerate() {
+        let id = add_node(&mut s, &mut keys, i as u8);
+        behaviour.insert(id, *b);
+        ids.push(id);
+    }
+    World {
+        state: RefCell::new(s),
+        nodes: Nodes {
+            keys,
+            behaviour: RefCell::new(behaviour),
+            calls: RefCell::default(),
+            clock: Cell::new(1_750_000_000_000_000_000),
+        },
+        ids,
+    }
+}
+
+fn args(prompt: &str, max_tokens: u32) -> InferArgs {
+    InferArgs {
+        model: 0,
+        prompt: Some(prompt.into()),
+        messages: None,
+        max_tokens,
+        temperature: None,
+        seed: Some(1),
+    }
+}
+
+impl World {
+    fn infer(&self, args: InferArgs) -> Result<crate::infer::InferOk, InferError> {
+        block_on(infer(&self.state, &self.nodes, user(), args, 7))
+    }
+    fn balance(&self) -> (u128, u128) {
+        let b = self.state.borrow().metering.balance(&user());
+        (b.available, b.held)
+    }
+    fn total(&self) -> u128 {
+        self.state.borrow().metering.liabilities().total
+    }
+}
+
+#[test]
+fn a_call_is_charged_exactly_what_the_signed_usage_costs() {
+    let w = world(&[Behaviour::Honest], 60);
+    let ok = w
+        .infer(args("Summarise the patient's history.", 64))
+        .unwrap();
+    let price = crate::metering::price_of(&PRICE, ok.input_tokens, ok.output_tokens).unwrap();
+    assert_eq!(ok.charged, price + 50);
+    assert_eq!(w.balance(), (1_000_000 - ok.charged, 0));
+    assert_eq!(w.state.borrow().metering.open_receipt_count(), 1);
+    assert_eq!(w.total(), 1_000_000, "money only moved between buckets");
+    assert_eq!(
+        w.state
+            .borrow()
+            .registry
+            .node(w.ids[0])
+            .unwrap()
+            .stats
+            .successes,
+        1
+    );
+}
+
+#[test]
+fn a_failing_node_is_skipped_and_nothing_is_charged_for_it() {
+    let w = world(&[Behaviour::Down, Behaviour::Honest], 60);
+    // Whichever node is picked first, the call ends on the honest one.
+    let ok = w.infer(args("hello", 32)).unwrap();
+    assert_eq!(ok.node, w.ids[1]);
+    assert_eq!(w.state.borrow().metering.open_receipt_count(), 1);
+    assert_eq!(w.balance().1, 0);
+}
+
+#[test]
+fn when_every_node_fails_the_hold_is_released_in_full() {
+    for bad in [
+        Behaviour::Down,
+        Behaviour::Http500,
+        Behaviour::ForgedSignature,
+        Behaviour::InflatedUsage,
+    ] {
+        let w = world(&[bad, bad], 60);
+        let err = w.infer(args("hello", 32)).unwrap_err();
+        assert!(
+            matches!(err, InferError::AllNodesFailed { ref failures } if failures.len() == 2),
+            "{err:?}"
+        );
+        assert_eq!(w.balance(), (1_000_000, 0));
+        assert_eq!(
+            w.state.borrow().metering.open_receipt_count(),
+            0,
+            "no charge without a verified receipt"
+        );
+    }
+    let w = world(&[], 60);
+    assert_eq!(w.infer(args("hello", 32)), Err(InferError::NoNodeAvailable));
+    assert_eq!(w.balance(), (1_000_000, 0));
+}
+
+#[test]
+fn a_node_that_keeps_failing_is_suspended() {
+    let w = world(&[Behaviour::Down, Behaviour::Honest], 60);
+    for _ in 0..6 {
+        w.infer(args("hello", 32)).unwrap();
+    }
+    let down = w.state.borrow().registry.node(w.ids[0]).unwrap();
+    assert!(
+        matches!(
+            down.status,
+            NodeStatus::Suspended {
+                by_proposal: None,
+                ..
+            }
+        ),
+        "{:?}",
+        down.status
+    );
+    let calls_before = w.nodes.calls.borrow().len();
+    w.infer(args("hello", 32)).unwrap();
+    assert_eq!(
+        w.nodes.calls.borrow().len(),
+        calls_before + 1,
+        "the suspended node is not tried"
+    );
+}
+
+#[test]
+fn governance_sets_the_call_fee_once_per_proposal() {
+    let w = world(&[Behaviour::Honest], 60);
+    w.state.borrow_mut().set_call_fee(7, 70).unwrap();
+    assert_eq!(
+        w.state.borrow_mut().set_call_fee(7, 90),
+        Err(crate::registry::RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+    );
+    assert_eq!(w.state.borrow().config().call_fee, 70);
+    let ok = w.infer(args("hello", 8)).unwrap();
+    let price = crate::metering::price_of(&PRICE, ok.input_tokens, ok.output_tokens).unwrap();
+    assert_eq!(ok.charged, price + 70);
+}
+
+#[test]
+fn receipts_carry_the_split_version_royalties_pushed_last() {
+    let w = world(&[Behaviour::Honest], 60);
+    let stamped = |w: &World| {
+        let s = w.state.borrow();
+        s.metering
+            .unsettled_receipts(100)
+            .last()
+            .unwrap()
+            .split_version
+    };
+    w.infer(args("hello", 8)).unwrap();
+    assert_eq!(stamped(&w), 0);
+    w.state.borrow_mut().set_split_version(3);
+    w.infer(args("hello", 8)).unwrap();
+    assert_eq!(stamped(&w), 3);
+    // A late, older push does not move the proxy back.
+    w.state.borrow_mut().set_split_version(2);
+    w.infer(args("hello", 8)).unwrap();
+    assert_eq!(stamped(&w), 3);
+    let versions: Vec<u32> = w
+        .state
+        .borrow()
+        .metering
+        .unsettled_receipts(100)
+        .iter()
+        .map(|r| r.split_version)
+        .collect();
+    assert_eq!(
+        versions,
+        vec![0, 3, 3],
+        "earlier receipts keep their version"
+    );
+}
+
+#[test]
+fn holds_cut_by_an_upgrade_are_released_in_full() {
+    let w = world(&[Behaviour::Honest], 60);
+    w.infer(args("hello", 8)).unwrap();
+    let (available, _) = w.balance();
+    // Two calls in flight when the canister is upgraded: their futures are gone with the heap.
+    for _ in 0..2 {
+        w.state
+            .borrow_mut()
+            .metering
+            .hold(&user(), 0, 1_000, 0)
+            .unwrap();
+    }
+    assert_eq!(w.balance(), (available - 2_000, 2_000));
+    let total = w.total();
+    assert_eq!(
+        w.state.borrow_mut().metering.release_all_holds(),
+        (2, 2_000)
+    );
+    assert_eq!(w.balance(), (available, 0));
+    assert_eq!(
+        w.total(),
+        total,
+        "releasing moves money between buckets only"
+    );
+    assert_eq!(
+        w.state.borrow().metering.open_receipt_count(),
+        1,
+        "charged calls stay charged"
+    );
+    assert_eq!(w.state.borrow_mut().metering.release_all_holds(), (0, 0));
+}
+
+#[test]
+fn bad_input_is_a_typed_error_and_holds_nothing() {
+    let w = world(&[Behaviour::Honest], 60);
+    let cases = vec![
+        (
+            InferArgs {
+                model: 9,
+                ..args("x", 8)
+            },
+            "unknown",
+        ),
+        (
+            InferArgs {
+                model: 1,
+                ..args("x", 8)
+            },
+            "paused",
+        ),
+        (args("", 8), "empty"),
+        (args(&"x".repeat(10_001), 8), "too large"),
+        (args("x", 0), "zero tokens"),
+        (args("x", 513), "too many tokens"),
+        (
+            InferArgs {
+                prompt: None,
+                ..args("x", 8)
+            },
+            "no input",
+        ),
+        (
+            InferArgs {
+                temperature: Some(9.0),
+                ..args("x", 8)
+            },
+            "temperature",
+        ),
+    ];
+    for (a, what) in cases {
+        assert!(w.infer(a).is_err(), "{what}");
+    }
+    assert!(matches!(
+        block_on(infer(
+            &w.state,
+            &w.nodes,
+            Principal::anonymous(),
+            args("x", 8),
+            0
+        )),
+        Err(InferError::AnonymousCaller)
+    ));
+    // More than the balance can hold.
+    let poor = world(&[Behaviour::Honest], 60);
+    poor.state
+        .borrow_mut()
+        .metering
+        .begin_withdrawal(&user(), 999_990)
+        .unwrap();
+    assert!(matches!(
+        poor.infer(args("hello", 512)),
+        Err(InferError::Metering(
+            crate::metering::MeteringError::InsufficientBalance { .. }
+        ))
+    ));
+    assert_eq!(w.balance(), (1_000_000, 0));
+    assert!(w.nodes.calls.borrow().is_empty());
+}
+
+#[test]
+fn each_user_is_rate_limited_per_minute() {
+    let w = world(&[Behaviour::Honest], 2);
+    w.infer(args("a", 8)).unwrap();
+    w.infer(args("b", 8)).unwrap();
+    assert_eq!(
+        w.infer(args("c", 8)),
+        Err(InferError::RateLimited {
+            calls_per_minute: 2
+        })
+    );
+    w.nodes.clock.set(w.nodes.clock.get() + 61_000_000_000);
+    w.infer(args("d", 8)).unwrap();
+}
