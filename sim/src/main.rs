@@ -339,7 +339,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             let variant = if command == "ab" {
                 load(second)?.0
             } else {
-                sim::ab::Change::parse(second)?.apply(&baseline)?
+                sim::scenario::Change::parse(second)?.apply(&baseline)?
             };
             let runs: u64 = flag(args, "--runs")?.unwrap_or(10);
             let threads: usize = flag(args, "--threads")?

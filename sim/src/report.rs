@@ -7,27 +7,8 @@ use neuranft_types::governance::ProposalStatus;
 use serde::Serialize;
 use std::io::Write;
 
-/// The metrics a gate may name.
-pub const METRICS: &[&str] = &[
-    "take_rate",
-    "user_cost_per_1k_tokens",
-    "host_roi_min",
-    "host_roi_p10",
-    "host_utilisation",
-    "gini_payouts",
-    "hhi_hosts",
-    "nakamoto_hosts",
-    "churn_rate",
-    "failed_call_rate",
-    "stakeholder_income_p10",
-    "stakeholder_income_p50",
-    "stakeholder_income_p90",
-    "turnout",
-    "pass_rate",
-    "nakamoto_voting_power",
-    "hhi_voting_power",
-    "treasury_runway_days",
-];
+/// The metric list lives with the scenario (its gates name metrics); this path stays for its users.
+pub use crate::scenario::METRICS;
 
 /// The runway reported when the treasury's income covers its spending.
 pub const RUNWAY_CAP_DAYS: f64 = 36_500.0;

@@ -1,0 +1,174 @@
+//! The adapters that connect the production state machines to each other in process: the hosts
+//! as the proxy reaches them, royalties as the proxy reaches it, the proxy as royalties reaches it,
+//! and governance's targets.
+
+use super::{HostStats, World};
+use crate::rng::SplitMix64;
+use candid::Principal;
+use ed25519_dalek::{Signer, SigningKey};
+use futures::executor::block_on;
+use governance::flows::TargetOutcome;
+use inference_proxy::flows::RoyaltiesClient;
+use inference_proxy::infer::NodeTransport;
+use inference_proxy::registry::{ModelEntry, NodeAction, NodeRecord};
+use inference_proxy::state::ProxyState;
+use ledger_adapter::CallFailure;
+use neuranft_types::governance::UpgradeTarget;
+use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
+use neuranft_types::royalties::*;
+use royalties::flows::push::{push_to_proxy, ProxyClient};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+/// The hosts as the proxy reaches them: each signs its receipts with its own key, fails with its
+/// reliability, and is down from its outage step.
+pub(super) struct Hosts {
+    pub(super) keys: BTreeMap<u64, SigningKey>,
+    pub(super) reliability_ppm: BTreeMap<u64, u32>,
+    pub(super) down: BTreeMap<u64, bool>,
+    pub(super) tokens_per_second: BTreeMap<u64, u32>,
+    pub(super) rng: RefCell<SplitMix64>,
+    pub(super) clock: Cell<u64>,
+    pub(super) stats: RefCell<BTreeMap<u64, HostStats>>,
+}
+
+impl NodeTransport for Hosts {
+    async fn post(&self, node: &NodeRecord, body: Vec<u8>) -> Result<(u16, Vec<u8>), String> {
+        let mut stats = self.stats.borrow_mut();
+        let s = stats.entry(node.id).or_default();
+        s.calls += 1;
+        let mut rng = self.rng.borrow_mut();
+        if self.down[&node.id] || !rng.chance(self.reliability_ppm[&node.id]) {
+            s.failures += 1;
+            return Err("connection failed".into());
+        }
+        let request: InferRequest = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+        let prompt_bytes = request.prompt.as_ref().map_or(0, String::len) as u64;
+        // About four bytes per token, and an answer of a random length within the limit.
+        let usage = Usage {
+            input_tokens: (prompt_bytes / 4).max(1),
+            output_tokens: rng.between(1, request.max_tokens as u64),
+            total_duration_ns: 0,
+            eval_duration_ns: 0,
+        };
+        let output = "simulated answer";
+        let message = receipt_message(&request.request_id, &request.model, &usage, output);
+        let signature = hex::encode(self.keys[&node.id].sign(&message).to_bytes());
+        s.output_tokens += usage.output_tokens;
+        s.gpu_millis +=
+            usage.output_tokens as u128 * 1_000 / self.tokens_per_second[&node.id] as u128;
+        let response = InferResponse {
+            request_id: request.request_id,
+            model: request.model,
+            output: output.into(),
+            usage,
+            signature,
+        };
+        Ok((
+            200,
+            serde_json::to_vec(&response).map_err(|e| e.to_string())?,
+        ))
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.get()
+    }
+}
+
+/// Royalties as the proxy reaches it: its `settle`, in process.
+pub(super) struct InProcessRoyalties<'a> {
+    pub(super) state: &'a RefCell<royalties::State>,
+    pub(super) proxy: Principal,
+    pub(super) clock: &'a Cell<u64>,
+}
+
+impl RoyaltiesClient for InProcessRoyalties<'_> {
+    async fn settle(&self, args: SettleArgs) -> Result<Result<SettleOk, SettleError>, CallFailure> {
+        Ok(self
+            .state
+            .borrow_mut()
+            .settle(self.proxy, args, self.clock.get()))
+    }
+}
+
+/// The proxy as royalties reaches it: its `update_model` and `set_split_version`, in process.
+struct InProcessProxy<'a> {
+    proxy: &'a RefCell<ProxyState>,
+}
+
+impl ProxyClient for InProcessProxy<'_> {
+    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
+        self.proxy.borrow_mut().registry.upsert_model(entry);
+        Ok(())
+    }
+
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
+        self.proxy.borrow_mut().set_split_version(version);
+        Ok(())
+    }
+}
+
+/// The governance canister's targets, in process: royalties' `set_split`, the proxy's `set_call_fee`
+/// and `decide_node`.
+pub(super) struct InProcessTargets<'a> {
+    pub(super) royalties: &'a RefCell<royalties::State>,
+    pub(super) proxy: &'a RefCell<ProxyState>,
+    pub(super) governance: Principal,
+    pub(super) clock: &'a Cell<u64>,
+}
+
+impl governance::flows::Targets for InProcessTargets<'_> {
+    async fn set_royalty_split(&self, proposal: u64, split: SplitConfig) -> TargetOutcome {
+        let args = SetSplitArgs {
+            proposal_id: proposal,
+            split,
+        };
+        match self
+            .royalties
+            .borrow_mut()
+            .set_split(self.governance, args, self.clock.get())
+        {
+            Ok(_) => TargetOutcome::Done,
+            Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn set_call_fee(&self, proposal: u64, call_fee: u128) -> TargetOutcome {
+        match self.proxy.borrow_mut().set_call_fee(proposal, call_fee) {
+            Ok(()) => TargetOutcome::Done,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn decide_node(&self, proposal: u64, node: u64, action: NodeAction) -> TargetOutcome {
+        match self
+            .proxy
+            .borrow_mut()
+            .registry
+            .decide_node(proposal, node, action)
+        {
+            Ok(_) => TargetOutcome::Done,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+
+    async fn upgrade(
+        &self,
+        _target: UpgradeTarget,
+        _wasm: serde_bytes::ByteBuf,
+        _arg: serde_bytes::ByteBuf,
+    ) -> TargetOutcome {
+        TargetOutcome::Refused("canister upgrades are not simulated".into())
+    }
+}
+
+impl World {
+    /// Royalties' push of pending model changes and split versions to the proxy (production code).
+    pub(super) fn push_to_proxy(&self) {
+        block_on(push_to_proxy(
+            &self.royalties,
+            &InProcessProxy { proxy: &self.proxy },
+        ));
+    }
+}
