@@ -2,9 +2,8 @@
 //! payouts and the hash-chained settlement log. Plain Rust: the canister shell (`main.rs`) only
 //! decodes, checks callers and performs the ledger calls through [`ledger_adapter::LedgerRuntime`].
 
+pub mod flows;
 pub mod memory;
-pub mod payouts;
-pub mod push;
 pub mod state;
 mod storable;
 
