@@ -4,7 +4,7 @@ use crate::backend::{Backend, BackendError};
 use crate::config::Config;
 use ed25519_dalek::{Signer, SigningKey};
 use neuranft_types::node::{
-    receipt_message, InferRequest, InferResponse, NodeError, MAX_REQUEST_ID_LEN,
+    signed_usage_message, InferRequest, InferResponse, NodeError, MAX_REQUEST_ID_LEN,
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -229,7 +229,7 @@ impl Node {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (status, body) = match self.backend.complete(&req) {
             Ok(completion) => {
-                let message = receipt_message(
+                let message = signed_usage_message(
                     &req.request_id,
                     &req.model,
                     &completion.usage,

@@ -5,7 +5,7 @@
 use ed25519_dalek::{Signature, SigningKey, Verifier};
 use hpc_node::backend::{parse_ollama_response, Deterministic, Ollama};
 use hpc_node::{Backend, BackendError, Config};
-use neuranft_types::node::{receipt_message, ChatMessage, InferRequest, InferResponse};
+use neuranft_types::node::{signed_usage_message, ChatMessage, InferRequest, InferResponse};
 use std::time::Duration;
 
 const KEY: &str = "test-bearer-key-0123456789";
@@ -105,7 +105,7 @@ fn authenticated_signed_and_deduplicated() {
     let (status, first) = post(node.addr, Some(KEY), &body);
     assert_eq!(status, 200, "{first}");
     let response: InferResponse = serde_json::from_str(&first).unwrap();
-    let message = receipt_message(
+    let message = signed_usage_message(
         &response.request_id,
         &response.model,
         &response.usage,
@@ -119,7 +119,7 @@ fn authenticated_signed_and_deduplicated() {
     // A tampered count no longer verifies.
     let mut forged = response.usage;
     forged.output_tokens += 1;
-    let forged_message = receipt_message(
+    let forged_message = signed_usage_message(
         &response.request_id,
         &response.model,
         &forged,

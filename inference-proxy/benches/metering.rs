@@ -10,8 +10,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use ic_stable_structures::memory_manager::MemoryManager;
 use ic_stable_structures::DefaultMemoryImpl;
 use inference_proxy::metering::Metering;
-use inference_proxy::receipt::verify;
-use neuranft_types::node::{receipt_message, InferResponse, Usage};
+use inference_proxy::signed_usage::verify;
+use neuranft_types::node::{signed_usage_message, InferResponse, Usage};
 use neuranft_types::royalties::Price;
 use neuranft_types::Account;
 
@@ -30,7 +30,7 @@ fn signed_answer(key: &SigningKey) -> Vec<u8> {
         eval_duration_ns: 700_000_000,
     };
     let output = "The ECG shows sinus rhythm at 72 beats per minute.";
-    let message = receipt_message("r1", "llama3.1:8b", &usage, output);
+    let message = signed_usage_message("r1", "llama3.1:8b", &usage, output);
     serde_json::to_vec(&InferResponse {
         request_id: "r1".into(),
         model: "llama3.1:8b".into(),

@@ -3,9 +3,9 @@
 //! non-replicated outcall; natively, a signing stand-in).
 
 use crate::metering::{price_of, Charged, MeteringError};
-use crate::receipt::verify;
 use crate::registry::ModelEntry;
 use crate::registry::{NodeId, NodeRecord};
+use crate::signed_usage::verify;
 use crate::state::{ProxyConfig, ProxyState};
 use candid::Principal;
 use neuranft_types::node::{ChatMessage, InferRequest};

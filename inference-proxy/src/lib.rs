@@ -8,8 +8,8 @@ pub mod flows;
 pub mod infer;
 pub mod memory;
 pub mod metering;
-pub mod receipt;
 pub mod registry;
+pub mod signed_usage;
 pub mod state;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! transfer is in flight, and the property tests check it after every step.
 
 use crate::memory::*;
-use crate::receipt::VerifiedUsage;
+use crate::signed_usage::VerifiedUsage;
 use candid::{CandidType, Deserialize, Nat, Principal};
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};

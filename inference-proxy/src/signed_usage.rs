@@ -1,12 +1,13 @@
-//! Verifying a node's answer. A non-replicated outcall is seen by one replica, which could alter the
-//! token counts or the output; the node signs them (`neuranft_types::node::receipt_message`), and only a
-//! [`VerifiedUsage`] — which only [`verify`] can make — can be charged.
+//! Verifying a node's signed usage. A non-replicated outcall is seen by one replica, which could
+//! alter the token counts or the output; the node signs them
+//! (`neuranft_types::node::signed_usage_message`), and only a [`VerifiedUsage`] — which only
+//! [`verify`] can make — can be charged and become a metered receipt.
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use neuranft_types::node::{receipt_message, InferResponse, Usage};
+use neuranft_types::node::{signed_usage_message, InferResponse, Usage};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ReceiptError {
+pub enum UsageError {
     /// The body is not the node protocol's JSON.
     Malformed(String),
     /// The answer is for another request or model.
@@ -51,11 +52,11 @@ pub fn verify(
     request_id: &str,
     model: &str,
     max_tokens: u64,
-) -> Result<VerifiedUsage, ReceiptError> {
+) -> Result<VerifiedUsage, UsageError> {
     let response: InferResponse =
-        serde_json::from_slice(body).map_err(|e| ReceiptError::Malformed(e.to_string()))?;
+        serde_json::from_slice(body).map_err(|e| UsageError::Malformed(e.to_string()))?;
     if response.request_id != request_id || response.model != model {
-        return Err(ReceiptError::Mismatch(format!(
+        return Err(UsageError::Mismatch(format!(
             "answer for {}/{} to a request for {request_id}/{model}",
             response.request_id, response.model
         )));
@@ -63,18 +64,18 @@ pub fn verify(
     let signature: [u8; 64] = hex::decode(&response.signature)
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or(ReceiptError::BadSignature)?;
-    let key = VerifyingKey::from_bytes(node_public_key).map_err(|_| ReceiptError::BadSignature)?;
-    let message = receipt_message(
+        .ok_or(UsageError::BadSignature)?;
+    let key = VerifyingKey::from_bytes(node_public_key).map_err(|_| UsageError::BadSignature)?;
+    let message = signed_usage_message(
         &response.request_id,
         &response.model,
         &response.usage,
         &response.output,
     );
     key.verify(&message, &Signature::from_bytes(&signature))
-        .map_err(|_| ReceiptError::BadSignature)?;
+        .map_err(|_| UsageError::BadSignature)?;
     if response.usage.output_tokens > max_tokens {
-        return Err(ReceiptError::ExceedsMaxTokens {
+        return Err(UsageError::ExceedsMaxTokens {
             output_tokens: response.usage.output_tokens,
             max_tokens,
         });
@@ -93,7 +94,7 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
 
     fn signed(key: &SigningKey, usage: Usage, output: &str) -> Vec<u8> {
-        let message = receipt_message("r1", "llama3.1:8b", &usage, output);
+        let message = signed_usage_message("r1", "llama3.1:8b", &usage, output);
         serde_json::to_vec(&InferResponse {
             request_id: "r1".into(),
             model: "llama3.1:8b".into(),
@@ -122,33 +123,33 @@ mod tests {
         let other = SigningKey::from_bytes(&[2; 32]).verifying_key().to_bytes();
         assert_eq!(
             verify(&body, &other, "r1", "llama3.1:8b", 64),
-            Err(ReceiptError::BadSignature)
+            Err(UsageError::BadSignature)
         );
         assert!(matches!(
             verify(&body, &public, "r2", "llama3.1:8b", 64),
-            Err(ReceiptError::Mismatch(_))
+            Err(UsageError::Mismatch(_))
         ));
         assert!(matches!(
             verify(&body, &public, "r1", "other", 64),
-            Err(ReceiptError::Mismatch(_))
+            Err(UsageError::Mismatch(_))
         ));
         let tampered = String::from_utf8(body.clone())
             .unwrap()
             .replace("\"output_tokens\":30", "\"output_tokens\":3");
         assert_eq!(
             verify(tampered.as_bytes(), &public, "r1", "llama3.1:8b", 64),
-            Err(ReceiptError::BadSignature)
+            Err(UsageError::BadSignature)
         );
         assert_eq!(
             verify(&body, &public, "r1", "llama3.1:8b", 10),
-            Err(ReceiptError::ExceedsMaxTokens {
+            Err(UsageError::ExceedsMaxTokens {
                 output_tokens: 30,
                 max_tokens: 10
             })
         );
         assert!(matches!(
             verify(b"{", &public, "r1", "llama3.1:8b", 64),
-            Err(ReceiptError::Malformed(_))
+            Err(UsageError::Malformed(_))
         ));
     }
 }

@@ -1,6 +1,6 @@
-//! The wire protocol between the inference proxy and an hpc-node gateway, and the usage receipt the
-//! node signs. The proxy receives the response through a non-replicated outcall, which one replica
-//! could alter; the Ed25519 signature over [`receipt_message`] lets the proxy detect that.
+//! The wire protocol between the inference proxy and an hpc-node gateway, and the signed usage (the
+//! node's signature over what one call used; the metered `Receipt` is the proxy's, made from it). The proxy receives the response through a non-replicated outcall, which one replica
+//! could alter; the Ed25519 signature over [`signed_usage_message`] lets the proxy detect that.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -47,7 +47,7 @@ pub struct InferResponse {
     pub model: String,
     pub output: String,
     pub usage: Usage,
-    /// Hex of the 64-byte Ed25519 signature over [`receipt_message`].
+    /// Hex of the 64-byte Ed25519 signature over [`signed_usage_message`].
     pub signature: String,
 }
 
@@ -61,8 +61,9 @@ pub struct NodeError {
 /// The bytes a node signs for one inference: a domain tag, then length-prefixed request id and model,
 /// the four usage numbers (big-endian u64) and the SHA-256 of the output, so that neither the counts
 /// nor the text can be changed without breaking the signature.
-pub fn receipt_message(request_id: &str, model: &str, usage: &Usage, output: &str) -> Vec<u8> {
+pub fn signed_usage_message(request_id: &str, model: &str, usage: &Usage, output: &str) -> Vec<u8> {
     let mut m = Vec::with_capacity(128);
+    // The tag keeps the name nodes in the field already sign with.
     m.extend_from_slice(b"neuranft-node-receipt-v1");
     for field in [request_id.as_bytes(), model.as_bytes()] {
         m.extend_from_slice(&(field.len() as u32).to_be_bytes());
@@ -85,26 +86,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_field_changes_the_receipt_message() {
+    fn every_field_changes_the_signed_usage_message() {
         let usage = Usage {
             input_tokens: 10,
             output_tokens: 20,
             total_duration_ns: 30,
             eval_duration_ns: 40,
         };
-        let base = receipt_message("r1", "llama3.1:8b", &usage, "hello");
-        assert_ne!(base, receipt_message("r2", "llama3.1:8b", &usage, "hello"));
-        assert_ne!(base, receipt_message("r1", "llama3.1:70b", &usage, "hello"));
-        assert_ne!(base, receipt_message("r1", "llama3.1:8b", &usage, "hellO"));
+        let base = signed_usage_message("r1", "llama3.1:8b", &usage, "hello");
+        assert_ne!(
+            base,
+            signed_usage_message("r2", "llama3.1:8b", &usage, "hello")
+        );
+        assert_ne!(
+            base,
+            signed_usage_message("r1", "llama3.1:70b", &usage, "hello")
+        );
+        assert_ne!(
+            base,
+            signed_usage_message("r1", "llama3.1:8b", &usage, "hellO")
+        );
         let more = Usage {
             output_tokens: 21,
             ..usage
         };
-        assert_ne!(base, receipt_message("r1", "llama3.1:8b", &more, "hello"));
+        assert_ne!(
+            base,
+            signed_usage_message("r1", "llama3.1:8b", &more, "hello")
+        );
         // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
         assert_ne!(
-            receipt_message("ab", "c", &usage, ""),
-            receipt_message("a", "bc", &usage, "")
+            signed_usage_message("ab", "c", &usage, ""),
+            signed_usage_message("a", "bc", &usage, "")
         );
     }
 }

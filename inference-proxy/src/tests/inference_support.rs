@@ -7,7 +7,7 @@ use candid::Principal;
 use ed25519_dalek::{Signer, SigningKey};
 use hpc_node::Backend;
 use ic_stable_structures::DefaultMemoryImpl;
-use neuranft_types::node::{receipt_message, InferRequest, InferResponse};
+use neuranft_types::node::{signed_usage_message, InferRequest, InferResponse};
 use neuranft_types::royalties::{ModelStatus, Price};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ impl NodeTransport for Nodes {
             Behaviour::ForgedSignature => SigningKey::from_bytes(&[0xFF; 32]),
             _ => self.keys[&node.id].clone(),
         };
-        let message = receipt_message(
+        let message = signed_usage_message(
             &request.request_id,
             &request.model,
             &usage,

@@ -1,12 +1,12 @@
 //! Native tests of the proxy's state machine; the shared helpers are here.
 
 use crate::metering::*;
-use crate::receipt::{verify, VerifiedUsage};
+use crate::signed_usage::{verify, VerifiedUsage};
 use candid::{Nat, Principal};
 use ed25519_dalek::{Signer, SigningKey};
 use ic_stable_structures::memory_manager::MemoryManager;
 use ic_stable_structures::DefaultMemoryImpl;
-use neuranft_types::node::{receipt_message, InferResponse, Usage};
+use neuranft_types::node::{signed_usage_message, InferResponse, Usage};
 use neuranft_types::royalties::Price;
 use neuranft_types::Account;
 use proptest::prelude::*;
@@ -41,7 +41,7 @@ fn usage(input: u64, output: u64) -> VerifiedUsage {
         total_duration_ns: 1,
         eval_duration_ns: 1,
     };
-    let message = receipt_message("r", "m", &usage, "out");
+    let message = signed_usage_message("r", "m", &usage, "out");
     let body = serde_json::to_vec(&InferResponse {
         request_id: "r".into(),
         model: "m".into(),

@@ -14,7 +14,7 @@ use inference_proxy::registry::{ModelEntry, NodeAction, NodeRecord};
 use inference_proxy::state::ProxyState;
 use ledger_adapter::CallFailure;
 use neuranft_types::governance::UpgradeTarget;
-use neuranft_types::node::{receipt_message, InferRequest, InferResponse, Usage};
+use neuranft_types::node::{signed_usage_message, InferRequest, InferResponse, Usage};
 use neuranft_types::royalties::*;
 use royalties::flows::push::{push_to_proxy, ProxyClient};
 use std::cell::{Cell, RefCell};
@@ -52,7 +52,7 @@ impl NodeTransport for Hosts {
             eval_duration_ns: 0,
         };
         let output = "simulated answer";
-        let message = receipt_message(&request.request_id, &request.model, &usage, output);
+        let message = signed_usage_message(&request.request_id, &request.model, &usage, output);
         let signature = hex::encode(self.keys[&node.id].sign(&message).to_bytes());
         s.output_tokens += usage.output_tokens;
         s.gpu_millis +=
