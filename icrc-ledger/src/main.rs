@@ -15,23 +15,17 @@ use icrc_ledger_types::icrc3::blocks::{
     GetBlocksRequest, GetBlocksResult, ICRC3DataCertificate, SupportedBlockType,
 };
 use neuranft_types::ledger::{LedgerArg, SupportedStandard};
-use std::cell::RefCell;
 
-thread_local! {
-    static LEDGER: RefCell<Ledger> =
-        RefCell::new(Ledger::open(ic_stable_structures::DefaultMemoryImpl::default()));
-}
-
-fn read<R>(f: impl FnOnce(&Ledger) -> R) -> R {
-    LEDGER.with(|l| f(&l.borrow()))
-}
+neuranft_types::canister_state!(
+    ledger: Ledger = Ledger::open(ic_stable_structures::DefaultMemoryImpl::default());
+);
+use ledger::read;
 
 /// Runs a ledger transaction and re-certifies the tip.
 fn mutate<R>(f: impl FnOnce(&mut Ledger) -> R) -> R {
-    LEDGER.with(|l| {
-        let mut ledger = l.borrow_mut();
-        let result = f(&mut ledger);
-        certified_data_set(api::certified_data(&ledger));
+    ledger::mutate(|l| {
+        let result = f(l);
+        certified_data_set(api::certified_data(l));
         result
     })
 }

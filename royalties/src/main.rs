@@ -1,81 +1,15 @@
-//! The royalties canister shell: decode, check the caller, call the state, perform ledger calls.
+//! The royalties canister shell: decode, call the state machine (which checks callers), and hand
+//! I/O to `ic.rs`.
+
+mod ic;
 
 use candid::Principal;
+use ic::*;
 use ic_cdk::api::{msg_caller, time};
 use ic_cdk::{init, inspect_message, post_upgrade, query, update};
 use icrc_ledger_types::icrc1::account::Account;
-use ledger_adapter::ic::{call, IcLedger};
 use neuranft_types::royalties::*;
-use royalties::flows::{payouts, push};
-use royalties::State;
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::time::Duration;
-
-thread_local! {
-    static STATE: Rc<RefCell<State>> =
-        Rc::new(RefCell::new(State::open(ic_stable_structures::DefaultMemoryImpl::default())));
-}
-
-fn state() -> Rc<RefCell<State>> {
-    STATE.with(Rc::clone)
-}
-
-fn read<R>(f: impl FnOnce(&State) -> R) -> R {
-    STATE.with(|s| f(&s.borrow()))
-}
-
-fn mutate<R>(f: impl FnOnce(&mut State) -> R) -> R {
-    STATE.with(|s| f(&mut s.borrow_mut()))
-}
-
-fn ledger() -> IcLedger {
-    IcLedger(read(|s| s.config().ledger))
-}
-
-/// The inference proxy, reached by bounded-wait calls.
-struct IcProxy(Principal);
-
-impl push::ProxyClient for IcProxy {
-    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
-        // The proxy's error type is its own: any `Err` means it refused.
-        let answer: Result<bool, candid::Reserved> = call(self.0, "update_model", (entry,))
-            .await
-            .map_err(|e| e.to_string())?;
-        answer
-            .map(|_| ())
-            .map_err(|_| "the proxy refused the model push".into())
-    }
-
-    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
-        let answer: Result<(), candid::Reserved> = call(self.0, "set_split_version", (version,))
-            .await
-            .map_err(|e| e.to_string())?;
-        answer.map_err(|_| "the proxy refused the split version".into())
-    }
-}
-
-async fn push_to_proxy() {
-    let proxy = IcProxy(read(|s| s.config().inference_proxy));
-    push::run_push_job(&state(), &proxy).await;
-}
-
-/// Pushes changes to the proxy in the next round instead of waiting for the payout timer (which
-/// retries whatever a push could not deliver). One job for all changes: a timer is set only when
-/// none is scheduled.
-fn push_soon() {
-    if mutate(|s| s.schedule_push_job()) {
-        ic_cdk_timers::set_timer(Duration::ZERO, push_to_proxy());
-    }
-}
-
-fn start_payout_timer() {
-    let interval = read(|s| s.config().payout_interval_seconds);
-    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
-        payouts::run_payout_job(&state(), &ledger(), time()).await;
-        push_to_proxy().await;
-    });
-}
+use royalties::flows::payouts;
 
 #[init]
 fn init(arg: RoyaltiesArg) {
@@ -217,27 +151,12 @@ fn liabilities() -> Liabilities {
 /// Reads the canister's ledger balance and compares it with what the canister owes.
 #[update]
 async fn audit() -> Result<AuditReport, AuditError> {
-    if msg_caller() == Principal::anonymous() {
-        return Err(AuditError::AnonymousCaller);
-    }
-    payouts::audit(&state(), &ledger()).await
+    payouts::audit(&state(), &ledger(), msg_caller()).await
 }
 
 #[query]
 fn get_config() -> RoyaltiesConfig {
-    read(|s| {
-        let c = s.config();
-        RoyaltiesConfig {
-            ledger: c.ledger,
-            governance: c.governance,
-            inference_proxy: c.inference_proxy,
-            treasury: c.treasury,
-            auto_payout_fee_multiple: c.auto_payout_fee_multiple,
-            payout_interval_seconds: c.payout_interval_seconds,
-            ledger_fee: s.ledger_fee(),
-            current_split: s.current_split(),
-        }
-    })
+    read(|s| s.config_view())
 }
 
 ic_cdk::export_candid!();

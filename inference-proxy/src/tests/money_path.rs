@@ -198,6 +198,7 @@ fn deposit_infer_flush_and_settle_conserve_every_unit() {
     let audit = block_on(royalties::flows::payouts::audit(
         &w.roy,
         &w.ledger.client(w.royalties_id),
+        Principal::from_slice(&[0x30; 10]),
     ))
     .unwrap();
     assert!(audit.agrees, "{audit:?}");

@@ -184,7 +184,12 @@ async fn payout_job<L: LedgerRuntime>(
 pub async fn audit<L: LedgerRuntime>(
     state: &RefCell<State>,
     ledger: &L,
+    caller: Principal,
 ) -> Result<AuditReport, AuditError> {
+    // Each audit costs a ledger call.
+    if caller == Principal::anonymous() {
+        return Err(AuditError::AnonymousCaller);
+    }
     let own = Account {
         owner: ledger.caller(),
         subaccount: None,

@@ -115,6 +115,21 @@ impl State {
         self.cells.config()
     }
 
+    /// The configuration as `get_config` shows it, with the fee and split in force.
+    pub fn config_view(&self) -> RoyaltiesConfig {
+        let c = self.config();
+        RoyaltiesConfig {
+            ledger: c.ledger,
+            governance: c.governance,
+            inference_proxy: c.inference_proxy,
+            treasury: c.treasury,
+            auto_payout_fee_multiple: c.auto_payout_fee_multiple,
+            payout_interval_seconds: c.payout_interval_seconds,
+            ledger_fee: self.ledger_fee(),
+            current_split: self.current_split(),
+        }
+    }
+
     pub fn is_initialized(&self) -> bool {
         self.cells.is_initialized()
     }

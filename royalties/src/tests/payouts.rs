@@ -60,8 +60,16 @@ impl Setup {
 
     fn audit(&self) -> AuditReport {
         let client = self.ledger.client(royalties_id());
-        block_on(payouts::audit(&self.state, &client)).unwrap()
+        block_on(payouts::audit(&self.state, &client, acc(1).owner)).unwrap()
     }
+}
+
+#[test]
+fn the_anonymous_caller_gets_no_audit() {
+    let t = Setup::new(10_000_000);
+    let client = t.ledger.client(royalties_id());
+    let audit = block_on(payouts::audit(&t.state, &client, Principal::anonymous()));
+    assert_eq!(audit, Err(AuditError::AnonymousCaller));
 }
 
 #[test]

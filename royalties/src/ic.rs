@@ -1,0 +1,63 @@
+//! The royalties canister's I/O: its state cell, the ledger, the pushes to the inference proxy, and
+//! the payout timer.
+
+use candid::Principal;
+use ic_cdk::api::time;
+use ledger_adapter::ic::{call, IcLedger};
+use neuranft_types::royalties::{ModelEntry, SplitVersion};
+use royalties::flows::{payouts, push};
+use royalties::State;
+use std::time::Duration;
+
+neuranft_types::canister_state!(
+    pub(crate) royalties_cell: State = State::open(ic_stable_structures::DefaultMemoryImpl::default());
+);
+pub(crate) use royalties_cell::{mutate, read, shared as state};
+
+pub(crate) fn ledger() -> IcLedger {
+    IcLedger(read(|s| s.config().ledger))
+}
+
+/// The inference proxy, reached by bounded-wait calls.
+pub(crate) struct IcProxy(Principal);
+
+impl push::ProxyClient for IcProxy {
+    async fn update_model(&self, entry: ModelEntry) -> Result<(), String> {
+        // The proxy's error type is its own: any `Err` means it refused.
+        let answer: Result<bool, candid::Reserved> = call(self.0, "update_model", (entry,))
+            .await
+            .map_err(|e| e.to_string())?;
+        answer
+            .map(|_| ())
+            .map_err(|_| "the proxy refused the model push".into())
+    }
+
+    async fn set_split_version(&self, version: SplitVersion) -> Result<(), String> {
+        let answer: Result<(), candid::Reserved> = call(self.0, "set_split_version", (version,))
+            .await
+            .map_err(|e| e.to_string())?;
+        answer.map_err(|_| "the proxy refused the split version".into())
+    }
+}
+
+pub(crate) async fn push_to_proxy() {
+    let proxy = IcProxy(read(|s| s.config().inference_proxy));
+    push::run_push_job(&state(), &proxy).await;
+}
+
+/// Pushes changes to the proxy in the next round instead of waiting for the payout timer (which
+/// retries whatever a push could not deliver). One job for all changes: a timer is set only when
+/// none is scheduled.
+pub(crate) fn push_soon() {
+    if mutate(|s| s.schedule_push_job()) {
+        ic_cdk_timers::set_timer(Duration::ZERO, push_to_proxy());
+    }
+}
+
+pub(crate) fn start_payout_timer() {
+    let interval = read(|s| s.config().payout_interval_seconds);
+    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
+        payouts::run_payout_job(&state(), &ledger(), time()).await;
+        push_to_proxy().await;
+    });
+}
