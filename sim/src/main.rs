@@ -39,7 +39,7 @@ check   parses and checks a scenario file: unknown keys and values out of range 
         their line.
 
 Scenario files: sim/scenarios/*.toml; every key and its default is documented in
-sim/src/scenario.rs.";
+sim/src/scenario/mod.rs.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
