@@ -114,10 +114,17 @@ pub async fn resolve<L: LedgerRuntime>(
     ledger: &L,
     id: IntentId,
 ) -> IntentStatus {
-    let now = ledger.now();
     let own = ledger.caller();
+    // The time is read as the outcome is applied, after the ledger answered.
     let applied = book::resolve(ledger, book, id, |book, op, intent| {
-        apply(&mut governance.borrow_mut(), book, own, op, intent, now);
+        apply(
+            &mut governance.borrow_mut(),
+            book,
+            own,
+            op,
+            intent,
+            ledger.now(),
+        );
         Ok::<(), Infallible>(())
     });
     let Ok(intent) = applied.await;
@@ -366,12 +373,14 @@ pub async fn disburse<L: LedgerRuntime>(
         from_subaccount: Some(neuron_subaccount(neuron)),
         to,
     };
+    // Its own statement: a borrow of governance in the call would still be held by `inspect_err`.
+    let memo = tagged_memo(DISBURSE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
     let intent = enqueue(
         &mut book.borrow_mut(),
         kind,
         amount as u128,
         FeePolicy::DeductedFromAmount,
-        tagged_memo(DISBURSE_MEMO_TAG, governance.borrow_mut().next_memo_seq()),
+        memo,
         fee,
         now,
         MoneyOp::Disburse { neuron, amount },

@@ -440,7 +440,7 @@ impl ProxyState {
     /// Applies a resolved intent's op to the balances (the book removes the op as it is applied). A
     /// batch transfer that definitely failed waits in `to_send` (its funds are still here) to go out
     /// again with the fee of the moment. An op that cannot be applied changes nothing.
-    pub fn apply(&mut self, op: MoneyOp, intent: &TransferIntent) -> Result<(), ApplyError> {
+    pub(crate) fn apply(&mut self, op: MoneyOp, intent: &TransferIntent) -> Result<(), ApplyError> {
         let completed = matches!(intent.status, IntentStatus::Completed { .. });
         let applied = match op {
             MoneyOp::Deposit { user, amount } if completed => {

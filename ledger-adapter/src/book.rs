@@ -100,6 +100,13 @@ impl<Op: BookOp> Book<Op> {
         self.ops.insert(intent, Candid(op));
     }
 
+    /// Drops what an intent is for without applying it: only for tests that rebuild an earlier
+    /// version's state.
+    #[doc(hidden)]
+    pub fn forget_op(&mut self, intent: IntentId) {
+        self.ops.remove(&intent);
+    }
+
     pub fn intent(&self, id: IntentId) -> Option<TransferIntent> {
         self.outbox.get(id)
     }
@@ -193,7 +200,8 @@ where
         return Ok(intent);
     };
     // Learnt once, as the intent resolves: a fee answered long ago must not overwrite a newer one
-    // (and only a `BadFee` answer teaches: a payload's own fee may be a burn's 0).
+    // (and only a `BadFee` answer teaches: a payload's own fee may be a burn's 0). While a rebuilt
+    // intent is still pending, new transfers may go out with the old fee; a `BadFee` rebuilds them.
     if let Some(fee) = intent.learned_fee {
         h.book().fee = Some(fee);
     }

@@ -524,7 +524,12 @@ impl State {
 
     /// Applies a payout's resolved transfer (the book removes the op as it is applied): completes the
     /// payout, or restores the accrual.
-    pub fn apply(&mut self, id: PayoutId, intent: &TransferIntent, now: u64) {
+    #[cfg(test)]
+    pub(crate) fn put_back_as_before_the_book(&mut self, id: PayoutId) {
+        self.balances.put_back_as_before_the_book(id);
+    }
+
+    pub(crate) fn apply(&mut self, id: PayoutId, intent: &TransferIntent, now: u64) {
         match &intent.status {
             IntentStatus::Completed {
                 block_index,
@@ -541,7 +546,7 @@ impl State {
     }
 
     /// Records the payload now in force on a payout still pending (a fee change rebuilt it).
-    pub fn refresh_pending_payout(&mut self, id: PayoutId, intent: &TransferIntent) {
+    pub(crate) fn refresh_pending_payout(&mut self, id: PayoutId, intent: &TransferIntent) {
         self.balances.refresh_pending_payout(id, intent);
     }
 
