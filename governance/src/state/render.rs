@@ -35,7 +35,8 @@ fn render_upgrade_arg(arg: &[u8]) -> String {
 }
 
 /// The text a proposal shows for its action; a wasm appears as its length and SHA-256, an upgrade
-/// argument as its length, SHA-256 and Candid text.
+/// argument as its length, SHA-256 and Candid text, a treasury transfer's recipient as its ICRC-1
+/// textual account (what wallets and explorers show), not as bytes.
 pub fn render_action(action: &Action) -> String {
     match action {
         Action::UpgradeCanister { target, wasm, arg } => format!(
@@ -46,6 +47,39 @@ pub fn render_action(action: &Action) -> String {
             hex::encode(Sha256::digest(arg)),
             render_upgrade_arg(arg),
         ),
+        Action::TransferTreasury { to, amount } => {
+            format!("TransferTreasury {{ to: {to}, amount: {amount} }}")
+        }
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_treasury_transfer_names_its_recipient_as_wallets_do() {
+        let owner = candid::Principal::from_text("rrkah-fqaaa-aaaaa-aaaaq-cai").unwrap();
+        let to = |subaccount| neuranft_types::Account { owner, subaccount };
+        let plain = render_action(&Action::TransferTreasury {
+            to: to(None),
+            amount: 50_000,
+        });
+        assert_eq!(
+            plain,
+            "TransferTreasury { to: rrkah-fqaaa-aaaaa-aaaaq-cai, amount: 50000 }"
+        );
+        let mut sub = [0u8; 32];
+        sub[31] = 1;
+        let with_subaccount = render_action(&Action::TransferTreasury {
+            to: to(Some(sub)),
+            amount: 1,
+        });
+        assert!(
+            with_subaccount.starts_with("TransferTreasury { to: rrkah-fqaaa-aaaaa-aaaaq-cai-")
+                && with_subaccount.ends_with(".1, amount: 1 }"),
+            "{with_subaccount}"
+        );
     }
 }
