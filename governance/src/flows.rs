@@ -93,7 +93,7 @@ async fn refuse_minting_account<L: LedgerRuntime>(
     book: &RefCell<Book>,
     to: &Account,
 ) -> Result<(), GovernanceError> {
-    let burn = book::is_minting_account(ledger, book, to)
+    let burn = ledger_adapter::outbox::is_minting_account(ledger, book, to)
         .await
         .map_err(|e| GovernanceError::TransferFailed {
             reason: format!("the ledger is unavailable: {e}"),

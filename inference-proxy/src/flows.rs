@@ -4,8 +4,9 @@
 use crate::metering::BatchStatus;
 use crate::state::{ApplyError, MoneyError, ProxyState};
 use candid::Principal;
+use ledger_adapter::book;
 use ledger_adapter::book::BookHost;
-use ledger_adapter::book::{self, is_minting_account};
+use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::{IntentId, IntentStatus};
 use ledger_adapter::{fetch_fee, CallFailure, LedgerRuntime};
 use neuranft_types::guard::OnDrop;

@@ -14,7 +14,6 @@ use crate::outbox::{
 use crate::{fetch_fee, CallFailure, LedgerRuntime};
 use candid::CandidType;
 use ic_stable_structures::StableBTreeMap;
-use icrc_ledger_types::icrc1::account::Account;
 use neuranft_types::storable::Candid;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;
@@ -167,15 +166,6 @@ pub async fn ledger_fee<R: LedgerRuntime, H: BookHost>(
     Ok(fee)
 }
 
-/// Whether `to` is the ledger's minting account (see [`outbox::is_minting_account`]).
-pub async fn is_minting_account<R: LedgerRuntime, H: BookHost>(
-    runtime: &R,
-    host: &RefCell<H>,
-    to: &Account,
-) -> Result<bool, CallFailure> {
-    outbox::is_minting_account(runtime, host, to).await
-}
-
 /// Drives intent `id` (see [`outbox::drive`]) and, once it resolved, applies what it was for,
 /// exactly once: `apply` receives the host, the op and the resolved intent, and the op's record is
 /// removed in the same state change when `apply` succeeds. An op that cannot be applied keeps its
@@ -215,6 +205,7 @@ mod tests {
     use super::*;
     use ic_stable_structures::memory_manager::{MemoryId, MemoryManager};
     use ic_stable_structures::DefaultMemoryImpl;
+    use icrc_ledger_types::icrc1::account::Account;
 
     fn book() -> Book<String> {
         let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);

@@ -4,7 +4,8 @@
 use crate::state::State;
 use candid::Principal;
 use icrc_ledger_types::icrc1::account::Account;
-use ledger_adapter::book::{self, is_minting_account};
+use ledger_adapter::book;
+use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::IntentStatus;
 use ledger_adapter::LedgerRuntime;
 use neuranft_types::guard::OnDrop;
