@@ -7,8 +7,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CANISTERS=(icrc-ledger royalties inference-proxy governance localnet-probe)
+CANISTERS=(icrc-ledger royalties inference-proxy governance localnet-probe frontend)
 if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
+
+# The frontend canister embeds the web app's built files (frontend/dist): build them first, from
+# the lockfile's packages (scripts/setup.sh installs them).
+for c in "${CANISTERS[@]}"; do
+  if [ "$c" = frontend ]; then
+    # NEURANFT_WEB_MODE=mainnet: Internet Identity sign-in (the default build offers the local
+    # network's demo accounts).
+    if [ "${NEURANFT_WEB_MODE:-local}" = mainnet ]; then
+      npm run --prefix frontend --silent build:mainnet
+    else
+      npm run --prefix frontend --silent build
+    fi
+  fi
+done
 
 TARGET="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$TARGET"
@@ -38,7 +52,9 @@ package() {
 
 mkdir -p "$TARGET/canisters"
 for c in "${CANISTERS[@]}"; do
-  did="$(ls "$c"/*.did 2>/dev/null | head -1 || true)"
+  dir="$c"
+  if [ "$c" = frontend ]; then dir=frontend-canister; fi
+  did="$(ls "$dir"/*.did 2>/dev/null | head -1 || true)"
   package "$TARGET/wasm32-unknown-unknown/release/$c.wasm" "$TARGET/canisters/$c.wasm.gz" "$did"
 done
 

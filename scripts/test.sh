@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # create it (checked at the end).
 own_target_existed=$([ -e target ] && echo yes || echo no)
 
-scripts/setup.sh
+scripts/setup.sh --browser
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -22,6 +22,12 @@ TARGET="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
 LOCALNET_BIN="$TARGET/debug/localnet" PROBE_WASM="$TARGET/canisters/localnet-probe.wasm.gz" \
   LEDGER_WASM="$TARGET/canisters/icrc-ledger.wasm.gz" \
   npm test --prefix clients/js
+echo "== web app: bindings match the .did files, type check and lint, unit tests"
+npm run --prefix frontend --silent bindings:check
+npm run --prefix frontend --silent check
+npm test --prefix frontend --silent
+echo "== web app in Chromium (playwright-core) against the live system, screenshots in $TARGET/ui-screenshots"
+scripts/web-test.sh
 if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "$own_target_existed" = no ] && [ -e target ]; then
   echo "target/ was created although CARGO_TARGET_DIR=$CARGO_TARGET_DIR: something ignores it" >&2
   exit 1

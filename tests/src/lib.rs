@@ -3,6 +3,7 @@
 //! a ledger canister in localnet.
 
 mod dao;
+pub mod demo;
 mod inference;
 pub mod live;
 pub mod scenario;

@@ -3,9 +3,8 @@
 //! newcomer needs to use the system with icp-cli: an identity with tokens, the canister ids where
 //! icp-cli looks for them (`.icp/data/mappings/localnet.ids.json`), and a spare hpc-node to admit.
 
-use crate::{account, minter, NeuraNft, NODE_API_KEY};
-use candid::{Nat, Principal};
-use icrc_ledger_types::icrc1::transfer::{TransferArg, TransferError};
+use crate::{admin, canister_wasm, NeuraNft, NODE_API_KEY};
+use candid::{Encode, Principal};
 use localnet::ingress::Ed25519Identity;
 use localnet::interface::Interface;
 use localnet::serve::Serving;
@@ -39,6 +38,10 @@ pub struct Live {
     serving: Serving,
     nodes: Vec<hpc_node::RunningNode>,
     pub url: String,
+    /// The web app, served by the frontend canister through localnet's gateway.
+    pub app_url: String,
+    /// Mina's model, with credits from the demo calls.
+    pub demo_model: neuranft_types::royalties::ModelId,
     pub root_key_der: Vec<u8>,
     /// icp-cli's names for the canisters, with their ids.
     pub canisters: Vec<(&'static str, Principal)>,
@@ -63,18 +66,9 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
         (w.payment_ledger, NEWCOMER_NUSD),
         (w.governance_ledger, NEWCOMER_NNG),
     ] {
-        let mint = TransferArg {
-            from_subaccount: None,
-            to: account(me),
-            fee: None,
-            created_at_time: None,
-            memo: None,
-            amount: Nat::from(amount),
-        };
-        let (r, _) = w.call(ledger, minter(), "icrc1_transfer", (mint,));
-        let (minted,): (Result<Nat, TransferError>,) = r.map_err(|e| e.to_string())?;
-        minted.map_err(|e| format!("minting for the newcomer: {e:?}"))?;
+        crate::demo::mint(&mut w, ledger, me, amount)?;
     }
+    let demo_model = crate::demo::prepare(&mut w)?;
     let (spare, spare_key) = w.start_node(SPARE_NODE);
     let spare_endpoint = format!("http://{}/v1/infer", spare.addr);
     let spare_public_key = spare_key.verifying_key().to_bytes();
@@ -86,12 +80,15 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
         ("governance", w.governance),
     ];
 
+    let (frontend, frontend_config) = deploy_frontend(&mut w, &canisters)?;
+
     let data = project.join(".icp/data");
     let mappings_dir = data.join("mappings");
     std::fs::create_dir_all(&mappings_dir).map_err(|e| format!("{}: {e}", data.display()))?;
     let mappings = mappings_dir.join(format!("{ENVIRONMENT}.ids.json"));
     let json: std::collections::BTreeMap<&str, String> = canisters
         .iter()
+        .chain([&("frontend", frontend)])
         .map(|(name, id)| (*name, id.to_text()))
         .collect();
     write(
@@ -117,16 +114,23 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
     writeln!(env, "NODE_PUBLIC_KEY='{blob}'").expect("writing to a String");
     write(&env_file, &env)?;
 
+    let frontend_config_file = data.join("frontend-config.json");
+    write(&frontend_config_file, &frontend_config)?;
+
     let interface = Interface::new(SEED);
     let root_key_der = interface.root.public_key_der();
     let root_key_file = data.join("root-key.hex");
     write(&root_key_file, &format!("{}\n", hex::encode(&root_key_der)))?;
     let NeuraNft { net, nodes, .. } = w;
     let serving = localnet::serve::serve(net, interface, bind, false)?;
+    let app_url = app_url(frontend, serving.addr);
+    write(&data.join("frontend-url.txt"), &format!("{app_url}\n"))?;
     let mut nodes: Vec<hpc_node::RunningNode> = nodes.into_iter().flatten().collect();
     nodes.push(spare);
     Ok(Live {
         url: format!("http://{}", serving.addr),
+        app_url,
+        demo_model,
         serving,
         nodes,
         root_key_der,
@@ -139,6 +143,33 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
         env_file,
         root_key_file,
     })
+}
+
+/// Installs the frontend canister (the web app's certified files) configured with `canisters`;
+/// returns its id and the `config.json` it serves.
+fn deploy_frontend(
+    w: &mut NeuraNft,
+    canisters: &[(&'static str, Principal)],
+) -> Result<(Principal, String), String> {
+    let config = frontend::FrontendConfig {
+        network: frontend::Network::Local,
+        canisters: canisters
+            .iter()
+            .map(|(name, id)| (name.to_string(), *id))
+            .collect(),
+    };
+    let json = config.to_json().map_err(|e| e.to_string())?;
+    let id = w.net.create_canister(admin());
+    let arg = Encode!(&frontend::FrontendArg::Init(config)).expect("the argument encodes");
+    w.net
+        .install_canister(id, &canister_wasm("frontend"), arg, admin())
+        .map_err(|e| format!("installing the frontend: {e:?}"))?;
+    Ok((id, json))
+}
+
+/// Where a browser opens the web app: the frontend canister's host on localnet's gateway.
+pub fn app_url(frontend: Principal, addr: SocketAddr) -> String {
+    format!("http://{frontend}.localhost:{}/", addr.port())
 }
 
 fn write(path: &Path, contents: &str) -> Result<(), String> {
@@ -168,6 +199,22 @@ impl Live {
             let _ = writeln!(w, "  {name:<18} {id}");
         }
         let _ = writeln!(w, "  spare hpc-node      {}", self.spare_endpoint);
+        let _ = writeln!(w, "\nthe web app: {}", self.app_url);
+        let _ = writeln!(w, "  (sign in as a demo account:");
+        for demo in &crate::demo::DEMO_ACCOUNTS {
+            let _ = writeln!(
+                w,
+                "   {:<6} {:<13} {}",
+                demo.name,
+                demo.role,
+                crate::demo::principal(demo.name)
+            );
+        }
+        let _ = writeln!(
+            w,
+            "   mina owns model {} with credits to claim)\n",
+            self.demo_model
+        );
         let _ = writeln!(w, "written: {}", self.mappings.display());
         let _ = writeln!(
             w,
