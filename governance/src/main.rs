@@ -1,6 +1,8 @@
 //! The governance canister shell: decode, check callers, call the state, perform the ledger and
 //! target calls, and run the job (ballots, following, decisions, transfers, executions) on a timer.
 
+#[cfg(feature = "bench")]
+mod bench;
 mod ic;
 
 use candid::Principal;
@@ -225,13 +227,6 @@ fn proposal_statuses() -> Vec<String> {
     governance::state::status_names()
 }
 
-/// Benchmark wasm only: `count` neurons of the caller with `stake` each, following `followee`.
-#[cfg(feature = "bench")]
-#[update]
-fn bench_seed_neurons(count: u64, stake: u64, followee: Option<NeuronId>) {
-    mutate(|g| g.seed_neurons(msg_caller(), count, stake, followee, time()));
-}
-
 ic_cdk::export_candid!();
 
 fn main() {}
@@ -247,7 +242,7 @@ mod tests {
     fn did_file_matches_exported_interface() {
         let exported: String = super::__export_service()
             .lines()
-            .filter(|l| !l.contains("bench_seed_neurons") && !l.contains("Benchmark wasm only"))
+            .filter(|l| !l.contains("bench_seed_") && !l.contains("Benchmark wasm only"))
             .map(|l| format!("{l}\n"))
             .collect();
         neuranft_types::did::assert_did_matches(&did_path(), &exported);

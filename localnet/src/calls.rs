@@ -149,6 +149,31 @@ impl LocalNet {
         method: &str,
         arg: Vec<u8>,
     ) -> Result<Vec<u8>, Reject> {
+        self.query_call_with_instructions(canister, sender, method, arg)
+            .0
+    }
+
+    /// A query, and the instructions it executed (0 when it did not run).
+    pub fn query_call_with_instructions(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+    ) -> (Result<Vec<u8>, Reject>, u64) {
+        let mut instructions = 0;
+        let result = self.run_query(canister, sender, method, arg, &mut instructions);
+        (result, instructions)
+    }
+
+    fn run_query(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+        instructions: &mut u64,
+    ) -> Result<Vec<u8>, Reject> {
         let slot = self.slot(canister)?;
         if slot.status != CanisterStatus::Running {
             return Err(reject(
@@ -176,6 +201,7 @@ impl LocalNet {
         exec.can_respond = true;
         exec.certificate = Some(self.certificate(canister));
         let outcome = self.run_with_rollback(canister, &Entry::Export(export), exec);
+        *instructions = outcome.instructions;
         match (outcome.result, outcome.exec.response) {
             (Err(message), _) => Err(reject(reject_code::CANISTER_ERROR, message)),
             (Ok(()), Some(response)) => response.map_err(|(code, message)| reject(code, message)),

@@ -288,3 +288,99 @@ fn governance_work_scales_linearly_and_every_message_stays_far_below_the_limit()
         );
     }
 }
+
+/// Instructions of one page of `list_proposals` (20, newest first: the first page and one before
+/// proposal 40) with `proposals` Motion proposals made, on the benchmark build (neurons and
+/// proposals seeded without transfers): what the web app's proposal list asks for each page.
+fn proposal_page_cost(proposals: u64) -> (u64, u64) {
+    use neuranft_types::governance::*;
+    let mut net = localnet::LocalNet::new(6);
+    let governance = net.create_canister(admin());
+    let parameters = Parameters {
+        max_open_proposals_per_neuron: 50,
+        ..Parameters::default()
+    };
+    let config = GovernanceConfig {
+        governance_ledger: principal(1),
+        payment_ledger: principal(2),
+        royalties: principal(3),
+        inference_proxy: principal(4),
+        parameters,
+    };
+    net.install_canister(
+        governance,
+        &canister_wasm("governance-bench"),
+        Encode!(&GovernanceArg::Init(config)).unwrap(),
+        admin(),
+    )
+    .unwrap();
+    let proposer = principal(0x1F);
+    let neurons = proposals.div_ceil(50);
+    let _: () = net
+        .update(
+            governance,
+            proposer,
+            "bench_seed_neurons",
+            // Enough for 50 reject costs each.
+            (neurons, 1_000 * 100_000_000u64, None::<u64>),
+        )
+        .unwrap();
+    // Ten proposals a message, then their voting period passes and the job decides them, as a live
+    // DAO's list grows. (All at once would not do: make_proposal's cost grows with the proposals
+    // still open — about 36 M instructions each with none open, 3.8 B with 600 — since the ballot
+    // work it starts walks every open proposal.)
+    for chunk in 0..proposals / 10 {
+        let _: () = net
+            .update(
+                governance,
+                proposer,
+                "bench_seed_proposals",
+                (chunk / 5, 10u64),
+            )
+            .unwrap();
+        net.advance_time(std::time::Duration::from_secs(5 * 24 * 3_600));
+        loop {
+            let (job,): (Result<JobReport, GovernanceError>,) =
+                net.update(governance, admin(), "run_jobs", ()).unwrap();
+            let job = job.unwrap();
+            if !job.work_left && job.decided.is_empty() {
+                break;
+            }
+        }
+    }
+    let page = |net: &mut localnet::LocalNet, before: Option<u64>| {
+        let args = ListProposalsArgs {
+            before,
+            limit: 20,
+            topic: None,
+            status: None,
+        };
+        let (reply, instructions) = net.query_call_with_instructions(
+            governance,
+            admin(),
+            "list_proposals",
+            Encode!(&args).unwrap(),
+        );
+        let listed: Vec<ProposalInfo> = candid::decode_one(&reply.unwrap()).unwrap();
+        assert_eq!(listed.len(), 20);
+        assert!(instructions > 0, "the query was measured");
+        instructions
+    };
+    (page(&mut net, None), page(&mut net, Some(40)))
+}
+
+#[test]
+fn a_page_of_proposals_costs_the_same_with_100_or_1000_proposals() {
+    let (small_first, small_old) = proposal_page_cost(100);
+    let (large_first, large_old) = proposal_page_cost(1_000);
+    println!(
+        "list_proposals, 20 per page: 100 proposals {small_first} instructions (an older page {small_old}); \
+         1,000 proposals {large_first} (an older page {large_old})"
+    );
+    for (small, large) in [(small_first, large_first), (small_old, large_old)] {
+        assert!(
+            large * 10 <= small * 13,
+            "a page costs {large} instructions with 1,000 proposals, {small} with 100: paging is not constant"
+        );
+    }
+}
