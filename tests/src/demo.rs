@@ -4,7 +4,7 @@
 //!
 //! The key of demo account `name` is the Ed25519 key whose RFC 8032 seed is
 //! `SHA-256("neuranft-localnet demo " ‖ name)` — the web app computes the same
-//! (`frontend/src/lib/demo.ts`). They exist on the local network only: anyone can derive them.
+//! (`frontend/src/lib/identity.ts`). They exist on the local network only: anyone can derive them.
 
 use crate::{account, minter, NeuraNft};
 use candid::{Nat, Principal};
@@ -26,8 +26,10 @@ pub struct DemoAccount {
     pub nng: u128,
 }
 
-/// The token holders hold enough NNG to stake twice 1,000 NNG: two neurons with a one-year delay
-/// outvote every neuron the scenario staked, one alone does not.
+/// The token holders hold enough NNG to stake 1,000 NNG twice each. Two 1,000 NNG neurons with a
+/// four-year delay (voting power ×2) hold more than two thirds of all voting power once live — what
+/// a critical proposal (a royalty split) needs to be decided at once — and one alone does not hold
+/// half.
 pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
     DemoAccount {
         name: "ada",
@@ -144,9 +146,11 @@ fn mina_model(mina: Principal) -> RegisterModelArgs {
             }],
             licence: "llama3.1-community".into(),
         },
+        // Cheap enough that the seed calls credit mina less than royalties' payout timer pushes by
+        // itself (20 ledger fees): her credits wait for her to claim them.
         price: Price {
-            per_1k_input_tokens: 2_000_000,
-            per_1k_output_tokens: 6_000_000,
+            per_1k_input_tokens: 100_000,
+            per_1k_output_tokens: 200_000,
         },
         owners: vec![ShareHolding {
             account: account(mina),

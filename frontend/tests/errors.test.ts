@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import {
+  approveErrorText,
+  auditErrorText,
+  callFailureText,
+  claimErrorText,
+  governanceErrorText,
+  inferErrorText,
+  meteringErrorText,
+  moneyErrorText,
+  proxyRegistryErrorText,
+  royaltiesRegistryErrorText,
+  settleErrorText,
+  splitErrorText,
+  TimeoutError,
+  transferErrorText,
+  transferFromErrorText,
+  withTimeout,
+} from '../src/lib/errors';
+import type { Token } from '../src/lib/format';
+
+const NNG: Token = { symbol: 'NNG', decimals: 8, fee: 10_000n };
+const NUSD: Token = { symbol: 'NUSD', decimals: 8, fee: 10_000n };
+
+// Every variant of every error type, with the text it must contain.
+const sentence = /^\S.{10,}[.)]$/s;
+
+// The cases are written as plain objects; each function's parameter type is what checks them.
+function each<E>(f: (e: E) => string, cases: ReadonlyArray<readonly [unknown, RegExp]>) {
+  for (const [e, re] of cases) {
+    const text = f(e as E);
+    expect(text, JSON.stringify(e, (_, v) => (typeof v === 'bigint' ? v.toString() : v))).toMatch(re);
+    expect(text).toMatch(sentence);
+    expect(text).not.toMatch(/unexpected/i);
+  }
+}
+
+describe('error sentences', () => {
+  it('governance', () => {
+    each((e: never) => governanceErrorText(e, NNG), [
+      [{ __kind__: 'AlreadyVoted', AlreadyVoted: null }, /already voted/],
+      [{ __kind__: 'InsufficientStakeForRejectCost', InsufficientStakeForRejectCost: { free: 500_000_000n, reject_cost: 1_000_000_000n } }, /5 NNG.*10 NNG/],
+      [{ __kind__: 'Overflow', Overflow: null }, /too large/],
+      [{ __kind__: 'StakeBelowMinimum', StakeBelowMinimum: { minimum: 1_000_000_000n } }, /minimum of 10 NNG/],
+      [{ __kind__: 'Busy', Busy: null }, /in progress/],
+      [{ __kind__: 'VotingClosed', VotingClosed: null }, /closed/],
+      [{ __kind__: 'ProposalNotFound', ProposalNotFound: { proposal: 9n } }, /Proposal 9 does not exist/],
+      [{ __kind__: 'NotDissolved', NotDissolved: {} }, /not dissolving/],
+      [{ __kind__: 'NotDissolved', NotDissolved: { dissolved_at: 1_700_000_000_000_000_000n } }, /can be disbursed from/],
+      [{ __kind__: 'NotAuthorized', NotAuthorized: null }, /do not control/],
+      [{ __kind__: 'DissolveDelayTooShort', DissolveDelayTooShort: { minimum_seconds: 2_592_000n } }, /30 days/],
+      [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'down' } }, /down/],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'title', reason: 'empty' } }, /^title: empty/],
+      [{ __kind__: 'NeuronNotFound', NeuronNotFound: { neuron: 3n } }, /Neuron 3/],
+      [{ __kind__: 'TreasuryCapExceeded', TreasuryCapExceeded: { cap: 1_000_000_000n, requested: 800_000_000n, used: 300_000_000n } }, /7 NNG is left and 8 NNG is too much/],
+      [{ __kind__: 'TooManyOpenProposals', TooManyOpenProposals: { max: 5 } }, /5 open proposals/],
+      [{ __kind__: 'TransferFailed', TransferFailed: { reason: 'InsufficientFunds' } }, /InsufficientFunds/],
+      [{ __kind__: 'TooManyFollowees', TooManyFollowees: { max: 15 } }, /At most 15/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+      [{ __kind__: 'Pending', Pending: null }, /not known yet/],
+      [{ __kind__: 'NoBallot', NoBallot: null }, /no ballot/],
+    ]);
+  });
+  it('royalties', () => {
+    each((e: never) => claimErrorText(e, NUSD), [
+      [{ __kind__: 'NothingToClaim', NothingToClaim: null }, /nothing to claim/],
+      [{ __kind__: 'AlreadyProcessing', AlreadyProcessing: null }, /in progress/],
+      [{ __kind__: 'MintingAccountDestination', MintingAccountDestination: null }, /minting account/],
+      [{ __kind__: 'BelowFee', BelowFee: { fee: 10_000n, available: 5_000n } }, /0.00005 NUSD.*0.0001 NUSD/],
+      [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'r' } }, /nothing was recorded/],
+      [{ __kind__: 'TransferFailed', TransferFailed: { payout: 4n, reason: 'r' } }, /payout 4.*restored/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+    each(royaltiesRegistryErrorText, [
+      [{ __kind__: 'InsufficientShares', InsufficientShares: { requested: 10n, held: 3n } }, /hold 3 share units/],
+      [{ __kind__: 'TooManyModels', TooManyModels: { max: 10n } }, /10 models/],
+      [{ __kind__: 'NotModelManager', NotModelManager: { model: 1n } }, /model 1/],
+      [{ __kind__: 'RateLimited', RateLimited: { changes_per_minute: 6 } }, /6 registry changes/],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'price', reason: 'too high' } }, /price: too high/],
+      [{ __kind__: 'UnknownModel', UnknownModel: { model: 8n } }, /Model 8/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+    each(splitErrorText, [
+      [{ __kind__: 'ProposalAlreadyApplied', ProposalAlreadyApplied: { version: 2, proposal_id: 5n } }, /Proposal 5 already set split version 2/],
+      [{ __kind__: 'NotGovernance', NotGovernance: null }, /SetRoyaltySplit proposal/],
+      [{ __kind__: 'InvalidSplit', InvalidSplit: { total_bps: 9_000 } }, /9000 basis points/],
+    ]);
+    each(settleErrorText, [
+      [{ __kind__: 'EmptyBatch', EmptyBatch: null }, /no receipts/],
+      [{ __kind__: 'TooManyReceipts', TooManyReceipts: { max: 500 } }, /500/],
+      [{ __kind__: 'DuplicateReceiptInBatch', DuplicateReceiptInBatch: { receipt: 3n } }, /Receipt 3/],
+      [{ __kind__: 'NotInferenceProxy', NotInferenceProxy: null }, /inference proxy/],
+      [{ __kind__: 'MeteredInFuture', MeteredInFuture: { now: 1n, receipt: 2n, metered_at: 3n } }, /Receipt 2/],
+    ]);
+    each(auditErrorText, [
+      [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'r' } }, /did not tell/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /sign in/],
+    ]);
+  });
+  it('inference proxy', () => {
+    each((e: never) => meteringErrorText(e, NUSD), [
+      [{ __kind__: 'Overflow', Overflow: null }, /too large/],
+      [{ __kind__: 'ReceiptTooLarge', ReceiptTooLarge: { amount: 1n } }, /does not fit/],
+      [{ __kind__: 'UnknownHold', UnknownHold: { hold: 1n } }, /Hold 1/],
+      [{ __kind__: 'ZeroAmount', ZeroAmount: null }, /zero/],
+      [{ __kind__: 'InsufficientBalance', InsufficientBalance: { needed: 200_000_000n, available: 100_000_000n } }, /needs 2 NUSD.*is 1 NUSD: deposit more/],
+      [{ __kind__: 'FeeReserveTooLow', FeeReserveTooLow: { fee: 2n, reserve: 1n } }, /do not cover/],
+      [{ __kind__: 'UnknownBatch', UnknownBatch: { batch: 1n } }, /Batch 1/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+    each((e: never) => moneyErrorText(e, NUSD), [
+      [{ __kind__: 'AlreadyProcessing', AlreadyProcessing: null }, /in progress/],
+      [{ __kind__: 'ZeroAmount', ZeroAmount: null }, /zero/],
+      [{ __kind__: 'MintingAccountDestination', MintingAccountDestination: null }, /minting/],
+      [{ __kind__: 'Metering', Metering: { __kind__: 'ZeroAmount', ZeroAmount: null } }, /zero/],
+      [{ __kind__: 'BelowFee', BelowFee: { fee: 10_000n, amount: 1n } }, /ledger fee/],
+      [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'r' } }, /did not answer/],
+      [{ __kind__: 'TransferFailed', TransferFailed: { reason: 'r' } }, /refused/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+      [{ __kind__: 'Pending', Pending: { intent: 3n } }, /intent 3/],
+    ]);
+    each((e: never) => inferErrorText(e, NUSD), [
+      [{ __kind__: 'InvalidInput', InvalidInput: { reason: 'empty prompt' } }, /empty prompt/],
+      [{ __kind__: 'Metering', Metering: { __kind__: 'InsufficientBalance', InsufficientBalance: { needed: 2n, available: 1n } } }, /deposit more/],
+      [{ __kind__: 'InsufficientCycles', InsufficientCycles: { needed: 2n, available: 1n } }, /cycles/],
+      [{ __kind__: 'RateLimited', RateLimited: { calls_per_minute: 60 } }, /60 calls per minute/],
+      [{ __kind__: 'ModelPaused', ModelPaused: { model: 1n } }, /paused/],
+      [{ __kind__: 'NoNodeAvailable', NoNodeAvailable: null }, /No admitted node/],
+      [{ __kind__: 'UnknownModel', UnknownModel: { model: 1n } }, /unknown/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+      [{ __kind__: 'AllNodesFailed', AllNodesFailed: { failures: [[0n, 'timeout'], [1n, 'refused']] } }, /node 0: timeout; node 1: refused/],
+    ]);
+    each(proxyRegistryErrorText, [
+      [{ __kind__: 'ProposalAlreadyExecuted', ProposalAlreadyExecuted: { proposal: 1n } }, /already executed/],
+      [{ __kind__: 'UnknownNode', UnknownNode: { node: 1n } }, /Node 1/],
+      [{ __kind__: 'NotRoyalties', NotRoyalties: null }, /royalties/],
+      [{ __kind__: 'NodeRemoved', NodeRemoved: { node: 1n } }, /removed/],
+      [{ __kind__: 'TooManyNodes', TooManyNodes: { max_nodes: 64, max_pending_per_principal: 2 } }, /64 nodes/],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'endpoint', reason: 'not https' } }, /endpoint: not https/],
+      [{ __kind__: 'NotGovernance', NotGovernance: null }, /governance/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+  });
+  it('ledgers', () => {
+    const common = [
+      [{ __kind__: 'GenericError', GenericError: { message: 'm', error_code: 7n } }, /code 7/],
+      [{ __kind__: 'TemporarilyUnavailable', TemporarilyUnavailable: null }, /temporarily/],
+      [{ __kind__: 'Duplicate', Duplicate: { duplicate_of: 12n } }, /block 12/],
+      [{ __kind__: 'BadFee', BadFee: { expected_fee: 10_000n } }, /0.0001 NNG/],
+      [{ __kind__: 'CreatedInFuture', CreatedInFuture: { ledger_time: 1n } }, /clock/],
+      [{ __kind__: 'TooOld', TooOld: null }, /too old/],
+      [{ __kind__: 'InsufficientFunds', InsufficientFunds: { balance: 100_000_000n } }, /\(1 NNG\)/],
+    ] as const;
+    each((e: never) => transferErrorText(e, NNG), [...common, [{ __kind__: 'BadBurn', BadBurn: { min_burn_amount: 1n } }, /burn/]]);
+    each((e: never) => approveErrorText(e, NNG), [
+      ...common,
+      [{ __kind__: 'AllowanceChanged', AllowanceChanged: { current_allowance: 1n } }, /allowance changed/],
+      [{ __kind__: 'Expired', Expired: { ledger_time: 1n } }, /expired/],
+    ]);
+    each((e: never) => transferFromErrorText(e, NNG), [
+      ...common,
+      [{ __kind__: 'InsufficientAllowance', InsufficientAllowance: { allowance: 1n } }, /approve again/],
+      [{ __kind__: 'BadBurn', BadBurn: { min_burn_amount: 1n } }, /burn/],
+    ]);
+  });
+  it('call failures and timeouts', async () => {
+    expect(callFailureText(new TypeError('Failed to fetch'))).toMatch(/network did not answer/);
+    expect(callFailureText(new Error('Call failed:\n  Reject code: 5\n  Reject text: Canister trapped: boom'))).toBe(
+      'The canister refused the call: Canister trapped: boom',
+    );
+    expect(callFailureText(new Error('Invalid certificate: Signature verification failed'))).toMatch(/did not verify/);
+    const slow = new Promise((r) => setTimeout(r, 1000));
+    await expect(withTimeout(slow, 10, 'Governance')).rejects.toBeInstanceOf(TimeoutError);
+    expect(callFailureText(new TimeoutError('Governance', 30_000))).toBe(
+      'Governance did not answer within 30 seconds. Nothing is assumed: the page re-reads the state from the canister.',
+    );
+    await expect(withTimeout(Promise.resolve(3), 1000, 'x')).resolves.toBe(3);
+  });
+});
