@@ -164,19 +164,20 @@ fn operations_cost_no_more_than_the_committed_baseline() {
     assert!(failures.is_empty(), "regressions:\n{}", failures.join("\n"));
 }
 
-/// Instructions (sum over every message, and the largest single message) to make a proposal — its
-/// ballots written in bounded chunks — and for one vote that all other neurons follow, with `neurons`
-/// neurons, on the benchmark build of governance (neurons seeded without ledger transfers).
-fn governance_at_scale(neurons: u64) -> ((u64, u64), (u64, u64)) {
+/// The benchmark build of governance, alone (its ledgers and targets are never called), with
+/// `parameters`.
+fn bench_governance(
+    net: &mut localnet::LocalNet,
+    parameters: neuranft_types::governance::Parameters,
+) -> candid::Principal {
     use neuranft_types::governance::*;
-    let mut net = localnet::LocalNet::new(5);
     let governance = net.create_canister(admin());
     let config = GovernanceConfig {
         governance_ledger: principal(1),
         payment_ledger: principal(2),
         royalties: principal(3),
         inference_proxy: principal(4),
-        parameters: Parameters::default(),
+        parameters,
     };
     net.install_canister(
         governance,
@@ -185,6 +186,16 @@ fn governance_at_scale(neurons: u64) -> ((u64, u64), (u64, u64)) {
         admin(),
     )
     .unwrap();
+    governance
+}
+
+/// Instructions (sum over every message, and the largest single message) to make a proposal — its
+/// ballots written in bounded chunks — and for one vote that all other neurons follow, with `neurons`
+/// neurons, on the benchmark build of governance (neurons seeded without ledger transfers).
+fn governance_at_scale(neurons: u64) -> ((u64, u64), (u64, u64)) {
+    use neuranft_types::governance::*;
+    let mut net = localnet::LocalNet::new(5);
+    let governance = bench_governance(&mut net, Parameters::default());
     let leader = principal(0x1E);
     let proposer = principal(0x1F);
     let seeder = principal(0x20);
@@ -295,25 +306,11 @@ fn governance_work_scales_linearly_and_every_message_stays_far_below_the_limit()
 fn proposal_page_cost(proposals: u64) -> (u64, u64) {
     use neuranft_types::governance::*;
     let mut net = localnet::LocalNet::new(6);
-    let governance = net.create_canister(admin());
     let parameters = Parameters {
         max_open_proposals_per_neuron: 50,
         ..Parameters::default()
     };
-    let config = GovernanceConfig {
-        governance_ledger: principal(1),
-        payment_ledger: principal(2),
-        royalties: principal(3),
-        inference_proxy: principal(4),
-        parameters,
-    };
-    net.install_canister(
-        governance,
-        &canister_wasm("governance-bench"),
-        Encode!(&GovernanceArg::Init(config)).unwrap(),
-        admin(),
-    )
-    .unwrap();
+    let governance = bench_governance(&mut net, parameters);
     let proposer = principal(0x1F);
     let neurons = proposals.div_ceil(50);
     let _: () = net

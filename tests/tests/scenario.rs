@@ -126,12 +126,28 @@ fn the_main_job_binary_serves_and_ends_with_exit() {
     assert_eq!(
         mappings.keys().collect::<Vec<_>>(),
         [
+            "frontend",
             "governance",
             "governance_ledger",
             "inference_proxy",
             "payment_ledger",
             "royalties"
         ]
+    );
+    // The web app: its URL on the gateway, and the configuration its canister serves.
+    let app_url = format!("http://{}.localhost:", mappings["frontend"]);
+    assert!(
+        stdout.contains(&format!("the web app: {app_url}")),
+        "{stdout}"
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.join(".icp/data/frontend-config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["network"], "local");
+    assert_eq!(
+        config["canisters"]["governance"],
+        mappings["governance"].as_str()
     );
     let root_key = std::fs::read_to_string(project.join(".icp/data/root-key.hex")).unwrap();
     assert!(stdout.contains(&format!("root key (DER hex): {}", root_key.trim())));
