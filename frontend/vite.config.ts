@@ -29,7 +29,7 @@ function devConfig(): Plugin {
 
 export default defineConfig({
   plugins: [svelte(), devConfig()],
-  base: './',
+  base: '/',
   build: {
     outDir: 'dist',
     assetsDir: 'assets',

@@ -16,8 +16,19 @@ project="$(mktemp -d)"
 log="$project/scenario.log"
 "$SCENARIO" --small --bind 127.0.0.1:0 --project "$project" > "$log" 2>&1 &
 live=$!
+# Ctrl-C ends the main job once it serves; before that (and as a background job of a script, which
+# ignores SIGINT) only TERM does, and KILL if it does not end within 10 s.
 stop() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -f "$log" ]; then
+    echo "the main job's last output:" >&2
+    tail -15 "$log" >&2
+  fi
   kill -INT "$live" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$live" 2>/dev/null || break; sleep 0.5; done
+  kill -TERM "$live" 2>/dev/null || true
+  for _ in $(seq 1 20); do kill -0 "$live" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL "$live" 2>/dev/null || true
   wait "$live" 2>/dev/null || true
   rm -rf "$project"
 }
@@ -33,7 +44,7 @@ for _ in $(seq 1 600); do
   fi
   sleep 0.5
 done
-if [ ! -s "$url_file" ]; then
+if [ ! -s "$url_file" ] || ! grep -q "serving until Ctrl-C" "$log"; then
   echo "the main job did not serve within 5 minutes:" >&2
   tail -30 "$log" >&2
   exit 1

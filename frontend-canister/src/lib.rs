@@ -32,12 +32,12 @@ pub enum Network {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct FrontendConfig {
     pub network: Network,
-    /// Every name of [`CANISTER_NAMES`], once.
+    /// Every name of `CANISTER_NAMES`, once.
     pub canisters: Vec<(String, Principal)>,
 }
 
-/// The install and upgrade argument: a configuration at install; on upgrade, a new one or none
-/// (keep the one installed).
+/// The install and upgrade argument: a configuration at install; on upgrade, a new one (`Init` or
+/// `Upgrade(Some(..))`) or none (keep the one installed).
 #[derive(CandidType, Deserialize, Clone, Debug)]
 pub enum FrontendArg {
     Init(FrontendConfig),

@@ -46,13 +46,12 @@ fn init(arg: FrontendArg) {
 
 #[ic_cdk::post_upgrade]
 fn post_upgrade(arg: Option<FrontendArg>) {
+    // A deployment tool that passes its install argument again on upgrade (`Init`) replaces the
+    // configuration, as `Upgrade(Some(..))` does.
     let config = match arg {
-        Some(FrontendArg::Upgrade(Some(config))) => config,
+        Some(FrontendArg::Upgrade(Some(config)) | FrontendArg::Init(config)) => config,
         None | Some(FrontendArg::Upgrade(None)) => {
             stored_config().unwrap_or_else(|| ic_cdk::trap("no configuration was installed"))
-        }
-        Some(FrontendArg::Init(_)) => {
-            ic_cdk::trap("upgrade the frontend with FrontendArg::Upgrade")
         }
     };
     configure(config);

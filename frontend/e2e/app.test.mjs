@@ -30,6 +30,9 @@ before(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(STEP);
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') console.error(`page ${m.type()}: ${m.text()}`);
+  });
 });
 
 after(async () => {
@@ -41,7 +44,8 @@ const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullP
 
 async function open(hash) {
   await page.goto(`${APP_URL}/#${hash}`);
-  await page.waitForFunction(() => !document.body.innerText.includes('Connecting to the network'), null, { timeout: 60_000 });
+  // The app asks a silent network three times (30 s each) before it gives up.
+  await page.waitForFunction(() => !document.body.innerText.includes('Connecting to the network'), null, { timeout: 120_000 });
   const fatal = await page.locator('h1', { hasText: 'Cannot connect' }).count();
   assert.equal(fatal, 0, `the app could not connect: ${await page.locator('main').innerText()}`);
 }

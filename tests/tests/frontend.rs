@@ -211,6 +211,12 @@ fn the_configuration_survives_upgrades_and_a_bad_one_is_refused() {
         .expect("an upgrade with a configuration replaces it");
     assert_eq!(served(&mut net), config(800).to_json().unwrap());
 
+    // A tool that passes its install argument again on upgrade replaces the configuration too.
+    let arg = FrontendArg::Init(config(850));
+    net.upgrade_canister(id, &wasm, Encode!(&Some(arg)).unwrap(), admin())
+        .expect("an upgrade with Init replaces the configuration");
+    assert_eq!(served(&mut net), config(850).to_json().unwrap());
+
     let mut missing = config(900);
     missing.canisters.pop();
     let arg = FrontendArg::Upgrade(Some(missing.clone()));
@@ -223,7 +229,7 @@ fn the_configuration_survives_upgrades_and_a_bad_one_is_refused() {
     );
     assert_eq!(
         served(&mut net),
-        config(800).to_json().unwrap(),
+        config(850).to_json().unwrap(),
         "a refused upgrade changes nothing"
     );
 

@@ -27,7 +27,7 @@ export async function loadConfig(): Promise<AppConfig> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), 15_000);
   try {
-    const res = await fetch('./config.json', { cache: 'no-store', signal: ctrl.signal });
+    const res = await fetch('/config.json', { cache: 'no-store', signal: ctrl.signal });
     if (!res.ok) throw new Error(`config.json: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
     return parseConfig(await res.json());
   } catch (e) {

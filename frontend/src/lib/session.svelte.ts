@@ -33,6 +33,8 @@ export const session: Session = $state({
   epoch: 0,
 });
 
+const CONNECT_ATTEMPTS = 3;
+
 async function connect(identity: Identity | null, account: string | null): Promise<void> {
   if (!session.config) throw new Error('no config');
   const api = await createApi(session.config, identity);
@@ -48,18 +50,29 @@ export async function startSession(): Promise<void> {
     let identity: Identity | null = null;
     let account: string | null = null;
     if (SIGN_IN_MODE === 'dev') {
-      account = rememberedAccount();
+      account = session.config.network === 'local' ? rememberedAccount() : null;
       if (account) identity = await demoIdentity(account);
     } else {
       identity = await iiRestore();
       if (identity) account = 'Internet Identity';
     }
-    await connect(identity, account);
-    const api = session.api as Api | null;
-    if (api) {
-      const [pay, gov] = await Promise.all([tokenOf(api.paymentLedger), tokenOf(api.governanceLedger)]);
-      session.pay = pay;
-      session.gov = gov;
+    // A network that does not answer at first (a local one still starting) is asked again with a
+    // fresh agent, twice, before the page says it cannot connect.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await connect(identity, account);
+        const api = session.api as Api | null;
+        if (api) {
+          const [pay, gov] = await Promise.all([tokenOf(api.paymentLedger), tokenOf(api.governanceLedger)]);
+          session.pay = pay;
+          session.gov = gov;
+        }
+        break;
+      } catch (e) {
+        if (attempt >= CONNECT_ATTEMPTS) throw e;
+        console.warn(`connecting, attempt ${attempt} of ${CONNECT_ATTEMPTS} failed:`, e);
+        await new Promise((resolve) => setTimeout(resolve, 2_000 * attempt));
+      }
     }
   } catch (e) {
     session.error = callFailureText(e);
@@ -69,6 +82,8 @@ export async function startSession(): Promise<void> {
 }
 
 export async function signInDemo(name: string): Promise<void> {
+  // Anyone can derive the demo keys: they sign nothing on mainnet, whatever the build.
+  if (session.config?.network !== 'local') throw new Error('Demo accounts exist on a local network only.');
   rememberAccount(name);
   await connect(await demoIdentity(name), name);
 }
