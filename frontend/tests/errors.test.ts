@@ -37,6 +37,14 @@ function each<E>(f: (e: E) => string, cases: ReadonlyArray<readonly [unknown, Re
 
 describe('error sentences', () => {
   it('governance', () => {
+    // The treasury's cap is in the payment token, whatever the governance token is.
+    expect(
+      governanceErrorText(
+        { __kind__: 'TreasuryCapExceeded', TreasuryCapExceeded: { cap: 1_000_000_000n, requested: 800_000_000n, used: 300_000_000n } },
+        NNG,
+        NUSD,
+      ),
+    ).toMatch(/7 NUSD is left and 8 NUSD is too much/);
     each((e: never) => governanceErrorText(e, NNG), [
       [{ __kind__: 'AlreadyVoted', AlreadyVoted: null }, /already voted/],
       [{ __kind__: 'InsufficientStakeForRejectCost', InsufficientStakeForRejectCost: { free: 500_000_000n, reject_cost: 1_000_000_000n } }, /5 NNG.*10 NNG/],

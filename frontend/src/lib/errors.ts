@@ -22,7 +22,8 @@ const never = (x: never): string => `An unexpected error (${JSON.stringify(x)}).
 const amount = (v: bigint, token?: Token): string => tokenAmount(v, token);
 const signIn = 'Sign in first: the canister does not accept calls from the anonymous identity.';
 
-export function governanceErrorText(e: GovernanceError, token?: Token): string {
+/** `token`: the governance token (stakes, fees); `payToken`: the payment token the treasury holds. */
+export function governanceErrorText(e: GovernanceError, token?: Token, payToken: Token | undefined = token): string {
   switch (e.__kind__) {
     case 'AlreadyVoted':
       return 'This neuron has already voted on this proposal; a vote cannot be changed.';
@@ -57,7 +58,7 @@ export function governanceErrorText(e: GovernanceError, token?: Token): string {
     case 'TreasuryCapExceeded': {
       const c = e.TreasuryCapExceeded;
       const left = c.cap > c.used ? c.cap - c.used : 0n;
-      return `The treasury may move at most ${amount(c.cap, token)} in 7 days; ${amount(c.used, token)} is used, so ${amount(left, token)} is left and ${amount(c.requested, token)} is too much: ask for less or wait.`;
+      return `The treasury may move at most ${amount(c.cap, payToken)} in 7 days; ${amount(c.used, payToken)} is used, so ${amount(left, payToken)} is left and ${amount(c.requested, payToken)} is too much: ask for less or wait.`;
     }
     case 'TooManyOpenProposals':
       return `This neuron already has ${e.TooManyOpenProposals.max} open proposals, the most allowed: wait until one is decided.`;

@@ -67,15 +67,26 @@ export class Loader<T> {
   error = $state<string | null>(null);
   loading = $state(false);
 
+  /** Which load is the latest: an earlier one that answers later is dropped, not shown. */
+  private generation = 0;
+
   async load(fn: () => Promise<T>): Promise<void> {
+    const mine = ++this.generation;
     this.loading = true;
     this.error = null;
     try {
-      this.value = await fn();
+      const value = await fn();
+      if (mine === this.generation) this.value = value;
     } catch (e) {
-      this.error = errorText(e);
+      if (mine === this.generation) this.error = errorText(e);
     } finally {
-      this.loading = false;
+      if (mine === this.generation) this.loading = false;
     }
+  }
+
+  /** Starts a background read: a load begun after it wins. Returns a check that it is still current. */
+  begin(): () => boolean {
+    const mine = this.generation;
+    return () => mine === this.generation;
   }
 }
