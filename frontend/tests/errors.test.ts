@@ -90,6 +90,7 @@ describe('error sentences', () => {
     ]);
     each(splitErrorText, [
       [{ __kind__: 'ProposalAlreadyApplied', ProposalAlreadyApplied: { version: 2, proposal_id: 5n } }, /Proposal 5 already set split version 2/],
+      [{ __kind__: 'ProposalConflict', ProposalConflict: { proposal_id: 5n } }, /Proposal 5 was already applied with another split/],
       [{ __kind__: 'NotGovernance', NotGovernance: null }, /SetRoyaltySplit proposal/],
       [{ __kind__: 'InvalidSplit', InvalidSplit: { total_bps: 9_000 } }, /9000 basis points/],
     ]);
@@ -140,6 +141,7 @@ describe('error sentences', () => {
     ]);
     each(proxyRegistryErrorText, [
       [{ __kind__: 'ProposalAlreadyExecuted', ProposalAlreadyExecuted: { proposal: 1n } }, /already executed/],
+      [{ __kind__: 'ProposalConflict', ProposalConflict: { proposal: 1n } }, /another payload/],
       [{ __kind__: 'UnknownNode', UnknownNode: { node: 1n } }, /Node 1/],
       [{ __kind__: 'NotRoyalties', NotRoyalties: null }, /royalties/],
       [{ __kind__: 'NodeRemoved', NodeRemoved: { node: 1n } }, /removed/],

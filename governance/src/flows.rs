@@ -10,8 +10,8 @@ use ledger_adapter::book::{self, Transfer};
 use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
 use ledger_adapter::{tagged_memo, LedgerRuntime};
 use neuranft_types::governance::*;
-use neuranft_types::proxy::NodeAction;
-use neuranft_types::royalties::SplitConfig;
+use neuranft_types::proxy::{NodeAction, RegistryError};
+use neuranft_types::royalties::{SplitConfig, SplitError};
 use neuranft_types::Account;
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
@@ -34,6 +34,34 @@ pub enum TargetOutcome {
     Refused(String),
     /// The call's outcome is unknown: try again later (the target applies a proposal id once).
     Unknown(String),
+}
+
+/// How royalties answered `set_split`: a replay of the same payload is done; another payload under
+/// the same proposal id a conflict, which fails the proposal.
+pub fn split_outcome<T>(answer: Result<T, SplitError>) -> TargetOutcome {
+    match answer {
+        Ok(_) => TargetOutcome::Done,
+        Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
+        Err(e) => TargetOutcome::Refused(conflict_or(e)),
+    }
+}
+
+/// How the proxy answered `set_call_fee` or `decide_node` (as [`split_outcome`]).
+pub fn proxy_outcome<T>(answer: Result<T, RegistryError>) -> TargetOutcome {
+    match answer {
+        Ok(_) => TargetOutcome::Done,
+        Err(RegistryError::ProposalAlreadyExecuted { .. }) => TargetOutcome::AlreadyDone,
+        Err(e) => TargetOutcome::Refused(conflict_or(e)),
+    }
+}
+
+fn conflict_or<E: std::fmt::Debug>(e: E) -> String {
+    let text = format!("{e:?}");
+    if text.starts_with("ProposalConflict") {
+        format!("{text}: the target already applied this proposal id with another payload")
+    } else {
+        text
+    }
 }
 
 /// The canisters adopted proposals act on.

@@ -92,15 +92,12 @@ where
         })
 }
 
-pub(crate) fn proxy_outcome<T>(
-    r: Result<Result<T, RegistryError>, TargetOutcome>,
+/// A target's answer, or the outcome its call had.
+fn answered<T, E>(
+    r: Result<Result<T, E>, TargetOutcome>,
+    judge: impl FnOnce(Result<T, E>) -> TargetOutcome,
 ) -> TargetOutcome {
-    match r {
-        Ok(Ok(_)) => TargetOutcome::Done,
-        Ok(Err(RegistryError::ProposalAlreadyExecuted { .. })) => TargetOutcome::AlreadyDone,
-        Ok(Err(e)) => TargetOutcome::Refused(format!("{e:?}")),
-        Err(outcome) => outcome,
-    }
+    r.map_or_else(|outcome| outcome, judge)
 }
 
 impl Targets for IcTargets {
@@ -109,18 +106,12 @@ impl Targets for IcTargets {
             proposal_id: proposal,
             split,
         };
-        match call_target::<_, Result<SplitVersion, SplitError>>(
+        let response = call_target::<_, Result<SplitVersion, SplitError>>(
             config().royalties,
             "set_split",
             (args,),
-        )
-        .await
-        {
-            Ok(Ok(_)) => TargetOutcome::Done,
-            Ok(Err(SplitError::ProposalAlreadyApplied { .. })) => TargetOutcome::AlreadyDone,
-            Ok(Err(e)) => TargetOutcome::Refused(format!("{e:?}")),
-            Err(outcome) => outcome,
-        }
+        );
+        answered(response.await, flows::split_outcome)
     }
 
     async fn set_call_fee(&self, proposal: ProposalId, call_fee: u128) -> TargetOutcome {
@@ -129,7 +120,7 @@ impl Targets for IcTargets {
             "set_call_fee",
             (proposal, call_fee),
         );
-        proxy_outcome(response.await)
+        answered(response.await, flows::proxy_outcome)
     }
 
     async fn decide_node(
@@ -143,7 +134,7 @@ impl Targets for IcTargets {
             "decide_node",
             (proposal, node, action),
         );
-        proxy_outcome(response.await)
+        answered(response.await, flows::proxy_outcome)
     }
 
     /// Stops the target (its calls in flight finish), installs the new code in upgrade mode, and

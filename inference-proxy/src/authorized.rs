@@ -74,7 +74,7 @@ impl ProxyState {
         action: NodeAction,
     ) -> Result<NodeRecord, RegistryError> {
         self.check_governance(caller)?;
-        self.registry.decide_node(proposal, node, action)
+        self.registry.decide_node(caller, proposal, node, action)
     }
 
     /// Governance's adopted proposal sets the per-call fee.
@@ -85,7 +85,7 @@ impl ProxyState {
         call_fee: u128,
     ) -> Result<(), RegistryError> {
         self.check_governance(caller)?;
-        self.set_call_fee(proposal, call_fee)
+        self.set_call_fee(caller, proposal, call_fee)
     }
 }
 

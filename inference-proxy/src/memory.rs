@@ -25,3 +25,6 @@ pub const REGISTRY_COUNTERS_MEMORY_ID: MemoryId = MemoryId::new(16);
 pub const TO_SETTLE_MEMORY_ID: MemoryId = MemoryId::new(17);
 pub const TO_SEND_MEMORY_ID: MemoryId = MemoryId::new(18);
 pub const SET_ASIDE_MEMORY_ID: MemoryId = MemoryId::new(19);
+/// (caller, proposal id) → the SHA-256 of what the proposal did here ([`neuranft_types::applied`]);
+/// `EXECUTED_PROPOSALS_MEMORY_ID` keeps the ids applied before payloads were recorded.
+pub const PROPOSAL_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(20);

@@ -15,6 +15,7 @@ use crate::memory::*;
 use candid::Principal;
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, StableCell};
+use neuranft_types::applied::{payload_hash, Applied, AppliedProposals};
 pub use neuranft_types::royalties::ModelEntry;
 use neuranft_types::royalties::ModelId;
 #[cfg(test)]
@@ -49,7 +50,9 @@ pub struct Registry {
     /// Each node's record; its call counters are those of `counters`, written on every call.
     nodes: StableBTreeMap<NodeId, Candid<NodeRecord>, Mem>,
     counters: StableBTreeMap<NodeId, [u8; COUNTERS_BYTES], Mem>,
-    executed_proposals: StableBTreeMap<ProposalId, (), Mem>,
+    /// Ids applied before payloads were recorded: answered as done, as they were then.
+    legacy_proposals: StableBTreeMap<ProposalId, (), Mem>,
+    proposals: AppliedProposals<Mem>,
     next_node: StableCell<u64, Mem>,
     /// Every node as [`Registry::node`] returns it, with its calls in flight.
     decoded: BTreeMap<NodeId, NodeRecord>,
@@ -82,7 +85,8 @@ impl Registry {
             models: StableBTreeMap::init(mm.get(MODELS_MEMORY_ID)),
             nodes: StableBTreeMap::init(mm.get(NODES_MEMORY_ID)),
             counters: StableBTreeMap::init(mm.get(REGISTRY_COUNTERS_MEMORY_ID)),
-            executed_proposals: StableBTreeMap::init(mm.get(EXECUTED_PROPOSALS_MEMORY_ID)),
+            legacy_proposals: StableBTreeMap::init(mm.get(EXECUTED_PROPOSALS_MEMORY_ID)),
+            proposals: AppliedProposals::init(mm.get(PROPOSAL_PAYLOADS_MEMORY_ID)),
             next_node: StableCell::init(mm.get(NEXT_NODE_MEMORY_ID), 0),
             decoded: BTreeMap::new(),
         };
@@ -201,18 +205,17 @@ impl Registry {
         self.decoded.values().cloned().collect()
     }
 
-    /// Governance's decision on a node, at most once per proposal id.
+    /// Governance's decision on a node, at most once per (caller, proposal id).
     pub fn decide_node(
         &mut self,
+        caller: Principal,
         proposal: ProposalId,
         node: NodeId,
         action: NodeAction,
     ) -> Result<NodeRecord, RegistryError> {
-        if self.executed_proposals.contains_key(&proposal) {
-            return Err(RegistryError::ProposalAlreadyExecuted { proposal });
-        }
+        let payload = payload_hash("decide_node", &(node, action));
+        self.check_proposal(caller, proposal, &payload)?;
         let mut record = self.node(node).ok_or(RegistryError::UnknownNode { node })?;
-        // Checked above; recorded once the decision is known to apply.
         if record.status == NodeStatus::Removed {
             return Err(RegistryError::NodeRemoved { node });
         }
@@ -228,15 +231,37 @@ impl Registry {
             NodeAction::Remove => NodeStatus::Removed,
         };
         self.store(record.clone());
-        self.record_proposal(proposal)?;
+        self.proposals.record(caller, proposal, payload);
         Ok(record)
     }
 
-    /// Records that governance's `proposal` took effect here; a second time is refused.
-    pub fn record_proposal(&mut self, proposal: ProposalId) -> Result<(), RegistryError> {
-        if self.executed_proposals.insert(proposal, ()).is_some() {
-            return Err(RegistryError::ProposalAlreadyExecuted { proposal });
+    /// Refuses `caller`'s `proposal` if it took effect here: with this `payload` it is done
+    /// (`ProposalAlreadyExecuted`), with another a conflict (`ProposalConflict`).
+    pub fn check_proposal(
+        &self,
+        caller: Principal,
+        proposal: ProposalId,
+        payload: &[u8; 32],
+    ) -> Result<(), RegistryError> {
+        match self.proposals.check(caller, proposal, payload) {
+            Applied::New if !self.legacy_proposals.contains_key(&proposal) => Ok(()),
+            Applied::New | Applied::Replay => {
+                Err(RegistryError::ProposalAlreadyExecuted { proposal })
+            }
+            Applied::Conflict => Err(RegistryError::ProposalConflict { proposal }),
         }
+    }
+
+    /// Checks and records that `caller`'s `proposal` took effect here with `payload` (its effect is
+    /// applied by the caller right after, in the same message).
+    pub fn record_proposal(
+        &mut self,
+        caller: Principal,
+        proposal: ProposalId,
+        payload: [u8; 32],
+    ) -> Result<(), RegistryError> {
+        self.check_proposal(caller, proposal, &payload)?;
+        self.proposals.record(caller, proposal, payload);
         Ok(())
     }
 
@@ -326,6 +351,8 @@ impl Registry {
 mod tests {
     use super::*;
 
+    const GOVERNANCE: Principal = Principal::from_slice(&[0x30; 10]);
+
     fn registry() -> Registry {
         let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);
         Registry::init(&mm)
@@ -355,7 +382,7 @@ mod tests {
         let mm = MemoryManager::init_with_bucket_size(DefaultMemoryImpl::default(), 1);
         let mut r = Registry::init(&mm);
         let a = apply(&mut r, 1, 1);
-        r.decide_node(1, a, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 1, a, NodeAction::Admit).unwrap();
         r.call_started(a);
         r.record_success(a, 40);
         r.call_started(a);
@@ -399,20 +426,34 @@ mod tests {
             None,
             "applied is not active"
         );
-        r.decide_node(7, a, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 7, a, NodeAction::Admit).unwrap();
         assert_eq!(
-            r.decide_node(7, a, NodeAction::Remove),
-            Err(RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+            r.decide_node(GOVERNANCE, 7, a, NodeAction::Admit),
+            Err(RegistryError::ProposalAlreadyExecuted { proposal: 7 }),
+            "a replay is done"
         );
+        // Before payloads were bound, this answered "already executed" and the node stayed active
+        // while governance showed the removal Executed.
+        assert_eq!(
+            r.decide_node(GOVERNANCE, 7, a, NodeAction::Remove),
+            Err(RegistryError::ProposalConflict { proposal: 7 })
+        );
+        let b = apply(&mut r, 2, 4);
+        assert_eq!(
+            r.decide_node(GOVERNANCE, 7, b, NodeAction::Admit),
+            Err(RegistryError::ProposalConflict { proposal: 7 }),
+            "the node is part of the payload"
+        );
+        assert_eq!(r.node(b).unwrap().status, NodeStatus::Applied);
         assert_eq!(r.pick_node("llama3.1:8b", &[], 0).unwrap().id, a);
         assert_eq!(r.pick_node("llama3.1:70b", &[], 0), None);
-        r.decide_node(8, a, NodeAction::Remove).unwrap();
+        r.decide_node(GOVERNANCE, 8, a, NodeAction::Remove).unwrap();
         assert_eq!(
-            r.decide_node(9, a, NodeAction::Admit),
+            r.decide_node(GOVERNANCE, 9, a, NodeAction::Admit),
             Err(RegistryError::NodeRemoved { node: a })
         );
         assert_eq!(
-            r.decide_node(10, 99, NodeAction::Admit),
+            r.decide_node(GOVERNANCE, 10, 99, NodeAction::Admit),
             Err(RegistryError::UnknownNode { node: 99 })
         );
     }
@@ -498,7 +539,8 @@ mod tests {
             r.apply_node(other, args(5)).is_ok(),
             "others may still apply"
         );
-        r.decide_node(1, ids[0], NodeAction::Remove).unwrap();
+        r.decide_node(GOVERNANCE, 1, ids[0], NodeAction::Remove)
+            .unwrap();
         assert!(r.apply_node(who, args(6)).is_ok());
     }
 
@@ -507,8 +549,8 @@ mod tests {
         let mut r = registry();
         let a = apply(&mut r, 1, 4);
         let b = apply(&mut r, 2, 4);
-        r.decide_node(1, a, NodeAction::Admit).unwrap();
-        r.decide_node(2, b, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 1, a, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 2, b, NodeAction::Admit).unwrap();
         for _ in 0..3 {
             r.call_started(a);
             r.record_failure(a, "connection refused", 3);
@@ -540,8 +582,8 @@ mod tests {
         let mut r = registry();
         let a = apply(&mut r, 1, 10);
         let b = apply(&mut r, 2, 10);
-        r.decide_node(1, a, NodeAction::Admit).unwrap();
-        r.decide_node(2, b, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 1, a, NodeAction::Admit).unwrap();
+        r.decide_node(GOVERNANCE, 2, b, NodeAction::Admit).unwrap();
         for _ in 0..9 {
             r.call_started(a);
             r.record_success(a, 100);

@@ -143,6 +143,7 @@ impl ProxyState {
     /// fee they were quoted).
     pub fn set_call_fee(
         &mut self,
+        caller: candid::Principal,
         proposal: crate::registry::ProposalId,
         call_fee: u128,
     ) -> Result<(), crate::registry::RegistryError> {
@@ -152,7 +153,8 @@ impl ProxyState {
                 reason: "must be 1–10^12".into(),
             });
         }
-        self.registry.record_proposal(proposal)?;
+        let payload = neuranft_types::applied::payload_hash("set_call_fee", &call_fee);
+        self.registry.record_proposal(caller, proposal, payload)?;
         let mut config = self.config();
         config.call_fee = call_fee;
         self.config.set(Candid(Some(config)));

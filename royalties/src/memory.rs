@@ -27,3 +27,6 @@ pub const MODEL_PUSHES_MEMORY_ID: MemoryId = MemoryId::new(20);
 pub const MODELS_PER_MANAGER_MEMORY_ID: MemoryId = MemoryId::new(21);
 /// Intent id → the payout it pays, while unresolved (the book's ops; 13 retired into it).
 pub const PAYOUT_OPS_MEMORY_ID: MemoryId = MemoryId::new(22);
+/// (caller, proposal id) → the SHA-256 of the split it set: a replay is done, another payload a
+/// conflict ([`neuranft_types::applied`]).
+pub const SPLIT_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(23);

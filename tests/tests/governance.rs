@@ -123,20 +123,29 @@ fn stake_propose_follow_vote_and_admit_a_node_on_the_real_proxy() {
     w.run_governance();
     assert_eq!(w.proposal(proposal).status, ProposalStatus::Executed);
     assert_eq!(node_status(&mut w, node), NodeStatus::Active);
-    // The proxy accepts each proposal id once: a replay by hand is refused.
-    let (replay,): (Result<NodeRecord, RegistryError>,) = w
-        .net
-        .update(
-            w.proxy,
-            w.governance,
-            "decide_node",
-            (proposal, node, neuranft_types::proxy::NodeAction::Remove),
-        )
-        .unwrap();
-    assert_eq!(
-        replay,
-        Err(RegistryError::ProposalAlreadyExecuted { proposal })
-    );
+    // The proxy applies each proposal id once: a replay is done, another payload a conflict.
+    for (action, expected) in [
+        (
+            neuranft_types::proxy::NodeAction::Admit,
+            RegistryError::ProposalAlreadyExecuted { proposal },
+        ),
+        (
+            neuranft_types::proxy::NodeAction::Remove,
+            RegistryError::ProposalConflict { proposal },
+        ),
+    ] {
+        let (replay,): (Result<NodeRecord, RegistryError>,) = w
+            .net
+            .update(
+                w.proxy,
+                w.governance,
+                "decide_node",
+                (proposal, node, action),
+            )
+            .unwrap();
+        assert_eq!(replay, Err(expected));
+    }
+    assert_eq!(node_status(&mut w, node), NodeStatus::Active);
     // Queries for the UI: filters by topic and status, the neurons of a principal.
     let listed = w.list_proposals(ListProposalsArgs {
         before: None,
@@ -395,4 +404,70 @@ fn a_saved_network_keeps_balances_and_an_open_proposal() {
     }
     w.run_governance();
     assert_eq!(w.proposal(proposal).status, ProposalStatus::Executed);
+}
+
+fn current_split(w: &mut NeuraNft) -> SplitRecord {
+    let (split,): (Option<SplitRecord>,) = w
+        .net
+        .query(w.royalties, admin(), "get_split", (None::<SplitVersion>,))
+        .unwrap();
+    split.unwrap()
+}
+
+/// A governance reinstalled from scratch numbers its proposals from the start again. Before targets
+/// bound a proposal id to its payload, royalties answered its new proposal "already applied" and
+/// governance showed Executed while the split in force was the old one.
+#[test]
+fn a_proposal_id_applied_with_another_payload_fails_the_proposal_and_changes_nothing() {
+    let mut w = NeuraNft::deploy(37, vec![], vec![], 10);
+    let first = SplitConfig {
+        host_bps: 2_000,
+        model_owners_bps: 6_000,
+        data_owners_bps: 1_000,
+        treasury_bps: 1_000,
+    };
+    let executed = w.adopt(
+        "A split",
+        Action::SetRoyaltySplit {
+            split: first.clone(),
+        },
+    );
+    assert_eq!(executed.status, ProposalStatus::Executed, "{executed:?}");
+    assert_eq!(current_split(&mut w).split, first);
+
+    let config = GovernanceConfig {
+        governance_ledger: w.governance_ledger,
+        payment_ledger: w.payment_ledger,
+        royalties: w.royalties,
+        inference_proxy: w.proxy,
+        parameters: governance_parameters(),
+    };
+    w.net
+        .reinstall_canister(
+            w.governance,
+            &canister_wasm("governance"),
+            Encode!(&GovernanceArg::Init(config)).unwrap(),
+            admin(),
+        )
+        .unwrap();
+    let neuron = w
+        .stake_neuron(founder(), FOUNDER_STAKE / 2, 365 * DAY)
+        .unwrap();
+    assert_eq!(neuron, FOUNDER_NEURON);
+    let other = SplitConfig {
+        host_bps: 1_000,
+        model_owners_bps: 7_000,
+        data_owners_bps: 1_000,
+        treasury_bps: 1_000,
+    };
+    let info = w.adopt("Another split", Action::SetRoyaltySplit { split: other });
+    assert_eq!(info.id, executed.id, "the same proposal id again");
+    match &info.status {
+        ProposalStatus::Failed { reason } => assert!(
+            reason.contains("ProposalConflict"),
+            "the reason names the conflict: {reason}"
+        ),
+        status => panic!("the proposal must fail, not be {status:?}"),
+    }
+    assert_eq!(current_split(&mut w).split, first, "nothing changed");
 }

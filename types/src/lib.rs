@@ -1,6 +1,7 @@
 //! Candid types that cross canister boundaries. This crate must not depend on `ic-cdk`, so that
 //! clients, the simulation and every canister can share it.
 
+pub mod applied;
 mod canister_state;
 #[cfg(feature = "did-check")]
 pub mod did;

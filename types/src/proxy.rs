@@ -66,7 +66,12 @@ pub enum RegistryError {
     UnknownNode {
         node: NodeId,
     },
+    /// This caller's proposal took effect here with this very payload: done before.
     ProposalAlreadyExecuted {
+        proposal: ProposalId,
+    },
+    /// This caller's proposal id took effect here with another payload: nothing changed.
+    ProposalConflict {
         proposal: ProposalId,
     },
     /// The registry is full, or the caller has the most applications waiting one principal may.

@@ -210,9 +210,14 @@ pub enum SplitError {
     InvalidSplit {
         total_bps: u32,
     },
+    /// This caller's proposal was applied with this very split: done before.
     ProposalAlreadyApplied {
         proposal_id: ProposalId,
         version: SplitVersion,
+    },
+    /// This caller's proposal id was applied with another payload: nothing changed.
+    ProposalConflict {
+        proposal_id: ProposalId,
     },
 }
 

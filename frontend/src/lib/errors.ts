@@ -123,6 +123,8 @@ export function splitErrorText(e: SplitError): string {
   switch (e.__kind__) {
     case 'ProposalAlreadyApplied':
       return `Proposal ${e.ProposalAlreadyApplied.proposal_id.toString()} already set split version ${e.ProposalAlreadyApplied.version}.`;
+    case 'ProposalConflict':
+      return `Proposal ${e.ProposalConflict.proposal_id.toString()} was already applied with another split; nothing changed.`;
     case 'NotGovernance':
       return 'Only the governance canister may set the split: make a SetRoyaltySplit proposal.';
     case 'InvalidSplit':
@@ -239,6 +241,8 @@ export function proxyRegistryErrorText(e: ProxyRegistryError): string {
   switch (e.__kind__) {
     case 'ProposalAlreadyExecuted':
       return `Proposal ${e.ProposalAlreadyExecuted.proposal.toString()} was already executed.`;
+    case 'ProposalConflict':
+      return `Proposal ${e.ProposalConflict.proposal.toString()} was already applied with another payload; nothing changed.`;
     case 'UnknownNode':
       return `Node ${e.UnknownNode.node.toString()} is not in the registry.`;
     case 'NotRoyalties':

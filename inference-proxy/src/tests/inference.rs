@@ -159,10 +159,20 @@ fn a_node_that_keeps_failing_is_suspended() {
 #[test]
 fn governance_sets_the_call_fee_once_per_proposal() {
     let w = world(&[Behaviour::Honest], 60);
-    w.state.borrow_mut().set_call_fee(7, 70).unwrap();
+    let governance = w.state.borrow().config().governance;
+    w.state
+        .borrow_mut()
+        .set_call_fee(governance, 7, 70)
+        .unwrap();
     assert_eq!(
-        w.state.borrow_mut().set_call_fee(7, 90),
-        Err(crate::registry::RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+        w.state.borrow_mut().set_call_fee(governance, 7, 70),
+        Err(crate::registry::RegistryError::ProposalAlreadyExecuted { proposal: 7 }),
+        "a replay is done"
+    );
+    // Before payloads were bound this answered "already executed": governance showed Executed.
+    assert_eq!(
+        w.state.borrow_mut().set_call_fee(governance, 7, 90),
+        Err(crate::registry::RegistryError::ProposalConflict { proposal: 7 })
     );
     assert_eq!(w.state.borrow().config().call_fee, 70);
     let ok = w.infer(args("hello", 8)).unwrap();

@@ -105,7 +105,7 @@ pub fn add_node(s: &mut ProxyState, nodes_keys: &mut HashMap<NodeId, SigningKey>
         )
         .unwrap();
     s.registry
-        .decide_node(100 + i as u64, id, NodeAction::Admit)
+        .decide_node(s.config().governance, 100 + i as u64, id, NodeAction::Admit)
         .unwrap();
     nodes_keys.insert(id, key);
     id

@@ -20,6 +20,7 @@ use ledger_adapter::book::{Book, BookHost};
 use ledger_adapter::outbox::{IntentStatus, TransferIntent};
 use log::Log;
 use neuranft_types::account_key;
+use neuranft_types::applied::Applied;
 use neuranft_types::royalties::*;
 use pushes::Pushes;
 use registry::Registry;
@@ -298,14 +299,21 @@ impl State {
         if caller != self.config().governance {
             return Err(SplitError::NotGovernance);
         }
-        if let Some(version) = self.splits.applied(args.proposal_id) {
-            return Err(SplitError::ProposalAlreadyApplied {
-                proposal_id: args.proposal_id,
-                version,
-            });
+        let proposal_id = args.proposal_id;
+        match self.splits.check_proposal(caller, proposal_id, &args.split) {
+            Applied::New => {}
+            Applied::Replay => {
+                return Err(SplitError::ProposalAlreadyApplied {
+                    proposal_id,
+                    version: self.splits.applied(proposal_id).unwrap_or_default(),
+                })
+            }
+            Applied::Conflict => return Err(SplitError::ProposalConflict { proposal_id }),
         }
         validate_split(&args.split)?;
-        Ok(self.apply_split(args.split, Some(args.proposal_id), now))
+        self.splits
+            .record_proposal(caller, proposal_id, &args.split);
+        Ok(self.apply_split(args.split, Some(proposal_id), now))
     }
 
     pub fn current_split(&self) -> SplitRecord {

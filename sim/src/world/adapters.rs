@@ -123,34 +123,28 @@ impl governance::flows::Targets for InProcessTargets<'_> {
             proposal_id: proposal,
             split,
         };
-        match self
+        let answer = self
             .royalties
             .borrow_mut()
-            .set_split(self.governance, args, self.clock.get())
-        {
-            Ok(_) => TargetOutcome::Done,
-            Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
-            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
-        }
+            .set_split(self.governance, args, self.clock.get());
+        governance::flows::split_outcome(answer)
     }
 
     async fn set_call_fee(&self, proposal: u64, call_fee: u128) -> TargetOutcome {
-        match self.proxy.borrow_mut().set_call_fee(proposal, call_fee) {
-            Ok(()) => TargetOutcome::Done,
-            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
-        }
+        let answer = self
+            .proxy
+            .borrow_mut()
+            .set_call_fee(self.governance, proposal, call_fee);
+        governance::flows::proxy_outcome(answer)
     }
 
     async fn decide_node(&self, proposal: u64, node: u64, action: NodeAction) -> TargetOutcome {
-        match self
-            .proxy
-            .borrow_mut()
-            .registry
-            .decide_node(proposal, node, action)
-        {
-            Ok(_) => TargetOutcome::Done,
-            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
-        }
+        let answer =
+            self.proxy
+                .borrow_mut()
+                .registry
+                .decide_node(self.governance, proposal, node, action);
+        governance::flows::proxy_outcome(answer)
     }
 
     async fn upgrade(

@@ -144,7 +144,12 @@ impl World {
                     .proxy
                     .borrow_mut()
                     .registry
-                    .decide_node(1_000 + h as u64, id, NodeAction::Admit)
+                    .decide_node(
+                        principal(KIND_SYSTEM, 3),
+                        1_000 + h as u64,
+                        id,
+                        NodeAction::Admit,
+                    )
                     .expect("admitted");
             }
         }

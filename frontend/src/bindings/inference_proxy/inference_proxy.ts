@@ -511,6 +511,9 @@ export type ProxyAuditError = {
 };
 export type RegistryError = {
     __kind__: "ProposalAlreadyExecuted";
+    /**
+     * This caller's proposal took effect here with this very payload: done before.
+     */
     ProposalAlreadyExecuted: {
         proposal: bigint;
     };
@@ -541,6 +544,14 @@ export type RegistryError = {
     InvalidArgument: {
         field: string;
         reason: string;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    /**
+     * This caller's proposal id took effect here with another payload: nothing changed.
+     */
+    ProposalConflict: {
+        proposal: bigint;
     };
 } | {
     __kind__: "NotGovernance";
@@ -1517,6 +1528,10 @@ function from_candid_variant_n8(value: {
         reason: string;
     };
 } | {
+    ProposalConflict: {
+        proposal: bigint;
+    };
+} | {
     NotGovernance: null;
 } | {
     AnonymousCaller: null;
@@ -1551,6 +1566,11 @@ function from_candid_variant_n8(value: {
         reason: string;
     };
 } | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
+        proposal: bigint;
+    };
+} | {
     __kind__: "NotGovernance";
     NotGovernance: null;
 } | {
@@ -1575,6 +1595,9 @@ function from_candid_variant_n8(value: {
     } : "InvalidArgument" in value ? {
         __kind__: "InvalidArgument",
         InvalidArgument: value.InvalidArgument
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
     } : "NotGovernance" in value ? {
         __kind__: "NotGovernance",
         NotGovernance: value.NotGovernance

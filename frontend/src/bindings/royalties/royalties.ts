@@ -267,8 +267,19 @@ export interface SettleArgs {
 }
 export type SplitError = {
     __kind__: "ProposalAlreadyApplied";
+    /**
+     * This caller's proposal was applied with this very split: done before.
+     */
     ProposalAlreadyApplied: {
         version: number;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    /**
+     * This caller's proposal id was applied with another payload: nothing changed.
+     */
+    ProposalConflict: {
         proposal_id: bigint;
     };
 } | {
@@ -1692,6 +1703,10 @@ function from_candid_variant_n92(value: {
         proposal_id: bigint;
     };
 } | {
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
     NotGovernance: null;
 } | {
     InvalidSplit: {
@@ -1701,6 +1716,11 @@ function from_candid_variant_n92(value: {
     __kind__: "ProposalAlreadyApplied";
     ProposalAlreadyApplied: {
         version: number;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
         proposal_id: bigint;
     };
 } | {
@@ -1715,6 +1735,9 @@ function from_candid_variant_n92(value: {
     return "ProposalAlreadyApplied" in value ? {
         __kind__: "ProposalAlreadyApplied",
         ProposalAlreadyApplied: value.ProposalAlreadyApplied
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
     } : "NotGovernance" in value ? {
         __kind__: "NotGovernance",
         NotGovernance: value.NotGovernance

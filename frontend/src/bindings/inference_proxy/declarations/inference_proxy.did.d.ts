@@ -331,6 +331,9 @@ export interface Receipt {
   'amount' : bigint,
 }
 export type RegistryError = {
+    /**
+     * This caller's proposal took effect here with this very payload: done before.
+     */
     'ProposalAlreadyExecuted' : { 'proposal' : bigint }
   } |
   { 'UnknownNode' : { 'node' : bigint } } |
@@ -346,6 +349,12 @@ export type RegistryError = {
     }
   } |
   { 'InvalidArgument' : { 'field' : string, 'reason' : string } } |
+  {
+    /**
+     * This caller's proposal id took effect here with another payload: nothing changed.
+     */
+    'ProposalConflict' : { 'proposal' : bigint }
+  } |
   { 'NotGovernance' : null } |
   { 'AnonymousCaller' : null };
 export type Result = { 'Ok' : bigint } |

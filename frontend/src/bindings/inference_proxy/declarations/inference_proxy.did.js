@@ -47,6 +47,7 @@ export const idlFactory = ({ IDL }) => {
       'max_pending_per_principal' : IDL.Nat32,
     }),
     'InvalidArgument' : IDL.Record({ 'field' : IDL.Text, 'reason' : IDL.Text }),
+    'ProposalConflict' : IDL.Record({ 'proposal' : IDL.Nat64 }),
     'NotGovernance' : IDL.Null,
     'AnonymousCaller' : IDL.Null,
   });

@@ -393,7 +393,16 @@ export interface SplitConfig {
   'model_owners_bps' : number,
 }
 export type SplitError = {
+    /**
+     * This caller's proposal was applied with this very split: done before.
+     */
     'ProposalAlreadyApplied' : { 'version' : number, 'proposal_id' : bigint }
+  } |
+  {
+    /**
+     * This caller's proposal id was applied with another payload: nothing changed.
+     */
+    'ProposalConflict' : { 'proposal_id' : bigint }
   } |
   { 'NotGovernance' : null } |
   { 'InvalidSplit' : { 'total_bps' : number } };

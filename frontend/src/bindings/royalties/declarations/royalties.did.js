@@ -277,6 +277,7 @@ export const idlFactory = ({ IDL }) => {
       'version' : IDL.Nat32,
       'proposal_id' : IDL.Nat64,
     }),
+    'ProposalConflict' : IDL.Record({ 'proposal_id' : IDL.Nat64 }),
     'NotGovernance' : IDL.Null,
     'InvalidSplit' : IDL.Record({ 'total_bps' : IDL.Nat32 }),
   });
