@@ -429,7 +429,7 @@ fn a_proposal_id_applied_with_another_payload_fails_the_proposal_and_changes_not
     let executed = w.adopt(
         "A split",
         Action::SetRoyaltySplit {
-            split: first.clone(),
+            split: first,
         },
     );
     assert_eq!(executed.status, ProposalStatus::Executed, "{executed:?}");
