@@ -73,6 +73,7 @@ describe('error sentences', () => {
     each((e: never) => claimErrorText(e, NUSD), [
       [{ __kind__: 'NothingToClaim', NothingToClaim: null }, /nothing to claim/],
       [{ __kind__: 'AlreadyProcessing', AlreadyProcessing: null }, /in progress/],
+      [{ __kind__: 'Busy', Busy: { cap: 100 } }, /100 claims in progress/],
       [{ __kind__: 'MintingAccountDestination', MintingAccountDestination: null }, /minting account/],
       [{ __kind__: 'BelowFee', BelowFee: { fee: 10_000n, available: 5_000n } }, /0.00005 NUSD.*0.0001 NUSD/],
       [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'r' } }, /nothing was recorded/],
@@ -120,6 +121,7 @@ describe('error sentences', () => {
     each((e: never) => moneyErrorText(e, NUSD), [
       [{ __kind__: 'AlreadyProcessing', AlreadyProcessing: null }, /in progress/],
       [{ __kind__: 'ZeroAmount', ZeroAmount: null }, /zero/],
+      [{ __kind__: 'Busy', Busy: { cap: 500 } }, /500 deposits and withdrawals/],
       [{ __kind__: 'MintingAccountDestination', MintingAccountDestination: null }, /minting/],
       [{ __kind__: 'Metering', Metering: { __kind__: 'ZeroAmount', ZeroAmount: null } }, /zero/],
       [{ __kind__: 'BelowFee', BelowFee: { fee: 10_000n, amount: 1n } }, /ledger fee/],
@@ -133,6 +135,7 @@ describe('error sentences', () => {
       [{ __kind__: 'Metering', Metering: { __kind__: 'InsufficientBalance', InsufficientBalance: { needed: 2n, available: 1n } } }, /deposit more/],
       [{ __kind__: 'InsufficientCycles', InsufficientCycles: { needed: 2n, available: 1n } }, /cycles/],
       [{ __kind__: 'RateLimited', RateLimited: { calls_per_minute: 60 } }, /60 calls per minute/],
+      [{ __kind__: 'Busy', Busy: { cap: 500 } }, /500 calls in flight/],
       [{ __kind__: 'ModelPaused', ModelPaused: { model: 1n } }, /paused/],
       [{ __kind__: 'NoNodeAvailable', NoNodeAvailable: null }, /No admitted node/],
       [{ __kind__: 'UnknownModel', UnknownModel: { model: 1n } }, /unknown/],

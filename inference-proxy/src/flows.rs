@@ -9,7 +9,7 @@ use ledger_adapter::book::BookHost;
 use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::{IntentId, IntentStatus};
 use ledger_adapter::{fetch_fee, CallFailure, LedgerRuntime};
-use neuranft_types::guard::OnDrop;
+use neuranft_types::guard::{OnDrop, Refusal};
 use neuranft_types::proxy::{ProxyAudit, ProxyAuditError};
 use neuranft_types::royalties::{SettleArgs, SettleError, SettleOk};
 use neuranft_types::Account;
@@ -56,8 +56,10 @@ async fn guarded<T>(
     if caller == Principal::anonymous() {
         return Err(MoneyError::AnonymousCaller);
     }
-    if !state.borrow_mut().try_begin(caller) {
-        return Err(MoneyError::AlreadyProcessing);
+    match state.borrow_mut().try_begin(caller) {
+        Ok(()) => {}
+        Err(Refusal::AlreadyInFlight) => return Err(MoneyError::AlreadyProcessing),
+        Err(Refusal::Full { cap }) => return Err(MoneyError::Busy { cap }),
     }
     // The caller's turn ends however the body ends, a trap in a later callback included.
     let _busy = OnDrop::new(|| {

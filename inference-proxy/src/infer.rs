@@ -8,9 +8,11 @@ use crate::registry::{NodeId, NodeRecord};
 use crate::signed_usage::verify;
 use crate::state::{ProxyConfig, ProxyState};
 use candid::Principal;
+use neuranft_types::guard::{OnDrop, Refusal};
 use neuranft_types::node::{ChatMessage, InferRequest};
 pub use neuranft_types::proxy::{InferArgs, InferError, InferOk, Message};
 use neuranft_types::royalties::ModelStatus;
+use std::cell::Cell;
 use std::cell::RefCell;
 
 /// The hold's bound of a call's input tokens is its bytes (every token but a template's special ones
@@ -134,8 +136,30 @@ pub async fn infer<T: NodeTransport>(
             });
         }
         let hold = s.metering.hold(&caller, args.model, max, now)?;
+        if let Err(refusal) = s.calls_in_flight.try_begin(hold.id) {
+            s.metering
+                .release(hold.id)
+                .expect("BUG: a fresh hold is gone");
+            let Refusal::Full { cap } = refusal else {
+                unreachable!("BUG: a fresh hold id is already in flight")
+            };
+            return Err(InferError::Busy { cap });
+        }
         (hold, model, config)
     };
+    // However the call ends — a trap in a callback after the outcall included — its hold is released
+    // unless it was charged, the node's call is no longer in flight and the call's slot is freed.
+    let node_in_flight: Cell<Option<NodeId>> = Cell::new(None);
+    let _in_flight = OnDrop::new(|| {
+        if let Ok(mut s) = state.try_borrow_mut() {
+            s.calls_in_flight.end(&hold.id);
+            // Gone once charged or released: then this does nothing.
+            let _ = s.metering.release(hold.id);
+            if let Some(node) = node_in_flight.get() {
+                s.registry.call_abandoned(node);
+            }
+        }
+    });
     let mut tried: Vec<NodeId> = Vec::new();
     let mut failures = Vec::new();
     for attempt in 0..config.max_nodes_per_call {
@@ -167,8 +191,10 @@ pub async fn infer<T: NodeTransport>(
         };
         let body = serde_json::to_vec(&request).expect("request encodes");
         state.borrow_mut().registry.call_started(node.id);
+        node_in_flight.set(Some(node.id));
         let started = transport.now();
         let answer = transport.post(&node, body).await;
+        node_in_flight.set(None);
         let latency_ms = transport.now().saturating_sub(started) / 1_000_000;
         let result = answer.and_then(|(status, body)| {
             if status != 200 {

@@ -265,6 +265,14 @@ impl Registry {
         Ok(())
     }
 
+    /// A call whose answer the proxy never handled (its callback trapped): no longer in flight, and
+    /// neither a success nor the node's failure.
+    pub fn call_abandoned(&mut self, id: NodeId) {
+        if let Some(record) = self.decoded.get_mut(&id) {
+            record.stats.in_flight = record.stats.in_flight.saturating_sub(1);
+        }
+    }
+
     pub fn call_started(&mut self, id: NodeId) {
         if let Some(record) = self.decoded.get_mut(&id) {
             record.stats.in_flight += 1;

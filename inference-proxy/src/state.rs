@@ -11,10 +11,11 @@ use ledger_adapter::book::{Book, BookHost, Transfer};
 use ledger_adapter::outbox::{
     FeePolicy, IntentId, IntentStatus, OutboxError, TransferIntent, TransferKind,
 };
+use neuranft_types::guard::{InFlight, Refusal};
 pub use neuranft_types::proxy::{MoneyError, ProxyConfig, MAX_RECEIPTS_PER_BATCH};
 use neuranft_types::storable::Candid;
 use neuranft_types::Account;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
 
@@ -49,6 +50,11 @@ struct Counters {
     settle_queue_migrated: Option<bool>,
 }
 
+/// Deposits and withdrawals in flight at most (each holds a ledger call).
+pub const MAX_MONEY_OPS_IN_FLIGHT: u32 = 500;
+/// Paid calls in flight at most: each reserves an outcall's cycles until its node answers.
+pub const MAX_CALLS_IN_FLIGHT: u32 = 500;
+
 pub struct ProxyState {
     config: StableCell<Candid<Option<ProxyConfig>>, Mem>,
     counters: StableCell<Candid<Counters>, Mem>,
@@ -65,7 +71,9 @@ pub struct ProxyState {
     /// Batches royalties refused (`BatchStatus::SetAside`), retried a few per flush.
     set_aside: StableBTreeMap<u64, (), Mem>,
     /// Callers with a deposit or withdrawal in progress (heap: nothing is in flight across an upgrade).
-    busy: BTreeSet<Principal>,
+    busy: InFlight<Principal>,
+    /// The holds of the calls in flight (heap, as `busy`).
+    pub(crate) calls_in_flight: InFlight<u64>,
     /// Calls per user in the current minute (heap: a rate limit need not survive an upgrade).
     calls_this_minute: BTreeMap<Principal, (u64, u32)>,
     /// Whether a flush is running (heap: nothing is in flight across an upgrade).
@@ -107,7 +115,8 @@ impl ProxyState {
             to_settle: StableBTreeMap::init(mm.get(TO_SETTLE_MEMORY_ID)),
             to_send: StableBTreeMap::init(mm.get(TO_SEND_MEMORY_ID)),
             set_aside: StableBTreeMap::init(mm.get(SET_ASIDE_MEMORY_ID)),
-            busy: BTreeSet::new(),
+            busy: InFlight::new(MAX_MONEY_OPS_IN_FLIGHT),
+            calls_in_flight: InFlight::new(MAX_CALLS_IN_FLIGHT),
             calls_this_minute: BTreeMap::new(),
             flushing: false,
             settle_failures: BTreeMap::new(),
@@ -217,12 +226,12 @@ impl ProxyState {
         true
     }
 
-    pub fn try_begin(&mut self, caller: Principal) -> bool {
-        self.busy.insert(caller)
+    pub fn try_begin(&mut self, caller: Principal) -> Result<(), Refusal> {
+        self.busy.try_begin(caller)
     }
 
     pub fn end(&mut self, caller: Principal) {
-        self.busy.remove(&caller);
+        self.busy.end(&caller);
     }
 
     /// Batches transferred and waiting for `settle`, oldest first.

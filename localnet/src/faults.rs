@@ -16,6 +16,8 @@ pub enum Fault {
     ExpireBeforeExecution,
     /// The callee traps on the call.
     TrapCallee,
+    /// The callee answers, and the caller's callback traps on the answer (its cleanup runs).
+    TrapCallback,
 }
 
 /// A fault waiting for a call, to any method (`None`) or to the one named.

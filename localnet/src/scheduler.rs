@@ -34,6 +34,9 @@ pub(crate) struct Callback {
     deadline: Option<u64>,
     /// The answer the caller will see instead of the callee's (injected expiry).
     doomed: Option<Reject>,
+    /// The caller's reply or reject callback traps (injected): its effects are rolled back and its
+    /// cleanup callback runs, as when the code after an `await` panics.
+    trap_callback: bool,
 }
 
 pub(crate) enum Message {
@@ -235,6 +238,11 @@ impl LocalNet {
                         ));
                     }
                 }
+                Some(Fault::TrapCallback) => {
+                    if let Some(callback) = self.callbacks.get_mut(&cb) {
+                        callback.trap_callback = true;
+                    }
+                }
                 Some(Fault::TrapCallee) => {
                     return self.answer(
                         origin,
@@ -374,7 +382,15 @@ impl LocalNet {
             index: entry.0,
             env: entry.1,
         };
-        let outcome = self.run(cb.canister, &entry, exec, ingress);
+        let outcome = if cb.trap_callback {
+            Outcome {
+                exec,
+                result: Err("Canister trapped: injected fault in the callback".into()),
+                instructions: 0,
+            }
+        } else {
+            self.run(cb.canister, &entry, exec, ingress)
+        };
         if outcome.result.is_err() {
             if let Some((index, env)) = cb.call.cleanup {
                 let exec = Exec::new(EntryKind::Cleanup, self.time);
@@ -430,6 +446,7 @@ impl LocalNet {
                     version,
                     deadline,
                     doomed: None,
+                    trap_callback: false,
                 },
             );
             self.contexts

@@ -426,12 +426,7 @@ fn a_proposal_id_applied_with_another_payload_fails_the_proposal_and_changes_not
         data_owners_bps: 1_000,
         treasury_bps: 1_000,
     };
-    let executed = w.adopt(
-        "A split",
-        Action::SetRoyaltySplit {
-            split: first,
-        },
-    );
+    let executed = w.adopt("A split", Action::SetRoyaltySplit { split: first });
     assert_eq!(executed.status, ProposalStatus::Executed, "{executed:?}");
     assert_eq!(current_split(&mut w).split, first);
 

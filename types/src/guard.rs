@@ -20,9 +20,75 @@ impl<F: FnOnce()> Drop for OnDrop<F> {
     }
 }
 
+/// Why [`InFlight::try_begin`] refused a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// This key is already in flight (a second claim or withdrawal of the same caller).
+    AlreadyInFlight,
+    /// `cap` keys are in flight: the canister takes no more until one ends.
+    Full { cap: u32 },
+}
+
+/// The keys whose work is in flight (heap only: an upgrade ends every message that held one), at
+/// most `cap` at once, each once. Released by an [`OnDrop`] the caller holds, never by code after an
+/// `await`.
+#[derive(Clone, Debug)]
+pub struct InFlight<K: Ord> {
+    keys: std::collections::BTreeSet<K>,
+    cap: u32,
+}
+
+impl<K: Ord> InFlight<K> {
+    pub fn new(cap: u32) -> Self {
+        Self {
+            keys: std::collections::BTreeSet::new(),
+            cap,
+        }
+    }
+
+    pub fn try_begin(&mut self, key: K) -> Result<(), Refusal> {
+        if self.keys.contains(&key) {
+            return Err(Refusal::AlreadyInFlight);
+        }
+        if self.keys.len() >= self.cap as usize {
+            return Err(Refusal::Full { cap: self.cap });
+        }
+        self.keys.insert(key);
+        Ok(())
+    }
+
+    pub fn end(&mut self, key: &K) {
+        self.keys.remove(key);
+    }
+
+    pub fn contains(&self, key: &K) -> bool {
+        self.keys.contains(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::OnDrop;
+    use super::*;
+
+    #[test]
+    fn in_flight_admits_each_key_once_and_at_most_cap() {
+        let mut f = InFlight::new(2);
+        assert_eq!(f.try_begin(1), Ok(()));
+        assert_eq!(f.try_begin(1), Err(Refusal::AlreadyInFlight));
+        assert_eq!(f.try_begin(2), Ok(()));
+        assert_eq!(f.try_begin(3), Err(Refusal::Full { cap: 2 }));
+        f.end(&1);
+        assert_eq!(f.try_begin(3), Ok(()));
+        assert_eq!(f.len(), 2);
+    }
     use std::cell::Cell;
 
     #[test]

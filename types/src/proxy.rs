@@ -182,6 +182,10 @@ pub enum InferError {
     },
     Metering(MeteringError),
     NoNodeAvailable,
+    /// `cap` calls are in flight: try again shortly; nothing was held or charged.
+    Busy {
+        cap: u32,
+    },
     /// Every node tried failed; nothing was charged.
     AllNodesFailed {
         failures: Vec<(NodeId, String)>,
@@ -309,6 +313,10 @@ pub enum MoneyError {
     },
     LedgerUnavailable {
         reason: String,
+    },
+    /// `cap` deposits and withdrawals are in flight: try again shortly; nothing changed.
+    Busy {
+        cap: u32,
     },
 }
 

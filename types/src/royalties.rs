@@ -374,6 +374,10 @@ pub enum ClaimError {
     LedgerUnavailable {
         reason: String,
     },
+    /// `cap` claims are in flight: try again shortly; nothing changed.
+    Busy {
+        cap: u32,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]

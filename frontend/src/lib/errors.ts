@@ -83,6 +83,8 @@ export function claimErrorText(e: ClaimError, token?: Token): string {
       return 'There is nothing to claim yet: credits arrive as inferences of your models are settled.';
     case 'AlreadyProcessing':
       return 'Another claim of yours is in progress: wait for it to complete, then reload.';
+    case 'Busy':
+      return `Royalties has ${e.Busy.cap} claims in progress, its most; nothing changed: try again in a moment.`;
     case 'MintingAccountDestination':
       return "The destination is the ledger's minting account (a payment there would be burnt): choose another account.";
     case 'BelowFee':
@@ -189,6 +191,8 @@ export function moneyErrorText(e: MoneyError, token?: Token): string {
   switch (e.__kind__) {
     case 'AlreadyProcessing':
       return 'Another deposit or withdrawal of yours is in progress: wait for it, then reload.';
+    case 'Busy':
+      return `The proxy has ${e.Busy.cap} deposits and withdrawals in progress, its most; nothing changed: try again in a moment.`;
     case 'ZeroAmount':
       return 'The amount is zero: enter more than 0.';
     case 'MintingAccountDestination':
@@ -224,6 +228,8 @@ export function inferErrorText(e: InferError, token?: Token): string {
       return `Model ${e.ModelPaused.model.toString()} is paused by its owner: choose another model.`;
     case 'NoNodeAvailable':
       return 'No admitted node serves this model now; nothing was charged: try again later or choose another model.';
+    case 'Busy':
+      return `The proxy has ${e.Busy.cap} calls in flight, its most; nothing was held or charged: try again in a moment.`;
     case 'UnknownModel':
       return `Model ${e.UnknownModel.model.toString()} is unknown to the proxy: choose a registered model.`;
     case 'AnonymousCaller':

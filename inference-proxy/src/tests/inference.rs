@@ -329,3 +329,85 @@ fn each_user_is_rate_limited_per_minute() {
     w.nodes.clock.set(w.nodes.clock.get() + 61_000_000_000);
     w.infer(args("d", 8)).unwrap();
 }
+
+/// A node that never answers: the call's future waits on it until it is dropped, as ic-cdk drops
+/// it when the callback after the outcall traps.
+struct Silent(Cell<u64>);
+
+impl crate::infer::NodeTransport for Silent {
+    async fn post(
+        &self,
+        _node: &crate::registry::NodeRecord,
+        _body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), String> {
+        std::future::pending().await
+    }
+    fn now(&self) -> u64 {
+        self.0.get()
+    }
+}
+
+/// Before the guard, a trap after the outcall left the call's hold in place for ever: the user's
+/// funds could no longer be withdrawn.
+#[test]
+fn a_call_dropped_after_its_outcall_leaves_nothing_held_or_in_flight() {
+    use futures::FutureExt;
+    let w = world(&[Behaviour::Honest], 60);
+    let before = w.balance();
+    let silent = Silent(Cell::new(w.nodes.clock.get()));
+    let call = infer(&w.state, &silent, user(), args("hello", 8), 7);
+    let mut call = Box::pin(call);
+    assert!((&mut call).now_or_never().is_none(), "waiting on the node");
+    assert!(w.balance().1 > 0, "held while in flight");
+    assert_eq!(w.state.borrow().calls_in_flight.len(), 1);
+    assert_eq!(
+        w.state
+            .borrow()
+            .registry
+            .node(w.ids[0])
+            .unwrap()
+            .stats
+            .in_flight,
+        1
+    );
+    drop(call);
+    assert_eq!(w.balance(), before, "the hold is released");
+    assert!(w.state.borrow().calls_in_flight.is_empty());
+    assert_eq!(
+        w.state
+            .borrow()
+            .registry
+            .node(w.ids[0])
+            .unwrap()
+            .stats
+            .in_flight,
+        0
+    );
+    // A charged call leaves nothing in flight either.
+    w.infer(args("hello", 8)).unwrap();
+    assert!(w.state.borrow().calls_in_flight.is_empty());
+    assert_eq!(w.balance().1, 0);
+}
+
+#[test]
+fn calls_beyond_the_cap_are_refused_before_anything_is_held() {
+    let w = world(&[Behaviour::Honest], u32::MAX);
+    // Other calls in flight up to the cap (a node's capacity bounds how many one test node takes).
+    for k in 0..crate::state::MAX_CALLS_IN_FLIGHT {
+        w.state
+            .borrow_mut()
+            .calls_in_flight
+            .try_begin(u64::MAX - k as u64)
+            .unwrap();
+    }
+    let before = (w.balance(), w.total());
+    assert_eq!(
+        w.infer(args("hello", 8)),
+        Err(InferError::Busy {
+            cap: crate::state::MAX_CALLS_IN_FLIGHT
+        })
+    );
+    assert_eq!((w.balance(), w.total()), before, "nothing held");
+    w.state.borrow_mut().calls_in_flight.end(&u64::MAX);
+    w.infer(args("hello", 8)).unwrap();
+}

@@ -8,7 +8,7 @@ use ledger_adapter::book;
 use ledger_adapter::outbox::is_minting_account;
 use ledger_adapter::outbox::IntentStatus;
 use ledger_adapter::LedgerRuntime;
-use neuranft_types::guard::OnDrop;
+use neuranft_types::guard::{OnDrop, Refusal};
 use neuranft_types::royalties::*;
 use std::cell::RefCell;
 
@@ -63,8 +63,10 @@ pub async fn claim<L: LedgerRuntime>(
     if caller == Principal::anonymous() {
         return Err(ClaimError::AnonymousCaller);
     }
-    if !state.borrow_mut().try_begin_claim(caller) {
-        return Err(ClaimError::AlreadyProcessing);
+    match state.borrow_mut().try_begin_claim(caller) {
+        Ok(()) => {}
+        Err(Refusal::AlreadyInFlight) => return Err(ClaimError::AlreadyProcessing),
+        Err(Refusal::Full { cap }) => return Err(ClaimError::Busy { cap }),
     }
     let _claiming = OnDrop::new(|| {
         if let Ok(mut s) = state.try_borrow_mut() {

@@ -10,11 +10,12 @@ use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap};
 use icrc_ledger_types::icrc1::account::Account;
 use ledger_adapter::book::{Book, Transfer};
 use ledger_adapter::outbox::{FeePolicy, TransferIntent, TransferKind};
+use neuranft_types::guard::{InFlight, Refusal};
 use neuranft_types::royalties::*;
 use neuranft_types::{account_from_key, account_key, normalize_account};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+
 use std::ops::Bound;
 
 pub const PAYOUT_MEMO_TAG: &[u8; 8] = b"NNFT-PAY";
@@ -28,8 +29,11 @@ pub struct Balances {
     /// Payout transfers, each executed exactly once, and the payout each one pays.
     book: Book<PayoutId>,
     /// Principals with a claim in progress (heap only: no call is in flight across an upgrade).
-    claims_in_progress: BTreeSet<Principal>,
+    claims_in_progress: InFlight<Principal>,
 }
+
+/// Claims in flight at most (each holds a ledger call).
+pub const MAX_CLAIMS_IN_FLIGHT: u32 = 100;
 
 impl Balances {
     /// Opens the balances and payouts in `mm` (their ids in [`crate::memory`]).
@@ -45,7 +49,7 @@ impl Balances {
                 mm.get(OUTBOX_COUNTER_MEMORY_ID),
                 mm.get(PAYOUT_OPS_MEMORY_ID),
             ),
-            claims_in_progress: BTreeSet::new(),
+            claims_in_progress: InFlight::new(MAX_CLAIMS_IN_FLIGHT),
         }
         .with_pending_payouts_in_book()
     }
@@ -125,13 +129,14 @@ impl Balances {
         self.book.fee()
     }
 
-    /// Takes the per-caller guard; `false` when a claim by `caller` is already in progress.
-    pub fn try_begin_claim(&mut self, caller: Principal) -> bool {
-        self.claims_in_progress.insert(caller)
+    /// Takes the per-caller guard; refused when a claim by `caller` is already in progress or the
+    /// most claims are.
+    pub fn try_begin_claim(&mut self, caller: Principal) -> Result<(), Refusal> {
+        self.claims_in_progress.try_begin(caller)
     }
 
     pub fn end_claim(&mut self, caller: Principal) {
-        self.claims_in_progress.remove(&caller);
+        self.claims_in_progress.end(&caller);
     }
 
     /// Debits the whole available accrual of `account` and records payout `id` of it, the transfer's

@@ -480,7 +480,10 @@ impl State {
     }
 
     /// Takes the per-caller guard; `false` when a claim by `caller` is already in progress.
-    pub fn try_begin_claim(&mut self, caller: Principal) -> bool {
+    pub fn try_begin_claim(
+        &mut self,
+        caller: Principal,
+    ) -> Result<(), neuranft_types::guard::Refusal> {
         self.balances.try_begin_claim(caller)
     }
 

@@ -61,6 +61,14 @@ export type InferError = {
         reason: string;
     };
 } | {
+    __kind__: "Busy";
+    /**
+     * `cap` calls are in flight: try again shortly; nothing was held or charged.
+     */
+    Busy: {
+        cap: number;
+    };
+} | {
     __kind__: "Metering";
     Metering: MeteringError;
 } | {
@@ -189,6 +197,14 @@ export interface ProxyAudit {
     agrees: boolean;
 }
 export type MoneyError = {
+    __kind__: "Busy";
+    /**
+     * `cap` deposits and withdrawals are in flight: try again shortly; nothing changed.
+     */
+    Busy: {
+        cap: number;
+    };
+} | {
     __kind__: "AlreadyProcessing";
     /**
      * Another deposit or withdrawal of this caller is in progress.
@@ -1117,6 +1133,10 @@ function from_candid_variant_n38(value: {
     } : value;
 }
 function from_candid_variant_n40(value: {
+    Busy: {
+        cap: number;
+    };
+} | {
     AlreadyProcessing: null;
 } | {
     ZeroAmount: null;
@@ -1144,6 +1164,11 @@ function from_candid_variant_n40(value: {
         intent: bigint;
     };
 }): {
+    __kind__: "Busy";
+    Busy: {
+        cap: number;
+    };
+} | {
     __kind__: "AlreadyProcessing";
     AlreadyProcessing: null;
 } | {
@@ -1180,7 +1205,10 @@ function from_candid_variant_n40(value: {
         intent: bigint;
     };
 } {
-    return "AlreadyProcessing" in value ? {
+    return "Busy" in value ? {
+        __kind__: "Busy",
+        Busy: value.Busy
+    } : "AlreadyProcessing" in value ? {
         __kind__: "AlreadyProcessing",
         AlreadyProcessing: value.AlreadyProcessing
     } : "ZeroAmount" in value ? {
@@ -1324,6 +1352,10 @@ function from_candid_variant_n50(value: {
         reason: string;
     };
 } | {
+    Busy: {
+        cap: number;
+    };
+} | {
     Metering: _MeteringError;
 } | {
     InsufficientCycles: {
@@ -1354,6 +1386,11 @@ function from_candid_variant_n50(value: {
     __kind__: "InvalidInput";
     InvalidInput: {
         reason: string;
+    };
+} | {
+    __kind__: "Busy";
+    Busy: {
+        cap: number;
     };
 } | {
     __kind__: "Metering";
@@ -1394,6 +1431,9 @@ function from_candid_variant_n50(value: {
     return "InvalidInput" in value ? {
         __kind__: "InvalidInput",
         InvalidInput: value.InvalidInput
+    } : "Busy" in value ? {
+        __kind__: "Busy",
+        Busy: value.Busy
     } : "Metering" in value ? {
         __kind__: "Metering",
         Metering: from_candid_MeteringError_n41(value.Metering)

@@ -219,6 +219,14 @@ export type ClaimError = {
     __kind__: "NothingToClaim";
     NothingToClaim: null;
 } | {
+    __kind__: "Busy";
+    /**
+     * `cap` claims are in flight: try again shortly; nothing changed.
+     */
+    Busy: {
+        cap: number;
+    };
+} | {
     __kind__: "AlreadyProcessing";
     /**
      * Another claim by this caller is in progress.
@@ -1334,6 +1342,10 @@ function from_candid_variant_n2(value: {
 function from_candid_variant_n21(value: {
     NothingToClaim: null;
 } | {
+    Busy: {
+        cap: number;
+    };
+} | {
     AlreadyProcessing: null;
 } | {
     MintingAccountDestination: null;
@@ -1356,6 +1368,11 @@ function from_candid_variant_n21(value: {
 }): {
     __kind__: "NothingToClaim";
     NothingToClaim: null;
+} | {
+    __kind__: "Busy";
+    Busy: {
+        cap: number;
+    };
 } | {
     __kind__: "AlreadyProcessing";
     AlreadyProcessing: null;
@@ -1386,6 +1403,9 @@ function from_candid_variant_n21(value: {
     return "NothingToClaim" in value ? {
         __kind__: "NothingToClaim",
         NothingToClaim: value.NothingToClaim
+    } : "Busy" in value ? {
+        __kind__: "Busy",
+        Busy: value.Busy
     } : "AlreadyProcessing" in value ? {
         __kind__: "AlreadyProcessing",
         AlreadyProcessing: value.AlreadyProcessing

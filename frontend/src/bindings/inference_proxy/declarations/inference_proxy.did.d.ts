@@ -113,6 +113,12 @@ export interface InferArgs {
   'prompt' : [] | [string],
 }
 export type InferError = { 'InvalidInput' : { 'reason' : string } } |
+  {
+    /**
+     * `cap` calls are in flight: try again shortly; nothing was held or charged.
+     */
+    'Busy' : { 'cap' : number }
+  } |
   { 'Metering' : MeteringError } |
   {
     /**
@@ -191,6 +197,12 @@ export interface ModelEntry {
 export type ModelStatus = { 'Paused' : null } |
   { 'Active' : null };
 export type MoneyError = {
+    /**
+     * `cap` deposits and withdrawals are in flight: try again shortly; nothing changed.
+     */
+    'Busy' : { 'cap' : number }
+  } |
+  {
     /**
      * Another deposit or withdrawal of this caller is in progress.
      */

@@ -154,6 +154,7 @@ export const idlFactory = ({ IDL }) => {
     'AnonymousCaller' : IDL.Null,
   });
   const MoneyError = IDL.Variant({
+    'Busy' : IDL.Record({ 'cap' : IDL.Nat32 }),
     'AlreadyProcessing' : IDL.Null,
     'ZeroAmount' : IDL.Null,
     'MintingAccountDestination' : IDL.Null,
@@ -190,6 +191,7 @@ export const idlFactory = ({ IDL }) => {
   });
   const InferError = IDL.Variant({
     'InvalidInput' : IDL.Record({ 'reason' : IDL.Text }),
+    'Busy' : IDL.Record({ 'cap' : IDL.Nat32 }),
     'Metering' : MeteringError,
     'InsufficientCycles' : IDL.Record({
       'needed' : IDL.Nat,

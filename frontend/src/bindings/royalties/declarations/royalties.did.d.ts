@@ -44,6 +44,12 @@ export interface ClaimArgs {
 export type ClaimError = { 'NothingToClaim' : null } |
   {
     /**
+     * `cap` claims are in flight: try again shortly; nothing changed.
+     */
+    'Busy' : { 'cap' : number }
+  } |
+  {
+    /**
      * Another claim by this caller is in progress.
      */
     'AlreadyProcessing' : null

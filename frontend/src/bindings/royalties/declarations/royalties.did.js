@@ -92,6 +92,7 @@ export const idlFactory = ({ IDL }) => {
   });
   const ClaimError = IDL.Variant({
     'NothingToClaim' : IDL.Null,
+    'Busy' : IDL.Record({ 'cap' : IDL.Nat32 }),
     'AlreadyProcessing' : IDL.Null,
     'MintingAccountDestination' : IDL.Null,
     'BelowFee' : IDL.Record({ 'fee' : IDL.Nat, 'available' : IDL.Nat }),
