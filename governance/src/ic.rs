@@ -146,6 +146,8 @@ impl Targets for IcTargets {
         let canister_id = match target {
             UpgradeTarget::Royalties => c.royalties,
             UpgradeTarget::InferenceProxy => c.inference_proxy,
+            UpgradeTarget::PaymentLedger => c.payment_ledger,
+            UpgradeTarget::GovernanceLedger => c.governance_ledger,
         };
         if let Err(e) =
             ic_cdk_management_canister::stop_canister(&StopCanisterArgs { canister_id }).await

@@ -81,6 +81,8 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
     ];
 
     let (frontend, frontend_config) = deploy_frontend(&mut w, &canisters)?;
+    w.hand_over()
+        .map_err(|e| format!("the hand-over to governance: {e:?}"))?;
 
     let data = project.join(".icp/data");
     let mappings_dir = data.join("mappings");

@@ -206,6 +206,27 @@ impl NeuraNft {
         w
     }
 
+    /// The hand-over: governance becomes the only controller of royalties, the proxy and both
+    /// ledgers (what `docs/sovereignty.md` does with icp-cli). From then on only an adopted proposal
+    /// changes their code or settings.
+    pub fn hand_over(&mut self) -> Result<(), Reject> {
+        for canister in self.handed_over() {
+            self.net
+                .set_controllers(canister, admin(), vec![self.governance])?;
+        }
+        Ok(())
+    }
+
+    /// The canisters the hand-over gives governance.
+    pub fn handed_over(&self) -> [Principal; 4] {
+        [
+            self.royalties,
+            self.proxy,
+            self.payment_ledger,
+            self.governance_ledger,
+        ]
+    }
+
     pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
         &mut self,
         canister: Principal,

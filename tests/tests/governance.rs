@@ -466,3 +466,72 @@ fn a_proposal_id_applied_with_another_payload_fails_the_proposal_and_changes_not
     }
     assert_eq!(current_split(&mut w).split, first, "nothing changed");
 }
+
+/// After the hand-over the deployer can change nothing of royalties, the proxy or the ledgers —
+/// neither code nor settings nor run state — and the DAO upgrades a ledger by proposal.
+#[test]
+fn after_the_hand_over_only_an_adopted_proposal_changes_the_system() {
+    use ic_management_canister_types::{CanisterIdRecord, CanisterStatusResult};
+    let (mut w, [a, b, _]) = up();
+    w.hand_over().unwrap();
+    let management = Principal::management_canister();
+    for canister in w.handed_over() {
+        let record = CanisterIdRecord {
+            canister_id: canister,
+        };
+        let (status,): (CanisterStatusResult,) = w
+            .net
+            .update(
+                management,
+                w.governance,
+                "canister_status",
+                (record.clone(),),
+            )
+            .expect("governance, a controller, reads the status");
+        assert_eq!(status.settings.controllers, vec![w.governance]);
+        let refused: Result<(CanisterStatusResult,), _> =
+            w.net
+                .update(management, admin(), "canister_status", (record.clone(),));
+        assert!(refused.is_err(), "the deployer is no controller");
+        let stop: Result<(), _> = w
+            .net
+            .update(management, admin(), "stop_canister", (record,));
+        assert!(stop.is_err(), "the deployer cannot stop {canister}");
+        let wasm = with_note(&canister_wasm("royalties"), "hostile");
+        assert!(w
+            .net
+            .upgrade_canister(canister, &wasm, vec![], admin())
+            .is_err());
+        assert!(w
+            .net
+            .set_controllers(canister, admin(), vec![admin()])
+            .is_err());
+        assert_eq!(w.net.controllers(canister), Some(vec![w.governance]));
+    }
+
+    let before = w.ledger_balance(w.governance_ledger, account(alice()));
+    let wasm = with_note(&canister_wasm("icrc-ledger"), "release 2");
+    let hash = hex::encode(Sha256::digest(&wasm));
+    let arg: Option<neuranft_types::ledger::LedgerArg> =
+        Some(neuranft_types::ledger::LedgerArg::Upgrade(None));
+    let action = Action::UpgradeCanister {
+        target: UpgradeTarget::GovernanceLedger,
+        wasm: ByteBuf::from(wasm),
+        arg: ByteBuf::from(Encode!(&arg).unwrap()),
+    };
+    let (id, _) = w.propose(alice(), a, "Upgrade the NNG ledger", action);
+    let id = id.unwrap();
+    w.vote(bob(), b, id, Vote::Yes).0.unwrap();
+    w.vote(founder(), FOUNDER_NEURON, id, Vote::Yes).0.unwrap();
+    w.run_governance();
+    let info = w.proposal(id);
+    assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
+    assert_eq!(
+        w.net.module_hash(w.governance_ledger).map(hex::encode),
+        Some(hash)
+    );
+    assert_eq!(
+        w.ledger_balance(w.governance_ledger, account(alice())),
+        before
+    );
+}

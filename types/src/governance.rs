@@ -57,6 +57,10 @@ impl Topic {
 pub enum UpgradeTarget {
     Royalties,
     InferenceProxy,
+    /// The ledger of the token royalties pays in (when the system deployed it).
+    PaymentLedger,
+    /// The ledger neurons stake on.
+    GovernanceLedger,
 }
 
 /// What an adopted proposal does.

@@ -539,7 +539,15 @@ export enum Topic {
 }
 export enum UpgradeTarget {
     Royalties = "Royalties",
-    InferenceProxy = "InferenceProxy"
+    /**
+     * The ledger neurons stake on.
+     */
+    GovernanceLedger = "GovernanceLedger",
+    InferenceProxy = "InferenceProxy",
+    /**
+     * The ledger of the token royalties pays in (when the system deployed it).
+     */
+    PaymentLedger = "PaymentLedger"
 }
 export enum Vote {
     No = "No",
@@ -1594,12 +1602,20 @@ function to_candid_variant_n44(value: {
 function to_candid_variant_n48(value: UpgradeTarget): {
     Royalties: null;
 } | {
+    GovernanceLedger: null;
+} | {
     InferenceProxy: null;
+} | {
+    PaymentLedger: null;
 } {
     return value == UpgradeTarget.Royalties ? {
         Royalties: null
+    } : value == UpgradeTarget.GovernanceLedger ? {
+        GovernanceLedger: null
     } : value == UpgradeTarget.InferenceProxy ? {
         InferenceProxy: null
+    } : value == UpgradeTarget.PaymentLedger ? {
+        PaymentLedger: null
     } : value;
 }
 function to_candid_variant_n51(value: Vote): {

@@ -382,7 +382,19 @@ export interface TreasuryView {
  * Which canister an `UpgradeCanister` proposal installs code on.
  */
 export type UpgradeTarget = { 'Royalties' : null } |
-  { 'InferenceProxy' : null };
+  {
+    /**
+     * The ledger neurons stake on.
+     */
+    'GovernanceLedger' : null
+  } |
+  { 'InferenceProxy' : null } |
+  {
+    /**
+     * The ledger of the token royalties pays in (when the system deployed it).
+     */
+    'PaymentLedger' : null
+  };
 export type Vote = { 'No' : null } |
   { 'Yes' : null } |
   { 'Unspecified' : null };

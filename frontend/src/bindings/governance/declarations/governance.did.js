@@ -157,7 +157,9 @@ export const idlFactory = ({ IDL }) => {
   });
   const UpgradeTarget = IDL.Variant({
     'Royalties' : IDL.Null,
+    'GovernanceLedger' : IDL.Null,
     'InferenceProxy' : IDL.Null,
+    'PaymentLedger' : IDL.Null,
   });
   const SplitConfig = IDL.Record({
     'treasury_bps' : IDL.Nat16,
