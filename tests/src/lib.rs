@@ -42,6 +42,31 @@ pub fn canister_wasm(canister: &str) -> Vec<u8> {
     })
 }
 
+/// A Llama 3.1 8B fine-tune named `name`, wholly owned by `owner`, with no data owners.
+pub fn sole_owner_model(
+    owner: Principal,
+    name: &str,
+    price: neuranft_types::royalties::Price,
+) -> neuranft_types::royalties::RegisterModelArgs {
+    use neuranft_types::royalties::{ModelMetadata, RegisterModelArgs, ShareHolding};
+    RegisterModelArgs {
+        metadata: ModelMetadata {
+            name: name.into(),
+            base_model: "llama3.1:8b".into(),
+            architecture: "decoder 8B".into(),
+            datasets: vec![],
+            training_params: vec![],
+            licence: "llama3.1-community".into(),
+        },
+        price,
+        owners: vec![ShareHolding {
+            account: account(owner),
+            units: 1_000_000,
+        }],
+        data_owners: vec![],
+    }
+}
+
 pub fn principal(n: u64) -> Principal {
     let mut bytes = n.to_be_bytes().to_vec();
     bytes.push(0x02);

@@ -247,25 +247,14 @@ fn with_note(wasm: &[u8], note: &str) -> Vec<u8> {
 #[test]
 fn an_adopted_upgrade_of_royalties_installs_the_shown_wasm_and_loses_nothing() {
     let (mut w, _) = up();
-    let args = RegisterModelArgs {
-        metadata: ModelMetadata {
-            name: "medical-llama".into(),
-            base_model: "llama3.1:8b".into(),
-            architecture: "decoder 8B".into(),
-            datasets: vec![],
-            training_params: vec![],
-            licence: "llama3.1-community".into(),
-        },
-        price: Price {
+    let args = sole_owner_model(
+        alice(),
+        "medical-llama",
+        Price {
             per_1k_input_tokens: 1_000,
             per_1k_output_tokens: 2_000,
         },
-        owners: vec![ShareHolding {
-            account: account(alice()),
-            units: 1_000_000,
-        }],
-        data_owners: vec![],
-    };
+    );
     let (model, _) = w.register_model(alice(), args);
     let model = model.unwrap();
     let (before,): (Option<ModelView>,) = w

@@ -29,22 +29,7 @@ fn up_with_nodes(node_count: u8) -> System {
     let alice = principal(0xA1);
     let owner = principal(0x0E);
     let mut w = NeuraNft::deploy(21, vec![(account(alice), 10_000_000)], vec![], 10);
-    let args = RegisterModelArgs {
-        metadata: ModelMetadata {
-            name: "medical-llama".into(),
-            base_model: "llama3.1:8b".into(),
-            architecture: "decoder 8B".into(),
-            datasets: vec![],
-            training_params: vec![],
-            licence: "llama3.1-community".into(),
-        },
-        price: PRICE,
-        owners: vec![ShareHolding {
-            account: account(owner),
-            units: 1_000_000,
-        }],
-        data_owners: vec![],
-    };
+    let args = sole_owner_model(owner, "medical-llama", PRICE);
     let (model, _) = w.register_model(owner, args);
     let model = model.unwrap();
     let (copy,): (Option<ModelEntry>,) = w.net.query(w.proxy, owner, "model", (model,)).unwrap();

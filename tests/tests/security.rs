@@ -17,25 +17,6 @@ const PRICE: Price = Price {
     per_1k_output_tokens: 600_000,
 };
 
-fn model_args(owner: Principal, name: &str, price: Price) -> RegisterModelArgs {
-    RegisterModelArgs {
-        metadata: ModelMetadata {
-            name: name.into(),
-            base_model: "llama3.1:8b".into(),
-            architecture: "decoder 8B".into(),
-            datasets: vec![],
-            training_params: vec![],
-            licence: "llama3.1-community".into(),
-        },
-        price,
-        owners: vec![ShareHolding {
-            account: account(owner),
-            units: 1_000_000,
-        }],
-        data_owners: vec![],
-    }
-}
-
 struct System {
     w: NeuraNft,
     owner: Principal,
@@ -55,7 +36,7 @@ fn up(seed: u64) -> System {
         vec![],
         10,
     );
-    let (model, _) = w.register_model(owner, model_args(owner, "medical-llama", PRICE));
+    let (model, _) = w.register_model(owner, sole_owner_model(owner, "medical-llama", PRICE));
     assert_eq!(model, Ok(0));
     w.add_node(0, principal(0x0B));
     System {
@@ -166,7 +147,7 @@ fn a_call_on_a_free_model_does_not_stop_settlement() {
         per_1k_output_tokens: 0,
     };
     let (free_model, _) =
-        s.w.register_model(s.mallory, model_args(s.mallory, "free-llama", free));
+        s.w.register_model(s.mallory, sole_owner_model(s.mallory, "free-llama", free));
     let free_model = free_model.expect("a free model may be registered");
     s.w.deposit(s.alice, 5_000_000).0.unwrap();
     s.w.deposit(s.mallory, 1_000_000).0.unwrap();
@@ -375,8 +356,10 @@ fn model_changes_cost_royalties_cycles_linear_in_the_changes() {
     let mut s = up(134);
     let manager = s.owner;
     for i in 1..=20 {
-        let (r, _) =
-            s.w.register_model(manager, model_args(manager, &format!("model {i}"), PRICE));
+        let (r, _) = s.w.register_model(
+            manager,
+            sole_owner_model(manager, &format!("model {i}"), PRICE),
+        );
         r.expect("the manager registers another model");
     }
     // Changes to `models`, all submitted in one round; royalties' cycles spent until all is pushed.
@@ -497,7 +480,7 @@ fn one_principal_cannot_grow_royalties_state_without_bound() {
             s.w.royalties,
             spammer,
             "register_model",
-            (model_args(spammer, &format!("spam {i}"), PRICE),),
+            (sole_owner_model(spammer, &format!("spam {i}"), PRICE),),
         );
         let (r,): (Result<ModelId, RegistryError>,) = r.unwrap();
         if let Err(e) = r {
@@ -523,7 +506,7 @@ fn one_principal_cannot_grow_royalties_state_without_bound() {
                 s.w.royalties,
                 spammer,
                 "register_model",
-                (model_args(spammer, &format!("spam {total}"), PRICE),),
+                (sole_owner_model(spammer, &format!("spam {total}"), PRICE),),
             );
             let (r,): (Result<ModelId, RegistryError>,) = r.unwrap();
             match r {

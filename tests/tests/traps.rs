@@ -37,22 +37,7 @@ fn a_trapping_callback_leaves_nothing_locked() {
     let alice = principal(0xA1);
     let owner = principal(0x0E);
     let mut w = NeuraNft::deploy(43, vec![(account(alice), 50_000_000)], vec![], 1_000);
-    let args = RegisterModelArgs {
-        metadata: ModelMetadata {
-            name: "medical-llama".into(),
-            base_model: "llama3.1:8b".into(),
-            architecture: "decoder 8B".into(),
-            datasets: vec![],
-            training_params: vec![],
-            licence: "llama3.1-community".into(),
-        },
-        price: PRICE,
-        owners: vec![ShareHolding {
-            account: account(owner),
-            units: 1_000_000,
-        }],
-        data_owners: vec![],
-    };
+    let args = sole_owner_model(owner, "medical-llama", PRICE);
     assert_eq!(w.register_model(owner, args).0, Ok(0));
     w.add_node(0, principal(0x0B));
     w.deposit(alice, 40_000_000).0.unwrap();
