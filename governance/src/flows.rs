@@ -42,7 +42,8 @@ pub fn split_outcome<T>(answer: Result<T, SplitError>) -> TargetOutcome {
     match answer {
         Ok(_) => TargetOutcome::Done,
         Err(SplitError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
-        Err(e) => TargetOutcome::Refused(conflict_or(e)),
+        Err(e @ SplitError::ProposalConflict { .. }) => TargetOutcome::Refused(conflict(e)),
+        Err(e) => TargetOutcome::Refused(format!("{e:?}")),
     }
 }
 
@@ -51,17 +52,13 @@ pub fn proxy_outcome<T>(answer: Result<T, RegistryError>) -> TargetOutcome {
     match answer {
         Ok(_) => TargetOutcome::Done,
         Err(RegistryError::ProposalAlreadyExecuted { .. }) => TargetOutcome::AlreadyDone,
-        Err(e) => TargetOutcome::Refused(conflict_or(e)),
+        Err(e @ RegistryError::ProposalConflict { .. }) => TargetOutcome::Refused(conflict(e)),
+        Err(e) => TargetOutcome::Refused(format!("{e:?}")),
     }
 }
 
-fn conflict_or<E: std::fmt::Debug>(e: E) -> String {
-    let text = format!("{e:?}");
-    if text.starts_with("ProposalConflict") {
-        format!("{text}: the target already applied this proposal id with another payload")
-    } else {
-        text
-    }
+fn conflict(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}: the target already applied this proposal id with another payload")
 }
 
 /// The canisters adopted proposals act on.

@@ -61,10 +61,6 @@ impl<K: Ord> InFlight<K> {
         self.keys.remove(key);
     }
 
-    pub fn contains(&self, key: &K) -> bool {
-        self.keys.contains(key)
-    }
-
     pub fn len(&self) -> usize {
         self.keys.len()
     }
