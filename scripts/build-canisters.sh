@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CANISTERS=(icrc-ledger royalties inference-proxy governance localnet-probe frontend)
+CANISTERS=(icrc-ledger royalties inference-proxy governance root localnet-probe frontend)
 if [ $# -gt 0 ]; then CANISTERS=("$@"); fi
 
 # The frontend canister embeds the web app's built files (frontend/dist): build them first, from

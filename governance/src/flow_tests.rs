@@ -328,8 +328,14 @@ impl Targets for RecordingTargets {
     ) -> TargetOutcome {
         self.answer(format!("node {proposal} {node} {action:?}"))
     }
-    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, _arg: ByteBuf) -> TargetOutcome {
-        self.answer(format!("upgrade {target:?} {}", wasm.len()))
+    async fn upgrade(
+        &self,
+        proposal: ProposalId,
+        target: UpgradeTarget,
+        wasm: ByteBuf,
+        _arg: ByteBuf,
+    ) -> TargetOutcome {
+        self.answer(format!("upgrade {proposal} {target:?} {}", wasm.len()))
     }
 }
 
@@ -424,6 +430,7 @@ fn a_target_without_a_definite_answer_is_called_a_bounded_number_of_times_then_f
             target: UpgradeTarget::Royalties,
             wasm: ByteBuf::from(b"\0asm\x01\0\0\0".to_vec()),
             arg: ByteBuf::new(),
+            chunked_wasm: None,
         },
         T0,
     );

@@ -72,7 +72,14 @@ pub trait Targets {
         node: u64,
         action: NodeAction,
     ) -> TargetOutcome;
-    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome;
+    /// Installs `wasm` (its hash checked against the proposal's) on `target` in upgrade mode.
+    async fn upgrade(
+        &self,
+        proposal: ProposalId,
+        target: UpgradeTarget,
+        wasm: ByteBuf,
+        arg: ByteBuf,
+    ) -> TargetOutcome;
 }
 
 async fn ledger_fee<L: LedgerRuntime>(
@@ -480,8 +487,17 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
                 targets.decide_node(id, node, NodeAction::Suspend).await
             }
             Action::RemoveNode { node } => targets.decide_node(id, node, NodeAction::Remove).await,
-            Action::UpgradeCanister { target, wasm, arg } => {
-                targets.upgrade(target, wasm, arg).await
+            Action::UpgradeCanister {
+                target, wasm, arg, ..
+            } => {
+                let checked = governance.borrow().check_before_execution(id, now, 0);
+                if let Err(e) = checked {
+                    governance
+                        .borrow_mut()
+                        .record_execution(id, Err(format!("{e:?}")), now);
+                    continue;
+                }
+                targets.upgrade(id, target, wasm, arg).await
             }
         };
         let result = match target_outcome {

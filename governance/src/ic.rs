@@ -10,22 +10,27 @@ use governance::memory::{
 use governance::Governance;
 use ic_cdk::api::time;
 use ic_cdk_management_canister::{
-    CanisterInstallMode, InstallCodeArgs, StartCanisterArgs, StopCanisterArgs,
+    CanisterInstallMode, ChunkHash, ClearChunkStoreArgs, InstallChunkedCodeArgs, StartCanisterArgs,
+    StopCanisterArgs, UploadChunkArgs,
 };
 use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableCell};
 use ledger_adapter::ic::IcLedger;
 use neuranft_types::governance::*;
 use neuranft_types::proxy::{NodeAction, RegistryError};
+use neuranft_types::root::{RootError, UpgradeGovernanceArgs, UpgradeStatus};
 use neuranft_types::royalties::{SetSplitArgs, SplitConfig, SplitError, SplitVersion};
 use neuranft_types::storable::Candid;
 use serde_bytes::ByteBuf;
+use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 /// Work per timer run.
 pub(crate) const TIMER_BUDGET: u64 = 10_000;
 pub(crate) const JOB_INTERVAL_SECONDS: u64 = 5;
+/// Staged chunks past their lifetime dropped per timer run.
+const EXPIRED_CHUNKS_PER_RUN: usize = 16;
 
 thread_local! {
     /// Every cell below opens its memories from this one manager.
@@ -137,17 +142,32 @@ impl Targets for IcTargets {
         answered(response.await, flows::proxy_outcome)
     }
 
-    /// Stops the target (its calls in flight finish), installs the new code in upgrade mode, and
-    /// starts it again whatever the installation's outcome. A failed stop is an unknown outcome
-    /// (retried, within the bound); the target is started again first, since a stop that timed out
-    /// may still leave it stopping or stopped, refusing every call until the next attempt.
-    async fn upgrade(&self, target: UpgradeTarget, wasm: ByteBuf, arg: ByteBuf) -> TargetOutcome {
+    /// Any size of module travels as chunks: uploaded to the target's chunk store first (while it
+    /// still runs), then the target is stopped (its calls in flight finish), the module installed
+    /// from the chunks in upgrade mode (the IC checks their concatenation against the module's
+    /// SHA-256), the target started again whatever the installation's outcome, and the store
+    /// cleared. A failed upload or stop is an unknown outcome (retried, within the bound); after a
+    /// failed stop the target is started again first, since a stop that timed out may still leave it
+    /// stopping or stopped. Governance itself is installed by root (see [`upgrade_governance`]).
+    async fn upgrade(
+        &self,
+        proposal: ProposalId,
+        target: UpgradeTarget,
+        wasm: ByteBuf,
+        arg: ByteBuf,
+    ) -> TargetOutcome {
         let c = config();
-        let canister_id = match target {
-            UpgradeTarget::Royalties => c.royalties,
-            UpgradeTarget::InferenceProxy => c.inference_proxy,
-            UpgradeTarget::PaymentLedger => c.payment_ledger,
-            UpgradeTarget::GovernanceLedger => c.governance_ledger,
+        let Some(canister_id) = c.canister_of(target, ic_cdk::api::canister_self()) else {
+            return TargetOutcome::Refused(format!(
+                "this deployment has no {target:?} canister (GovernanceConfig)"
+            ));
+        };
+        if target == UpgradeTarget::Governance {
+            return upgrade_governance(c.root, proposal, wasm, arg).await;
+        }
+        let chunk_hashes_list = match upload_chunks(canister_id, &wasm).await {
+            Ok(hashes) => hashes,
+            Err(e) => return TargetOutcome::Unknown(e),
         };
         if let Err(e) =
             ic_cdk_management_canister::stop_canister(&StopCanisterArgs { canister_id }).await
@@ -160,22 +180,120 @@ impl Targets for IcTargets {
                 Err(s) => format!("stop_canister: {e}; then start_canister: {s}"),
             });
         }
-        let installed = ic_cdk_management_canister::install_code(&InstallCodeArgs {
+        let installed = ic_cdk_management_canister::install_chunked_code(&InstallChunkedCodeArgs {
             mode: CanisterInstallMode::Upgrade(None),
-            canister_id,
-            wasm_module: wasm.into_vec(),
+            target_canister: canister_id,
+            store_canister: None,
+            chunk_hashes_list,
+            wasm_module_hash: Sha256::digest(&wasm).to_vec(),
             arg: arg.into_vec(),
         })
         .await;
         let started =
             ic_cdk_management_canister::start_canister(&StartCanisterArgs { canister_id }).await;
+        // The chunks are not needed any more; a store left full is cleared by the next upload.
+        let _ = ic_cdk_management_canister::clear_chunk_store(&ClearChunkStoreArgs { canister_id })
+            .await;
         match (installed, started) {
             (Ok(()), Ok(())) => TargetOutcome::Done,
             (Ok(()), Err(e)) => {
                 TargetOutcome::Refused(format!("upgraded, but start_canister: {e}"))
             }
-            (Err(e), _) => TargetOutcome::Refused(format!("install_code: {e}")),
+            (Err(e), _) => TargetOutcome::Refused(format!("install_chunked_code: {e}")),
         }
+    }
+}
+
+/// Clears `store`'s chunk store (what an earlier attempt left) and uploads `module` to it in
+/// chunks; returns their hashes, in order.
+async fn upload_chunks(store: Principal, module: &[u8]) -> Result<Vec<ChunkHash>, String> {
+    ic_cdk_management_canister::clear_chunk_store(&ClearChunkStoreArgs { canister_id: store })
+        .await
+        .map_err(|e| format!("clear_chunk_store: {e}"))?;
+    let mut hashes = Vec::new();
+    for chunk in governance::state::module_chunks(module) {
+        let hash = ic_cdk_management_canister::upload_chunk(&UploadChunkArgs {
+            canister_id: store,
+            chunk: chunk.to_vec(),
+        })
+        .await
+        .map_err(|e| format!("upload_chunk: {e}"))?;
+        hashes.push(hash);
+    }
+    Ok(hashes)
+}
+
+/// Governance's own upgrade: a canister cannot install code on itself, so root (governance's
+/// controller, which governance controls) does it. Governance uploads the module to root's chunk
+/// store and asks root, which answers at once and then stops governance, installs the module and
+/// starts governance again. The proposal stays Adopted meanwhile; the attempt after the restart
+/// asks root how it went (under the same payload-bound key).
+async fn upgrade_governance(
+    root: Option<Principal>,
+    proposal: ProposalId,
+    wasm: ByteBuf,
+    arg: ByteBuf,
+) -> TargetOutcome {
+    let Some(root) = root else {
+        return TargetOutcome::Refused(
+            "governance has no root canister: it can upgrade itself only after the hand-over \
+             (docs/sovereignty.md)"
+                .into(),
+        );
+    };
+    let mut args = UpgradeGovernanceArgs {
+        proposal,
+        wasm_module_hash: ByteBuf::from(Sha256::digest(&wasm).to_vec()),
+        chunk_hashes: Vec::new(),
+        arg,
+    };
+    let chunks = governance::state::module_chunks(&wasm);
+    args.chunk_hashes = chunks
+        .map(|c| ByteBuf::from(Sha256::digest(c).to_vec()))
+        .collect();
+    let status = call_target::<_, Result<Option<UpgradeStatus>, RootError>>(
+        root,
+        "upgrade_status",
+        (args.clone(),),
+    )
+    .await;
+    let answered = match status {
+        Err(outcome) => return outcome,
+        Ok(Err(e)) => return root_refusal(e),
+        Ok(Ok(Some(status))) => status,
+        Ok(Ok(None)) => {
+            if let Err(e) = upload_chunks(root, &wasm).await {
+                return TargetOutcome::Unknown(e);
+            }
+            let started = call_target::<_, Result<UpgradeStatus, RootError>>(
+                root,
+                "upgrade_governance",
+                (args,),
+            )
+            .await;
+            match started {
+                Err(outcome) => return outcome,
+                Ok(Err(e)) => return root_refusal(e),
+                Ok(Ok(status)) => status,
+            }
+        }
+    };
+    match answered {
+        UpgradeStatus::InProgress => {
+            TargetOutcome::Unknown("root is installing governance's upgrade".into())
+        }
+        // Root's store is left as it is: another upgrade may already be using it, and the next
+        // upload clears it.
+        UpgradeStatus::Failed { reason } => TargetOutcome::Refused(format!("root: {reason}")),
+        UpgradeStatus::Done => TargetOutcome::Done,
+    }
+}
+
+/// Root's refusal: busy with another upgrade of governance is worth another attempt.
+fn root_refusal(e: RootError) -> TargetOutcome {
+    match e {
+        RootError::Busy { .. } => TargetOutcome::Unknown(format!("root: {e:?}")),
+        e => TargetOutcome::Refused(format!("root: {e:?}")),
     }
 }
 
@@ -188,6 +306,7 @@ pub(crate) async fn run_job() -> JobReport {
     // executions until an upgrade.
     let _running = neuranft_types::guard::OnDrop::new(|| JOB_RUNNING.with(|r| r.set(false)));
     let progress = mutate(|g| g.advance(time(), TIMER_BUDGET));
+    mutate(|g| g.drop_expired_chunks(time(), EXPIRED_CHUNKS_PER_RUN));
     let stakes_driven = flows::drive_pending(&governance(), &stakes(), &staking_ledger()).await;
     let treasury_driven =
         flows::drive_pending(&governance(), &treasury_book(), &payment_ledger()).await;

@@ -158,6 +158,25 @@ fn make_proposal(args: MakeProposalArgs) -> Result<ProposalId, GovernanceError> 
     mutate(|g| g.make_proposal(msg_caller(), args, time(), CALL_BUDGET))
 }
 
+/// Stages one chunk (≤ 1 MiB) of a module for an upgrade proposal of `args.neuron` (its controller
+/// or a hot key calls; the neuron must be able to propose). Returns the chunk's SHA-256, which the
+/// proposal's `chunked_wasm` names.
+#[update]
+fn stage_wasm_chunk(args: StageChunkArgs) -> Result<serde_bytes::ByteBuf, GovernanceError> {
+    mutate(|g| g.stage_chunk(msg_caller(), args, time()))
+}
+
+/// What `neuron` has staged.
+#[query]
+fn staged_chunks(neuron: NeuronId) -> Vec<StagedChunk> {
+    read(|g| g.staged_chunks(neuron))
+}
+
+#[update]
+fn clear_staged_chunks(neuron: NeuronId) -> Result<(), GovernanceError> {
+    mutate(|g| g.clear_staged_chunks(msg_caller(), neuron))
+}
+
 #[update]
 fn register_vote(
     neuron: NeuronId,

@@ -36,3 +36,9 @@ pub const FOLLOWEE_LISTS_MEMORY_ID: MemoryId = MemoryId::new(22);
 pub const FOLLOW_SEQUENCE_MEMORY_ID: MemoryId = MemoryId::new(23);
 /// Proposal id → failed execution attempts so far and the earliest time of the next (12 bytes).
 pub const EXECUTION_ATTEMPTS_MEMORY_ID: MemoryId = MemoryId::new(24);
+/// (neuron, chunk hash) → a chunk of an upgrade module staged by the neuron.
+pub const STAGED_CHUNKS_MEMORY_ID: MemoryId = MemoryId::new(25);
+/// (neuron, chunk hash) → when it was staged and its length (16 bytes).
+pub const STAGED_CHUNK_META_MEMORY_ID: MemoryId = MemoryId::new(26);
+/// The bytes staged by all neurons together.
+pub const STAGED_TOTAL_MEMORY_ID: MemoryId = MemoryId::new(27);

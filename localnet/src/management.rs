@@ -158,7 +158,10 @@ impl LocalNet {
             "install_chunked_code" => (|| {
                 let a: mgmt::InstallChunkedCodeArgs = args(arg)?;
                 let store = a.store_canister.unwrap_or(a.target_canister);
-                self.check_controller(store, caller)?;
+                // The spec: the caller controls the store canister or is that canister.
+                if caller != store {
+                    self.check_controller(store, caller)?;
+                }
                 let chunks = &self.slot(store)?.chunks;
                 let mut wasm = Vec::new();
                 for chunk in &a.chunk_hashes_list {

@@ -81,6 +81,10 @@ pub fn open(mut w: NeuraNft, bind: SocketAddr, project: &Path) -> Result<Live, S
     ];
 
     let (frontend, frontend_config) = deploy_frontend(&mut w, &canisters)?;
+    w.frontend = Some(frontend);
+    // Root is not one of the web app's canisters, but icp-cli and the docs name it.
+    let mut canisters = canisters;
+    canisters.push(("root", w.root));
     w.hand_over()
         .map_err(|e| format!("the hand-over to governance: {e:?}"))?;
 

@@ -9,9 +9,10 @@ use icrc_ledger_types::icrc1::transfer::{Memo, TransferArg, TransferError};
 use icrc_ledger_types::icrc3::blocks::{GetBlocksRequest, GetBlocksResult};
 use localnet::LocalNet;
 use localnet::{CallReport, Reject};
-use neuranft_types::governance::{GovernanceArg, GovernanceConfig};
+use neuranft_types::governance::{GovernanceArg, GovernanceConfig, GovernanceUpgrade};
 use neuranft_types::proxy::ProxyArg;
 use neuranft_types::proxy::ProxyConfig;
+use neuranft_types::root::{RootArg, RootConfig};
 use neuranft_types::royalties::*;
 
 /// The payment token's fee in the deployments below.
@@ -32,6 +33,11 @@ pub struct NeuraNft {
     /// The governance canister ([`NeuraNft::deploy`]), or a principal in its place whose calls are
     /// made by hand ([`NeuraNft::deploy_royalties_alone`]).
     pub governance: Principal,
+    /// The root canister (governance's controller after the hand-over), or the anonymous principal
+    /// without governance ([`NeuraNft::deploy_royalties_alone`]).
+    pub root: Principal,
+    /// The frontend canister, once the main job deployed it.
+    pub frontend: Option<Principal>,
     pub treasury: Account,
     /// The hpc-nodes started by [`NeuraNft::add_node`] (`None` once shut down).
     pub nodes: Vec<Option<hpc_node::RunningNode>>,
@@ -140,6 +146,20 @@ impl NeuraNft {
         } else {
             principal(0x51)
         };
+        let root = if full {
+            let root = net.create_canister(admin());
+            let arg = RootArg::Init(RootConfig { governance });
+            net.install_canister(
+                root,
+                &canister_wasm("root"),
+                Encode!(&arg).unwrap(),
+                admin(),
+            )
+            .expect("root installs");
+            root
+        } else {
+            Principal::anonymous()
+        };
         let treasury = if full {
             Account {
                 owner: governance,
@@ -174,6 +194,8 @@ impl NeuraNft {
                 royalties,
                 inference_proxy: proxy,
                 parameters: governance_parameters(),
+                root: Some(root),
+                frontend: None,
             };
             net.install_canister(
                 governance,
@@ -194,6 +216,8 @@ impl NeuraNft {
             royalties,
             proxy,
             governance,
+            root,
+            frontend: None,
             treasury,
             nodes: Vec::new(),
         };
@@ -206,25 +230,45 @@ impl NeuraNft {
         w
     }
 
-    /// The hand-over: governance becomes the only controller of royalties, the proxy and both
-    /// ledgers (what `docs/sovereignty.md` does with icp-cli). From then on only an adopted proposal
-    /// changes their code or settings.
+    /// The hand-over (what `docs/sovereignty.md` does with icp-cli): governance learns the frontend
+    /// canister (if deployed) by an upgrade the deployer may still make, then becomes the only
+    /// controller of royalties, the proxy, both ledgers, root and the frontend, and root the only
+    /// controller of governance. From then on only an adopted proposal changes their code or
+    /// settings.
     pub fn hand_over(&mut self) -> Result<(), Reject> {
+        if let Some(frontend) = self.frontend {
+            let arg = GovernanceArg::Upgrade(Some(GovernanceUpgrade {
+                royalties: None,
+                inference_proxy: None,
+                root: None,
+                frontend: Some(frontend),
+            }));
+            self.net.upgrade_canister(
+                self.governance,
+                &canister_wasm("governance"),
+                Encode!(&Some(arg)).unwrap(),
+                admin(),
+            )?;
+        }
         for canister in self.handed_over() {
             self.net
                 .set_controllers(canister, admin(), vec![self.governance])?;
         }
-        Ok(())
+        self.net
+            .set_controllers(self.governance, admin(), vec![self.root])
     }
 
-    /// The canisters the hand-over gives governance.
-    pub fn handed_over(&self) -> [Principal; 4] {
-        [
+    /// The canisters the hand-over gives governance (governance itself goes to root).
+    pub fn handed_over(&self) -> Vec<Principal> {
+        let mut canisters = vec![
             self.royalties,
             self.proxy,
             self.payment_ledger,
             self.governance_ledger,
-        ]
+            self.root,
+        ];
+        canisters.extend(self.frontend);
+        canisters
     }
 
     pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(

@@ -177,6 +177,8 @@ fn bench_governance(
         payment_ledger: principal(2),
         royalties: principal(3),
         inference_proxy: principal(4),
+        root: None,
+        frontend: None,
         parameters,
     };
     net.install_canister(

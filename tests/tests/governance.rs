@@ -270,6 +270,7 @@ fn an_adopted_upgrade_of_royalties_installs_the_shown_wasm_and_loses_nothing() {
         target: UpgradeTarget::Royalties,
         wasm: ByteBuf::from(wasm),
         arg: ByteBuf::from(Encode!(&upgrade_arg).unwrap()),
+        chunked_wasm: None,
     };
     let (id, _) = w.propose(alice(), 1, "Upgrade royalties to release 2", action);
     let id = id.unwrap();
@@ -424,6 +425,8 @@ fn a_proposal_id_applied_with_another_payload_fails_the_proposal_and_changes_not
         payment_ledger: w.payment_ledger,
         royalties: w.royalties,
         inference_proxy: w.proxy,
+        root: Some(w.root),
+        frontend: w.frontend,
         parameters: governance_parameters(),
     };
     w.net
@@ -497,6 +500,31 @@ fn after_the_hand_over_only_an_adopted_proposal_changes_the_system() {
             .is_err());
         assert_eq!(w.net.controllers(canister), Some(vec![w.governance]));
     }
+    // Governance itself belongs to root, which obeys only governance.
+    assert_eq!(w.net.controllers(w.governance), Some(vec![w.root]));
+    let wasm = with_note(&canister_wasm("governance"), "hostile");
+    assert!(w
+        .net
+        .upgrade_canister(w.governance, &wasm, vec![], admin())
+        .is_err());
+    let record = ic_management_canister_types::CanisterIdRecord {
+        canister_id: w.governance,
+    };
+    let stop: Result<(), _> = w
+        .net
+        .update(management, admin(), "stop_canister", (record,));
+    assert!(stop.is_err(), "the deployer cannot stop governance");
+    let hostile = neuranft_types::root::UpgradeGovernanceArgs {
+        proposal: 99,
+        wasm_module_hash: ByteBuf::from(vec![0; 32]),
+        chunk_hashes: vec![ByteBuf::from(vec![0; 32])],
+        arg: ByteBuf::new(),
+    };
+    let (asked,): (Result<neuranft_types::root::UpgradeStatus, neuranft_types::root::RootError>,) =
+        w.net
+            .update(w.root, admin(), "upgrade_governance", (hostile,))
+            .unwrap();
+    assert_eq!(asked, Err(neuranft_types::root::RootError::NotGovernance));
 
     let before = w.ledger_balance(w.governance_ledger, account(alice()));
     let wasm = with_note(&canister_wasm("icrc-ledger"), "release 2");
@@ -507,6 +535,7 @@ fn after_the_hand_over_only_an_adopted_proposal_changes_the_system() {
         target: UpgradeTarget::GovernanceLedger,
         wasm: ByteBuf::from(wasm),
         arg: ByteBuf::from(Encode!(&arg).unwrap()),
+        chunked_wasm: None,
     };
     let (id, _) = w.propose(alice(), a, "Upgrade the NNG ledger", action);
     let id = id.unwrap();
@@ -523,4 +552,173 @@ fn after_the_hand_over_only_an_adopted_proposal_changes_the_system() {
         w.ledger_balance(w.governance_ledger, account(alice())),
         before
     );
+}
+
+/// `module.wasm.gz` decompressed, with a custom section of `padding` pseudo-random (incompressible)
+/// bytes, gzip'd again: the same code in a module of more than `padding` bytes.
+fn padded(module_gz: &[u8], padding: usize) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut wasm = Vec::new();
+    flate2::read::GzDecoder::new(module_gz)
+        .read_to_end(&mut wasm)
+        .unwrap();
+    let mut noise = Vec::with_capacity(padding + 32);
+    let mut block = [7u8; 32];
+    while noise.len() < padding {
+        block = Sha256::digest(block).into();
+        noise.extend_from_slice(&block);
+    }
+    // Hex keeps the note valid UTF-8; gzip packs its two characters per byte back into about one,
+    // so the compressed module grows by about `padding`.
+    let note = hex::encode(&noise[..padding]);
+    let wasm = with_note(&wasm, &note);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&wasm).unwrap();
+    gz.finish().unwrap()
+}
+
+fn stage(
+    w: &mut NeuraNft,
+    caller: Principal,
+    neuron: NeuronId,
+    chunk: &[u8],
+) -> Result<ByteBuf, GovernanceError> {
+    let args = StageChunkArgs {
+        neuron,
+        chunk: ByteBuf::from(chunk.to_vec()),
+    };
+    let (r,): (Result<ByteBuf, GovernanceError>,) = w
+        .net
+        .update(w.governance, caller, "stage_wasm_chunk", (args,))
+        .unwrap();
+    r
+}
+
+fn staged(w: &mut NeuraNft, neuron: NeuronId) -> Vec<StagedChunk> {
+    let (chunks,): (Vec<StagedChunk>,) = w
+        .net
+        .query(w.governance, admin(), "staged_chunks", (neuron,))
+        .unwrap();
+    chunks
+}
+
+/// After the hand-over governance upgrades itself by proposal, through root, from a 3 MiB module
+/// staged in chunks; bad chunks and hashes are refused with typed errors and change nothing.
+#[test]
+fn governance_upgrades_itself_by_proposal_from_a_3_mib_module_staged_in_chunks() {
+    let (mut w, [a, b, c]) = up();
+    w.hand_over().unwrap();
+    let module = padded(&canister_wasm("governance"), 3 * 1024 * 1024);
+    assert!(module.len() > 3 * 1024 * 1024, "{} bytes", module.len());
+    let hash = Sha256::digest(&module).to_vec();
+
+    // Only the neuron's controller or hot keys stage, a chunk at most 1 MiB.
+    assert_eq!(
+        stage(&mut w, carol(), a, &module[..1024]),
+        Err(GovernanceError::NotAuthorized)
+    );
+    assert!(matches!(
+        stage(&mut w, alice(), a, &module[..MAX_CHUNK_BYTES + 1]),
+        Err(GovernanceError::InvalidArgument { .. })
+    ));
+    assert_eq!(staged(&mut w, a), vec![]);
+    let mut chunk_hashes = Vec::new();
+    for chunk in module.chunks(MAX_CHUNK_BYTES) {
+        let hash = stage(&mut w, alice(), a, chunk).unwrap();
+        assert_eq!(hash.as_slice(), Sha256::digest(chunk).as_slice());
+        chunk_hashes.push(hash);
+    }
+    assert_eq!(chunk_hashes.len(), 4);
+    assert_eq!(staged(&mut w, a).len(), 4);
+
+    let arg: Option<GovernanceArg> = Some(GovernanceArg::Upgrade(None));
+    let upgrade = |wasm_module_hash: Vec<u8>, chunk_hashes: Vec<ByteBuf>| Action::UpgradeCanister {
+        target: UpgradeTarget::Governance,
+        wasm: ByteBuf::new(),
+        arg: ByteBuf::from(Encode!(&arg).unwrap()),
+        chunked_wasm: Some(ChunkedWasm {
+            wasm_module_hash: ByteBuf::from(wasm_module_hash),
+            chunk_hashes,
+        }),
+    };
+    // A hash that is not the chunks' concatenation's, or a chunk another neuron staged: refused.
+    let (wrong, _) = w.propose(
+        alice(),
+        a,
+        "Upgrade",
+        upgrade(vec![0; 32], chunk_hashes.clone()),
+    );
+    assert!(
+        matches!(wrong, Err(GovernanceError::WasmHashMismatch { .. })),
+        "{wrong:?}"
+    );
+    let (not_staged, _) = w.propose(
+        carol(),
+        c,
+        "Upgrade",
+        upgrade(hash.clone(), chunk_hashes.clone()),
+    );
+    assert_eq!(
+        not_staged,
+        Err(GovernanceError::ChunkNotStaged {
+            hash: chunk_hashes[0].clone()
+        })
+    );
+    assert_eq!(staged(&mut w, a).len(), 4, "the refusals changed nothing");
+
+    let (id, _) = w.propose(
+        alice(),
+        a,
+        "Upgrade governance",
+        upgrade(hash.clone(), chunk_hashes),
+    );
+    let id = id.unwrap();
+    assert_eq!(staged(&mut w, a), vec![], "the proposal took its chunks");
+    let shown = w.proposal(id).rendered_action;
+    assert!(
+        shown.contains(&format!(
+            "{} bytes in 4 chunk(s), sha256 {}",
+            module.len(),
+            hex::encode(&hash)
+        )),
+        "{shown}"
+    );
+    let neuron_before = neuron(&mut w, b);
+    w.vote(bob(), b, id, Vote::Yes).0.unwrap();
+    w.vote(founder(), FOUNDER_NEURON, id, Vote::Yes).0.unwrap();
+    // Root stops governance while it installs: the job's calls are refused meanwhile.
+    for _ in 0..40 {
+        let _ = w
+            .net
+            .update::<_, (candid::Reserved,)>(w.governance, admin(), "run_jobs", ());
+        w.ticks(3);
+        if w.net.status(w.governance) == Some(localnet::CanisterStatus::Running)
+            && w.proposal(id).status != ProposalStatus::Adopted
+        {
+            break;
+        }
+        w.net.advance_time(std::time::Duration::from_secs(11));
+    }
+    let info = w.proposal(id);
+    assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
+    assert_eq!(
+        w.net.module_hash(w.governance).map(|h| h.to_vec()),
+        Some(hash)
+    );
+    assert_eq!(
+        w.net.status(w.governance),
+        Some(localnet::CanisterStatus::Running)
+    );
+    assert_eq!(neuron(&mut w, b), neuron_before, "the state survived");
+    let (upgrades,): (Vec<(u64, neuranft_types::root::UpgradeStatus)>,) =
+        w.net.query(w.root, admin(), "upgrades", ()).unwrap();
+    assert_eq!(
+        upgrades,
+        vec![(id, neuranft_types::root::UpgradeStatus::Done)]
+    );
+    assert_eq!(w.net.controllers(w.governance), Some(vec![w.root]));
+    // The upgraded governance goes on: it still executes proposals.
+    let node = apply_node(&mut w);
+    let info = w.adopt("Admit node-eu", Action::AdmitNode { node });
+    assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
 }

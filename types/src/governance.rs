@@ -61,6 +61,23 @@ pub enum UpgradeTarget {
     PaymentLedger,
     /// The ledger neurons stake on.
     GovernanceLedger,
+    /// Governance itself: installed by the root canister (governance's only controller), which
+    /// stops governance, installs the module from its own chunk store and starts it again.
+    Governance,
+    /// The root canister (governance is its only controller).
+    Root,
+    /// The canister serving the web app.
+    Frontend,
+}
+
+/// A module too large for one message: staged beforehand in ≤ 1 MiB chunks
+/// (`stage_wasm_chunk`), named here by their hashes, in order.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ChunkedWasm {
+    /// SHA-256 of the whole module (the chunks' concatenation; gzip-compressed or not).
+    pub wasm_module_hash: ByteBuf,
+    /// SHA-256 of each chunk, in the module's order; each staged by the proposing neuron.
+    pub chunk_hashes: Vec<ByteBuf>,
 }
 
 /// What an adopted proposal does.
@@ -96,12 +113,17 @@ pub enum Action {
     SetGovernanceParameters {
         parameters: Parameters,
     },
-    /// Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows the wasm's SHA-256
-    /// and the argument's SHA-256 and Candid text.
+    /// Installs a module on the target in upgrade mode with `arg`; the proposal shows the module's
+    /// SHA-256 and the argument's SHA-256 and Candid text. The module is either `wasm` itself (one
+    /// that fits in a message) or, with `wasm` empty, the chunks `chunked_wasm` names (any size up
+    /// to [`MAX_MODULE_BYTES`]). Either way it travels to the target as chunks
+    /// (`upload_chunk`, `install_chunked_code`) and execution refuses a module whose SHA-256 is not
+    /// the proposal's.
     UpgradeCanister {
         target: UpgradeTarget,
         wasm: ByteBuf,
         arg: ByteBuf,
+        chunked_wasm: Option<ChunkedWasm>,
     },
 }
 
@@ -161,6 +183,18 @@ pub struct Parameters {
 }
 
 const DAY_SECONDS: u64 = 24 * 3_600;
+
+/// The IC's limit on one chunk of a chunked module (`upload_chunk`).
+pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
+/// The largest module an upgrade proposal may install (staged chunks; the IC allows 100 MiB, a
+/// proposal's module is copied once, when the proposal is made, which bounds it lower).
+pub const MAX_MODULE_BYTES: usize = 32 * 1024 * 1024;
+/// What one neuron may hold staged at once.
+pub const MAX_STAGED_BYTES_PER_NEURON: u64 = 2 * MAX_MODULE_BYTES as u64;
+/// What all neurons together may hold staged at once.
+pub const MAX_STAGED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Staged chunks no proposal took are dropped after this long.
+pub const STAGED_CHUNK_LIFETIME_SECONDS: u64 = 7 * DAY_SECONDS;
 
 impl Default for Parameters {
     /// The recommended starting point (tokens with 8 decimals): 10-token minimum stake, 30 days to
@@ -360,6 +394,20 @@ pub enum GovernanceError {
     LedgerUnavailable {
         reason: String,
     },
+    /// The module's SHA-256 is not the one the proposal names.
+    WasmHashMismatch {
+        expected: ByteBuf,
+        actual: ByteBuf,
+    },
+    /// A chunk the proposal names is not staged by its neuron (never, or expired).
+    ChunkNotStaged {
+        hash: ByteBuf,
+    },
+    /// Staging this chunk would pass the neuron's or everyone's quota (bytes).
+    StagingQuotaExceeded {
+        quota: u64,
+        staged: u64,
+    },
 }
 
 /// The subaccount of the governance canister that holds neuron `id`'s stake on the governance-token
@@ -389,6 +437,11 @@ pub struct GovernanceConfig {
     pub royalties: Principal,
     pub inference_proxy: Principal,
     pub parameters: Parameters,
+    /// The root canister (governance's controller after the hand-over), which installs
+    /// governance's own upgrades.
+    pub root: Option<Principal>,
+    /// The canister serving the web app.
+    pub frontend: Option<Principal>,
 }
 
 /// The install and upgrade argument (one type, so dfx checks both against the `.did`).
@@ -403,6 +456,8 @@ pub enum GovernanceArg {
 pub struct GovernanceUpgrade {
     pub royalties: Option<Principal>,
     pub inference_proxy: Option<Principal>,
+    pub root: Option<Principal>,
+    pub frontend: Option<Principal>,
 }
 
 impl GovernanceConfig {
@@ -414,8 +469,44 @@ impl GovernanceConfig {
         if let Some(proxy) = upgrade.inference_proxy {
             self.inference_proxy = proxy;
         }
+        if upgrade.root.is_some() {
+            self.root = upgrade.root;
+        }
+        if upgrade.frontend.is_some() {
+            self.frontend = upgrade.frontend;
+        }
         self
     }
+
+    /// The canister an upgrade of `target` installs on (`None`: not part of this deployment).
+    pub fn canister_of(&self, target: UpgradeTarget, governance: Principal) -> Option<Principal> {
+        match target {
+            UpgradeTarget::Royalties => Some(self.royalties),
+            UpgradeTarget::InferenceProxy => Some(self.inference_proxy),
+            UpgradeTarget::PaymentLedger => Some(self.payment_ledger),
+            UpgradeTarget::GovernanceLedger => Some(self.governance_ledger),
+            UpgradeTarget::Governance => Some(governance),
+            UpgradeTarget::Root => self.root,
+            UpgradeTarget::Frontend => self.frontend,
+        }
+    }
+}
+
+/// One chunk of a module for an upgrade proposal, staged by a neuron that may propose.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StageChunkArgs {
+    pub neuron: NeuronId,
+    /// At most [`MAX_CHUNK_BYTES`].
+    pub chunk: ByteBuf,
+}
+
+/// A staged chunk, as `staged_chunks` lists it.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StagedChunk {
+    pub hash: ByteBuf,
+    pub bytes: u64,
+    /// Nanoseconds; dropped [`STAGED_CHUNK_LIFETIME_SECONDS`] later unless a proposal takes it.
+    pub staged_at: u64,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]

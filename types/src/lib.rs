@@ -11,6 +11,7 @@ pub mod icrc3;
 pub mod ledger;
 pub mod node;
 pub mod proxy;
+pub mod root;
 pub mod royalties;
 pub mod storable;
 

@@ -70,6 +70,12 @@ impl Governance {
             Some(Action::SetGovernanceParameters { parameters }) => {
                 validate_parameters(&parameters)
             }
+            // The module stored when the proposal was made must still be the one it names.
+            Some(Action::UpgradeCanister {
+                wasm,
+                chunked_wasm: Some(chunked),
+                ..
+            }) => super::staging::check_module_hash(&chunked.wasm_module_hash, &wasm),
             Some(_) => Ok(()),
             None => Err(GovernanceError::ProposalNotFound { proposal: id }),
         }

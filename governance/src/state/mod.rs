@@ -11,6 +11,7 @@ mod neurons;
 mod parameters;
 mod proposals;
 mod render;
+mod staging;
 mod voting;
 
 use crate::memory::*;
@@ -34,6 +35,7 @@ pub use proposals::{
     status_name, status_names, MAX_SUMMARY_BYTES, MAX_TITLE_BYTES, MAX_URL_BYTES, MAX_WASM_BYTES,
 };
 pub use render::{render_action, MAX_RENDERED_ARG_BYTES};
+pub use staging::module_chunks;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
 
@@ -65,7 +67,8 @@ enum Phase {
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
 struct ProposalRecord {
     info: ProposalInfo,
-    /// The action, with an upgrade's wasm left out (it is in `PROPOSAL_WASMS`).
+    /// The action, with an upgrade's wasm left out (it is in `PROPOSAL_WASMS`) and, for proposals made
+    /// since chunked upgrades, always with `chunked_wasm` naming the module's SHA-256.
     action: Action,
     phase: Phase,
 }
@@ -102,6 +105,9 @@ pub struct Governance {
     followee_lists: StableBTreeMap<(u8, NeuronId), Followees, Mem>,
     follow_sequence: StableCell<u64, Mem>,
     execution_attempts: StableBTreeMap<ProposalId, [u8; 12], Mem>,
+    staged: StableBTreeMap<(NeuronId, [u8; 32]), Vec<u8>, Mem>,
+    staged_meta: StableBTreeMap<(NeuronId, [u8; 32]), [u8; 16], Mem>,
+    staged_total: StableCell<u64, Mem>,
     /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
 }
@@ -138,6 +144,9 @@ impl Governance {
             followee_lists: StableBTreeMap::init(mm.get(FOLLOWEE_LISTS_MEMORY_ID)),
             follow_sequence: StableCell::init(mm.get(FOLLOW_SEQUENCE_MEMORY_ID), 0),
             execution_attempts: StableBTreeMap::init(mm.get(EXECUTION_ATTEMPTS_MEMORY_ID)),
+            staged: StableBTreeMap::init(mm.get(STAGED_CHUNKS_MEMORY_ID)),
+            staged_meta: StableBTreeMap::init(mm.get(STAGED_CHUNK_META_MEMORY_ID)),
+            staged_total: StableCell::init(mm.get(STAGED_TOTAL_MEMORY_ID), 0),
             neurons_in_flight: Default::default(),
         }
     }

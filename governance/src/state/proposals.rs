@@ -1,5 +1,7 @@
 //! Making proposals (the proposer, the action and the reject cost checked) and reading them.
 
+use super::render::render_upgrade;
+use super::staging;
 use super::*;
 use crate::power::{self, nanos};
 use serde_bytes::ByteBuf;
@@ -17,10 +19,16 @@ impl Governance {
     pub fn proposal_action(&self, id: ProposalId) -> Option<Action> {
         let record = self.proposals.get(&id)?.0;
         Some(match record.action {
-            Action::UpgradeCanister { target, arg, .. } => Action::UpgradeCanister {
+            Action::UpgradeCanister {
+                target,
+                arg,
+                chunked_wasm,
+                ..
+            } => Action::UpgradeCanister {
                 target,
                 wasm: ByteBuf::from(self.wasms.get(&id).unwrap_or_default()),
                 arg,
+                chunked_wasm,
             },
             other => other,
         })
@@ -45,7 +53,13 @@ impl Governance {
             .collect()
     }
 
-    fn check_action(&self, action: &Action, now: u64) -> Result<(), GovernanceError> {
+    /// Checks `action`; for an upgrade, returns its module (given inline or staged by `neuron`).
+    fn check_action(
+        &self,
+        neuron: NeuronId,
+        action: &Action,
+        now: u64,
+    ) -> Result<Option<Vec<u8>>, GovernanceError> {
         match action {
             Action::Motion { text } => {
                 if text.is_empty() || text.len() > MAX_SUMMARY_BYTES {
@@ -77,16 +91,31 @@ impl Governance {
                 self.check_treasury_cap(*amount, 0, now)?;
             }
             Action::SetGovernanceParameters { parameters } => validate_parameters(parameters)?,
-            Action::UpgradeCanister { wasm, .. } => {
-                if wasm.len() < 8 || (&wasm[..4] != b"\0asm" && &wasm[..2] != b"\x1f\x8b") {
+            Action::UpgradeCanister {
+                wasm, chunked_wasm, ..
+            } => {
+                let module = match chunked_wasm {
+                    None => {
+                        if wasm.len() > MAX_WASM_BYTES {
+                            return Err(invalid("wasm", format!("at most {MAX_WASM_BYTES} bytes")));
+                        }
+                        wasm.to_vec()
+                    }
+                    Some(chunked) if wasm.is_empty() => self.staged_module(neuron, chunked)?,
+                    Some(_) => {
+                        return Err(invalid(
+                            "wasm",
+                            "give the module inline or as staged chunks, not both",
+                        ))
+                    }
+                };
+                if module.len() < 8 || (&module[..4] != b"\0asm" && &module[..2] != b"\x1f\x8b") {
                     return Err(invalid("wasm", "not a wasm module (or gzipped one)"));
                 }
-                if wasm.len() > MAX_WASM_BYTES {
-                    return Err(invalid("wasm", format!("at most {MAX_WASM_BYTES} bytes")));
-                }
+                return Ok(Some(module));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Makes a proposal: checks the proposer and the action, charges the reject cost, copies the rules
@@ -117,7 +146,7 @@ impl Governance {
         if args.url.len() > MAX_URL_BYTES {
             return Err(invalid("url", format!("at most {MAX_URL_BYTES} bytes")));
         }
-        self.check_action(&args.action, now)?;
+        let module = self.check_action(neuron.id, &args.action, now)?;
         let open = self
             .open_by_neuron
             .range((neuron.id, 0)..=(neuron.id, ProposalId::MAX))
@@ -142,17 +171,40 @@ impl Governance {
         self.update_counters(|c| c.next_proposal += 1);
         let topic = args.action.topic();
         let rules = p.rules(topic);
-        let rendered_action = render_action(&args.action);
-        let action = match args.action {
-            Action::UpgradeCanister { target, wasm, arg } => {
-                self.wasms.insert(id, wasm.into_vec());
+        let (action, rendered_action) = match (args.action, module) {
+            // Stored with the module's hash named, whichever way it came; the module by itself.
+            (
                 Action::UpgradeCanister {
+                    target,
+                    arg,
+                    chunked_wasm,
+                    ..
+                },
+                Some(module),
+            ) => {
+                if let Some(staged) = &chunked_wasm {
+                    self.take_staged(neuron.id, staged);
+                }
+                let chunked_wasm = chunked_wasm.unwrap_or_else(|| ChunkedWasm {
+                    wasm_module_hash: ByteBuf::from(staging::hash_of(&module).to_vec()),
+                    chunk_hashes: module_chunks(&module)
+                        .map(|c| ByteBuf::from(staging::hash_of(c).to_vec()))
+                        .collect(),
+                });
+                let rendered = render_upgrade(target, &module, &arg, Some(&chunked_wasm));
+                self.wasms.insert(id, module);
+                let stored = Action::UpgradeCanister {
                     target,
                     wasm: ByteBuf::new(),
                     arg,
-                }
+                    chunked_wasm: Some(chunked_wasm),
+                };
+                (stored, rendered)
             }
-            other => other,
+            (other, _) => {
+                let rendered = render_action(&other);
+                (other, rendered)
+            }
         };
         let record = ProposalRecord {
             info: ProposalInfo {

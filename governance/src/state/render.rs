@@ -39,19 +39,38 @@ fn render_upgrade_arg(arg: &[u8]) -> String {
 /// textual account (what wallets and explorers show), not as bytes.
 pub fn render_action(action: &Action) -> String {
     match action {
-        Action::UpgradeCanister { target, wasm, arg } => format!(
-            "UpgradeCanister {{ target: {target:?}, wasm: {} bytes, sha256 {}, arg: {} bytes, sha256 {}, arg as Candid: {} }}",
-            wasm.len(),
-            hex::encode(Sha256::digest(wasm)),
-            arg.len(),
-            hex::encode(Sha256::digest(arg)),
-            render_upgrade_arg(arg),
-        ),
+        Action::UpgradeCanister {
+            target,
+            wasm,
+            arg,
+            chunked_wasm,
+        } => render_upgrade(*target, wasm, arg, chunked_wasm.as_ref()),
         Action::TransferTreasury { to, amount } => {
             format!("TransferTreasury {{ to: {to}, amount: {amount} }}")
         }
         other => format!("{other:?}"),
     }
+}
+
+/// An upgrade as voters read it: the module's length and SHA-256 (and its chunks' count), the
+/// argument's length, SHA-256 and Candid text.
+pub(super) fn render_upgrade(
+    target: UpgradeTarget,
+    module: &[u8],
+    arg: &[u8],
+    chunked: Option<&ChunkedWasm>,
+) -> String {
+    let chunks = chunked.map_or(super::module_chunks(module).count(), |c| {
+        c.chunk_hashes.len()
+    });
+    format!(
+        "UpgradeCanister {{ target: {target:?}, wasm: {} bytes in {chunks} chunk(s), sha256 {}, arg: {} bytes, sha256 {}, arg as Candid: {} }}",
+        module.len(),
+        hex::encode(Sha256::digest(module)),
+        arg.len(),
+        hex::encode(Sha256::digest(arg)),
+        render_upgrade_arg(arg),
+    )
 }
 
 #[cfg(test)]

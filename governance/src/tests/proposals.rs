@@ -105,6 +105,7 @@ fn spam_limits_and_bad_callers_are_typed_errors_that_change_nothing() {
             target: UpgradeTarget::Royalties,
             wasm: ByteBuf::from(b"not a wasm".to_vec()),
             arg: ByteBuf::new(),
+            chunked_wasm: None,
         },
         ..motion(a)
     };
@@ -229,6 +230,7 @@ fn upgrade_to(arg: Vec<u8>) -> Action {
         target: UpgradeTarget::Royalties,
         wasm: ByteBuf::from(b"\0asm\x01\0\0\0".to_vec()),
         arg: ByteBuf::from(arg),
+        chunked_wasm: None,
     }
 }
 
@@ -253,7 +255,7 @@ fn an_upgrade_shows_its_argument_as_candid_so_a_new_principal_is_visible() {
         hex::encode(sha2::Sha256::digest(&bytes))
     )));
     assert!(shown.contains(&format!(
-        "wasm: 8 bytes, sha256 {}",
+        "wasm: 8 bytes in 1 chunk(s), sha256 {}",
         hex::encode(sha2::Sha256::digest(b"\0asm\x01\0\0\0"))
     )));
     // Stored as shown on the proposal voters read.

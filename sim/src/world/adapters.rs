@@ -149,6 +149,7 @@ impl governance::flows::Targets for InProcessTargets<'_> {
 
     async fn upgrade(
         &self,
+        _proposal: u64,
         _target: UpgradeTarget,
         _wasm: serde_bytes::ByteBuf,
         _arg: serde_bytes::ByteBuf,

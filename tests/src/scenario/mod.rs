@@ -314,6 +314,7 @@ pub fn run_keeping_the_system(size: Size) -> (bool, NeuraNft) {
                     target: UpgradeTarget::Royalties,
                     wasm: ByteBuf::from(crate::canister_wasm("royalties")),
                     arg: ByteBuf::from(Encode!(&upgrade_arg).unwrap()),
+                    chunked_wasm: None,
                 },
             );
             checks.push((
