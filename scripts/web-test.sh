@@ -53,4 +53,5 @@ APP_URL="$(cat "$url_file")"
 echo "the web app at $APP_URL"
 mkdir -p "$TARGET/ui-screenshots"
 APP_URL="$APP_URL" SCREENSHOTS="$TARGET/ui-screenshots" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}" \
+  GOVERNANCE_WASM="$TARGET/wasm32-unknown-unknown/release/governance.wasm" \
   npm run --prefix frontend --silent e2e

@@ -256,6 +256,35 @@ test('grace votes yes; the proposal is adopted and executed; the new split shows
   await shot('nodes');
 });
 
+test('ada proposes an upgrade of governance with a module larger than a message: staged in chunks, its SHA-256 shown to voters', async () => {
+  // GOVERNANCE_WASM: governance's module before ic-wasm shrinks it, over the 2 MiB ingress limit.
+  const module = process.env.GOVERNANCE_WASM;
+  assert.ok(module, 'GOVERNANCE_WASM names a module (scripts/web-test.sh sets it)');
+  await signIn('ada');
+  await open('/proposals/new');
+  await page.getByTestId('proposal-neuron').locator('option').first().waitFor({ state: 'attached' });
+  await page.getByTestId('proposal-kind').selectOption('UpgradeCanister');
+  await page.getByTestId('upgrade-target').selectOption('Governance');
+  assert.match(await page.getByTestId('upgrade-arg').inputValue(), /^4449444c/, 'a default argument in Candid');
+  await page.getByTestId('upgrade-wasm').setInputFiles(module);
+  const picked = await page.getByTestId('picked-wasm').innerText();
+  const chunks = Number(/in (\d+) chunk\(s\)/.exec(picked)?.[1]);
+  assert.ok(chunks >= 3, `a module over 2 MiB travels in 3 or more chunks: ${picked}`);
+  const sha = await page.getByTestId('picked-wasm-sha').innerText();
+  await page.getByTestId('proposal-title-input').fill('e2e: upgrade governance (left open)');
+  await page.getByTestId('proposal-submit').click();
+  await page.waitForURL(/#\/proposals\/\d+$/, { timeout: STEP }).catch(async () => {
+    assert.fail(`the proposal was not made: ${await page.getByTestId('proposal-form').innerText()}`);
+  });
+  await page.getByTestId('proposal-title').filter({ hasText: 'e2e: upgrade governance' }).waitFor();
+  assert.equal(await page.getByTestId('wasm-sha').innerText(), sha);
+  assert.match(await page.getByTestId('rendered-action').innerText(), new RegExp(`target: Governance, wasm: \\d+ bytes in ${chunks} chunk\\(s\\), sha256 ${sha}`));
+  // The default argument is governance's own `Upgrade` with nothing in it, decoded (without types,
+  // so the label shows as its hash) by governance for voters.
+  assert.match(await page.getByTestId('rendered-action').innerText(), /arg as Candid: \(variant \{ [\w_]+ = null \}\)/);
+  await shot('proposal-upgrade');
+});
+
 test('linus deposits, gets a quote, runs a prompt and sees the charge and the receipt', async () => {
   await signIn('linus');
   await open('/use');

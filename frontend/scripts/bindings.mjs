@@ -12,6 +12,8 @@ const dids = {
   royalties: '../royalties/royalties.did',
   inference_proxy: '../inference-proxy/inference_proxy.did',
   icrc_ledger: '../icrc-ledger/icrc_ledger.did',
+  root: '../root/root.did',
+  frontend_canister: '../frontend-canister/frontend.did',
 };
 const cli = join(root, 'node_modules/@icp-sdk/bindgen/dist/esm/cli/icp-bindgen.js');
 const check = process.argv.includes('--check');

@@ -182,9 +182,9 @@ describe('governance helpers', () => {
     });
     expect(parseRenderedAction('AdmitNode { node: 3 }')).toEqual({ kind: 'AdmitNode', fields: { node: '3' } });
     expect(parseRenderedAction('Motion { text: "We adopt, the \\"charter\\" { }" }').fields.text).toBe('We adopt, the "charter" { }');
-    const up = parseRenderedAction('UpgradeCanister { target: Royalties, wasm: 123 bytes, sha256 ab12, arg: 4 bytes, sha256 cd, arg as Candid: () }');
+    const up = parseRenderedAction('UpgradeCanister { target: Royalties, wasm: 123 bytes in 1 chunk(s), sha256 ab12, arg: 4 bytes, sha256 cd, arg as Candid: () }');
     expect(up.fields.target).toBe('Royalties');
-    expect(up.fields.wasm).toBe('123 bytes');
+    expect(up.fields.wasm).toBe('123 bytes in 1 chunk(s)');
   });
   it('previews voting power by the parameters’ bonus rule', () => {
     const p = {

@@ -16,7 +16,7 @@ import type {
   RegistryError as ProxyRegistryError,
 } from '../bindings/inference_proxy/inference_proxy';
 import type { ApproveError, TransferError, TransferFromError } from '../bindings/icrc_ledger/icrc_ledger';
-import { formatDuration, formatTime, tokenAmount, type Token } from './format';
+import { formatDuration, formatTime, toHex, tokenAmount, type Token } from './format';
 
 const never = (x: never): string => `An unexpected error (${JSON.stringify(x)}).`;
 const amount = (v: bigint, token?: Token): string => tokenAmount(v, token);
@@ -72,6 +72,12 @@ export function governanceErrorText(e: GovernanceError, token?: Token, payToken:
       return "The ledger transfer's outcome is not known yet; it completes or is undone by itself: reload in a minute.";
     case 'NoBallot':
       return 'This neuron has no ballot on this proposal (it was made after the proposal, or had too short a dissolve delay then).';
+    case 'WasmHashMismatch':
+      return `The module's SHA-256 is ${toHex(e.WasmHashMismatch.actual)}, not the ${toHex(e.WasmHashMismatch.expected)} the proposal names: stage the module the proposal was made for.`;
+    case 'ChunkNotStaged':
+      return `The chunk ${toHex(e.ChunkNotStaged.hash)} is not staged by the proposing neuron (never, or it expired after 7 days): stage the module again, then propose.`;
+    case 'StagingQuotaExceeded':
+      return `Staging this chunk would pass the quota of ${e.StagingQuotaExceeded.quota.toLocaleString('en-US')} bytes (${e.StagingQuotaExceeded.staged.toLocaleString('en-US')} staged): clear the neuron's staged chunks (governance's clear_staged_chunks) or wait until they expire after 7 days.`;
     default:
       return never(e);
   }

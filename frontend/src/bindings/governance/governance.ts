@@ -63,7 +63,7 @@ export interface Account {
 }
 export type Result_2 = {
     __kind__: "Ok";
-    Ok: null;
+    Ok: bigint;
 } | {
     __kind__: "Err";
     Err: GovernanceError;
@@ -110,6 +110,13 @@ export type DissolveState = {
         dissolve_delay_seconds: bigint;
     };
 };
+export interface StageChunkArgs {
+    /**
+     * At most [`MAX_CHUNK_BYTES`].
+     */
+    chunk: Uint8Array;
+    neuron: bigint;
+}
 export interface SplitConfig {
     treasury_bps: number;
     host_bps: number;
@@ -118,14 +125,14 @@ export interface SplitConfig {
 }
 export type Result_5 = {
     __kind__: "Ok";
-    Ok: TreasuryView;
+    Ok: Uint8Array;
 } | {
     __kind__: "Err";
     Err: GovernanceError;
 };
 export type Result_1 = {
     __kind__: "Ok";
-    Ok: bigint;
+    Ok: null;
 } | {
     __kind__: "Err";
     Err: GovernanceError;
@@ -146,13 +153,18 @@ export type Action = {
 } | {
     __kind__: "UpgradeCanister";
     /**
-     * Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows the wasm's SHA-256
-     * and the argument's SHA-256 and Candid text.
+     * Installs a module on the target in upgrade mode with `arg`; the proposal shows the module's
+     * SHA-256 and the argument's SHA-256 and Candid text. The module is either `wasm` itself (one
+     * that fits in a message) or, with `wasm` empty, the chunks `chunked_wasm` names (any size up
+     * to [`MAX_MODULE_BYTES`]). Either way it travels to the target as chunks
+     * (`upload_chunk`, `install_chunked_code`) and execution refuses a module whose SHA-256 is not
+     * the proposal's.
      */
     UpgradeCanister: {
         arg: Uint8Array;
         wasm: Uint8Array;
         target: UpgradeTarget;
+        chunked_wasm?: ChunkedWasm;
     };
 } | {
     __kind__: "SuspendNode";
@@ -232,6 +244,8 @@ export type ProposalStatus = {
     Adopted: null;
 };
 export interface GovernanceUpgrade {
+    root?: Principal;
+    frontend?: Principal;
     royalties?: Principal;
     inference_proxy?: Principal;
 }
@@ -242,25 +256,13 @@ export type Result_4 = {
     __kind__: "Err";
     Err: GovernanceError;
 };
-export interface VotingRules {
-    voting_period_seconds: bigint;
+export interface StagedChunk {
     /**
-     * At the deadline, yes must be at least this share of all voting power (basis points).
+     * Nanoseconds; dropped [`STAGED_CHUNK_LIFETIME_SECONDS`] later unless a proposal takes it.
      */
-    quorum_bps: number;
-    /**
-     * Wait-for-quiet never extends the deadline by more than this in total.
-     */
-    max_extension_seconds: bigint;
-    /**
-     * A vote that flips the outcome moves the deadline to at least now + this.
-     */
-    wait_for_quiet_seconds: bigint;
-    /**
-     * Yes must be more than this share of the votes cast at the deadline, or of all voting power for
-     * an early decision (basis points).
-     */
-    majority_bps: number;
+    staged_at: bigint;
+    hash: Uint8Array;
+    bytes: bigint;
 }
 export interface Parameters_ {
     max_open_proposals_per_neuron: number;
@@ -299,8 +301,37 @@ export interface Parameters_ {
      */
     max_dissolve_delay_bonus_bps: number;
 }
+export interface VotingRules {
+    voting_period_seconds: bigint;
+    /**
+     * At the deadline, yes must be at least this share of all voting power (basis points).
+     */
+    quorum_bps: number;
+    /**
+     * Wait-for-quiet never extends the deadline by more than this in total.
+     */
+    max_extension_seconds: bigint;
+    /**
+     * A vote that flips the outcome moves the deadline to at least now + this.
+     */
+    wait_for_quiet_seconds: bigint;
+    /**
+     * Yes must be more than this share of the votes cast at the deadline, or of all voting power for
+     * an early decision (basis points).
+     */
+    majority_bps: number;
+}
 export interface GovernanceConfig {
+    /**
+     * The root canister (governance's controller after the hand-over), which installs
+     * governance's own upgrades.
+     */
+    root?: Principal;
     parameters: Parameters_;
+    /**
+     * The canister serving the web app.
+     */
+    frontend?: Principal;
     /**
      * Where neurons are staked.
      */
@@ -318,6 +349,23 @@ export interface MakeProposalArgs {
     action: Action;
     neuron: bigint;
     summary: string;
+}
+export type Result_6 = {
+    __kind__: "Ok";
+    Ok: TreasuryView;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+};
+export interface ChunkedWasm {
+    /**
+     * SHA-256 of the whole module (the chunks' concatenation; gzip-compressed or not).
+     */
+    wasm_module_hash: Uint8Array;
+    /**
+     * SHA-256 of each chunk, in the module's order; each staged by the proposing neuron.
+     */
+    chunk_hashes: Array<Uint8Array>;
 }
 export interface ListProposalsArgs {
     /**
@@ -425,6 +473,15 @@ export type GovernanceError = {
         minimum: bigint;
     };
 } | {
+    __kind__: "StagingQuotaExceeded";
+    /**
+     * Staging this chunk would pass the neuron's or everyone's quota (bytes).
+     */
+    StagingQuotaExceeded: {
+        staged: bigint;
+        quota: bigint;
+    };
+} | {
     __kind__: "Busy";
     /**
      * A stake or disbursement of this neuron is in progress.
@@ -440,6 +497,14 @@ export type GovernanceError = {
     __kind__: "ProposalNotFound";
     ProposalNotFound: {
         proposal: bigint;
+    };
+} | {
+    __kind__: "ChunkNotStaged";
+    /**
+     * A chunk the proposal names is not staged by its neuron (never, or expired).
+     */
+    ChunkNotStaged: {
+        hash: Uint8Array;
     };
 } | {
     __kind__: "NotDissolved";
@@ -500,6 +565,15 @@ export type GovernanceError = {
         reason: string;
     };
 } | {
+    __kind__: "WasmHashMismatch";
+    /**
+     * The module's SHA-256 is not the one the proposal names.
+     */
+    WasmHashMismatch: {
+        actual: Uint8Array;
+        expected: Uint8Array;
+    };
+} | {
     __kind__: "TooManyFollowees";
     TooManyFollowees: {
         max: number;
@@ -538,11 +612,24 @@ export enum Topic {
     Motion = "Motion"
 }
 export enum UpgradeTarget {
+    /**
+     * The canister serving the web app.
+     */
+    Frontend = "Frontend",
+    /**
+     * The root canister (governance is its only controller).
+     */
+    Root = "Root",
     Royalties = "Royalties",
     /**
      * The ledger neurons stake on.
      */
     GovernanceLedger = "GovernanceLedger",
+    /**
+     * Governance itself: installed by the root canister (governance's only controller), which
+     * stops governance, installs the module from its own chunk store and starts it again.
+     */
+    Governance = "Governance",
     InferenceProxy = "InferenceProxy",
     /**
      * The ledger of the token royalties pays in (when the system deployed it).
@@ -556,49 +643,56 @@ export enum Vote {
 }
 export interface governanceInterface {
     add_hot_key(arg0: bigint, arg1: Principal): Promise<Result>;
-    disburse(arg0: bigint, arg1: Account | null): Promise<Result_1>;
+    clear_staged_chunks(arg0: bigint): Promise<Result_1>;
+    disburse(arg0: bigint, arg1: Account | null): Promise<Result_2>;
     follow(arg0: bigint, arg1: Topic, arg2: BigUint64Array): Promise<Result>;
     get_config(): Promise<GovernanceConfig>;
     get_neuron(arg0: bigint): Promise<Neuron | null>;
     get_parameters(): Promise<Parameters_>;
     get_proposal(arg0: bigint, arg1: bigint, arg2: number): Promise<ProposalDetail | null>;
     increase_dissolve_delay(arg0: bigint, arg1: bigint): Promise<Result>;
-    increase_stake(arg0: bigint, arg1: bigint): Promise<Result_2>;
+    increase_stake(arg0: bigint, arg1: bigint): Promise<Result_1>;
     list_proposals(arg0: ListProposalsArgs): Promise<Array<ProposalInfo>>;
-    make_proposal(arg0: MakeProposalArgs): Promise<Result_1>;
+    make_proposal(arg0: MakeProposalArgs): Promise<Result_2>;
     neurons_of(arg0: Principal): Promise<Array<Neuron>>;
     proposal_statuses(): Promise<Array<string>>;
     register_vote(arg0: bigint, arg1: bigint, arg2: Vote): Promise<Result_3>;
     remove_hot_key(arg0: bigint, arg1: Principal): Promise<Result>;
     run_jobs(): Promise<Result_4>;
-    stake_neuron(arg0: StakeArgs): Promise<Result_1>;
+    stage_wasm_chunk(arg0: StageChunkArgs): Promise<Result_5>;
+    staged_chunks(arg0: bigint): Promise<Array<StagedChunk>>;
+    stake_neuron(arg0: StakeArgs): Promise<Result_2>;
     start_dissolving(arg0: bigint): Promise<Result>;
     stop_dissolving(arg0: bigint): Promise<Result>;
-    treasury(): Promise<Result_5>;
+    treasury(): Promise<Result_6>;
     voting_power(arg0: bigint): Promise<bigint | null>;
 }
-import type { Account as _Account, Action as _Action, Ballot as _Ballot, DissolveState as _DissolveState, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, Neuron as _Neuron, Parameters as _Parameters, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
+import type { Account as _Account, Action as _Action, Ballot as _Ballot, ChunkedWasm as _ChunkedWasm, DissolveState as _DissolveState, GovernanceConfig as _GovernanceConfig, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, Neuron as _Neuron, Parameters as _Parameters, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
 export class Governance implements governanceInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async add_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
         const result = await this.actor.add_hot_key(arg0, arg1);
         return from_candid_Result_n1(result);
     }
-    async disburse(arg0: bigint, arg1: Account | null): Promise<Result_1> {
-        const result = await this.actor.disburse(arg0, to_candid_opt_n15(arg1));
-        return from_candid_Result_1_n18(result);
+    async clear_staged_chunks(arg0: bigint): Promise<Result_1> {
+        const result = await this.actor.clear_staged_chunks(arg0);
+        return from_candid_Result_1_n15(result);
+    }
+    async disburse(arg0: bigint, arg1: Account | null): Promise<Result_2> {
+        const result = await this.actor.disburse(arg0, to_candid_opt_n17(arg1));
+        return from_candid_Result_2_n20(result);
     }
     async follow(arg0: bigint, arg1: Topic, arg2: BigUint64Array): Promise<Result> {
-        const result = await this.actor.follow(arg0, to_candid_Topic_n20(arg1), arg2);
+        const result = await this.actor.follow(arg0, to_candid_Topic_n22(arg1), arg2);
         return from_candid_Result_n1(result);
     }
     async get_config(): Promise<GovernanceConfig> {
         const result = await this.actor.get_config();
-        return result;
+        return from_candid_GovernanceConfig_n24(result);
     }
     async get_neuron(arg0: bigint): Promise<Neuron | null> {
         const result = await this.actor.get_neuron(arg0);
-        return from_candid_opt_n22(result);
+        return from_candid_opt_n27(result);
     }
     async get_parameters(): Promise<Parameters_> {
         const result = await this.actor.get_parameters();
@@ -606,35 +700,35 @@ export class Governance implements governanceInterface {
     }
     async get_proposal(arg0: bigint, arg1: bigint, arg2: number): Promise<ProposalDetail | null> {
         const result = await this.actor.get_proposal(arg0, arg1, arg2);
-        return from_candid_opt_n23(result);
+        return from_candid_opt_n28(result);
     }
     async increase_dissolve_delay(arg0: bigint, arg1: bigint): Promise<Result> {
         const result = await this.actor.increase_dissolve_delay(arg0, arg1);
         return from_candid_Result_n1(result);
     }
-    async increase_stake(arg0: bigint, arg1: bigint): Promise<Result_2> {
+    async increase_stake(arg0: bigint, arg1: bigint): Promise<Result_1> {
         const result = await this.actor.increase_stake(arg0, arg1);
-        return from_candid_Result_2_n36(result);
+        return from_candid_Result_1_n15(result);
     }
     async list_proposals(arg0: ListProposalsArgs): Promise<Array<ProposalInfo>> {
-        const result = await this.actor.list_proposals(to_candid_ListProposalsArgs_n38(arg0));
-        return from_candid_vec_n40(result);
+        const result = await this.actor.list_proposals(to_candid_ListProposalsArgs_n41(arg0));
+        return from_candid_vec_n43(result);
     }
-    async make_proposal(arg0: MakeProposalArgs): Promise<Result_1> {
-        const result = await this.actor.make_proposal(to_candid_MakeProposalArgs_n41(arg0));
-        return from_candid_Result_1_n18(result);
+    async make_proposal(arg0: MakeProposalArgs): Promise<Result_2> {
+        const result = await this.actor.make_proposal(to_candid_MakeProposalArgs_n44(arg0));
+        return from_candid_Result_2_n20(result);
     }
     async neurons_of(arg0: Principal): Promise<Array<Neuron>> {
         const result = await this.actor.neurons_of(arg0);
-        return from_candid_vec_n49(result);
+        return from_candid_vec_n52(result);
     }
     async proposal_statuses(): Promise<Array<string>> {
         const result = await this.actor.proposal_statuses();
         return result;
     }
     async register_vote(arg0: bigint, arg1: bigint, arg2: Vote): Promise<Result_3> {
-        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n50(arg2));
-        return from_candid_Result_3_n52(result);
+        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n53(arg2));
+        return from_candid_Result_3_n55(result);
     }
     async remove_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
         const result = await this.actor.remove_hot_key(arg0, arg1);
@@ -642,11 +736,19 @@ export class Governance implements governanceInterface {
     }
     async run_jobs(): Promise<Result_4> {
         const result = await this.actor.run_jobs();
-        return from_candid_Result_4_n54(result);
+        return from_candid_Result_4_n57(result);
     }
-    async stake_neuron(arg0: StakeArgs): Promise<Result_1> {
+    async stage_wasm_chunk(arg0: StageChunkArgs): Promise<Result_5> {
+        const result = await this.actor.stage_wasm_chunk(arg0);
+        return from_candid_Result_5_n59(result);
+    }
+    async staged_chunks(arg0: bigint): Promise<Array<StagedChunk>> {
+        const result = await this.actor.staged_chunks(arg0);
+        return result;
+    }
+    async stake_neuron(arg0: StakeArgs): Promise<Result_2> {
         const result = await this.actor.stake_neuron(arg0);
-        return from_candid_Result_1_n18(result);
+        return from_candid_Result_2_n20(result);
     }
     async start_dissolving(arg0: bigint): Promise<Result> {
         const result = await this.actor.start_dissolving(arg0);
@@ -656,23 +758,26 @@ export class Governance implements governanceInterface {
         const result = await this.actor.stop_dissolving(arg0);
         return from_candid_Result_n1(result);
     }
-    async treasury(): Promise<Result_5> {
+    async treasury(): Promise<Result_6> {
         const result = await this.actor.treasury();
-        return from_candid_Result_5_n56(result);
+        return from_candid_Result_6_n61(result);
     }
     async voting_power(arg0: bigint): Promise<bigint | null> {
         const result = await this.actor.voting_power(arg0);
-        return from_candid_opt_n63(result);
+        return from_candid_opt_n68(result);
     }
 }
-function from_candid_Account_n60(value: _Account): Account {
-    return from_candid_record_n61(value);
+function from_candid_Account_n65(value: _Account): Account {
+    return from_candid_record_n66(value);
 }
-function from_candid_Ballot_n28(value: _Ballot): Ballot {
-    return from_candid_record_n29(value);
+function from_candid_Ballot_n33(value: _Ballot): Ballot {
+    return from_candid_record_n34(value);
 }
 function from_candid_DissolveState_n9(value: _DissolveState): DissolveState {
     return from_candid_variant_n10(value);
+}
+function from_candid_GovernanceConfig_n24(value: _GovernanceConfig): GovernanceConfig {
+    return from_candid_record_n25(value);
 }
 function from_candid_GovernanceError_n11(value: _GovernanceError): GovernanceError {
     return from_candid_variant_n12(value);
@@ -680,29 +785,32 @@ function from_candid_GovernanceError_n11(value: _GovernanceError): GovernanceErr
 function from_candid_Neuron_n3(value: _Neuron): Neuron {
     return from_candid_record_n4(value);
 }
-function from_candid_ProposalDetail_n24(value: _ProposalDetail): ProposalDetail {
-    return from_candid_record_n25(value);
+function from_candid_ProposalDetail_n29(value: _ProposalDetail): ProposalDetail {
+    return from_candid_record_n30(value);
 }
-function from_candid_ProposalInfo_n32(value: _ProposalInfo): ProposalInfo {
-    return from_candid_record_n33(value);
+function from_candid_ProposalInfo_n37(value: _ProposalInfo): ProposalInfo {
+    return from_candid_record_n38(value);
 }
-function from_candid_ProposalStatus_n34(value: _ProposalStatus): ProposalStatus {
-    return from_candid_variant_n35(value);
+function from_candid_ProposalStatus_n39(value: _ProposalStatus): ProposalStatus {
+    return from_candid_variant_n40(value);
 }
-function from_candid_Result_1_n18(value: _Result_1): Result_1 {
-    return from_candid_variant_n19(value);
+function from_candid_Result_1_n15(value: _Result_1): Result_1 {
+    return from_candid_variant_n16(value);
 }
-function from_candid_Result_2_n36(value: _Result_2): Result_2 {
-    return from_candid_variant_n37(value);
+function from_candid_Result_2_n20(value: _Result_2): Result_2 {
+    return from_candid_variant_n21(value);
 }
-function from_candid_Result_3_n52(value: _Result_3): Result_3 {
-    return from_candid_variant_n53(value);
+function from_candid_Result_3_n55(value: _Result_3): Result_3 {
+    return from_candid_variant_n56(value);
 }
-function from_candid_Result_4_n54(value: _Result_4): Result_4 {
-    return from_candid_variant_n55(value);
+function from_candid_Result_4_n57(value: _Result_4): Result_4 {
+    return from_candid_variant_n58(value);
 }
-function from_candid_Result_5_n56(value: _Result_5): Result_5 {
-    return from_candid_variant_n57(value);
+function from_candid_Result_5_n59(value: _Result_5): Result_5 {
+    return from_candid_variant_n60(value);
+}
+function from_candid_Result_6_n61(value: _Result_6): Result_6 {
+    return from_candid_variant_n62(value);
 }
 function from_candid_Result_n1(value: _Result): Result {
     return from_candid_variant_n2(value);
@@ -710,25 +818,28 @@ function from_candid_Result_n1(value: _Result): Result {
 function from_candid_Topic_n7(value: _Topic): Topic {
     return from_candid_variant_n8(value);
 }
-function from_candid_TreasuryView_n58(value: _TreasuryView): TreasuryView {
-    return from_candid_record_n59(value);
+function from_candid_TreasuryView_n63(value: _TreasuryView): TreasuryView {
+    return from_candid_record_n64(value);
 }
-function from_candid_Vote_n30(value: _Vote): Vote {
-    return from_candid_variant_n31(value);
+function from_candid_Vote_n35(value: _Vote): Vote {
+    return from_candid_variant_n36(value);
 }
 function from_candid_opt_n14(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n22(value: [] | [_Neuron]): Neuron | null {
-    return value.length === 0 ? null : from_candid_Neuron_n3(value[0]);
-}
-function from_candid_opt_n23(value: [] | [_ProposalDetail]): ProposalDetail | null {
-    return value.length === 0 ? null : from_candid_ProposalDetail_n24(value[0]);
-}
-function from_candid_opt_n62(value: [] | [Uint8Array]): Uint8Array | null {
+function from_candid_opt_n26(value: [] | [Principal]): Principal | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n63(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n27(value: [] | [_Neuron]): Neuron | null {
+    return value.length === 0 ? null : from_candid_Neuron_n3(value[0]);
+}
+function from_candid_opt_n28(value: [] | [_ProposalDetail]): ProposalDetail | null {
+    return value.length === 0 ? null : from_candid_ProposalDetail_n29(value[0]);
+}
+function from_candid_opt_n67(value: [] | [Uint8Array]): Uint8Array | null {
+    return value.length === 0 ? null : value[0];
+}
+function from_candid_opt_n68(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
 function from_candid_record_n13(value: {
@@ -741,6 +852,33 @@ function from_candid_record_n13(value: {
     };
 }
 function from_candid_record_n25(value: {
+    root: [] | [Principal];
+    parameters: _Parameters;
+    frontend: [] | [Principal];
+    governance_ledger: Principal;
+    royalties: Principal;
+    inference_proxy: Principal;
+    payment_ledger: Principal;
+}): {
+    root?: Principal;
+    parameters: Parameters_;
+    frontend?: Principal;
+    governance_ledger: Principal;
+    royalties: Principal;
+    inference_proxy: Principal;
+    payment_ledger: Principal;
+} {
+    return {
+        root: record_opt_to_undefined(from_candid_opt_n26(value.root)),
+        parameters: value.parameters,
+        frontend: record_opt_to_undefined(from_candid_opt_n26(value.frontend)),
+        governance_ledger: value.governance_ledger,
+        royalties: value.royalties,
+        inference_proxy: value.inference_proxy,
+        payment_ledger: value.payment_ledger
+    };
+}
+function from_candid_record_n30(value: {
     ballots: Array<[bigint, _Ballot]>;
     info: _ProposalInfo;
 }): {
@@ -748,11 +886,11 @@ function from_candid_record_n25(value: {
     info: ProposalInfo;
 } {
     return {
-        ballots: from_candid_vec_n26(value.ballots),
-        info: from_candid_ProposalInfo_n32(value.info)
+        ballots: from_candid_vec_n31(value.ballots),
+        info: from_candid_ProposalInfo_n37(value.info)
     };
 }
-function from_candid_record_n29(value: {
+function from_candid_record_n34(value: {
     vote: _Vote;
     voting_power: bigint;
 }): {
@@ -760,11 +898,11 @@ function from_candid_record_n29(value: {
     voting_power: bigint;
 } {
     return {
-        vote: from_candid_Vote_n30(value.vote),
+        vote: from_candid_Vote_n35(value.vote),
         voting_power: value.voting_power
     };
 }
-function from_candid_record_n33(value: {
+function from_candid_record_n38(value: {
     id: bigint;
     url: string;
     status: _ProposalStatus;
@@ -802,7 +940,7 @@ function from_candid_record_n33(value: {
     return {
         id: value.id,
         url: value.url,
-        status: from_candid_ProposalStatus_n34(value.status),
+        status: from_candid_ProposalStatus_n39(value.status),
         tally: value.tally,
         title: value.title,
         topic: from_candid_Topic_n7(value.topic),
@@ -851,7 +989,7 @@ function from_candid_record_n4(value: {
         dissolve: from_candid_DissolveState_n9(value.dissolve)
     };
 }
-function from_candid_record_n59(value: {
+function from_candid_record_n64(value: {
     ledger_balance: bigint;
     cap_per_7_days: bigint;
     account: _Account;
@@ -865,11 +1003,11 @@ function from_candid_record_n59(value: {
     return {
         ledger_balance: value.ledger_balance,
         cap_per_7_days: value.cap_per_7_days,
-        account: from_candid_Account_n60(value.account),
+        account: from_candid_Account_n65(value.account),
         used_last_7_days: value.used_last_7_days
     };
 }
-function from_candid_record_n61(value: {
+function from_candid_record_n66(value: {
     owner: Principal;
     subaccount: [] | [Uint8Array];
 }): {
@@ -878,13 +1016,13 @@ function from_candid_record_n61(value: {
 } {
     return {
         owner: value.owner,
-        subaccount: record_opt_to_undefined(from_candid_opt_n62(value.subaccount))
+        subaccount: record_opt_to_undefined(from_candid_opt_n67(value.subaccount))
     };
 }
-function from_candid_tuple_n27(value: [bigint, _Ballot]): [bigint, Ballot] {
+function from_candid_tuple_n32(value: [bigint, _Ballot]): [bigint, Ballot] {
     return [
         value[0],
-        from_candid_Ballot_n28(value[1])
+        from_candid_Ballot_n33(value[1])
     ];
 }
 function from_candid_tuple_n6(value: [_Topic, BigUint64Array]): [Topic, BigUint64Array] {
@@ -934,12 +1072,21 @@ function from_candid_variant_n12(value: {
         minimum: bigint;
     };
 } | {
+    StagingQuotaExceeded: {
+        staged: bigint;
+        quota: bigint;
+    };
+} | {
     Busy: null;
 } | {
     VotingClosed: null;
 } | {
     ProposalNotFound: {
         proposal: bigint;
+    };
+} | {
+    ChunkNotStaged: {
+        hash: Uint8Array;
     };
 } | {
     NotDissolved: {
@@ -979,6 +1126,11 @@ function from_candid_variant_n12(value: {
         reason: string;
     };
 } | {
+    WasmHashMismatch: {
+        actual: Uint8Array;
+        expected: Uint8Array;
+    };
+} | {
     TooManyFollowees: {
         max: number;
     };
@@ -1006,6 +1158,12 @@ function from_candid_variant_n12(value: {
         minimum: bigint;
     };
 } | {
+    __kind__: "StagingQuotaExceeded";
+    StagingQuotaExceeded: {
+        staged: bigint;
+        quota: bigint;
+    };
+} | {
     __kind__: "Busy";
     Busy: null;
 } | {
@@ -1015,6 +1173,11 @@ function from_candid_variant_n12(value: {
     __kind__: "ProposalNotFound";
     ProposalNotFound: {
         proposal: bigint;
+    };
+} | {
+    __kind__: "ChunkNotStaged";
+    ChunkNotStaged: {
+        hash: Uint8Array;
     };
 } | {
     __kind__: "NotDissolved";
@@ -1063,6 +1226,12 @@ function from_candid_variant_n12(value: {
         reason: string;
     };
 } | {
+    __kind__: "WasmHashMismatch";
+    WasmHashMismatch: {
+        actual: Uint8Array;
+        expected: Uint8Array;
+    };
+} | {
     __kind__: "TooManyFollowees";
     TooManyFollowees: {
         max: number;
@@ -1089,6 +1258,9 @@ function from_candid_variant_n12(value: {
     } : "StakeBelowMinimum" in value ? {
         __kind__: "StakeBelowMinimum",
         StakeBelowMinimum: value.StakeBelowMinimum
+    } : "StagingQuotaExceeded" in value ? {
+        __kind__: "StagingQuotaExceeded",
+        StagingQuotaExceeded: value.StagingQuotaExceeded
     } : "Busy" in value ? {
         __kind__: "Busy",
         Busy: value.Busy
@@ -1098,6 +1270,9 @@ function from_candid_variant_n12(value: {
     } : "ProposalNotFound" in value ? {
         __kind__: "ProposalNotFound",
         ProposalNotFound: value.ProposalNotFound
+    } : "ChunkNotStaged" in value ? {
+        __kind__: "ChunkNotStaged",
+        ChunkNotStaged: value.ChunkNotStaged
     } : "NotDissolved" in value ? {
         __kind__: "NotDissolved",
         NotDissolved: from_candid_record_n13(value.NotDissolved)
@@ -1125,6 +1300,9 @@ function from_candid_variant_n12(value: {
     } : "TransferFailed" in value ? {
         __kind__: "TransferFailed",
         TransferFailed: value.TransferFailed
+    } : "WasmHashMismatch" in value ? {
+        __kind__: "WasmHashMismatch",
+        WasmHashMismatch: value.WasmHashMismatch
     } : "TooManyFollowees" in value ? {
         __kind__: "TooManyFollowees",
         TooManyFollowees: value.TooManyFollowees
@@ -1139,13 +1317,13 @@ function from_candid_variant_n12(value: {
         NoBallot: value.NoBallot
     } : value;
 }
-function from_candid_variant_n19(value: {
-    Ok: bigint;
+function from_candid_variant_n16(value: {
+    Ok: null;
 } | {
     Err: _GovernanceError;
 }): {
     __kind__: "Ok";
-    Ok: bigint;
+    Ok: null;
 } | {
     __kind__: "Err";
     Err: GovernanceError;
@@ -1177,7 +1355,26 @@ function from_candid_variant_n2(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n31(value: {
+function from_candid_variant_n21(value: {
+    Ok: bigint;
+} | {
+    Err: _GovernanceError;
+}): {
+    __kind__: "Ok";
+    Ok: bigint;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernanceError_n11(value.Err)
+    } : value;
+}
+function from_candid_variant_n36(value: {
     No: null;
 } | {
     Yes: null;
@@ -1186,7 +1383,7 @@ function from_candid_variant_n31(value: {
 }): Vote {
     return "No" in value ? Vote.No : "Yes" in value ? Vote.Yes : "Unspecified" in value ? Vote.Unspecified : value;
 }
-function from_candid_variant_n35(value: {
+function from_candid_variant_n40(value: {
     Failed: {
         reason: string;
     };
@@ -1241,26 +1438,7 @@ function from_candid_variant_n35(value: {
         Adopted: value.Adopted
     } : value;
 }
-function from_candid_variant_n37(value: {
-    Ok: null;
-} | {
-    Err: _GovernanceError;
-}): {
-    __kind__: "Ok";
-    Ok: null;
-} | {
-    __kind__: "Err";
-    Err: GovernanceError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
-    } : value;
-}
-function from_candid_variant_n53(value: {
+function from_candid_variant_n56(value: {
     Ok: _Tally;
 } | {
     Err: _GovernanceError;
@@ -1279,7 +1457,7 @@ function from_candid_variant_n53(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n55(value: {
+function from_candid_variant_n58(value: {
     Ok: _JobReport;
 } | {
     Err: _GovernanceError;
@@ -1298,7 +1476,26 @@ function from_candid_variant_n55(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n57(value: {
+function from_candid_variant_n60(value: {
+    Ok: Uint8Array;
+} | {
+    Err: _GovernanceError;
+}): {
+    __kind__: "Ok";
+    Ok: Uint8Array;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernanceError_n11(value.Err)
+    } : value;
+}
+function from_candid_variant_n62(value: {
     Ok: _TreasuryView;
 } | {
     Err: _GovernanceError;
@@ -1311,7 +1508,7 @@ function from_candid_variant_n57(value: {
 } {
     return "Ok" in value ? {
         __kind__: "Ok",
-        Ok: from_candid_TreasuryView_n58(value.Ok)
+        Ok: from_candid_TreasuryView_n63(value.Ok)
     } : "Err" in value ? {
         __kind__: "Err",
         Err: from_candid_GovernanceError_n11(value.Err)
@@ -1338,43 +1535,43 @@ function from_candid_variant_n8(value: {
 }): Topic {
     return "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
 }
-function from_candid_vec_n26(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
-    return value.map((x)=>from_candid_tuple_n27(x));
+function from_candid_vec_n31(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
+    return value.map((x)=>from_candid_tuple_n32(x));
 }
-function from_candid_vec_n40(value: Array<_ProposalInfo>): Array<ProposalInfo> {
-    return value.map((x)=>from_candid_ProposalInfo_n32(x));
-}
-function from_candid_vec_n49(value: Array<_Neuron>): Array<Neuron> {
-    return value.map((x)=>from_candid_Neuron_n3(x));
+function from_candid_vec_n43(value: Array<_ProposalInfo>): Array<ProposalInfo> {
+    return value.map((x)=>from_candid_ProposalInfo_n37(x));
 }
 function from_candid_vec_n5(value: Array<[_Topic, BigUint64Array]>): Array<[Topic, BigUint64Array]> {
     return value.map((x)=>from_candid_tuple_n6(x));
 }
-function to_candid_Account_n16(value: Account): _Account {
-    return to_candid_record_n17(value);
+function from_candid_vec_n52(value: Array<_Neuron>): Array<Neuron> {
+    return value.map((x)=>from_candid_Neuron_n3(x));
 }
-function to_candid_Action_n43(value: Action): _Action {
-    return to_candid_variant_n44(value);
+function to_candid_Account_n18(value: Account): _Account {
+    return to_candid_record_n19(value);
 }
-function to_candid_ListProposalsArgs_n38(value: ListProposalsArgs): _ListProposalsArgs {
-    return to_candid_record_n39(value);
+function to_candid_Action_n46(value: Action): _Action {
+    return to_candid_variant_n47(value);
 }
-function to_candid_MakeProposalArgs_n41(value: MakeProposalArgs): _MakeProposalArgs {
+function to_candid_ListProposalsArgs_n41(value: ListProposalsArgs): _ListProposalsArgs {
     return to_candid_record_n42(value);
 }
-function to_candid_Topic_n20(value: Topic): _Topic {
-    return to_candid_variant_n21(value);
+function to_candid_MakeProposalArgs_n44(value: MakeProposalArgs): _MakeProposalArgs {
+    return to_candid_record_n45(value);
 }
-function to_candid_UpgradeTarget_n47(value: UpgradeTarget): _UpgradeTarget {
-    return to_candid_variant_n48(value);
+function to_candid_Topic_n22(value: Topic): _Topic {
+    return to_candid_variant_n23(value);
 }
-function to_candid_Vote_n50(value: Vote): _Vote {
+function to_candid_UpgradeTarget_n50(value: UpgradeTarget): _UpgradeTarget {
     return to_candid_variant_n51(value);
 }
-function to_candid_opt_n15(value: Account | null): [] | [_Account] {
-    return value === null ? candid_none() : candid_some(to_candid_Account_n16(value));
+function to_candid_Vote_n53(value: Vote): _Vote {
+    return to_candid_variant_n54(value);
 }
-function to_candid_record_n17(value: {
+function to_candid_opt_n17(value: Account | null): [] | [_Account] {
+    return value === null ? candid_none() : candid_some(to_candid_Account_n18(value));
+}
+function to_candid_record_n19(value: {
     owner: Principal;
     subaccount?: Uint8Array;
 }): {
@@ -1386,7 +1583,7 @@ function to_candid_record_n17(value: {
         subaccount: value.subaccount ? candid_some(value.subaccount) : candid_none()
     };
 }
-function to_candid_record_n39(value: {
+function to_candid_record_n42(value: {
     status?: string;
     topic?: Topic;
     limit: number;
@@ -1399,12 +1596,12 @@ function to_candid_record_n39(value: {
 } {
     return {
         status: value.status ? candid_some(value.status) : candid_none(),
-        topic: value.topic ? candid_some(to_candid_Topic_n20(value.topic)) : candid_none(),
+        topic: value.topic ? candid_some(to_candid_Topic_n22(value.topic)) : candid_none(),
         limit: value.limit,
         before: value.before ? candid_some(value.before) : candid_none()
     };
 }
-function to_candid_record_n42(value: {
+function to_candid_record_n45(value: {
     url: string;
     title: string;
     action: Action;
@@ -1420,12 +1617,12 @@ function to_candid_record_n42(value: {
     return {
         url: value.url,
         title: value.title,
-        action: to_candid_Action_n43(value.action),
+        action: to_candid_Action_n46(value.action),
         neuron: value.neuron,
         summary: value.summary
     };
 }
-function to_candid_record_n45(value: {
+function to_candid_record_n48(value: {
     to: Account;
     amount: bigint;
 }): {
@@ -1433,26 +1630,29 @@ function to_candid_record_n45(value: {
     amount: bigint;
 } {
     return {
-        to: to_candid_Account_n16(value.to),
+        to: to_candid_Account_n18(value.to),
         amount: value.amount
     };
 }
-function to_candid_record_n46(value: {
+function to_candid_record_n49(value: {
     arg: Uint8Array;
     wasm: Uint8Array;
     target: UpgradeTarget;
+    chunked_wasm?: ChunkedWasm;
 }): {
     arg: Uint8Array;
     wasm: Uint8Array;
     target: _UpgradeTarget;
+    chunked_wasm: [] | [_ChunkedWasm];
 } {
     return {
         arg: value.arg,
         wasm: value.wasm,
-        target: to_candid_UpgradeTarget_n47(value.target)
+        target: to_candid_UpgradeTarget_n50(value.target),
+        chunked_wasm: value.chunked_wasm ? candid_some(value.chunked_wasm) : candid_none()
     };
 }
-function to_candid_variant_n21(value: Topic): {
+function to_candid_variant_n23(value: Topic): {
     NodeAdmission: null;
 } | {
     RoyaltySplit: null;
@@ -1491,7 +1691,7 @@ function to_candid_variant_n21(value: Topic): {
         Motion: null
     } : value;
 }
-function to_candid_variant_n44(value: {
+function to_candid_variant_n47(value: {
     __kind__: "AdmitNode";
     AdmitNode: {
         node: bigint;
@@ -1502,6 +1702,7 @@ function to_candid_variant_n44(value: {
         arg: Uint8Array;
         wasm: Uint8Array;
         target: UpgradeTarget;
+        chunked_wasm?: ChunkedWasm;
     };
 } | {
     __kind__: "SuspendNode";
@@ -1548,6 +1749,7 @@ function to_candid_variant_n44(value: {
         arg: Uint8Array;
         wasm: Uint8Array;
         target: _UpgradeTarget;
+        chunked_wasm: [] | [_ChunkedWasm];
     };
 } | {
     SuspendNode: {
@@ -1582,7 +1784,7 @@ function to_candid_variant_n44(value: {
     return value.__kind__ === "AdmitNode" ? {
         AdmitNode: value.AdmitNode
     } : value.__kind__ === "UpgradeCanister" ? {
-        UpgradeCanister: to_candid_record_n46(value.UpgradeCanister)
+        UpgradeCanister: to_candid_record_n49(value.UpgradeCanister)
     } : value.__kind__ === "SuspendNode" ? {
         SuspendNode: value.SuspendNode
     } : value.__kind__ === "SetCallFee" ? {
@@ -1594,31 +1796,43 @@ function to_candid_variant_n44(value: {
     } : value.__kind__ === "SetRoyaltySplit" ? {
         SetRoyaltySplit: value.SetRoyaltySplit
     } : value.__kind__ === "TransferTreasury" ? {
-        TransferTreasury: to_candid_record_n45(value.TransferTreasury)
+        TransferTreasury: to_candid_record_n48(value.TransferTreasury)
     } : value.__kind__ === "Motion" ? {
         Motion: value.Motion
     } : value;
 }
-function to_candid_variant_n48(value: UpgradeTarget): {
+function to_candid_variant_n51(value: UpgradeTarget): {
+    Frontend: null;
+} | {
+    Root: null;
+} | {
     Royalties: null;
 } | {
     GovernanceLedger: null;
+} | {
+    Governance: null;
 } | {
     InferenceProxy: null;
 } | {
     PaymentLedger: null;
 } {
-    return value == UpgradeTarget.Royalties ? {
+    return value == UpgradeTarget.Frontend ? {
+        Frontend: null
+    } : value == UpgradeTarget.Root ? {
+        Root: null
+    } : value == UpgradeTarget.Royalties ? {
         Royalties: null
     } : value == UpgradeTarget.GovernanceLedger ? {
         GovernanceLedger: null
+    } : value == UpgradeTarget.Governance ? {
+        Governance: null
     } : value == UpgradeTarget.InferenceProxy ? {
         InferenceProxy: null
     } : value == UpgradeTarget.PaymentLedger ? {
         PaymentLedger: null
     } : value;
 }
-function to_candid_variant_n51(value: Vote): {
+function to_candid_variant_n54(value: Vote): {
     No: null;
 } | {
     Yes: null;

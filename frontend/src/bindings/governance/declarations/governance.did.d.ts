@@ -24,13 +24,18 @@ export interface Account {
 export type Action = { 'AdmitNode' : { 'node' : bigint } } |
   {
     /**
-     * Installs `wasm` on the target in upgrade mode with `arg`; the proposal shows the wasm's SHA-256
-     * and the argument's SHA-256 and Candid text.
+     * Installs a module on the target in upgrade mode with `arg`; the proposal shows the module's
+     * SHA-256 and the argument's SHA-256 and Candid text. The module is either `wasm` itself (one
+     * that fits in a message) or, with `wasm` empty, the chunks `chunked_wasm` names (any size up
+     * to [`MAX_MODULE_BYTES`]). Either way it travels to the target as chunks
+     * (`upload_chunk`, `install_chunked_code`) and execution refuses a module whose SHA-256 is not
+     * the proposal's.
      */
     'UpgradeCanister' : {
       'arg' : Uint8Array,
       'wasm' : Uint8Array,
       'target' : UpgradeTarget,
+      'chunked_wasm' : [] | [ChunkedWasm],
     }
   } |
   { 'SuspendNode' : { 'node' : bigint } } |
@@ -62,6 +67,20 @@ export type Action = { 'AdmitNode' : { 'node' : bigint } } |
     'Motion' : { 'text' : string }
   };
 export interface Ballot { 'vote' : Vote, 'voting_power' : bigint }
+/**
+ * A module too large for one message: staged beforehand in ≤ 1 MiB chunks
+ * (`stage_wasm_chunk`), named here by their hashes, in order.
+ */
+export interface ChunkedWasm {
+  /**
+   * SHA-256 of the whole module (the chunks' concatenation; gzip-compressed or not).
+   */
+  'wasm_module_hash' : Uint8Array,
+  /**
+   * SHA-256 of each chunk, in the module's order; each staged by the proposing neuron.
+   */
+  'chunk_hashes' : Array<Uint8Array>,
+}
 export type DissolveState = {
     /**
      * Counting down; does not age. Disbursable from `dissolved_at` (nanoseconds).
@@ -83,7 +102,16 @@ export type GovernanceArg = { 'Upgrade' : [] | [GovernanceUpgrade] } |
  * What the governance canister works with.
  */
 export interface GovernanceConfig {
+  /**
+   * The root canister (governance's controller after the hand-over), which installs
+   * governance's own upgrades.
+   */
+  'root' : [] | [Principal],
   'parameters' : Parameters,
+  /**
+   * The canister serving the web app.
+   */
+  'frontend' : [] | [Principal],
   /**
    * Where neurons are staked.
    */
@@ -109,6 +137,12 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
   { 'StakeBelowMinimum' : { 'minimum' : bigint } } |
   {
     /**
+     * Staging this chunk would pass the neuron's or everyone's quota (bytes).
+     */
+    'StagingQuotaExceeded' : { 'staged' : bigint, 'quota' : bigint }
+  } |
+  {
+    /**
      * A stake or disbursement of this neuron is in progress.
      */
     'Busy' : null
@@ -120,6 +154,12 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
     'VotingClosed' : null
   } |
   { 'ProposalNotFound' : { 'proposal' : bigint } } |
+  {
+    /**
+     * A chunk the proposal names is not staged by its neuron (never, or expired).
+     */
+    'ChunkNotStaged' : { 'hash' : Uint8Array }
+  } |
   { 'NotDissolved' : { 'dissolved_at' : [] | [bigint] } } |
   {
     /**
@@ -155,6 +195,12 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
      */
     'TransferFailed' : { 'reason' : string }
   } |
+  {
+    /**
+     * The module's SHA-256 is not the one the proposal names.
+     */
+    'WasmHashMismatch' : { 'actual' : Uint8Array, 'expected' : Uint8Array }
+  } |
   { 'TooManyFollowees' : { 'max' : number } } |
   { 'AnonymousCaller' : null } |
   {
@@ -170,6 +216,8 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
     'NoBallot' : null
   };
 export interface GovernanceUpgrade {
+  'root' : [] | [Principal],
+  'frontend' : [] | [Principal],
   'royalties' : [] | [Principal],
   'inference_proxy' : [] | [Principal],
 }
@@ -316,15 +364,17 @@ export type ProposalStatus = { 'Failed' : { 'reason' : string } } |
   };
 export type Result = { 'Ok' : Neuron } |
   { 'Err' : GovernanceError };
-export type Result_1 = { 'Ok' : bigint } |
+export type Result_1 = { 'Ok' : null } |
   { 'Err' : GovernanceError };
-export type Result_2 = { 'Ok' : null } |
+export type Result_2 = { 'Ok' : bigint } |
   { 'Err' : GovernanceError };
 export type Result_3 = { 'Ok' : Tally } |
   { 'Err' : GovernanceError };
 export type Result_4 = { 'Ok' : JobReport } |
   { 'Err' : GovernanceError };
-export type Result_5 = { 'Ok' : TreasuryView } |
+export type Result_5 = { 'Ok' : Uint8Array } |
+  { 'Err' : GovernanceError };
+export type Result_6 = { 'Ok' : TreasuryView } |
   { 'Err' : GovernanceError };
 /**
  * Basis points of every receipt for each stakeholder class; the four parts sum to 10,000.
@@ -334,6 +384,27 @@ export interface SplitConfig {
   'host_bps' : number,
   'data_owners_bps' : number,
   'model_owners_bps' : number,
+}
+/**
+ * One chunk of a module for an upgrade proposal, staged by a neuron that may propose.
+ */
+export interface StageChunkArgs {
+  /**
+   * At most [`MAX_CHUNK_BYTES`].
+   */
+  'chunk' : Uint8Array,
+  'neuron' : bigint,
+}
+/**
+ * A staged chunk, as `staged_chunks` lists it.
+ */
+export interface StagedChunk {
+  /**
+   * Nanoseconds; dropped [`STAGED_CHUNK_LIFETIME_SECONDS`] later unless a proposal takes it.
+   */
+  'staged_at' : bigint,
+  'hash' : Uint8Array,
+  'bytes' : bigint,
 }
 export interface StakeArgs {
   'dissolve_delay_seconds' : bigint,
@@ -381,12 +452,31 @@ export interface TreasuryView {
 /**
  * Which canister an `UpgradeCanister` proposal installs code on.
  */
-export type UpgradeTarget = { 'Royalties' : null } |
+export type UpgradeTarget = {
+    /**
+     * The canister serving the web app.
+     */
+    'Frontend' : null
+  } |
+  {
+    /**
+     * The root canister (governance is its only controller).
+     */
+    'Root' : null
+  } |
+  { 'Royalties' : null } |
   {
     /**
      * The ledger neurons stake on.
      */
     'GovernanceLedger' : null
+  } |
+  {
+    /**
+     * Governance itself: installed by the root canister (governance's only controller), which
+     * stops governance, installs the module from its own chunk store and starts it again.
+     */
+    'Governance' : null
   } |
   { 'InferenceProxy' : null } |
   {
@@ -423,10 +513,11 @@ export interface VotingRules {
 }
 export interface _SERVICE {
   'add_hot_key' : ActorMethod<[bigint, Principal], Result>,
+  'clear_staged_chunks' : ActorMethod<[bigint], Result_1>,
   /**
    * Pays a dissolved neuron's stake minus its reject costs to `to` (default: the caller).
    */
-  'disburse' : ActorMethod<[bigint, [] | [Account]], Result_1>,
+  'disburse' : ActorMethod<[bigint, [] | [Account]], Result_2>,
   /**
    * Follows `followees` on `topic` (`CatchAll`: every normal topic without its own followees).
    */
@@ -439,9 +530,9 @@ export interface _SERVICE {
    */
   'get_proposal' : ActorMethod<[bigint, bigint, number], [] | [ProposalDetail]>,
   'increase_dissolve_delay' : ActorMethod<[bigint, bigint], Result>,
-  'increase_stake' : ActorMethod<[bigint, bigint], Result_2>,
+  'increase_stake' : ActorMethod<[bigint, bigint], Result_1>,
   'list_proposals' : ActorMethod<[ListProposalsArgs], Array<ProposalInfo>>,
-  'make_proposal' : ActorMethod<[MakeProposalArgs], Result_1>,
+  'make_proposal' : ActorMethod<[MakeProposalArgs], Result_2>,
   /**
    * The neurons `principal` controls or is a hot key of.
    */
@@ -458,15 +549,25 @@ export interface _SERVICE {
    */
   'run_jobs' : ActorMethod<[], Result_4>,
   /**
+   * Stages one chunk (≤ 1 MiB) of a module for an upgrade proposal of `args.neuron` (its controller
+   * or a hot key calls; the neuron must be able to propose). Returns the chunk's SHA-256, which the
+   * proposal's `chunked_wasm` names.
+   */
+  'stage_wasm_chunk' : ActorMethod<[StageChunkArgs], Result_5>,
+  /**
+   * What `neuron` has staged.
+   */
+  'staged_chunks' : ActorMethod<[bigint], Array<StagedChunk>>,
+  /**
    * Stakes a new neuron: approve governance on the governance-token ledger for `amount + fee` first.
    */
-  'stake_neuron' : ActorMethod<[StakeArgs], Result_1>,
+  'stake_neuron' : ActorMethod<[StakeArgs], Result_2>,
   'start_dissolving' : ActorMethod<[bigint], Result>,
   'stop_dissolving' : ActorMethod<[bigint], Result>,
   /**
    * The DAO treasury on the payment ledger and what `TransferTreasury` may still move.
    */
-  'treasury' : ActorMethod<[], Result_5>,
+  'treasury' : ActorMethod<[], Result_6>,
   /**
    * A neuron's voting power now (`null` below the minimum dissolve delay).
    */

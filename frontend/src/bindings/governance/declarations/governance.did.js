@@ -10,6 +10,8 @@ import { IDL } from '@icp-sdk/core/candid';
 
 export const idlFactory = ({ IDL }) => {
   const GovernanceUpgrade = IDL.Record({
+    'root' : IDL.Opt(IDL.Principal),
+    'frontend' : IDL.Opt(IDL.Principal),
     'royalties' : IDL.Opt(IDL.Principal),
     'inference_proxy' : IDL.Opt(IDL.Principal),
   });
@@ -36,7 +38,9 @@ export const idlFactory = ({ IDL }) => {
     'max_dissolve_delay_bonus_bps' : IDL.Nat16,
   });
   const GovernanceConfig = IDL.Record({
+    'root' : IDL.Opt(IDL.Principal),
     'parameters' : Parameters,
+    'frontend' : IDL.Opt(IDL.Principal),
     'governance_ledger' : IDL.Principal,
     'royalties' : IDL.Principal,
     'inference_proxy' : IDL.Principal,
@@ -80,9 +84,14 @@ export const idlFactory = ({ IDL }) => {
     }),
     'Overflow' : IDL.Null,
     'StakeBelowMinimum' : IDL.Record({ 'minimum' : IDL.Nat64 }),
+    'StagingQuotaExceeded' : IDL.Record({
+      'staged' : IDL.Nat64,
+      'quota' : IDL.Nat64,
+    }),
     'Busy' : IDL.Null,
     'VotingClosed' : IDL.Null,
     'ProposalNotFound' : IDL.Record({ 'proposal' : IDL.Nat64 }),
+    'ChunkNotStaged' : IDL.Record({ 'hash' : IDL.Vec(IDL.Nat8) }),
     'NotDissolved' : IDL.Record({ 'dissolved_at' : IDL.Opt(IDL.Nat64) }),
     'NotAuthorized' : IDL.Null,
     'DissolveDelayTooShort' : IDL.Record({ 'minimum_seconds' : IDL.Nat64 }),
@@ -96,17 +105,22 @@ export const idlFactory = ({ IDL }) => {
     }),
     'TooManyOpenProposals' : IDL.Record({ 'max' : IDL.Nat32 }),
     'TransferFailed' : IDL.Record({ 'reason' : IDL.Text }),
+    'WasmHashMismatch' : IDL.Record({
+      'actual' : IDL.Vec(IDL.Nat8),
+      'expected' : IDL.Vec(IDL.Nat8),
+    }),
     'TooManyFollowees' : IDL.Record({ 'max' : IDL.Nat32 }),
     'AnonymousCaller' : IDL.Null,
     'Pending' : IDL.Null,
     'NoBallot' : IDL.Null,
   });
   const Result = IDL.Variant({ 'Ok' : Neuron, 'Err' : GovernanceError });
+  const Result_1 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : GovernanceError });
   const Account = IDL.Record({
     'owner' : IDL.Principal,
     'subaccount' : IDL.Opt(IDL.Vec(IDL.Nat8)),
   });
-  const Result_1 = IDL.Variant({ 'Ok' : IDL.Nat64, 'Err' : GovernanceError });
+  const Result_2 = IDL.Variant({ 'Ok' : IDL.Nat64, 'Err' : GovernanceError });
   const Vote = IDL.Variant({
     'No' : IDL.Null,
     'Yes' : IDL.Null,
@@ -148,7 +162,6 @@ export const idlFactory = ({ IDL }) => {
     'ballots' : IDL.Vec(IDL.Tuple(IDL.Nat64, Ballot)),
     'info' : ProposalInfo,
   });
-  const Result_2 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : GovernanceError });
   const ListProposalsArgs = IDL.Record({
     'status' : IDL.Opt(IDL.Text),
     'topic' : IDL.Opt(Topic),
@@ -156,10 +169,17 @@ export const idlFactory = ({ IDL }) => {
     'before' : IDL.Opt(IDL.Nat64),
   });
   const UpgradeTarget = IDL.Variant({
+    'Frontend' : IDL.Null,
+    'Root' : IDL.Null,
     'Royalties' : IDL.Null,
     'GovernanceLedger' : IDL.Null,
+    'Governance' : IDL.Null,
     'InferenceProxy' : IDL.Null,
     'PaymentLedger' : IDL.Null,
+  });
+  const ChunkedWasm = IDL.Record({
+    'wasm_module_hash' : IDL.Vec(IDL.Nat8),
+    'chunk_hashes' : IDL.Vec(IDL.Vec(IDL.Nat8)),
   });
   const SplitConfig = IDL.Record({
     'treasury_bps' : IDL.Nat16,
@@ -173,6 +193,7 @@ export const idlFactory = ({ IDL }) => {
       'arg' : IDL.Vec(IDL.Nat8),
       'wasm' : IDL.Vec(IDL.Nat8),
       'target' : UpgradeTarget,
+      'chunked_wasm' : IDL.Opt(ChunkedWasm),
     }),
     'SuspendNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'SetCallFee' : IDL.Record({ 'call_fee' : IDL.Nat }),
@@ -199,6 +220,19 @@ export const idlFactory = ({ IDL }) => {
     'executions_attempted' : IDL.Vec(IDL.Nat64),
   });
   const Result_4 = IDL.Variant({ 'Ok' : JobReport, 'Err' : GovernanceError });
+  const StageChunkArgs = IDL.Record({
+    'chunk' : IDL.Vec(IDL.Nat8),
+    'neuron' : IDL.Nat64,
+  });
+  const Result_5 = IDL.Variant({
+    'Ok' : IDL.Vec(IDL.Nat8),
+    'Err' : GovernanceError,
+  });
+  const StagedChunk = IDL.Record({
+    'staged_at' : IDL.Nat64,
+    'hash' : IDL.Vec(IDL.Nat8),
+    'bytes' : IDL.Nat64,
+  });
   const StakeArgs = IDL.Record({
     'dissolve_delay_seconds' : IDL.Nat64,
     'amount' : IDL.Nat64,
@@ -209,14 +243,15 @@ export const idlFactory = ({ IDL }) => {
     'account' : Account,
     'used_last_7_days' : IDL.Nat,
   });
-  const Result_5 = IDL.Variant({
+  const Result_6 = IDL.Variant({
     'Ok' : TreasuryView,
     'Err' : GovernanceError,
   });
   
   return IDL.Service({
     'add_hot_key' : IDL.Func([IDL.Nat64, IDL.Principal], [Result], []),
-    'disburse' : IDL.Func([IDL.Nat64, IDL.Opt(Account)], [Result_1], []),
+    'clear_staged_chunks' : IDL.Func([IDL.Nat64], [Result_1], []),
+    'disburse' : IDL.Func([IDL.Nat64, IDL.Opt(Account)], [Result_2], []),
     'follow' : IDL.Func([IDL.Nat64, Topic, IDL.Vec(IDL.Nat64)], [Result], []),
     'get_config' : IDL.Func([], [GovernanceConfig], ['query']),
     'get_neuron' : IDL.Func([IDL.Nat64], [IDL.Opt(Neuron)], ['query']),
@@ -227,28 +262,32 @@ export const idlFactory = ({ IDL }) => {
         ['query'],
       ),
     'increase_dissolve_delay' : IDL.Func([IDL.Nat64, IDL.Nat64], [Result], []),
-    'increase_stake' : IDL.Func([IDL.Nat64, IDL.Nat64], [Result_2], []),
+    'increase_stake' : IDL.Func([IDL.Nat64, IDL.Nat64], [Result_1], []),
     'list_proposals' : IDL.Func(
         [ListProposalsArgs],
         [IDL.Vec(ProposalInfo)],
         ['query'],
       ),
-    'make_proposal' : IDL.Func([MakeProposalArgs], [Result_1], []),
+    'make_proposal' : IDL.Func([MakeProposalArgs], [Result_2], []),
     'neurons_of' : IDL.Func([IDL.Principal], [IDL.Vec(Neuron)], ['query']),
     'proposal_statuses' : IDL.Func([], [IDL.Vec(IDL.Text)], ['query']),
     'register_vote' : IDL.Func([IDL.Nat64, IDL.Nat64, Vote], [Result_3], []),
     'remove_hot_key' : IDL.Func([IDL.Nat64, IDL.Principal], [Result], []),
     'run_jobs' : IDL.Func([], [Result_4], []),
-    'stake_neuron' : IDL.Func([StakeArgs], [Result_1], []),
+    'stage_wasm_chunk' : IDL.Func([StageChunkArgs], [Result_5], []),
+    'staged_chunks' : IDL.Func([IDL.Nat64], [IDL.Vec(StagedChunk)], ['query']),
+    'stake_neuron' : IDL.Func([StakeArgs], [Result_2], []),
     'start_dissolving' : IDL.Func([IDL.Nat64], [Result], []),
     'stop_dissolving' : IDL.Func([IDL.Nat64], [Result], []),
-    'treasury' : IDL.Func([], [Result_5], []),
+    'treasury' : IDL.Func([], [Result_6], []),
     'voting_power' : IDL.Func([IDL.Nat64], [IDL.Opt(IDL.Nat)], ['query']),
   });
 };
 
 export const init = ({ IDL }) => {
   const GovernanceUpgrade = IDL.Record({
+    'root' : IDL.Opt(IDL.Principal),
+    'frontend' : IDL.Opt(IDL.Principal),
     'royalties' : IDL.Opt(IDL.Principal),
     'inference_proxy' : IDL.Opt(IDL.Principal),
   });
@@ -275,7 +314,9 @@ export const init = ({ IDL }) => {
     'max_dissolve_delay_bonus_bps' : IDL.Nat16,
   });
   const GovernanceConfig = IDL.Record({
+    'root' : IDL.Opt(IDL.Principal),
     'parameters' : Parameters,
+    'frontend' : IDL.Opt(IDL.Principal),
     'governance_ledger' : IDL.Principal,
     'royalties' : IDL.Principal,
     'inference_proxy' : IDL.Principal,
