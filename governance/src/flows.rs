@@ -4,7 +4,7 @@
 //! await.
 
 use crate::book::{Book, MoneyOp};
-use crate::state::Governance;
+use crate::state::{Budget, Governance};
 use candid::Principal;
 use ledger_adapter::book::{self, Transfer};
 use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
@@ -80,6 +80,68 @@ pub trait Targets {
         wasm: ByteBuf,
         arg: ByteBuf,
     ) -> TargetOutcome;
+    /// Why no generic function may call `target`, if none may (see
+    /// `GovernanceConfig::generic_target_refusal`).
+    fn generic_target_refusal(&self, target: Principal) -> Option<&'static str>;
+    /// `function`'s validator on `payload`: its rendering for voters, or the refusal (`Refused`: the
+    /// validator's `Err`, or a reject that will not pass; `Unknown`: one that may).
+    async fn validate_generic(
+        &self,
+        function: &GenericFunction,
+        payload: &[u8],
+    ) -> Result<String, TargetOutcome>;
+    /// Calls `function`'s method with `payload` as its arguments (any reply is success).
+    async fn call_generic(&self, function: &GenericFunction, payload: ByteBuf) -> TargetOutcome;
+}
+
+impl TargetOutcome {
+    fn reason(self) -> String {
+        match self {
+            TargetOutcome::Done | TargetOutcome::AlreadyDone => "done".into(),
+            TargetOutcome::Refused(reason) | TargetOutcome::Unknown(reason) => reason,
+        }
+    }
+}
+
+/// Makes a proposal. A generic function's registration is refused for a target no generic function
+/// may call; a generic call is made only after the function's validator accepted the payload, its
+/// text what voters read (the proposer's checks come first, so only a neuron that may propose makes
+/// governance call a validator, and all of them again after the validator answered).
+pub async fn make_proposal<T: Targets>(
+    governance: &RefCell<Governance>,
+    targets: &T,
+    caller: Principal,
+    args: MakeProposalArgs,
+    now: impl Fn() -> u64,
+    budget: Budget,
+) -> Result<ProposalId, GovernanceError> {
+    if let Action::RegisterGenericFunction { target, .. } = &args.action {
+        if let Some(what) = targets.generic_target_refusal(*target) {
+            return Err(GovernanceError::InvalidArgument {
+                field: "target".into(),
+                reason: format!("{what} may not be a generic function's target"),
+            });
+        }
+    }
+    let Action::ExecuteGenericFunction { function, payload } = &args.action else {
+        return governance
+            .borrow_mut()
+            .make_proposal(caller, args, now(), budget);
+    };
+    let f = {
+        let g = governance.borrow();
+        g.check_proposal(caller, &args, now())?;
+        g.check_generic_call(*function, payload)?
+    };
+    let text = targets
+        .validate_generic(&f, payload)
+        .await
+        .map_err(|outcome| GovernanceError::GenericValidationFailed {
+            reason: outcome.reason(),
+        })?;
+    governance
+        .borrow_mut()
+        .make_validated_proposal(caller, args, Some(text), now(), budget)
 }
 
 async fn ledger_fee<L: LedgerRuntime>(
@@ -471,14 +533,37 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
                 pay_from_treasury(governance, treasury, payment_ledger, id, to, amount, now).await;
                 continue;
             }
-            Action::SetGovernanceParameters { .. } | Action::Motion { .. } => {
-                let checked = governance.borrow().check_before_execution(id, now, 0);
-                governance.borrow_mut().record_execution(
-                    id,
-                    checked.map_err(|e| format!("{e:?}")),
-                    now,
-                );
+            Action::SetGovernanceParameters { .. }
+            | Action::Motion { .. }
+            | Action::RegisterGenericFunction { .. }
+            | Action::RemoveGenericFunction { .. } => {
+                let mut checked = governance
+                    .borrow()
+                    .check_before_execution(id, now, 0)
+                    .map_err(|e| format!("{e:?}"));
+                if let Action::RegisterGenericFunction { target, .. } = &action {
+                    if let Some(what) = targets.generic_target_refusal(*target) {
+                        checked = Err(format!("{what} may not be a generic function's target"));
+                    }
+                }
+                governance.borrow_mut().record_execution(id, checked, now);
                 continue;
+            }
+            Action::ExecuteGenericFunction { function, payload } => {
+                let checked = governance
+                    .borrow()
+                    .check_before_execution(id, now, 0)
+                    .and_then(|()| governance.borrow().check_generic_call(function, &payload));
+                match checked {
+                    Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+                    Ok(f) => match targets.validate_generic(&f, &payload).await {
+                        Ok(_) => targets.call_generic(&f, payload).await,
+                        Err(TargetOutcome::Refused(reason)) => TargetOutcome::Refused(format!(
+                            "the validator refused the payload at execution: {reason}"
+                        )),
+                        Err(other) => other,
+                    },
+                }
             }
             Action::SetRoyaltySplit { split } => targets.set_royalty_split(id, split).await,
             Action::SetCallFee { call_fee } => targets.set_call_fee(id, call_fee).await,

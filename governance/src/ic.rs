@@ -202,6 +202,48 @@ impl Targets for IcTargets {
             (Err(e), _) => TargetOutcome::Refused(format!("install_chunked_code: {e}")),
         }
     }
+
+    fn generic_target_refusal(&self, target: Principal) -> Option<&'static str> {
+        config().generic_target_refusal(target, ic_cdk::api::canister_self())
+    }
+
+    async fn validate_generic(
+        &self,
+        function: &GenericFunction,
+        payload: &[u8],
+    ) -> Result<String, TargetOutcome> {
+        if let Some(what) = self.generic_target_refusal(function.target) {
+            return Err(TargetOutcome::Refused(format!(
+                "{what} may not be a generic function's target"
+            )));
+        }
+        let reply = ledger_adapter::ic::call_raw(function.target, &function.validator, payload)
+            .await
+            .map_err(|e| match e {
+                e if e.worth_retrying() => TargetOutcome::Unknown(e.to_string()),
+                e => TargetOutcome::Refused(e.to_string()),
+            })?;
+        let (answer,): (Result<String, String>,) = candid::decode_args(&reply).map_err(|e| {
+            TargetOutcome::Refused(format!(
+                "the validator {} did not answer `variant {{ Ok : text; Err : text }}`: {e}",
+                function.validator
+            ))
+        })?;
+        answer.map_err(|reason| TargetOutcome::Refused(format!("the validator: {reason}")))
+    }
+
+    async fn call_generic(&self, function: &GenericFunction, payload: ByteBuf) -> TargetOutcome {
+        if let Some(what) = self.generic_target_refusal(function.target) {
+            return TargetOutcome::Refused(format!(
+                "{what} may not be a generic function's target"
+            ));
+        }
+        match ledger_adapter::ic::call_raw(function.target, &function.method, &payload).await {
+            Ok(_) => TargetOutcome::Done,
+            Err(e) if e.worth_retrying() => TargetOutcome::Unknown(e.to_string()),
+            Err(e) => TargetOutcome::Refused(e.to_string()),
+        }
+    }
 }
 
 /// Clears `store`'s chunk store (what an earlier attempt left) and uploads `module` to it in

@@ -153,9 +153,25 @@ fn voting_power(neuron: NeuronId) -> Option<u128> {
 
 // ------------------------------------------------------------------ proposals
 
+/// Makes a proposal (see `Action`); a generic call only once its function's validator accepted the
+/// payload, whose text voters then read.
 #[update]
-fn make_proposal(args: MakeProposalArgs) -> Result<ProposalId, GovernanceError> {
-    mutate(|g| g.make_proposal(msg_caller(), args, time(), CALL_BUDGET))
+async fn make_proposal(args: MakeProposalArgs) -> Result<ProposalId, GovernanceError> {
+    governance::flows::make_proposal(
+        &ic::governance(),
+        &ic::IcTargets,
+        msg_caller(),
+        args,
+        time,
+        CALL_BUDGET,
+    )
+    .await
+}
+
+/// The generic functions the DAO registered, which `ExecuteGenericFunction` proposals call.
+#[query]
+fn generic_functions() -> Vec<GenericFunction> {
+    read(|g| g.generic_functions())
 }
 
 /// Stages one chunk (≤ 1 MiB) of a module for an upgrade proposal of `args.neuron` (its controller

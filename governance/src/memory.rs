@@ -42,3 +42,5 @@ pub const STAGED_CHUNKS_MEMORY_ID: MemoryId = MemoryId::new(25);
 pub const STAGED_CHUNK_META_MEMORY_ID: MemoryId = MemoryId::new(26);
 /// The bytes staged by all neurons together.
 pub const STAGED_TOTAL_MEMORY_ID: MemoryId = MemoryId::new(27);
+/// Generic function id → the function (registered by proposal).
+pub const GENERIC_FUNCTIONS_MEMORY_ID: MemoryId = MemoryId::new(28);

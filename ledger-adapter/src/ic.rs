@@ -46,6 +46,20 @@ where
     })
 }
 
+/// [`call`] with arguments already encoded as Candid, answering the reply's bytes undecoded: for
+/// calls whose types only the callee knows (governance's generic functions).
+pub async fn call_raw(
+    canister: Principal,
+    method: &str,
+    args: &[u8],
+) -> Result<Vec<u8>, CallFailure> {
+    Call::bounded_wait(canister, method)
+        .with_raw_args(args)
+        .await
+        .map(|response| response.into_bytes())
+        .map_err(call_failure)
+}
+
 impl LedgerRuntime for IcLedger {
     async fn icrc1_transfer(
         &self,

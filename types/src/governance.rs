@@ -23,10 +23,12 @@ pub enum Topic {
     Treasury,
     GovernanceParameters,
     CanisterUpgrades,
+    /// Calls of the methods the DAO registered (`ExecuteGenericFunction`).
+    GenericFunctions,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 10] = [
         Topic::CatchAll,
         Topic::Motion,
         Topic::NodeAdmission,
@@ -36,6 +38,7 @@ impl Topic {
         Topic::Treasury,
         Topic::GovernanceParameters,
         Topic::CanisterUpgrades,
+        Topic::GenericFunctions,
     ];
 
     /// Critical topics need a larger share of all voting power, a larger majority and a longer
@@ -78,6 +81,24 @@ pub struct ChunkedWasm {
     pub wasm_module_hash: ByteBuf,
     /// SHA-256 of each chunk, in the module's order; each staged by the proposing neuron.
     pub chunk_hashes: Vec<ByteBuf>,
+}
+
+/// A method of another canister the DAO registered by proposal, which `ExecuteGenericFunction`
+/// proposals call with a Candid payload (the SNS's generic nervous-system functions).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct GenericFunction {
+    /// The id of the proposal that registered it.
+    pub id: u64,
+    /// Unique among the registered functions.
+    pub name: String,
+    pub description: String,
+    pub target: Principal,
+    /// Called with the payload as its Candid arguments when a proposal is adopted.
+    pub method: String,
+    /// A method of `target` called with the same payload when a proposal is made and again just
+    /// before it executes; answers `variant { Ok : text; Err : text }`: the payload as voters should
+    /// read it, or why it must not be called.
+    pub validator: String,
 }
 
 /// What an adopted proposal does.
@@ -125,7 +146,34 @@ pub enum Action {
         arg: ByteBuf,
         chunked_wasm: Option<ChunkedWasm>,
     },
+    /// Registers a generic function (its id: this proposal's). Neither governance, root, the
+    /// ledgers nor the management canister may be its target.
+    RegisterGenericFunction {
+        name: String,
+        description: String,
+        target: Principal,
+        method: String,
+        validator: String,
+    },
+    /// Removes a registered generic function; proposals that would call it fail.
+    RemoveGenericFunction {
+        function: u64,
+    },
+    /// Calls `function`'s method with `payload` (Candid bytes of its arguments). The function's
+    /// validator renders the payload for voters when the proposal is made and checks it again at
+    /// execution; a refusal either time changes nothing.
+    ExecuteGenericFunction {
+        function: u64,
+        payload: ByteBuf,
+    },
 }
+
+/// The most bytes a generic function's payload may have.
+pub const MAX_GENERIC_PAYLOAD_BYTES: usize = 64 * 1024;
+/// The most bytes of a validator's rendering of a payload.
+pub const MAX_VALIDATOR_TEXT_BYTES: usize = 8 * 1024;
+/// The most generic functions registered at once.
+pub const MAX_GENERIC_FUNCTIONS: usize = 100;
 
 impl Action {
     pub fn topic(&self) -> Topic {
@@ -138,6 +186,10 @@ impl Action {
             Action::TransferTreasury { .. } => Topic::Treasury,
             Action::SetGovernanceParameters { .. } => Topic::GovernanceParameters,
             Action::UpgradeCanister { .. } => Topic::CanisterUpgrades,
+            Action::RegisterGenericFunction { .. } | Action::RemoveGenericFunction { .. } => {
+                Topic::GovernanceParameters
+            }
+            Action::ExecuteGenericFunction { .. } => Topic::GenericFunctions,
         }
     }
 }
@@ -408,6 +460,13 @@ pub enum GovernanceError {
         quota: u64,
         staged: u64,
     },
+    GenericFunctionNotFound {
+        function: u64,
+    },
+    /// The generic function's validator refused the payload (or could not be asked); nothing changed.
+    GenericValidationFailed {
+        reason: String,
+    },
 }
 
 /// The subaccount of the governance canister that holds neuron `id`'s stake on the governance-token
@@ -488,6 +547,27 @@ impl GovernanceConfig {
             UpgradeTarget::Governance => Some(governance),
             UpgradeTarget::Root => self.root,
             UpgradeTarget::Frontend => self.frontend,
+        }
+    }
+
+    /// Why a generic function may not call `target`, if it may not: governance, root and the ledgers
+    /// have typed actions with their own checks (a generic call could, say, move the treasury past
+    /// its cap), and the management canister would bypass the upgrade checks.
+    pub fn generic_target_refusal(
+        &self,
+        target: Principal,
+        governance: Principal,
+    ) -> Option<&'static str> {
+        if target == Principal::management_canister() {
+            Some("the management canister")
+        } else if target == governance || Some(target) == self.root {
+            Some("governance or root")
+        } else if target == self.payment_ledger || target == self.governance_ledger {
+            Some("a ledger of the system")
+        } else if target == Principal::anonymous() {
+            Some("the anonymous principal")
+        } else {
+            None
         }
     }
 }

@@ -70,6 +70,20 @@ impl Governance {
             Some(Action::SetGovernanceParameters { parameters }) => {
                 validate_parameters(&parameters)
             }
+            Some(Action::RegisterGenericFunction {
+                name,
+                description,
+                method,
+                validator,
+                ..
+            }) => self.check_registration(&name, &description, &method, &validator),
+            Some(Action::RemoveGenericFunction { function }) => self
+                .generic_function(function)
+                .map(|_| ())
+                .ok_or(GovernanceError::GenericFunctionNotFound { function }),
+            Some(Action::ExecuteGenericFunction { function, payload }) => {
+                self.check_generic_call(function, &payload).map(|_| ())
+            }
             // The module stored when the proposal was made must still be the one it names.
             Some(Action::UpgradeCanister {
                 wasm,
@@ -137,6 +151,8 @@ impl Governance {
                     Action::SetGovernanceParameters { parameters } => {
                         self.parameters.set(Candid(Some(parameters.clone())));
                     }
+                    generic @ (Action::RegisterGenericFunction { .. }
+                    | Action::RemoveGenericFunction { .. }) => self.apply_generic(id, generic),
                     _ => {}
                 }
                 record.info.status = ProposalStatus::Executed;

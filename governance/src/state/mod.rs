@@ -7,6 +7,7 @@
 mod ballots;
 mod codecs;
 mod execution;
+mod generic;
 mod neurons;
 mod parameters;
 mod proposals;
@@ -108,6 +109,7 @@ pub struct Governance {
     staged: StableBTreeMap<(NeuronId, [u8; 32]), Vec<u8>, Mem>,
     staged_meta: StableBTreeMap<(NeuronId, [u8; 32]), [u8; 16], Mem>,
     staged_total: StableCell<u64, Mem>,
+    generic_functions: StableBTreeMap<u64, Candid<GenericFunction>, Mem>,
     /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
 }
@@ -147,6 +149,7 @@ impl Governance {
             staged: StableBTreeMap::init(mm.get(STAGED_CHUNKS_MEMORY_ID)),
             staged_meta: StableBTreeMap::init(mm.get(STAGED_CHUNK_META_MEMORY_ID)),
             staged_total: StableCell::init(mm.get(STAGED_TOTAL_MEMORY_ID), 0),
+            generic_functions: StableBTreeMap::init(mm.get(GENERIC_FUNCTIONS_MEMORY_ID)),
             neurons_in_flight: Default::default(),
         }
     }

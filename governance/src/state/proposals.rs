@@ -91,6 +91,23 @@ impl Governance {
                 self.check_treasury_cap(*amount, 0, now)?;
             }
             Action::SetGovernanceParameters { parameters } => validate_parameters(parameters)?,
+            Action::RegisterGenericFunction {
+                name,
+                description,
+                method,
+                validator,
+                ..
+            } => self.check_registration(name, description, method, validator)?,
+            Action::RemoveGenericFunction { function } => {
+                self.generic_function(*function).ok_or(
+                    GovernanceError::GenericFunctionNotFound {
+                        function: *function,
+                    },
+                )?;
+            }
+            Action::ExecuteGenericFunction { function, payload } => {
+                self.check_generic_call(*function, payload)?;
+            }
             Action::UpgradeCanister {
                 wasm, chunked_wasm, ..
             } => {
@@ -127,8 +144,67 @@ impl Governance {
         now: u64,
         budget: Budget,
     ) -> Result<ProposalId, GovernanceError> {
+        self.make_validated_proposal(caller, args, None, now, budget)
+    }
+
+    /// Every check `make_proposal` makes, without making it: what the canister asks before it calls
+    /// a generic function's validator, so that no one but a neuron that may propose makes it call.
+    pub fn check_proposal(
+        &self,
+        caller: Principal,
+        args: &MakeProposalArgs,
+        now: u64,
+    ) -> Result<(), GovernanceError> {
+        self.checked_proposer(caller, args, now).map(|_| ())
+    }
+
+    /// [`Governance::make_proposal`], for an `ExecuteGenericFunction` with `validated`: its payload
+    /// as the function's validator rendered it (the only way such a proposal is made).
+    pub fn make_validated_proposal(
+        &mut self,
+        caller: Principal,
+        args: MakeProposalArgs,
+        validated: Option<String>,
+        now: u64,
+        budget: Budget,
+    ) -> Result<ProposalId, GovernanceError> {
+        let (mut neuron, module) = self.checked_proposer(caller, &args, now)?;
         let p = self.parameters();
-        let mut neuron = self.authorized(caller, args.neuron, true)?;
+        let generic_text = match (&args.action, validated) {
+            (Action::ExecuteGenericFunction { function, payload }, Some(text)) => {
+                if text.len() > MAX_VALIDATOR_TEXT_BYTES {
+                    return Err(GovernanceError::GenericValidationFailed {
+                        reason: format!(
+                            "the validator's text has {} bytes, more than {MAX_VALIDATOR_TEXT_BYTES}",
+                            text.len()
+                        ),
+                    });
+                }
+                let f = self.check_generic_call(*function, payload)?;
+                Some(super::generic::render_generic_call(&f, payload, &text))
+            }
+            (Action::ExecuteGenericFunction { .. }, None) => {
+                return Err(GovernanceError::GenericValidationFailed {
+                    reason: "the payload was not validated by the function's validator".into(),
+                })
+            }
+            _ => None,
+        };
+        self.freeze_before_change(neuron.id);
+        neuron.fees = neuron.fees.saturating_add(p.reject_cost);
+        self.store_neuron(neuron.clone());
+        self.record_proposal(neuron.id, args, module, generic_text, now, budget)
+    }
+
+    /// The proposing neuron, if it may propose `args` now, and an upgrade's module.
+    fn checked_proposer(
+        &self,
+        caller: Principal,
+        args: &MakeProposalArgs,
+        now: u64,
+    ) -> Result<(Neuron, Option<Vec<u8>>), GovernanceError> {
+        let p = self.parameters();
+        let neuron = self.authorized(caller, args.neuron, true)?;
         if power::dissolve_delay_seconds(&neuron, now) < p.min_dissolve_delay_seconds {
             return Err(GovernanceError::DissolveDelayTooShort {
                 minimum_seconds: p.min_dissolve_delay_seconds,
@@ -163,10 +239,20 @@ impl Governance {
                 free,
             });
         }
-        self.freeze_before_change(neuron.id);
-        neuron.fees = neuron.fees.saturating_add(p.reject_cost);
-        self.store_neuron(neuron.clone());
+        Ok((neuron, module))
+    }
 
+    /// Stores a checked proposal of `proposer` (its reject cost charged) and starts its ballots.
+    fn record_proposal(
+        &mut self,
+        proposer: NeuronId,
+        args: MakeProposalArgs,
+        module: Option<Vec<u8>>,
+        rendered: Option<String>,
+        now: u64,
+        budget: Budget,
+    ) -> Result<ProposalId, GovernanceError> {
+        let p = self.parameters();
         let id = self.counters().next_proposal;
         self.update_counters(|c| c.next_proposal += 1);
         let topic = args.action.topic();
@@ -183,7 +269,7 @@ impl Governance {
                 Some(module),
             ) => {
                 if let Some(staged) = &chunked_wasm {
-                    self.take_staged(neuron.id, staged);
+                    self.take_staged(proposer, staged);
                 }
                 let chunked_wasm = chunked_wasm.unwrap_or_else(|| ChunkedWasm {
                     wasm_module_hash: ByteBuf::from(staging::hash_of(&module).to_vec()),
@@ -202,14 +288,14 @@ impl Governance {
                 (stored, rendered)
             }
             (other, _) => {
-                let rendered = render_action(&other);
+                let rendered = rendered.unwrap_or_else(|| render_action(&other));
                 (other, rendered)
             }
         };
         let record = ProposalRecord {
             info: ProposalInfo {
                 id,
-                proposer: neuron.id,
+                proposer: proposer,
                 title: args.title,
                 summary: args.summary,
                 url: args.url,
@@ -229,7 +315,7 @@ impl Governance {
             phase: Phase::Writing { next: 0 },
         };
         self.proposals.insert(id, Candid(record));
-        self.open_by_neuron.insert((neuron.id, id), ());
+        self.open_by_neuron.insert((proposer, id), ());
         self.unfinished.insert(id, ());
         self.advance(now, budget);
         Ok(id)

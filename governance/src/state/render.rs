@@ -48,6 +48,20 @@ pub fn render_action(action: &Action) -> String {
         Action::TransferTreasury { to, amount } => {
             format!("TransferTreasury {{ to: {to}, amount: {amount} }}")
         }
+        Action::RegisterGenericFunction {
+            name,
+            description,
+            target,
+            method,
+            validator,
+        } => format!(
+            "RegisterGenericFunction {{ name: {name:?}, description: {description:?}, target: {target}, method: {method}, validator: {validator} }}"
+        ),
+        Action::ExecuteGenericFunction { function, payload } => format!(
+            "ExecuteGenericFunction {{ function: {function}, payload: {} bytes, sha256 {} }}",
+            payload.len(),
+            hex::encode(Sha256::digest(payload)),
+        ),
         other => format!("{other:?}"),
     }
 }
