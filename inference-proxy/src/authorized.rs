@@ -5,7 +5,7 @@
 use crate::state::ProxyState;
 use candid::Principal;
 use neuranft_types::proxy::{
-    ApplyNodeRequest, NodeAction, NodeId, NodeRecord, ProposalId, RegistryError,
+    ApplyNodeRequest, NodeAction, NodeId, NodeRecord, ProposalId, ProxyLimits, RegistryError,
 };
 use neuranft_types::royalties::{ModelEntry, SplitVersion};
 
@@ -75,6 +75,27 @@ impl ProxyState {
     ) -> Result<NodeRecord, RegistryError> {
         self.check_governance(caller)?;
         self.registry.decide_node(caller, proposal, node, action)
+    }
+
+    /// Governance's adopted proposal (a generic function's call) sets the limits; `true` when the
+    /// flush interval changed (the canister restarts its timer).
+    pub fn set_limits_from(
+        &mut self,
+        caller: Principal,
+        limits: ProxyLimits,
+    ) -> Result<bool, RegistryError> {
+        self.check_governance(caller)?;
+        let before = self.config();
+        let config =
+            before
+                .with_limits(&limits)
+                .map_err(|reason| RegistryError::InvalidArgument {
+                    field: "limits".into(),
+                    reason,
+                })?;
+        let interval_changed = config.flush_interval_seconds != before.flush_interval_seconds;
+        self.set_config(config);
+        Ok(interval_changed)
     }
 
     /// Governance's adopted proposal sets the per-call fee.
@@ -195,6 +216,59 @@ mod tests {
         );
         assert_eq!(s.set_call_fee_from(GOVERNANCE, 2, fee + 1), Ok(()));
         assert_eq!(s.config().call_fee, fee + 1);
+    }
+
+    #[test]
+    fn only_governance_sets_the_limits_and_only_within_their_bounds() {
+        let mut s = proxy();
+        let before = s.config();
+        let limits = ProxyLimits {
+            max_prompt_bytes: 5_000,
+            ..before.limits()
+        };
+        for attacker in [ROYALTIES, Principal::anonymous()] {
+            assert_eq!(
+                s.set_limits_from(attacker, limits.clone()),
+                Err(RegistryError::NotGovernance)
+            );
+        }
+        let out_of_bounds = ProxyLimits {
+            max_nodes_per_call: 11,
+            ..limits.clone()
+        };
+        assert!(matches!(
+            s.set_limits_from(GOVERNANCE, out_of_bounds.clone()),
+            Err(RegistryError::InvalidArgument { field, .. }) if field == "limits"
+        ));
+        assert_eq!(s.config(), before, "refusals changed nothing");
+        assert_eq!(
+            before.describe_limits(&out_of_bounds),
+            Err("max_nodes_per_call must be 1–10".into())
+        );
+        let text = before.describe_limits(&limits).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "max_prompt_bytes: {} → 5000; max_output_tokens: {} (unchanged)",
+                before.max_prompt_bytes, before.max_output_tokens
+            )),
+            "{text}"
+        );
+        assert_eq!(s.set_limits_from(GOVERNANCE, limits.clone()), Ok(false));
+        assert_eq!(s.config().limits(), limits);
+        assert_eq!(
+            s.config().call_fee,
+            before.call_fee,
+            "only the limits change"
+        );
+        let slower = ProxyLimits {
+            flush_interval_seconds: limits.flush_interval_seconds + 1,
+            ..limits
+        };
+        assert_eq!(
+            s.set_limits_from(GOVERNANCE, slower),
+            Ok(true),
+            "the timer restarts"
+        );
     }
 
     #[test]

@@ -73,10 +73,20 @@ impl RoyaltiesClient for IcRoyalties {
     }
 }
 
+thread_local! {
+    static FLUSH_TIMER: std::cell::Cell<Option<ic_cdk_timers::TimerId>> = const { std::cell::Cell::new(None) };
+}
+
+/// (Re)starts the flush timer at the configured interval (after install, upgrade, and a change of
+/// the interval by governance).
 pub(crate) fn start_timers() {
+    if let Some(old) = FLUSH_TIMER.with(|t| t.take()) {
+        ic_cdk_timers::clear_timer(old);
+    }
     let interval = read(|s| s.config().flush_interval_seconds).max(1);
-    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
+    let id = ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
         let royalties = IcRoyalties(read(|s| s.config().royalties));
         flows::flush(&state(), &ledger(), &royalties, true).await;
     });
+    FLUSH_TIMER.with(|t| t.set(Some(id)));
 }

@@ -126,6 +126,22 @@ fn decide_node(
     mutate(|s| s.decide_node_from(msg_caller(), proposal, node, action))
 }
 
+/// Governance's generic function for the proxy's limits (`validate_limits` is its validator).
+#[update]
+fn set_limits(limits: ProxyLimits) -> Result<(), RegistryError> {
+    if mutate(|s| s.set_limits_from(msg_caller(), limits))? {
+        start_timers();
+    }
+    Ok(())
+}
+
+/// What `set_limits(limits)` would change, as voters read it (`name: now → then` per limit), or
+/// why the limits are refused.
+#[query]
+fn validate_limits(limits: ProxyLimits) -> Result<String, String> {
+    read(|s| s.config().describe_limits(&limits))
+}
+
 /// Governance sets the per-call fee, once per proposal id.
 #[update]
 fn set_call_fee(proposal: ProposalId, call_fee: u128) -> Result<(), RegistryError> {

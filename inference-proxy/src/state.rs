@@ -166,8 +166,13 @@ impl ProxyState {
         self.registry.record_proposal(caller, proposal, payload)?;
         let mut config = self.config();
         config.call_fee = call_fee;
-        self.config.set(Candid(Some(config)));
+        self.set_config(config);
         Ok(())
+    }
+
+    /// Replaces the configuration (the caller checked it).
+    pub(crate) fn set_config(&mut self, config: ProxyConfig) {
+        self.config.set(Candid(Some(config)));
     }
 
     pub fn config(&self) -> ProxyConfig {

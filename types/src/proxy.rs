@@ -285,6 +285,100 @@ pub struct ProxyConfig {
     pub calls_per_user_per_minute: u32,
 }
 
+/// The limits of a proxy's configuration the DAO may change (`set_limits`, by a generic proposal).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProxyLimits {
+    pub max_prompt_bytes: u64,
+    pub max_output_tokens: u32,
+    pub calls_per_user_per_minute: u32,
+    /// Nodes tried per call before it fails (failover).
+    pub max_nodes_per_call: u32,
+    pub failures_before_suspension: u32,
+    pub flush_interval_seconds: u64,
+    pub max_receipts_per_batch: u32,
+}
+
+impl ProxyConfig {
+    pub fn limits(&self) -> ProxyLimits {
+        ProxyLimits {
+            max_prompt_bytes: self.max_prompt_bytes,
+            max_output_tokens: self.max_output_tokens,
+            calls_per_user_per_minute: self.calls_per_user_per_minute,
+            max_nodes_per_call: self.max_nodes_per_call,
+            failures_before_suspension: self.failures_before_suspension,
+            flush_interval_seconds: self.flush_interval_seconds,
+            max_receipts_per_batch: self.max_receipts_per_batch,
+        }
+    }
+
+    /// This configuration with `limits`, if it keeps every bound ([`ProxyConfig::validate`]).
+    pub fn with_limits(&self, limits: &ProxyLimits) -> Result<ProxyConfig, String> {
+        let config = ProxyConfig {
+            max_prompt_bytes: limits.max_prompt_bytes,
+            max_output_tokens: limits.max_output_tokens,
+            calls_per_user_per_minute: limits.calls_per_user_per_minute,
+            max_nodes_per_call: limits.max_nodes_per_call,
+            failures_before_suspension: limits.failures_before_suspension,
+            flush_interval_seconds: limits.flush_interval_seconds,
+            max_receipts_per_batch: limits.max_receipts_per_batch,
+            ..self.clone()
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// What `limits` would change, as voters read it: each limit as `name: now → then`.
+    pub fn describe_limits(&self, limits: &ProxyLimits) -> Result<String, String> {
+        let then = self.with_limits(limits)?.limits();
+        let now = self.limits();
+        let line = |name: &str, a: u64, b: u64| {
+            if a == b {
+                format!("{name}: {a} (unchanged)")
+            } else {
+                format!("{name}: {a} → {b}")
+            }
+        };
+        Ok([
+            line(
+                "max_prompt_bytes",
+                now.max_prompt_bytes,
+                then.max_prompt_bytes,
+            ),
+            line(
+                "max_output_tokens",
+                now.max_output_tokens.into(),
+                then.max_output_tokens.into(),
+            ),
+            line(
+                "calls_per_user_per_minute",
+                now.calls_per_user_per_minute.into(),
+                then.calls_per_user_per_minute.into(),
+            ),
+            line(
+                "max_nodes_per_call",
+                now.max_nodes_per_call.into(),
+                then.max_nodes_per_call.into(),
+            ),
+            line(
+                "failures_before_suspension",
+                now.failures_before_suspension.into(),
+                then.failures_before_suspension.into(),
+            ),
+            line(
+                "flush_interval_seconds",
+                now.flush_interval_seconds,
+                then.flush_interval_seconds,
+            ),
+            line(
+                "max_receipts_per_batch",
+                now.max_receipts_per_batch.into(),
+                then.max_receipts_per_batch.into(),
+            ),
+        ]
+        .join("; "))
+    }
+}
+
 /// Receipts per batch at most: one `settle` of this many stays far inside an update's instruction
 /// limit (about 1.3 M instructions per receipt, so ≈ 2.6 B) and its argument far inside the 2 MiB
 /// inter-canister message limit (≈ 120 bytes per receipt); royalties accepts up to 5,000.
