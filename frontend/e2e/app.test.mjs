@@ -285,6 +285,66 @@ test('ada proposes an upgrade of governance with a module larger than a message:
   await shot('proposal-upgrade');
 });
 
+/** ada makes the proposal the form holds; ada and grace vote yes; it executes. Returns its id. */
+async function proposeAndAdopt(title) {
+  await page.getByTestId('proposal-title-input').fill(title);
+  await page.getByTestId('proposal-submit').click();
+  await page.waitForURL(/#\/proposals\/\d+$/, { timeout: STEP }).catch(async () => {
+    assert.fail(`the proposal was not made: ${await page.getByTestId('proposal-form').innerText()}`);
+  });
+  const id = /#\/proposals\/(\d+)$/.exec(page.url())[1];
+  await page.getByTestId('proposal-title').filter({ hasText: title }).waitFor();
+  await voteYesWithAll('ada');
+  await signIn('grace');
+  await open(`/proposals/${id}`);
+  await voteYesWithAll('grace');
+  await until(async () => /^(Executed|Failed|Rejected)/.test((await page.getByTestId('proposal-status').innerText()).trim()), 90_000, `proposal ${id} is still undecided or unexecuted after 90 s`);
+  assert.equal((await page.getByTestId('proposal-status').innerText()).trim(), 'Executed');
+  return id;
+}
+
+test('the DAO registers the proxy limits as a generic function and changes one; voters read the change as the proxy renders it', async () => {
+  const config = await page.evaluate(() => fetch('./config.json').then((r) => r.json()));
+  const proxy = config.canisters.inference_proxy;
+  await signIn('ada');
+  await open('/proposals/new');
+  await page.getByTestId('proposal-neuron').locator('option').first().waitFor({ state: 'attached' });
+  await page.getByTestId('proposal-kind').selectOption('ExecuteGenericFunction');
+  const registered = (await page.getByTestId('generic-function').count()) > 0;
+  if (!registered) {
+    await page.getByTestId('no-generic-functions').waitFor();
+    await page.getByTestId('proposal-kind').selectOption('RegisterGenericFunction');
+    await page.getByTestId('generic-name').fill('Proxy limits');
+    await page.getByTestId('generic-target').fill(proxy);
+    await page.getByTestId('generic-method').fill('set_limits');
+    await page.getByTestId('generic-validator').fill('validate_limits');
+    await proposeAndAdopt('e2e: register the proxy limits');
+    await signIn('ada');
+    await open('/proposals/new');
+    await page.getByTestId('proposal-neuron').locator('option').first().waitFor({ state: 'attached' });
+    await page.getByTestId('proposal-kind').selectOption('ExecuteGenericFunction');
+  }
+  await page.getByTestId('generic-function').waitFor();
+  // Prefilled from the proxy; out of bounds is refused by the proxy's own validator, nothing proposed.
+  const field = page.getByTestId('limit-max_nodes_per_call');
+  await until(async () => /^\d+$/.test(await field.inputValue()), 30_000, 'the limits are prefilled');
+  const nodes = await field.inputValue();
+  await field.fill('11');
+  await page.getByTestId('proposal-title-input').fill('e2e: must be refused');
+  await page.getByTestId('proposal-submit').click();
+  assert.match(await page.getByTestId('proposal-form').getByTestId('error').innerText(), /validator refused the payload \(the validator: max_nodes_per_call must be 1–10\)/);
+  await field.fill(nodes);
+  const prompt = page.getByTestId('limit-max_prompt_bytes');
+  const before = await prompt.inputValue();
+  const after = String(Number(before) === 50_000 ? 50_001 : 50_000);
+  await prompt.fill(after);
+  await shot('make-proposal-generic');
+  const id = await proposeAndAdopt(`e2e: prompts of at most ${after} bytes`);
+  assert.match(await page.getByTestId('rendered-action').innerText(), new RegExp(`method: set_limits.*validated: "max_prompt_bytes: ${before} → ${after}; max_output_tokens: \\d+ \\(unchanged\\)`, 's'));
+  await shot('proposal-generic');
+  assert.ok(id);
+});
+
 test('linus deposits, gets a quote, runs a prompt and sees the charge and the receipt', async () => {
   await signIn('linus');
   await open('/use');

@@ -67,6 +67,8 @@ describe('error sentences', () => {
       [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
       [{ __kind__: 'Pending', Pending: null }, /not known yet/],
       [{ __kind__: 'NoBallot', NoBallot: null }, /no ballot/],
+      [{ __kind__: 'GenericFunctionNotFound', GenericFunctionNotFound: { function: 7n } }, /Generic function 7 is not registered/],
+      [{ __kind__: 'GenericValidationFailed', GenericValidationFailed: { reason: 'max_nodes_per_call must be 1–10' } }, /refused the payload \(max_nodes_per_call must be 1–10\)/],
       [{ __kind__: 'WasmHashMismatch', WasmHashMismatch: { expected: new Uint8Array([0xab, 0x01]), actual: new Uint8Array([0xcd]) } }, /SHA-256 is cd, not the ab01/],
       [{ __kind__: 'ChunkNotStaged', ChunkNotStaged: { hash: new Uint8Array([0x0f]) } }, /chunk 0f is not staged/],
       [{ __kind__: 'StagingQuotaExceeded', StagingQuotaExceeded: { quota: 67_108_864n, staged: 67_000_000n } }, /quota of 67,108,864 bytes \(67,000,000 staged\)/],

@@ -722,3 +722,113 @@ fn governance_upgrades_itself_by_proposal_from_a_3_mib_module_staged_in_chunks()
     let info = w.adopt("Admit node-eu", Action::AdmitNode { node });
     assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
 }
+
+/// Alice's proposal, adopted by bob's and the founder's votes and executed by governance's job.
+fn adopt_and_execute(
+    w: &mut NeuraNft,
+    a: NeuronId,
+    b: NeuronId,
+    title: &str,
+    action: Action,
+) -> ProposalId {
+    let (id, _) = w.propose(alice(), a, title, action);
+    let id = id.unwrap();
+    w.vote(bob(), b, id, Vote::Yes).0.unwrap();
+    w.vote(founder(), FOUNDER_NEURON, id, Vote::Yes).0.unwrap();
+    w.run_governance();
+    id
+}
+
+#[test]
+fn a_generic_proposal_changes_a_proxy_limit_with_its_payload_rendered_by_the_proxy() {
+    let (mut w, [a, b, _]) = up();
+    let register = |target: Principal| Action::RegisterGenericFunction {
+        name: "Proxy limits".into(),
+        description: "The inference proxy's limits (set_limits).".into(),
+        target,
+        method: "set_limits".into(),
+        validator: "validate_limits".into(),
+    };
+    // Governance's own treasury ledger is not a generic function's target.
+    let ledger = w.payment_ledger;
+    let (refused, _) = w.propose(alice(), a, "Ledger", register(ledger));
+    assert!(
+        matches!(&refused, Err(GovernanceError::InvalidArgument { field, .. }) if field == "target"),
+        "{refused:?}"
+    );
+    let proxy = w.proxy;
+    let function = adopt_and_execute(&mut w, a, b, "Register proxy limits", register(proxy));
+    assert_eq!(w.proposal(function).status, ProposalStatus::Executed);
+    let (functions,): (Vec<GenericFunction>,) = w
+        .net
+        .query(w.governance, admin(), "generic_functions", ())
+        .unwrap();
+    assert_eq!(functions.len(), 1);
+    assert_eq!((functions[0].id, functions[0].target), (function, w.proxy));
+
+    let (before,): (neuranft_types::proxy::ProxyConfig,) =
+        w.net.query(w.proxy, admin(), "get_config", ()).unwrap();
+    let call = |limits: &neuranft_types::proxy::ProxyLimits| Action::ExecuteGenericFunction {
+        function,
+        payload: ByteBuf::from(Encode!(limits).unwrap()),
+    };
+    let fees_before = neuron(&mut w, a).fees;
+    // The proxy's validator refuses limits out of bounds: a typed error, nothing proposed or charged.
+    let out_of_bounds = neuranft_types::proxy::ProxyLimits {
+        max_nodes_per_call: 11,
+        ..before.limits()
+    };
+    let (refused, _) = w.propose(alice(), a, "Too many nodes", call(&out_of_bounds));
+    assert_eq!(
+        refused,
+        Err(GovernanceError::GenericValidationFailed {
+            reason: "the validator: max_nodes_per_call must be 1–10".into()
+        })
+    );
+    // A payload past the limit is refused before the proxy is asked.
+    let (refused, _) = w.propose(
+        alice(),
+        a,
+        "Huge",
+        Action::ExecuteGenericFunction {
+            function,
+            payload: ByteBuf::from(vec![0; MAX_GENERIC_PAYLOAD_BYTES + 1]),
+        },
+    );
+    assert!(
+        matches!(&refused, Err(GovernanceError::InvalidArgument { field, .. }) if field == "payload")
+    );
+    assert_eq!(neuron(&mut w, a).fees, fees_before);
+
+    let limits = neuranft_types::proxy::ProxyLimits {
+        max_prompt_bytes: 5_000,
+        ..before.limits()
+    };
+    let id = adopt_and_execute(
+        &mut w,
+        a,
+        b,
+        "Prompts of at most 5,000 bytes",
+        call(&limits),
+    );
+    let info = w.proposal(id);
+    assert_eq!(info.status, ProposalStatus::Executed, "{info:?}");
+    assert!(
+        info.rendered_action.contains(&format!(
+            "validated: \"max_prompt_bytes: {} → 5000; max_output_tokens: {} (unchanged)",
+            before.max_prompt_bytes, before.max_output_tokens
+        )),
+        "voters read the proxy's rendering: {}",
+        info.rendered_action
+    );
+    let (after,): (neuranft_types::proxy::ProxyConfig,) =
+        w.net.query(w.proxy, admin(), "get_config", ()).unwrap();
+    assert_eq!(after.limits(), limits);
+    assert_eq!(after.call_fee, before.call_fee);
+    // Nobody but governance calls the method itself.
+    let (direct,): (Result<(), RegistryError>,) = w
+        .net
+        .update(w.proxy, alice(), "set_limits", (before.limits(),))
+        .unwrap();
+    assert_eq!(direct, Err(RegistryError::NotGovernance));
+}

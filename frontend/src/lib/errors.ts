@@ -76,6 +76,10 @@ export function governanceErrorText(e: GovernanceError, token?: Token, payToken:
       return `The module's SHA-256 is ${toHex(e.WasmHashMismatch.actual)}, not the ${toHex(e.WasmHashMismatch.expected)} the proposal names: stage the module the proposal was made for.`;
     case 'ChunkNotStaged':
       return `The chunk ${toHex(e.ChunkNotStaged.hash)} is not staged by the proposing neuron (never, or it expired after 7 days): stage the module again, then propose.`;
+    case 'GenericFunctionNotFound':
+      return `Generic function ${e.GenericFunctionNotFound.function.toString()} is not registered (never, or removed by a proposal): see the registered functions.`;
+    case 'GenericValidationFailed':
+      return `The function's validator refused the payload (${e.GenericValidationFailed.reason}); nothing was proposed: correct the payload.`;
     case 'StagingQuotaExceeded':
       return `Staging this chunk would pass the quota of ${e.StagingQuotaExceeded.quota.toLocaleString('en-US')} bytes (${e.StagingQuotaExceeded.staged.toLocaleString('en-US')} staged): clear the neuron's staged chunks (governance's clear_staged_chunks) or wait until they expire after 7 days.`;
     default:

@@ -11,6 +11,7 @@ export const PROPOSAL_TOPICS: Topic[] = [
   Topic.Treasury,
   Topic.GovernanceParameters,
   Topic.CanisterUpgrades,
+  Topic.GenericFunctions,
 ];
 export const FOLLOW_TOPICS: Topic[] = [Topic.CatchAll, ...PROPOSAL_TOPICS];
 

@@ -110,6 +110,28 @@ export type DissolveState = {
         dissolve_delay_seconds: bigint;
     };
 };
+export interface GenericFunction {
+    /**
+     * The id of the proposal that registered it.
+     */
+    id: bigint;
+    /**
+     * Called with the payload as its Candid arguments when a proposal is adopted.
+     */
+    method: string;
+    /**
+     * A method of `target` called with the same payload when a proposal is made and again just
+     * before it executes; answers `variant { Ok : text; Err : text }`: the payload as voters should
+     * read it, or why it must not be called.
+     */
+    validator: string;
+    /**
+     * Unique among the registered functions.
+     */
+    name: string;
+    description: string;
+    target: Principal;
+}
 export interface StageChunkArgs {
     /**
      * At most [`MAX_CHUNK_BYTES`].
@@ -146,6 +168,25 @@ export interface Tally {
     total: bigint;
 }
 export type Action = {
+    __kind__: "ExecuteGenericFunction";
+    /**
+     * Calls `function`'s method with `payload` (Candid bytes of its arguments). The function's
+     * validator renders the payload for voters when the proposal is made and checks it again at
+     * execution; a refusal either time changes nothing.
+     */
+    ExecuteGenericFunction: {
+        function: bigint;
+        payload: Uint8Array;
+    };
+} | {
+    __kind__: "RemoveGenericFunction";
+    /**
+     * Removes a registered generic function; proposals that would call it fail.
+     */
+    RemoveGenericFunction: {
+        function: bigint;
+    };
+} | {
     __kind__: "AdmitNode";
     AdmitNode: {
         node: bigint;
@@ -188,6 +229,19 @@ export type Action = {
     __kind__: "SetGovernanceParameters";
     SetGovernanceParameters: {
         parameters: Parameters_;
+    };
+} | {
+    __kind__: "RegisterGenericFunction";
+    /**
+     * Registers a generic function (its id: this proposal's). Neither governance, root, the
+     * ledgers nor the management canister may be its target.
+     */
+    RegisterGenericFunction: {
+        method: string;
+        validator: string;
+        name: string;
+        description: string;
+        target: Principal;
     };
 } | {
     __kind__: "SetRoyaltySplit";
@@ -545,6 +599,14 @@ export type GovernanceError = {
         neuron: bigint;
     };
 } | {
+    __kind__: "GenericValidationFailed";
+    /**
+     * The generic function's validator refused the payload (or could not be asked); nothing changed.
+     */
+    GenericValidationFailed: {
+        reason: string;
+    };
+} | {
     __kind__: "TreasuryCapExceeded";
     TreasuryCapExceeded: {
         cap: bigint;
@@ -579,6 +641,11 @@ export type GovernanceError = {
         max: number;
     };
 } | {
+    __kind__: "GenericFunctionNotFound";
+    GenericFunctionNotFound: {
+        function: bigint;
+    };
+} | {
     __kind__: "AnonymousCaller";
     AnonymousCaller: null;
 } | {
@@ -595,6 +662,10 @@ export type GovernanceError = {
     NoBallot: null;
 };
 export enum Topic {
+    /**
+     * Calls of the methods the DAO registered (`ExecuteGenericFunction`).
+     */
+    GenericFunctions = "GenericFunctions",
     /**
      * Admitting and suspending nodes.
      */
@@ -646,6 +717,7 @@ export interface governanceInterface {
     clear_staged_chunks(arg0: bigint): Promise<Result_1>;
     disburse(arg0: bigint, arg1: Account | null): Promise<Result_2>;
     follow(arg0: bigint, arg1: Topic, arg2: BigUint64Array): Promise<Result>;
+    generic_functions(): Promise<Array<GenericFunction>>;
     get_config(): Promise<GovernanceConfig>;
     get_neuron(arg0: bigint): Promise<Neuron | null>;
     get_parameters(): Promise<Parameters_>;
@@ -685,6 +757,10 @@ export class Governance implements governanceInterface {
     async follow(arg0: bigint, arg1: Topic, arg2: BigUint64Array): Promise<Result> {
         const result = await this.actor.follow(arg0, to_candid_Topic_n22(arg1), arg2);
         return from_candid_Result_n1(result);
+    }
+    async generic_functions(): Promise<Array<GenericFunction>> {
+        const result = await this.actor.generic_functions();
+        return result;
     }
     async get_config(): Promise<GovernanceConfig> {
         const result = await this.actor.get_config();
@@ -1112,6 +1188,10 @@ function from_candid_variant_n12(value: {
         neuron: bigint;
     };
 } | {
+    GenericValidationFailed: {
+        reason: string;
+    };
+} | {
     TreasuryCapExceeded: {
         cap: bigint;
         requested: bigint;
@@ -1133,6 +1213,10 @@ function from_candid_variant_n12(value: {
 } | {
     TooManyFollowees: {
         max: number;
+    };
+} | {
+    GenericFunctionNotFound: {
+        function: bigint;
     };
 } | {
     AnonymousCaller: null;
@@ -1209,6 +1293,11 @@ function from_candid_variant_n12(value: {
         neuron: bigint;
     };
 } | {
+    __kind__: "GenericValidationFailed";
+    GenericValidationFailed: {
+        reason: string;
+    };
+} | {
     __kind__: "TreasuryCapExceeded";
     TreasuryCapExceeded: {
         cap: bigint;
@@ -1235,6 +1324,11 @@ function from_candid_variant_n12(value: {
     __kind__: "TooManyFollowees";
     TooManyFollowees: {
         max: number;
+    };
+} | {
+    __kind__: "GenericFunctionNotFound";
+    GenericFunctionNotFound: {
+        function: bigint;
     };
 } | {
     __kind__: "AnonymousCaller";
@@ -1291,6 +1385,9 @@ function from_candid_variant_n12(value: {
     } : "NeuronNotFound" in value ? {
         __kind__: "NeuronNotFound",
         NeuronNotFound: value.NeuronNotFound
+    } : "GenericValidationFailed" in value ? {
+        __kind__: "GenericValidationFailed",
+        GenericValidationFailed: value.GenericValidationFailed
     } : "TreasuryCapExceeded" in value ? {
         __kind__: "TreasuryCapExceeded",
         TreasuryCapExceeded: value.TreasuryCapExceeded
@@ -1306,6 +1403,9 @@ function from_candid_variant_n12(value: {
     } : "TooManyFollowees" in value ? {
         __kind__: "TooManyFollowees",
         TooManyFollowees: value.TooManyFollowees
+    } : "GenericFunctionNotFound" in value ? {
+        __kind__: "GenericFunctionNotFound",
+        GenericFunctionNotFound: value.GenericFunctionNotFound
     } : "AnonymousCaller" in value ? {
         __kind__: "AnonymousCaller",
         AnonymousCaller: value.AnonymousCaller
@@ -1515,6 +1615,8 @@ function from_candid_variant_n62(value: {
     } : value;
 }
 function from_candid_variant_n8(value: {
+    GenericFunctions: null;
+} | {
     NodeAdmission: null;
 } | {
     RoyaltySplit: null;
@@ -1533,7 +1635,7 @@ function from_candid_variant_n8(value: {
 } | {
     Motion: null;
 }): Topic {
-    return "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
+    return "GenericFunctions" in value ? Topic.GenericFunctions : "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
 }
 function from_candid_vec_n31(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
     return value.map((x)=>from_candid_tuple_n32(x));
@@ -1653,6 +1755,8 @@ function to_candid_record_n49(value: {
     };
 }
 function to_candid_variant_n23(value: Topic): {
+    GenericFunctions: null;
+} | {
     NodeAdmission: null;
 } | {
     RoyaltySplit: null;
@@ -1671,7 +1775,9 @@ function to_candid_variant_n23(value: Topic): {
 } | {
     Motion: null;
 } {
-    return value == Topic.NodeAdmission ? {
+    return value == Topic.GenericFunctions ? {
+        GenericFunctions: null
+    } : value == Topic.NodeAdmission ? {
         NodeAdmission: null
     } : value == Topic.RoyaltySplit ? {
         RoyaltySplit: null
@@ -1692,6 +1798,17 @@ function to_candid_variant_n23(value: Topic): {
     } : value;
 }
 function to_candid_variant_n47(value: {
+    __kind__: "ExecuteGenericFunction";
+    ExecuteGenericFunction: {
+        function: bigint;
+        payload: Uint8Array;
+    };
+} | {
+    __kind__: "RemoveGenericFunction";
+    RemoveGenericFunction: {
+        function: bigint;
+    };
+} | {
     __kind__: "AdmitNode";
     AdmitNode: {
         node: bigint;
@@ -1725,6 +1842,15 @@ function to_candid_variant_n47(value: {
         parameters: Parameters_;
     };
 } | {
+    __kind__: "RegisterGenericFunction";
+    RegisterGenericFunction: {
+        method: string;
+        validator: string;
+        name: string;
+        description: string;
+        target: Principal;
+    };
+} | {
     __kind__: "SetRoyaltySplit";
     SetRoyaltySplit: {
         split: SplitConfig;
@@ -1741,6 +1867,15 @@ function to_candid_variant_n47(value: {
         text: string;
     };
 }): {
+    ExecuteGenericFunction: {
+        function: bigint;
+        payload: Uint8Array;
+    };
+} | {
+    RemoveGenericFunction: {
+        function: bigint;
+    };
+} | {
     AdmitNode: {
         node: bigint;
     };
@@ -1768,6 +1903,14 @@ function to_candid_variant_n47(value: {
         parameters: _Parameters;
     };
 } | {
+    RegisterGenericFunction: {
+        method: string;
+        validator: string;
+        name: string;
+        description: string;
+        target: Principal;
+    };
+} | {
     SetRoyaltySplit: {
         split: _SplitConfig;
     };
@@ -1781,7 +1924,11 @@ function to_candid_variant_n47(value: {
         text: string;
     };
 } {
-    return value.__kind__ === "AdmitNode" ? {
+    return value.__kind__ === "ExecuteGenericFunction" ? {
+        ExecuteGenericFunction: value.ExecuteGenericFunction
+    } : value.__kind__ === "RemoveGenericFunction" ? {
+        RemoveGenericFunction: value.RemoveGenericFunction
+    } : value.__kind__ === "AdmitNode" ? {
         AdmitNode: value.AdmitNode
     } : value.__kind__ === "UpgradeCanister" ? {
         UpgradeCanister: to_candid_record_n49(value.UpgradeCanister)
@@ -1793,6 +1940,8 @@ function to_candid_variant_n47(value: {
         RemoveNode: value.RemoveNode
     } : value.__kind__ === "SetGovernanceParameters" ? {
         SetGovernanceParameters: value.SetGovernanceParameters
+    } : value.__kind__ === "RegisterGenericFunction" ? {
+        RegisterGenericFunction: value.RegisterGenericFunction
     } : value.__kind__ === "SetRoyaltySplit" ? {
         SetRoyaltySplit: value.SetRoyaltySplit
     } : value.__kind__ === "TransferTreasury" ? {

@@ -458,6 +458,18 @@ export interface Price {
     per_1k_input_tokens: bigint;
     per_1k_output_tokens: bigint;
 }
+export interface ProxyLimits {
+    /**
+     * Nodes tried per call before it fails (failover).
+     */
+    max_nodes_per_call: number;
+    failures_before_suspension: number;
+    max_prompt_bytes: bigint;
+    calls_per_user_per_minute: number;
+    max_output_tokens: number;
+    flush_interval_seconds: bigint;
+    max_receipts_per_batch: number;
+}
 export type Result = {
     __kind__: "Ok";
     Ok: bigint;
@@ -491,6 +503,13 @@ export interface NodeRecord {
      */
     capacity: number;
 }
+export type Result_8 = {
+    __kind__: "Ok";
+    Ok: string;
+} | {
+    __kind__: "Err";
+    Err: string;
+};
 export interface InferOk {
     output: string;
     output_tokens: bigint;
@@ -601,14 +620,16 @@ export interface inference_proxyInterface {
     model(arg0: bigint): Promise<ModelEntry | null>;
     nodes(): Promise<Array<NodeRecord>>;
     set_call_fee(arg0: bigint, arg1: bigint): Promise<Result_6>;
+    set_limits(arg0: ProxyLimits): Promise<Result_6>;
     set_split_version(arg0: number): Promise<Result_6>;
     split_version(): Promise<number>;
     strip_node_headers(arg0: TransformArgs): Promise<HttpRequestResult>;
     unsettled_receipts(arg0: number): Promise<Array<Receipt>>;
     update_model(arg0: ModelEntry): Promise<Result_7>;
+    validate_limits(arg0: ProxyLimits): Promise<Result_8>;
     withdraw(arg0: bigint, arg1: Account | null): Promise<Result_3>;
 }
-import type { Account as _Account, ApplyNodeArgs as _ApplyNodeArgs, ApplyNodeRequest as _ApplyNodeRequest, BatchRecord as _BatchRecord, BatchStatus as _BatchStatus, InferArgs as _InferArgs, InferError as _InferError, InferOk as _InferOk, Message as _Message, MeteringError as _MeteringError, ModelEntry as _ModelEntry, ModelStatus as _ModelStatus, MoneyError as _MoneyError, NodeAction as _NodeAction, NodeRecord as _NodeRecord, NodeStats as _NodeStats, NodeStatus as _NodeStatus, Price as _Price, ProxyAudit as _ProxyAudit, ProxyAuditError as _ProxyAuditError, Receipt as _Receipt, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, Result_7 as _Result_7 } from "./declarations/inference_proxy.did";
+import type { Account as _Account, ApplyNodeArgs as _ApplyNodeArgs, ApplyNodeRequest as _ApplyNodeRequest, BatchRecord as _BatchRecord, BatchStatus as _BatchStatus, InferArgs as _InferArgs, InferError as _InferError, InferOk as _InferOk, Message as _Message, MeteringError as _MeteringError, ModelEntry as _ModelEntry, ModelStatus as _ModelStatus, MoneyError as _MoneyError, NodeAction as _NodeAction, NodeRecord as _NodeRecord, NodeStats as _NodeStats, NodeStatus as _NodeStatus, Price as _Price, ProxyAudit as _ProxyAudit, ProxyAuditError as _ProxyAuditError, Receipt as _Receipt, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, Result_7 as _Result_7, Result_8 as _Result_8 } from "./declarations/inference_proxy.did";
 export class Inference_proxy implements inference_proxyInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async apply_node(arg0: ApplyNodeRequest): Promise<Result> {
@@ -671,6 +692,10 @@ export class Inference_proxy implements inference_proxyInterface {
         const result = await this.actor.set_call_fee(arg0, arg1);
         return from_candid_Result_6_n59(result);
     }
+    async set_limits(arg0: ProxyLimits): Promise<Result_6> {
+        const result = await this.actor.set_limits(arg0);
+        return from_candid_Result_6_n59(result);
+    }
     async set_split_version(arg0: number): Promise<Result_6> {
         const result = await this.actor.set_split_version(arg0);
         return from_candid_Result_6_n59(result);
@@ -691,8 +716,12 @@ export class Inference_proxy implements inference_proxyInterface {
         const result = await this.actor.update_model(to_candid_ModelEntry_n61(arg0));
         return from_candid_Result_7_n65(result);
     }
+    async validate_limits(arg0: ProxyLimits): Promise<Result_8> {
+        const result = await this.actor.validate_limits(arg0);
+        return from_candid_Result_8_n67(result);
+    }
     async withdraw(arg0: bigint, arg1: Account | null): Promise<Result_3> {
-        const result = await this.actor.withdraw(arg0, to_candid_opt_n67(arg1));
+        const result = await this.actor.withdraw(arg0, to_candid_opt_n69(arg1));
         return from_candid_Result_3_n37(result);
     }
 }
@@ -761,6 +790,9 @@ function from_candid_Result_6_n59(value: _Result_6): Result_6 {
 }
 function from_candid_Result_7_n65(value: _Result_7): Result_7 {
     return from_candid_variant_n66(value);
+}
+function from_candid_Result_8_n67(value: _Result_8): Result_8 {
+    return from_candid_variant_n68(value);
 }
 function from_candid_Result_n5(value: _Result): Result {
     return from_candid_variant_n6(value);
@@ -1543,6 +1575,25 @@ function from_candid_variant_n66(value: {
         Err: from_candid_RegistryError_n7(value.Err)
     } : value;
 }
+function from_candid_variant_n68(value: {
+    Ok: string;
+} | {
+    Err: string;
+}): {
+    __kind__: "Ok";
+    Ok: string;
+} | {
+    __kind__: "Err";
+    Err: string;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: value.Err
+    } : value;
+}
 function from_candid_variant_n8(value: {
     ProposalAlreadyExecuted: {
         proposal: bigint;
@@ -1652,8 +1703,8 @@ function from_candid_vec_n18(value: Array<_Receipt>): Array<Receipt> {
 function from_candid_vec_n58(value: Array<_NodeRecord>): Array<NodeRecord> {
     return value.map((x)=>from_candid_NodeRecord_n28(x));
 }
-function to_candid_Account_n68(value: Account): _Account {
-    return to_candid_record_n69(value);
+function to_candid_Account_n70(value: Account): _Account {
+    return to_candid_record_n71(value);
 }
 function to_candid_ApplyNodeArgs_n3(value: ApplyNodeArgs): _ApplyNodeArgs {
     return to_candid_record_n4(value);
@@ -1673,8 +1724,8 @@ function to_candid_ModelStatus_n63(value: ModelStatus): _ModelStatus {
 function to_candid_NodeAction_n24(value: NodeAction): _NodeAction {
     return to_candid_variant_n25(value);
 }
-function to_candid_opt_n67(value: Account | null): [] | [_Account] {
-    return value === null ? candid_none() : candid_some(to_candid_Account_n68(value));
+function to_candid_opt_n69(value: Account | null): [] | [_Account] {
+    return value === null ? candid_none() : candid_some(to_candid_Account_n70(value));
 }
 function to_candid_record_n2(value: {
     api_key: string;
@@ -1754,7 +1805,7 @@ function to_candid_record_n62(value: {
         price: value.price
     };
 }
-function to_candid_record_n69(value: {
+function to_candid_record_n71(value: {
     owner: Principal;
     subaccount?: Uint8Array;
 }): {

@@ -21,7 +21,21 @@ export interface Account {
 /**
  * What an adopted proposal does.
  */
-export type Action = { 'AdmitNode' : { 'node' : bigint } } |
+export type Action = {
+    /**
+     * Calls `function`'s method with `payload` (Candid bytes of its arguments). The function's
+     * validator renders the payload for voters when the proposal is made and checks it again at
+     * execution; a refusal either time changes nothing.
+     */
+    'ExecuteGenericFunction' : { 'function' : bigint, 'payload' : Uint8Array }
+  } |
+  {
+    /**
+     * Removes a registered generic function; proposals that would call it fail.
+     */
+    'RemoveGenericFunction' : { 'function' : bigint }
+  } |
+  { 'AdmitNode' : { 'node' : bigint } } |
   {
     /**
      * Installs a module on the target in upgrade mode with `arg`; the proposal shows the module's
@@ -47,6 +61,19 @@ export type Action = { 'AdmitNode' : { 'node' : bigint } } |
   } |
   { 'RemoveNode' : { 'node' : bigint } } |
   { 'SetGovernanceParameters' : { 'parameters' : Parameters } } |
+  {
+    /**
+     * Registers a generic function (its id: this proposal's). Neither governance, root, the
+     * ledgers nor the management canister may be its target.
+     */
+    'RegisterGenericFunction' : {
+      'method' : string,
+      'validator' : string,
+      'name' : string,
+      'description' : string,
+      'target' : Principal,
+    }
+  } |
   {
     /**
      * Royalties applies this split to receipts metered after it (`set_split`).
@@ -93,6 +120,32 @@ export type DissolveState = {
      */
     'NotDissolving' : { 'dissolve_delay_seconds' : bigint }
   };
+/**
+ * A method of another canister the DAO registered by proposal, which `ExecuteGenericFunction`
+ * proposals call with a Candid payload (the SNS's generic nervous-system functions).
+ */
+export interface GenericFunction {
+  /**
+   * The id of the proposal that registered it.
+   */
+  'id' : bigint,
+  /**
+   * Called with the payload as its Candid arguments when a proposal is adopted.
+   */
+  'method' : string,
+  /**
+   * A method of `target` called with the same payload when a proposal is made and again just
+   * before it executes; answers `variant { Ok : text; Err : text }`: the payload as voters should
+   * read it, or why it must not be called.
+   */
+  'validator' : string,
+  /**
+   * Unique among the registered functions.
+   */
+  'name' : string,
+  'description' : string,
+  'target' : Principal,
+}
 /**
  * The install and upgrade argument (one type, so dfx checks both against the `.did`).
  */
@@ -182,6 +235,12 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
   { 'InvalidArgument' : { 'field' : string, 'reason' : string } } |
   { 'NeuronNotFound' : { 'neuron' : bigint } } |
   {
+    /**
+     * The generic function's validator refused the payload (or could not be asked); nothing changed.
+     */
+    'GenericValidationFailed' : { 'reason' : string }
+  } |
+  {
     'TreasuryCapExceeded' : {
       'cap' : bigint,
       'requested' : bigint,
@@ -202,6 +261,7 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
     'WasmHashMismatch' : { 'actual' : Uint8Array, 'expected' : Uint8Array }
   } |
   { 'TooManyFollowees' : { 'max' : number } } |
+  { 'GenericFunctionNotFound' : { 'function' : bigint } } |
   { 'AnonymousCaller' : null } |
   {
     /**
@@ -426,6 +486,12 @@ export interface Tally {
  */
 export type Topic = {
     /**
+     * Calls of the methods the DAO registered (`ExecuteGenericFunction`).
+     */
+    'GenericFunctions' : null
+  } |
+  {
+    /**
      * Admitting and suspending nodes.
      */
     'NodeAdmission' : null
@@ -522,6 +588,10 @@ export interface _SERVICE {
    * Follows `followees` on `topic` (`CatchAll`: every normal topic without its own followees).
    */
   'follow' : ActorMethod<[bigint, Topic, BigUint64Array], Result>,
+  /**
+   * The generic functions the DAO registered, which `ExecuteGenericFunction` proposals call.
+   */
+  'generic_functions' : ActorMethod<[], Array<GenericFunction>>,
   'get_config' : ActorMethod<[], GovernanceConfig>,
   'get_neuron' : ActorMethod<[bigint], [] | [Neuron]>,
   'get_parameters' : ActorMethod<[], Parameters>,
@@ -532,6 +602,10 @@ export interface _SERVICE {
   'increase_dissolve_delay' : ActorMethod<[bigint, bigint], Result>,
   'increase_stake' : ActorMethod<[bigint, bigint], Result_1>,
   'list_proposals' : ActorMethod<[ListProposalsArgs], Array<ProposalInfo>>,
+  /**
+   * Makes a proposal (see `Action`); a generic call only once its function's validator accepted the
+   * payload, whose text voters then read.
+   */
   'make_proposal' : ActorMethod<[MakeProposalArgs], Result_2>,
   /**
    * The neurons `principal` controls or is a hot key of.

@@ -51,6 +51,7 @@ export const idlFactory = ({ IDL }) => {
     'Init' : GovernanceConfig,
   });
   const Topic = IDL.Variant({
+    'GenericFunctions' : IDL.Null,
     'NodeAdmission' : IDL.Null,
     'RoyaltySplit' : IDL.Null,
     'NodeRemoval' : IDL.Null,
@@ -98,6 +99,7 @@ export const idlFactory = ({ IDL }) => {
     'LedgerUnavailable' : IDL.Record({ 'reason' : IDL.Text }),
     'InvalidArgument' : IDL.Record({ 'field' : IDL.Text, 'reason' : IDL.Text }),
     'NeuronNotFound' : IDL.Record({ 'neuron' : IDL.Nat64 }),
+    'GenericValidationFailed' : IDL.Record({ 'reason' : IDL.Text }),
     'TreasuryCapExceeded' : IDL.Record({
       'cap' : IDL.Nat,
       'requested' : IDL.Nat,
@@ -110,6 +112,7 @@ export const idlFactory = ({ IDL }) => {
       'expected' : IDL.Vec(IDL.Nat8),
     }),
     'TooManyFollowees' : IDL.Record({ 'max' : IDL.Nat32 }),
+    'GenericFunctionNotFound' : IDL.Record({ 'function' : IDL.Nat64 }),
     'AnonymousCaller' : IDL.Null,
     'Pending' : IDL.Null,
     'NoBallot' : IDL.Null,
@@ -121,6 +124,14 @@ export const idlFactory = ({ IDL }) => {
     'subaccount' : IDL.Opt(IDL.Vec(IDL.Nat8)),
   });
   const Result_2 = IDL.Variant({ 'Ok' : IDL.Nat64, 'Err' : GovernanceError });
+  const GenericFunction = IDL.Record({
+    'id' : IDL.Nat64,
+    'method' : IDL.Text,
+    'validator' : IDL.Text,
+    'name' : IDL.Text,
+    'description' : IDL.Text,
+    'target' : IDL.Principal,
+  });
   const Vote = IDL.Variant({
     'No' : IDL.Null,
     'Yes' : IDL.Null,
@@ -188,6 +199,11 @@ export const idlFactory = ({ IDL }) => {
     'model_owners_bps' : IDL.Nat16,
   });
   const Action = IDL.Variant({
+    'ExecuteGenericFunction' : IDL.Record({
+      'function' : IDL.Nat64,
+      'payload' : IDL.Vec(IDL.Nat8),
+    }),
+    'RemoveGenericFunction' : IDL.Record({ 'function' : IDL.Nat64 }),
     'AdmitNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'UpgradeCanister' : IDL.Record({
       'arg' : IDL.Vec(IDL.Nat8),
@@ -199,6 +215,13 @@ export const idlFactory = ({ IDL }) => {
     'SetCallFee' : IDL.Record({ 'call_fee' : IDL.Nat }),
     'RemoveNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'SetGovernanceParameters' : IDL.Record({ 'parameters' : Parameters }),
+    'RegisterGenericFunction' : IDL.Record({
+      'method' : IDL.Text,
+      'validator' : IDL.Text,
+      'name' : IDL.Text,
+      'description' : IDL.Text,
+      'target' : IDL.Principal,
+    }),
     'SetRoyaltySplit' : IDL.Record({ 'split' : SplitConfig }),
     'TransferTreasury' : IDL.Record({ 'to' : Account, 'amount' : IDL.Nat }),
     'Motion' : IDL.Record({ 'text' : IDL.Text }),
@@ -253,6 +276,7 @@ export const idlFactory = ({ IDL }) => {
     'clear_staged_chunks' : IDL.Func([IDL.Nat64], [Result_1], []),
     'disburse' : IDL.Func([IDL.Nat64, IDL.Opt(Account)], [Result_2], []),
     'follow' : IDL.Func([IDL.Nat64, Topic, IDL.Vec(IDL.Nat64)], [Result], []),
+    'generic_functions' : IDL.Func([], [IDL.Vec(GenericFunction)], ['query']),
     'get_config' : IDL.Func([], [GovernanceConfig], ['query']),
     'get_neuron' : IDL.Func([IDL.Nat64], [IDL.Opt(Neuron)], ['query']),
     'get_parameters' : IDL.Func([], [Parameters], ['query']),

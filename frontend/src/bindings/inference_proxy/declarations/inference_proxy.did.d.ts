@@ -329,6 +329,21 @@ export interface ProxyConfig {
   'max_receipts_per_batch' : number,
 }
 /**
+ * The limits of a proxy's configuration the DAO may change (`set_limits`, by a generic proposal).
+ */
+export interface ProxyLimits {
+  /**
+   * Nodes tried per call before it fails (failover).
+   */
+  'max_nodes_per_call' : number,
+  'failures_before_suspension' : number,
+  'max_prompt_bytes' : bigint,
+  'calls_per_user_per_minute' : number,
+  'max_output_tokens' : number,
+  'flush_interval_seconds' : bigint,
+  'max_receipts_per_batch' : number,
+}
+/**
  * One metered inference, as the inference proxy charged it.
  */
 export interface Receipt {
@@ -385,6 +400,8 @@ export type Result_6 = { 'Ok' : null } |
   { 'Err' : RegistryError };
 export type Result_7 = { 'Ok' : boolean } |
   { 'Err' : RegistryError };
+export type Result_8 = { 'Ok' : string } |
+  { 'Err' : string };
 /**
  * # Transform Args.
  * 
@@ -440,6 +457,10 @@ export interface _SERVICE {
    */
   'set_call_fee' : ActorMethod<[bigint, bigint], Result_6>,
   /**
+   * Governance's generic function for the proxy's limits (`validate_limits` is its validator).
+   */
+  'set_limits' : ActorMethod<[ProxyLimits], Result_6>,
+  /**
    * Royalties tells the proxy the split version to stamp on receipts (newer only).
    */
   'set_split_version' : ActorMethod<[number], Result_6>,
@@ -453,6 +474,11 @@ export interface _SERVICE {
   'strip_node_headers' : ActorMethod<[TransformArgs], HttpRequestResult>,
   'unsettled_receipts' : ActorMethod<[number], Array<Receipt>>,
   'update_model' : ActorMethod<[ModelEntry], Result_7>,
+  /**
+   * What `set_limits(limits)` would change, as voters read it (`name: now → then` per limit), or
+   * why the limits are refused.
+   */
+  'validate_limits' : ActorMethod<[ProxyLimits], Result_8>,
   'withdraw' : ActorMethod<[bigint, [] | [Account]], Result_3>,
 }
 export declare const idlFactory: IDL.InterfaceFactory;

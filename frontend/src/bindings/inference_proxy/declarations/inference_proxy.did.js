@@ -221,6 +221,15 @@ export const idlFactory = ({ IDL }) => {
     'price' : Price,
   });
   const Result_6 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : RegistryError });
+  const ProxyLimits = IDL.Record({
+    'max_nodes_per_call' : IDL.Nat32,
+    'failures_before_suspension' : IDL.Nat32,
+    'max_prompt_bytes' : IDL.Nat64,
+    'calls_per_user_per_minute' : IDL.Nat32,
+    'max_output_tokens' : IDL.Nat32,
+    'flush_interval_seconds' : IDL.Nat64,
+    'max_receipts_per_batch' : IDL.Nat32,
+  });
   const HttpHeader = IDL.Record({ 'value' : IDL.Text, 'name' : IDL.Text });
   const HttpRequestResult = IDL.Record({
     'status' : IDL.Nat,
@@ -232,6 +241,7 @@ export const idlFactory = ({ IDL }) => {
     'response' : HttpRequestResult,
   });
   const Result_7 = IDL.Variant({ 'Ok' : IDL.Bool, 'Err' : RegistryError });
+  const Result_8 = IDL.Variant({ 'Ok' : IDL.Text, 'Err' : IDL.Text });
   
   return IDL.Service({
     'apply_node' : IDL.Func([ApplyNodeRequest], [Result], []),
@@ -253,6 +263,7 @@ export const idlFactory = ({ IDL }) => {
     'model' : IDL.Func([IDL.Nat64], [IDL.Opt(ModelEntry)], ['query']),
     'nodes' : IDL.Func([], [IDL.Vec(NodeRecord)], ['query']),
     'set_call_fee' : IDL.Func([IDL.Nat64, IDL.Nat], [Result_6], []),
+    'set_limits' : IDL.Func([ProxyLimits], [Result_6], []),
     'set_split_version' : IDL.Func([IDL.Nat32], [Result_6], []),
     'split_version' : IDL.Func([], [IDL.Nat32], ['query']),
     'strip_node_headers' : IDL.Func(
@@ -262,6 +273,7 @@ export const idlFactory = ({ IDL }) => {
       ),
     'unsettled_receipts' : IDL.Func([IDL.Nat32], [IDL.Vec(Receipt)], ['query']),
     'update_model' : IDL.Func([ModelEntry], [Result_7], []),
+    'validate_limits' : IDL.Func([ProxyLimits], [Result_8], ['query']),
     'withdraw' : IDL.Func([IDL.Nat, IDL.Opt(Account)], [Result_3], []),
   });
 };
