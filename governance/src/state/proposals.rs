@@ -295,7 +295,7 @@ impl Governance {
         let record = ProposalRecord {
             info: ProposalInfo {
                 id,
-                proposer: proposer,
+                proposer,
                 title: args.title,
                 summary: args.summary,
                 url: args.url,

@@ -114,6 +114,8 @@ pub(super) struct InProcessTargets<'a> {
     pub(super) royalties: &'a RefCell<royalties::State>,
     pub(super) proxy: &'a RefCell<ProxyState>,
     pub(super) governance: Principal,
+    /// The proxy's principal: the one generic-function target simulated (its `set_limits`).
+    pub(super) proxy_id: Principal,
     pub(super) clock: &'a Cell<u64>,
 }
 
@@ -156,6 +158,64 @@ impl governance::flows::Targets for InProcessTargets<'_> {
     ) -> TargetOutcome {
         TargetOutcome::Refused("canister upgrades are not simulated".into())
     }
+
+    fn generic_target_refusal(&self, target: Principal) -> Option<&'static str> {
+        (target != self.proxy_id).then_some("a canister the simulation does not run")
+    }
+
+    /// The proxy's `validate_limits`, in process (the only validator simulated).
+    async fn validate_generic(
+        &self,
+        function: &neuranft_types::governance::GenericFunction,
+        payload: &[u8],
+    ) -> Result<String, TargetOutcome> {
+        let limits = proxy_limits(function, "validate_limits", payload)?;
+        self.proxy
+            .borrow()
+            .config()
+            .describe_limits(&limits)
+            .map_err(|reason| TargetOutcome::Refused(format!("the validator: {reason}")))
+    }
+
+    async fn call_generic(
+        &self,
+        function: &neuranft_types::governance::GenericFunction,
+        payload: serde_bytes::ByteBuf,
+    ) -> TargetOutcome {
+        let limits = match proxy_limits(function, "set_limits", &payload) {
+            Ok(limits) => limits,
+            Err(outcome) => return outcome,
+        };
+        match self
+            .proxy
+            .borrow_mut()
+            .set_limits_from(self.governance, limits)
+        {
+            Ok(_) => TargetOutcome::Done,
+            Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+        }
+    }
+}
+
+/// The payload of a call of the proxy's `method` (`set_limits` or `validate_limits`), as the
+/// canister would decode it.
+fn proxy_limits(
+    function: &neuranft_types::governance::GenericFunction,
+    method: &str,
+    payload: &[u8],
+) -> Result<neuranft_types::proxy::ProxyLimits, TargetOutcome> {
+    let named = if method == "set_limits" {
+        &function.method
+    } else {
+        &function.validator
+    };
+    if named != method {
+        return Err(TargetOutcome::Refused(format!(
+            "the simulated proxy has no method {named}"
+        )));
+    }
+    candid::decode_one(payload)
+        .map_err(|e| TargetOutcome::Refused(format!("the payload does not decode: {e}")))
 }
 
 impl World {

@@ -233,6 +233,7 @@ impl World {
             royalties: &self.royalties,
             proxy: &self.proxy,
             governance: governance_id,
+            proxy_id: self.proxy_id,
             clock: &self.hosts.clock,
         };
         block_on(governance::flows::execute_due(
