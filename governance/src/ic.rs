@@ -31,6 +31,8 @@ pub(crate) const TIMER_BUDGET: u64 = 10_000;
 pub(crate) const JOB_INTERVAL_SECONDS: u64 = 5;
 /// Staged chunks past their lifetime dropped per timer run.
 const EXPIRED_CHUNKS_PER_RUN: usize = 16;
+/// Ballots of long-final proposals deleted per timer run (each a stable B-tree removal).
+const BALLOTS_PRUNED_PER_RUN: u64 = 1_000;
 
 thread_local! {
     /// Every cell below opens its memories from this one manager.
@@ -349,6 +351,7 @@ pub(crate) async fn run_job() -> JobReport {
     let _running = neuranft_types::guard::OnDrop::new(|| JOB_RUNNING.with(|r| r.set(false)));
     let progress = mutate(|g| g.advance(time(), TIMER_BUDGET));
     mutate(|g| g.drop_expired_chunks(time(), EXPIRED_CHUNKS_PER_RUN));
+    mutate(|g| g.prune_ballots(time(), BALLOTS_PRUNED_PER_RUN));
     let stakes_driven = flows::drive_pending(&governance(), &stakes(), &staking_ledger()).await;
     let treasury_driven =
         flows::drive_pending(&governance(), &treasury_book(), &payment_ledger()).await;

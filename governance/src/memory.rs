@@ -44,3 +44,5 @@ pub const STAGED_CHUNK_META_MEMORY_ID: MemoryId = MemoryId::new(26);
 pub const STAGED_TOTAL_MEMORY_ID: MemoryId = MemoryId::new(27);
 /// Generic function id → the function (registered by proposal).
 pub const GENERIC_FUNCTIONS_MEMORY_ID: MemoryId = MemoryId::new(28);
+/// (time a proposal became final, proposal) → () while its ballots are kept.
+pub const BALLOTS_TO_PRUNE_MEMORY_ID: MemoryId = MemoryId::new(29);

@@ -5,7 +5,50 @@ use super::codecs::{decode_ballot, encode_ballot};
 use super::*;
 use crate::power;
 
+/// How long a final proposal's ballots are kept: well past the 7 days in which the voting-power spike
+/// guard may judge a new proposal by an older one's ballots; the tally stays with the proposal for ever.
+pub const BALLOT_RETENTION_SECONDS: u64 = 30 * 24 * 3_600;
+
 impl Governance {
+    /// `id` is final (rejected, executed or failed): nothing works on it any more, and its ballots
+    /// may go after the retention period.
+    pub(super) fn finish(&mut self, id: ProposalId, now: u64) {
+        self.unfinished.remove(&id);
+        self.ballots_to_prune.insert((now, id), ());
+    }
+
+    /// Deletes at most `budget` ballots of proposals final for longer than
+    /// [`BALLOT_RETENTION_SECONDS`], oldest first, so that stable memory does not grow with every
+    /// proposal ever made. Returns the ballots deleted.
+    pub fn prune_ballots(&mut self, now: u64, budget: u64) -> u64 {
+        let cutoff = now.saturating_sub(crate::power::nanos(BALLOT_RETENTION_SECONDS));
+        let mut deleted = 0;
+        while deleted < budget {
+            let Some(((finished_at, id), ())) = self.ballots_to_prune.first_key_value() else {
+                break;
+            };
+            if finished_at > cutoff {
+                break;
+            }
+            let want = budget - deleted;
+            let batch: Vec<(ProposalId, NeuronId)> = self
+                .ballots
+                .range((id, 0)..=(id, NeuronId::MAX))
+                .take(want as usize)
+                .map(|e| *e.key())
+                .collect();
+            for key in &batch {
+                self.ballots.remove(key);
+            }
+            deleted += batch.len() as u64;
+            // Fewer than asked for: none of this proposal's are left.
+            if (batch.len() as u64) < want {
+                self.ballots_to_prune.remove(&(finished_at, id));
+            }
+        }
+        deleted
+    }
+
     pub fn ballot(&self, proposal: ProposalId, neuron: NeuronId) -> Option<Ballot> {
         self.ballots.get(&(proposal, neuron)).map(decode_ballot)
     }

@@ -162,7 +162,7 @@ impl Governance {
         record.info.executed_at = Some(now);
         self.wasms.remove(&id);
         self.execution_attempts.remove(&id);
-        self.unfinished.remove(&id);
+        self.finish(id, now);
         self.proposals.insert(id, Candid(record));
     }
 }

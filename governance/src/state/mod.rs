@@ -25,6 +25,7 @@ use neuranft_types::governance::*;
 use neuranft_types::storable::Candid;
 use neuranft_types::BASIS_POINTS;
 
+pub use ballots::BALLOT_RETENTION_SECONDS;
 pub use execution::{FIRST_RETRY_DELAY_SECONDS, MAX_EXECUTION_ATTEMPTS};
 pub use neurons::MAX_HOT_KEYS;
 pub use parameters::{
@@ -110,6 +111,7 @@ pub struct Governance {
     staged_meta: StableBTreeMap<(NeuronId, [u8; 32]), [u8; 16], Mem>,
     staged_total: StableCell<u64, Mem>,
     generic_functions: StableBTreeMap<u64, Candid<GenericFunction>, Mem>,
+    ballots_to_prune: StableBTreeMap<(u64, ProposalId), (), Mem>,
     /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
 }
@@ -150,6 +152,7 @@ impl Governance {
             staged_meta: StableBTreeMap::init(mm.get(STAGED_CHUNK_META_MEMORY_ID)),
             staged_total: StableCell::init(mm.get(STAGED_TOTAL_MEMORY_ID), 0),
             generic_functions: StableBTreeMap::init(mm.get(GENERIC_FUNCTIONS_MEMORY_ID)),
+            ballots_to_prune: StableBTreeMap::init(mm.get(BALLOTS_TO_PRUNE_MEMORY_ID)),
             neurons_in_flight: Default::default(),
         }
     }

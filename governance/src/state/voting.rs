@@ -314,13 +314,13 @@ impl Governance {
             if matches!(record.action, Action::Motion { .. }) {
                 record.info.status = ProposalStatus::Executed;
                 record.info.executed_at = Some(now);
-                self.unfinished.remove(&record.info.id);
+                self.finish(record.info.id, now);
             } else {
                 record.info.status = ProposalStatus::Adopted;
             }
         } else {
             record.info.status = ProposalStatus::Rejected;
-            self.unfinished.remove(&record.info.id);
+            self.finish(record.info.id, now);
         }
         true
     }

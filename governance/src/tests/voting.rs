@@ -246,3 +246,29 @@ fn a_neuron_votes_once() {
         "the proposer voted yes by proposing"
     );
 }
+
+#[test]
+fn ballots_of_final_proposals_are_pruned_after_the_retention_period_in_bounded_steps() {
+    let (mut g, [a, b, _]) = three();
+    let rejected = g.make_proposal(p(0), split_proposal(a), T0, BIG).unwrap();
+    g.register_vote(p(1), b, rejected, Vote::No, T0 + 1, BIG)
+        .unwrap();
+    assert_eq!(status(&g, rejected), ProposalStatus::Rejected);
+    let open = g.make_proposal(p(1), motion(b), T0 + 2, BIG).unwrap();
+    let tally = g.proposal(rejected).unwrap().tally;
+    assert_eq!(g.ballots(rejected, 0, 10).len(), 3);
+    let retention = days(crate::state::BALLOT_RETENTION_SECONDS / DAY);
+    // Within the retention period nothing goes.
+    assert_eq!(g.prune_ballots(T0 + retention, BIG), 0);
+    assert_eq!(g.ballots(rejected, 0, 10).len(), 3);
+    // After it, in steps of the budget: two, then the last one.
+    let later = T0 + 1 + retention;
+    assert_eq!(g.prune_ballots(later, 2), 2);
+    assert_eq!(g.ballots(rejected, 0, 10).len(), 1);
+    assert_eq!(g.prune_ballots(later, 2), 1);
+    assert_eq!(g.prune_ballots(later, 2), 0, "nothing left to prune");
+    assert!(g.ballots(rejected, 0, 10).is_empty());
+    // The proposal and its tally stay; an undecided proposal keeps its ballots.
+    assert_eq!(g.proposal(rejected).unwrap().tally, tally);
+    assert_eq!(g.ballots(open, 0, 10).len(), 3);
+}
