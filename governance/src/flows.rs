@@ -133,15 +133,23 @@ pub async fn make_proposal<T: Targets>(
         g.check_proposal(caller, &args, now())?;
         g.check_generic_call(*function, payload)?
     };
+    governance.borrow_mut().begin_validation(args.neuron)?;
+    let neuron = args.neuron;
+    // Released however the call ends, a trap in the validator's callback included.
+    let _validating =
+        neuranft_types::guard::OnDrop::new(|| governance.borrow_mut().end_validation(neuron));
     let text = targets
         .validate_generic(&f, payload)
         .await
         .map_err(|outcome| GovernanceError::GenericValidationFailed {
             reason: outcome.reason(),
         })?;
-    governance
-        .borrow_mut()
-        .make_validated_proposal(caller, args, Some(text), now(), budget)
+    // Bound first: the guard's release borrows governance when it drops, after this borrow ends.
+    let made =
+        governance
+            .borrow_mut()
+            .make_validated_proposal(caller, args, Some(text), now(), budget);
+    made
 }
 
 async fn ledger_fee<L: LedgerRuntime>(

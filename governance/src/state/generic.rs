@@ -84,6 +84,18 @@ impl Governance {
             .ok_or(GovernanceError::GenericFunctionNotFound { function })
     }
 
+    /// Claims a validator call for `neuron`'s generic proposal (`Busy` while it has one in flight, or
+    /// [`MAX_VALIDATIONS_IN_FLIGHT`] neurons do); released by [`Governance::end_validation`].
+    pub fn begin_validation(&mut self, neuron: NeuronId) -> Result<(), GovernanceError> {
+        self.validations_in_flight
+            .try_begin(neuron)
+            .map_err(|_| GovernanceError::Busy)
+    }
+
+    pub fn end_validation(&mut self, neuron: NeuronId) {
+        self.validations_in_flight.end(&neuron);
+    }
+
     /// Applies an executed registration or removal.
     pub(super) fn apply_generic(&mut self, id: ProposalId, action: &Action) {
         match action {

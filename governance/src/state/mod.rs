@@ -41,6 +41,10 @@ pub use staging::module_chunks;
 
 type Mem = VirtualMemory<DefaultMemoryImpl>;
 
+/// Generic proposals waiting for their validator at once (one per neuron): a bound on the calls
+/// proposers can make governance send before any reject cost is charged.
+pub const MAX_VALIDATIONS_IN_FLIGHT: u32 = 10;
+
 const BPS: u128 = BASIS_POINTS as u128;
 const SEVEN_DAYS: u64 = 7 * 24 * 3_600 * NANOS_PER_SECOND;
 
@@ -114,6 +118,8 @@ pub struct Governance {
     ballots_to_prune: StableBTreeMap<(u64, ProposalId), (), Mem>,
     /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
+    /// Neurons whose generic proposal waits for its validator (heap, as above).
+    validations_in_flight: neuranft_types::guard::InFlight<NeuronId>,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> GovernanceError {
@@ -154,6 +160,7 @@ impl Governance {
             generic_functions: StableBTreeMap::init(mm.get(GENERIC_FUNCTIONS_MEMORY_ID)),
             ballots_to_prune: StableBTreeMap::init(mm.get(BALLOTS_TO_PRUNE_MEMORY_ID)),
             neurons_in_flight: Default::default(),
+            validations_in_flight: neuranft_types::guard::InFlight::new(MAX_VALIDATIONS_IN_FLIGHT),
         }
     }
 

@@ -286,3 +286,17 @@ fn an_upgrade_shows_its_argument_as_candid_so_a_new_principal_is_visible() {
     assert!(shown.contains("NOT SHOWN: its Candid text has"), "{shown}");
     assert!(!shown.contains("xxxx"), "nothing of a cut text");
 }
+
+#[test]
+fn a_neuron_has_one_generic_validation_in_flight_and_all_neurons_at_most_the_cap() {
+    let mut g = fresh();
+    g.begin_validation(0).unwrap();
+    assert_eq!(g.begin_validation(0), Err(GovernanceError::Busy));
+    for n in 1..crate::state::MAX_VALIDATIONS_IN_FLIGHT as u64 {
+        g.begin_validation(n).unwrap();
+    }
+    assert_eq!(g.begin_validation(99), Err(GovernanceError::Busy), "full");
+    g.end_validation(0);
+    g.begin_validation(99).unwrap();
+    g.begin_validation(0).unwrap_err();
+}
