@@ -4,7 +4,7 @@
 //! await.
 
 use crate::book::{Book, MoneyOp};
-use crate::state::{Budget, Governance};
+use crate::state::Governance;
 use candid::Principal;
 use ledger_adapter::book::{self, Transfer};
 use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
@@ -16,6 +16,9 @@ use neuranft_types::Account;
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::convert::Infallible;
+
+mod proposals;
+pub use proposals::make_proposal;
 
 pub const STAKE_MEMO_TAG: &[u8; 8] = b"NNFT-STK";
 pub const DISBURSE_MEMO_TAG: &[u8; 8] = b"NNFT-DSB";
@@ -101,55 +104,6 @@ impl TargetOutcome {
             TargetOutcome::Refused(reason) | TargetOutcome::Unknown(reason) => reason,
         }
     }
-}
-
-/// Makes a proposal. A generic function's registration is refused for a target no generic function
-/// may call; a generic call is made only after the function's validator accepted the payload, its
-/// text what voters read (the proposer's checks come first, so only a neuron that may propose makes
-/// governance call a validator, and all of them again after the validator answered).
-pub async fn make_proposal<T: Targets>(
-    governance: &RefCell<Governance>,
-    targets: &T,
-    caller: Principal,
-    args: MakeProposalArgs,
-    now: impl Fn() -> u64,
-    budget: Budget,
-) -> Result<ProposalId, GovernanceError> {
-    if let Action::RegisterGenericFunction { target, .. } = &args.action {
-        if let Some(what) = targets.generic_target_refusal(*target) {
-            return Err(GovernanceError::InvalidArgument {
-                field: "target".into(),
-                reason: format!("{what} may not be a generic function's target"),
-            });
-        }
-    }
-    let Action::ExecuteGenericFunction { function, payload } = &args.action else {
-        return governance
-            .borrow_mut()
-            .make_proposal(caller, args, now(), budget);
-    };
-    let f = {
-        let g = governance.borrow();
-        g.check_proposal(caller, &args, now())?;
-        g.check_generic_call(*function, payload)?
-    };
-    governance.borrow_mut().begin_validation(args.neuron)?;
-    let neuron = args.neuron;
-    // Released however the call ends, a trap in the validator's callback included.
-    let _validating =
-        neuranft_types::guard::OnDrop::new(|| governance.borrow_mut().end_validation(neuron));
-    let text = targets
-        .validate_generic(&f, payload)
-        .await
-        .map_err(|outcome| GovernanceError::GenericValidationFailed {
-            reason: outcome.reason(),
-        })?;
-    // Bound first: the guard's release borrows governance when it drops, after this borrow ends.
-    let made =
-        governance
-            .borrow_mut()
-            .make_validated_proposal(caller, args, Some(text), now(), budget);
-    made
 }
 
 async fn ledger_fee<L: LedgerRuntime>(
