@@ -131,6 +131,7 @@ fn the_main_job_binary_serves_and_ends_with_exit() {
             "governance_ledger",
             "inference_proxy",
             "payment_ledger",
+            "root",
             "royalties"
         ]
     );
