@@ -13,8 +13,8 @@ use icrc_ledger_types::icrc2::approve::ApproveArgs;
 use ledger_adapter::memory::{Fault, MemoryLedger};
 use ledger_adapter::LedgerRuntime;
 use neuranft_types::governance::*;
-use neuranft_types::proxy::NodeAction;
-use neuranft_types::royalties::SplitConfig;
+use neuranft_types::proxy::{NodeAction, ProxyLimits};
+use neuranft_types::royalties::{ModerateModelArgs, PayoutSettings, SplitConfig};
 use neuranft_types::Account;
 use proptest::prelude::*;
 use serde_bytes::ByteBuf;
@@ -327,6 +327,21 @@ impl Targets for RecordingTargets {
         action: NodeAction,
     ) -> TargetOutcome {
         self.answer(format!("node {proposal} {node} {action:?}"))
+    }
+    async fn moderate_model(&self, args: ModerateModelArgs) -> TargetOutcome {
+        let ModerateModelArgs {
+            proposal_id,
+            model,
+            action,
+            reason,
+        } = args;
+        self.answer(format!("moderate {proposal_id} {model} {action:?} {reason}"))
+    }
+    async fn set_payout_settings(&self, proposal: ProposalId, s: PayoutSettings) -> TargetOutcome {
+        self.answer(format!("payouts {proposal} {}", s.payout_interval_seconds))
+    }
+    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
+        self.answer(format!("limits {}", limits.max_prompt_bytes))
     }
     async fn upgrade(
         &self,
@@ -667,3 +682,4 @@ proptest! {
 }
 
 mod generic;
+mod typed;

@@ -11,7 +11,8 @@ use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
 use ledger_adapter::{tagged_memo, LedgerRuntime};
 use neuranft_types::governance::*;
 use neuranft_types::proxy::{NodeAction, RegistryError};
-use neuranft_types::royalties::{SplitConfig, SplitError};
+use neuranft_types::proxy::ProxyLimits;
+use neuranft_types::royalties::{GovernedError, ModerateModelArgs, PayoutSettings, SplitConfig, SplitError};
 use neuranft_types::Account;
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;
@@ -60,6 +61,16 @@ pub fn proxy_outcome<T>(answer: Result<T, RegistryError>) -> TargetOutcome {
     }
 }
 
+/// How royalties answered `moderate_model` or `set_payout_settings` (as [`split_outcome`]).
+pub fn governed_outcome<T>(answer: Result<T, GovernedError>) -> TargetOutcome {
+    match answer {
+        Ok(_) => TargetOutcome::Done,
+        Err(GovernedError::ProposalAlreadyApplied { .. }) => TargetOutcome::AlreadyDone,
+        Err(e @ GovernedError::ProposalConflict { .. }) => TargetOutcome::Refused(conflict(e)),
+        Err(e) => TargetOutcome::Refused(format!("{e:?}")),
+    }
+}
+
 fn conflict(e: impl std::fmt::Debug) -> String {
     format!("{e:?}: the target already applied this proposal id with another payload")
 }
@@ -75,6 +86,17 @@ pub trait Targets {
         node: u64,
         action: NodeAction,
     ) -> TargetOutcome;
+    /// Royalties' `moderate_model`.
+    async fn moderate_model(&self, args: ModerateModelArgs) -> TargetOutcome;
+    /// Royalties' `set_payout_settings`.
+    async fn set_payout_settings(
+        &self,
+        proposal: ProposalId,
+        settings: PayoutSettings,
+    ) -> TargetOutcome;
+    /// The proxy's `set_limits` (setting the same limits again changes nothing, so a replay is
+    /// harmless).
+    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome;
     /// Installs `wasm` (its hash checked against the proposal's) on `target` in upgrade mode.
     async fn upgrade(
         &self,
@@ -534,6 +556,23 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
                 targets.decide_node(id, node, NodeAction::Suspend).await
             }
             Action::RemoveNode { node } => targets.decide_node(id, node, NodeAction::Remove).await,
+            Action::ModerateModel {
+                model,
+                action,
+                reason,
+            } => {
+                let args = ModerateModelArgs {
+                    proposal_id: id,
+                    model,
+                    action,
+                    reason,
+                };
+                targets.moderate_model(args).await
+            }
+            Action::SetPayoutSettings { settings } => {
+                targets.set_payout_settings(id, settings).await
+            }
+            Action::SetProxyLimits { limits } => targets.set_proxy_limits(limits).await,
             Action::UpgradeCanister {
                 target, wasm, arg, ..
             } => {

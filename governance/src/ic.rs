@@ -17,9 +17,12 @@ use ic_stable_structures::memory_manager::{MemoryManager, VirtualMemory};
 use ic_stable_structures::{DefaultMemoryImpl, StableCell};
 use ledger_adapter::ic::IcLedger;
 use neuranft_types::governance::*;
-use neuranft_types::proxy::{NodeAction, RegistryError};
+use neuranft_types::proxy::{NodeAction, ProxyLimits, RegistryError};
 use neuranft_types::root::{RootError, UpgradeGovernanceArgs, UpgradeStatus};
-use neuranft_types::royalties::{SetSplitArgs, SplitConfig, SplitError, SplitVersion};
+use neuranft_types::royalties::{
+    GovernedError, ModelStatus, ModerateModelArgs, PayoutSettings, SetPayoutSettingsArgs, SetSplitArgs,
+    SplitConfig, SplitError, SplitVersion,
+};
 use neuranft_types::storable::Candid;
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
@@ -140,6 +143,41 @@ impl Targets for IcTargets {
             config().inference_proxy,
             "decide_node",
             (proposal, node, action),
+        );
+        answered(response.await, flows::proxy_outcome)
+    }
+
+    async fn moderate_model(&self, args: ModerateModelArgs) -> TargetOutcome {
+        let response = call_target::<_, Result<ModelStatus, GovernedError>>(
+            config().royalties,
+            "moderate_model",
+            (args,),
+        );
+        answered(response.await, flows::governed_outcome)
+    }
+
+    async fn set_payout_settings(
+        &self,
+        proposal: ProposalId,
+        settings: PayoutSettings,
+    ) -> TargetOutcome {
+        let args = SetPayoutSettingsArgs {
+            proposal_id: proposal,
+            settings,
+        };
+        let response = call_target::<_, Result<(), GovernedError>>(
+            config().royalties,
+            "set_payout_settings",
+            (args,),
+        );
+        answered(response.await, flows::governed_outcome)
+    }
+
+    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
+        let response = call_target::<_, Result<(), RegistryError>>(
+            config().inference_proxy,
+            "set_limits",
+            (limits,),
         );
         answered(response.await, flows::proxy_outcome)
     }

@@ -126,8 +126,15 @@ pub async fn infer<T: NodeTransport>(
             .registry
             .model(args.model)
             .ok_or(InferError::UnknownModel { model: args.model })?;
-        if model.status != ModelStatus::Active {
-            return Err(InferError::ModelPaused { model: args.model });
+        match model.status {
+            ModelStatus::Active => {}
+            ModelStatus::Paused => return Err(InferError::ModelPaused { model: args.model }),
+            status @ (ModelStatus::Suspended | ModelStatus::Delisted) => {
+                return Err(InferError::ModelModerated {
+                    model: args.model,
+                    status,
+                })
+            }
         }
         let max = quote_for(&config, &model, &args)?;
         if !s.admit_call(caller, now, config.calls_per_user_per_minute) {

@@ -54,10 +54,18 @@ pub(crate) fn push_soon() {
     }
 }
 
+thread_local! {
+    static PAYOUT_TIMER: std::cell::Cell<Option<ic_cdk_timers::TimerId>> = const { std::cell::Cell::new(None) };
+}
+
+/// Starts the payout timer at the configured interval, replacing the one running (if any).
 pub(crate) fn start_payout_timer() {
     let interval = read(|s| s.config().payout_interval_seconds);
-    ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
+    let timer = ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
         payouts::run_payout_job(&state(), &ledger(), time()).await;
         push_to_proxy().await;
     });
+    if let Some(old) = PAYOUT_TIMER.with(|t| t.replace(Some(timer))) {
+        ic_cdk_timers::clear_timer(old);
+    }
 }

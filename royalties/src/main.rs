@@ -93,6 +93,23 @@ fn set_split(args: SetSplitArgs) -> Result<SplitVersion, SplitError> {
     Ok(version)
 }
 
+/// The DAO suspends, delists or reinstates a model (once per proposal), with the reason in the log.
+#[update]
+fn moderate_model(args: ModerateModelArgs) -> Result<ModelStatus, GovernedError> {
+    let status = mutate(|s| s.moderate_model(msg_caller(), args, time()))?;
+    push_soon();
+    Ok(status)
+}
+
+/// The DAO sets how payouts are pushed (once per proposal); the payout timer follows a new interval.
+#[update]
+fn set_payout_settings(args: SetPayoutSettingsArgs) -> Result<(), GovernedError> {
+    if mutate(|s| s.set_payout_settings(msg_caller(), args, time()))? {
+        start_payout_timer();
+    }
+    Ok(())
+}
+
 /// The split of `version`, or the one in force when `None`.
 #[query]
 fn get_split(version: Option<SplitVersion>) -> Option<SplitRecord> {

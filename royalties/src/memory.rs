@@ -30,3 +30,5 @@ pub const PAYOUT_OPS_MEMORY_ID: MemoryId = MemoryId::new(22);
 /// (caller, proposal id) → the SHA-256 of the split it set: a replay is done, another payload a
 /// conflict ([`neuranft_types::applied`]).
 pub const SPLIT_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(23);
+/// (caller, proposal id) → the SHA-256 of a `moderate_model` or `set_payout_settings` payload.
+pub const GOVERNED_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(24);

@@ -1,7 +1,8 @@
 //! The governance canister's Candid types: neurons, proposals and their typed actions, parameters,
 //! errors. Token amounts are in the governance token's smallest unit (e8s).
 
-use crate::royalties::SplitConfig;
+use crate::proxy::ProxyLimits;
+use crate::royalties::{ModelId, ModerationAction, PayoutSettings, SplitConfig};
 use crate::Account;
 use candid::{CandidType, Deserialize, Principal};
 use serde_bytes::ByteBuf;
@@ -25,10 +26,15 @@ pub enum Topic {
     CanisterUpgrades,
     /// Calls of the methods the DAO registered (`ExecuteGenericFunction`).
     GenericFunctions,
+    /// Suspending, delisting and reinstating models (`ModerateModel`). Not critical: a harmful
+    /// model must be stoppable within the normal voting period.
+    ModelModeration,
+    /// The proxy's limits and royalties' payout settings.
+    ServiceSettings,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 10] = [
+    pub const ALL: [Topic; 12] = [
         Topic::CatchAll,
         Topic::Motion,
         Topic::NodeAdmission,
@@ -39,12 +45,17 @@ impl Topic {
         Topic::GovernanceParameters,
         Topic::CanisterUpgrades,
         Topic::GenericFunctions,
+        Topic::ModelModeration,
+        Topic::ServiceSettings,
     ];
 
     /// Critical topics need a larger share of all voting power, a larger majority and a longer
     /// voting period, and ignore catch-all following.
     pub fn is_critical(self) -> bool {
-        !matches!(self, Topic::CatchAll | Topic::Motion | Topic::NodeAdmission)
+        !matches!(
+            self,
+            Topic::CatchAll | Topic::Motion | Topic::NodeAdmission | Topic::ModelModeration
+        )
     }
 
     pub fn code(self) -> u8 {
@@ -166,6 +177,21 @@ pub enum Action {
         function: u64,
         payload: ByteBuf,
     },
+    /// Suspends, delists or reinstates a model (royalties' `moderate_model`); the reason is kept
+    /// with the model and in the settlement log.
+    ModerateModel {
+        model: ModelId,
+        action: ModerationAction,
+        reason: String,
+    },
+    /// Royalties' payout settings (`set_payout_settings`).
+    SetPayoutSettings {
+        settings: PayoutSettings,
+    },
+    /// The proxy's limits (`set_limits`), within the bounds `ProxyLimits::validate` names.
+    SetProxyLimits {
+        limits: ProxyLimits,
+    },
 }
 
 /// The most bytes a generic function's payload may have.
@@ -190,6 +216,10 @@ impl Action {
                 Topic::GovernanceParameters
             }
             Action::ExecuteGenericFunction { .. } => Topic::GenericFunctions,
+            Action::ModerateModel { .. } => Topic::ModelModeration,
+            Action::SetPayoutSettings { .. } | Action::SetProxyLimits { .. } => {
+                Topic::ServiceSettings
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The inference proxy's Candid interface: its configuration, users' balances and calls, metering and
 //! batches, node records and the decisions governance makes on them, and the errors of every call.
 
-use crate::royalties::{ModelId, Receipt};
+use crate::royalties::{ModelId, ModelStatus, Receipt};
 use crate::Account;
 use candid::{CandidType, Deserialize, Nat, Principal};
 
@@ -168,6 +168,11 @@ pub enum InferError {
     },
     ModelPaused {
         model: ModelId,
+    },
+    /// The DAO suspended or delisted the model (`ModerateModel`; the reason is in royalties' log).
+    ModelModerated {
+        model: ModelId,
+        status: ModelStatus,
     },
     InvalidInput {
         reason: String,
@@ -422,6 +427,15 @@ impl ProxyConfig {
             CALL_FEE_RANGE.contains(&self.call_fee),
             "call_fee must be 1–10^12",
         )?;
+        self.limits().validate()
+    }
+}
+
+impl ProxyLimits {
+    /// The bounds every limit keeps (governance checks them when a proposal is made, the proxy when
+    /// it applies them).
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
         check(
             (1..=MAX_RECEIPTS_PER_BATCH).contains(&self.max_receipts_per_batch),
             "max_receipts_per_batch must be 1–2,000",

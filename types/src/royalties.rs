@@ -56,7 +56,110 @@ pub struct Price {
 #[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelStatus {
     Active,
+    /// Paused by its manager.
     Paused,
+    /// Suspended by the DAO (`ModerateModel`): calls are refused; only another proposal lifts it.
+    Suspended,
+    /// Delisted by the DAO: calls are refused and `list_models` leaves it out; only another proposal
+    /// lifts it. Its holders keep what they earned.
+    Delisted,
+}
+
+impl ModelStatus {
+    /// A status only the DAO sets and lifts.
+    pub fn is_moderated(self) -> bool {
+        matches!(self, ModelStatus::Suspended | ModelStatus::Delisted)
+    }
+}
+
+/// What the DAO does to a model by a `ModerateModel` proposal.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModerationAction {
+    Suspend,
+    Delist,
+    /// Back to `Active` from `Suspended` or `Delisted`.
+    Reinstate,
+}
+
+/// The DAO's last decision on a model, with its reason (the settlement log keeps every one).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Moderation {
+    pub action: ModerationAction,
+    pub reason: String,
+    pub proposal_id: ProposalId,
+    pub at: u64,
+}
+
+/// The most bytes of a moderation's reason.
+pub const MAX_MODERATION_REASON_BYTES: usize = 2_000;
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModerateModelArgs {
+    pub proposal_id: ProposalId,
+    pub model: ModelId,
+    pub action: ModerationAction,
+    pub reason: String,
+}
+
+impl ModerateModelArgs {
+    /// The reason must say something, within [`MAX_MODERATION_REASON_BYTES`].
+    pub fn validate_reason(reason: &str) -> Result<(), String> {
+        if reason.trim().is_empty() || reason.len() > MAX_MODERATION_REASON_BYTES {
+            return Err(format!(
+                "the reason must have 1–{MAX_MODERATION_REASON_BYTES} bytes"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How royalties pushes payouts: accruals of at least `auto_payout_fee_multiple × ledger fee`, every
+/// `payout_interval_seconds`.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PayoutSettings {
+    pub auto_payout_fee_multiple: u64,
+    pub payout_interval_seconds: u64,
+}
+
+impl PayoutSettings {
+    /// A multiple below 1 would pay out less than the fee it costs; an interval under 10 s would
+    /// spend the canister's cycles on its timer, one over a week would leave earners waiting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=1_000_000).contains(&self.auto_payout_fee_multiple) {
+            return Err("auto_payout_fee_multiple must be 1–1,000,000".into());
+        }
+        if !(10..=7 * 86_400).contains(&self.payout_interval_seconds) {
+            return Err("payout_interval_seconds must be 10–604,800".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SetPayoutSettingsArgs {
+    pub proposal_id: ProposalId,
+    pub settings: PayoutSettings,
+}
+
+/// Why royalties refused a governance call other than `set_split`.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub enum GovernedError {
+    NotGovernance,
+    InvalidArgument {
+        field: String,
+        reason: String,
+    },
+    UnknownModel {
+        model: ModelId,
+    },
+    /// This caller's proposal was applied with this very payload: done before.
+    ProposalAlreadyApplied {
+        proposal_id: ProposalId,
+    },
+    /// This caller's proposal id was applied with another payload: nothing changed.
+    ProposalConflict {
+        proposal_id: ProposalId,
+    },
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -105,6 +208,8 @@ pub struct Model {
     pub data_owners: Vec<DataOwner>,
     pub registered_at: u64,
     pub updated_at: u64,
+    /// The DAO's last moderation decision (`None` for a model it never moderated).
+    pub moderation: Option<Moderation>,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -168,6 +273,11 @@ pub enum RegistryError {
     /// The caller made the most registry changes one principal may make in a minute.
     RateLimited {
         changes_per_minute: u32,
+    },
+    /// The DAO suspended or delisted the model: its manager cannot change its status.
+    Moderated {
+        model: ModelId,
+        status: ModelStatus,
     },
 }
 
@@ -417,6 +527,15 @@ pub enum LogEvent {
         payout: PayoutId,
         reason: String,
         restored: u128,
+    },
+    ModelModerated {
+        model: ModelId,
+        status: ModelStatus,
+        moderation: Moderation,
+    },
+    PayoutSettingsSet {
+        proposal_id: ProposalId,
+        settings: PayoutSettings,
     },
 }
 

@@ -124,6 +124,8 @@ export function royaltiesRegistryErrorText(e: RoyaltiesRegistryError): string {
       return `${e.InvalidArgument.field}: ${e.InvalidArgument.reason}. Correct it and try again.`;
     case 'UnknownModel':
       return `Model ${e.UnknownModel.model.toString()} is not registered: check the id.`;
+    case 'Moderated':
+      return `The DAO ${e.Moderated.status.toLowerCase()} model ${e.Moderated.model.toString()}: only another proposal can change its status.`;
     case 'AnonymousCaller':
       return signIn;
     default:
@@ -236,6 +238,8 @@ export function inferErrorText(e: InferError, token?: Token): string {
       return `At most ${e.RateLimited.calls_per_minute} calls per minute: wait a moment and send again.`;
     case 'ModelPaused':
       return `Model ${e.ModelPaused.model.toString()} is paused by its owner: choose another model.`;
+    case 'ModelModerated':
+      return `The DAO ${e.ModelModerated.status.toLowerCase()} model ${e.ModelModerated.model.toString()} (the reason is in the settlement log); nothing was charged: choose another model.`;
     case 'NoNodeAvailable':
       return 'No admitted node serves this model now; nothing was charged: try again later or choose another model.';
     case 'Busy':

@@ -81,6 +81,17 @@ impl Governance {
                 }
             }
             Action::AdmitNode { .. } | Action::SuspendNode { .. } | Action::RemoveNode { .. } => {}
+            // Whether the model exists only royalties knows: an unknown one fails at execution.
+            Action::ModerateModel { reason, .. } => {
+                neuranft_types::royalties::ModerateModelArgs::validate_reason(reason)
+                    .map_err(|r| invalid("reason", r))?;
+            }
+            Action::SetPayoutSettings { settings } => {
+                settings.validate().map_err(|r| invalid("settings", r))?;
+            }
+            Action::SetProxyLimits { limits } => {
+                limits.validate().map_err(|r| invalid("limits", r))?;
+            }
             Action::TransferTreasury { to, amount } => {
                 if *amount == 0 {
                     return Err(invalid("amount", "must be positive"));

@@ -225,6 +225,78 @@ fn a_call_fee_outside_the_proxys_range_is_refused_at_submission() {
     assert!(ok.is_ok(), "{ok:?}");
 }
 
+/// Moderation without a reason, payout settings or proxy limits out of their bounds: refused when
+/// proposed, with the field named, and nothing charged or recorded.
+#[test]
+fn typed_settings_out_of_their_bounds_are_refused_at_submission() {
+    use neuranft_types::royalties::{ModerationAction, PayoutSettings};
+    let (mut g, neurons) = three();
+    let a = neurons[0];
+    let limits = neuranft_types::proxy::ProxyLimits {
+        max_prompt_bytes: 16_384,
+        max_output_tokens: 512,
+        calls_per_user_per_minute: 30,
+        max_nodes_per_call: 3,
+        failures_before_suspension: 3,
+        flush_interval_seconds: 30,
+        max_receipts_per_batch: 100,
+    };
+    let settings = PayoutSettings {
+        auto_payout_fee_multiple: 10,
+        payout_interval_seconds: 60,
+    };
+    let moderate = |reason: &str| Action::ModerateModel {
+        model: 0,
+        action: ModerationAction::Suspend,
+        reason: reason.into(),
+    };
+    let refused = [
+        (moderate(""), "reason"),
+        (moderate(&"r".repeat(2_001)), "reason"),
+        (
+            Action::SetPayoutSettings {
+                settings: PayoutSettings {
+                    auto_payout_fee_multiple: 0,
+                    ..settings
+                },
+            },
+            "settings",
+        ),
+        (
+            Action::SetProxyLimits {
+                limits: neuranft_types::proxy::ProxyLimits {
+                    max_nodes_per_call: 11,
+                    ..limits
+                },
+            },
+            "limits",
+        ),
+    ];
+    let before = g.neuron(a).unwrap();
+    for (action, expected) in refused {
+        let r = g.make_proposal(p(0), MakeProposalArgs { action, ..motion(a) }, T0, BIG);
+        assert!(
+            matches!(&r, Err(GovernanceError::InvalidArgument { field, .. }) if field == expected),
+            "{expected}: {r:?}"
+        );
+    }
+    assert_eq!(g.neuron(a).unwrap(), before, "no reject cost charged");
+    let accepted = [
+        moderate("harmful output"),
+        Action::SetPayoutSettings { settings },
+        Action::SetProxyLimits { limits },
+    ];
+    for (n, (action, neuron)) in accepted.into_iter().zip(neurons).enumerate() {
+        let topic = action.topic();
+        let args = MakeProposalArgs {
+            action,
+            ..motion(neuron)
+        };
+        let id = g.make_proposal(p(n as u64), args, T0, BIG).unwrap();
+        assert_eq!(g.proposal(id).unwrap().topic, topic);
+    }
+}
+
 fn upgrade_to(arg: Vec<u8>) -> Action {
     Action::UpgradeCanister {
         target: UpgradeTarget::Royalties,

@@ -8,6 +8,7 @@ use candid::Principal;
 use futures::executor::block_on;
 use ic_stable_structures::DefaultMemoryImpl;
 use std::cell::{Cell, RefCell};
+use neuranft_types::royalties::ModelStatus;
 use std::collections::HashMap;
 
 fn user() -> Principal {
@@ -287,6 +288,17 @@ fn bad_input_is_a_typed_error_and_holds_nothing() {
     ];
     for (a, what) in cases {
         assert!(w.infer(a).is_err(), "{what}");
+    }
+    for (model, status) in [(2, ModelStatus::Suspended), (3, ModelStatus::Delisted)] {
+        let moderated = w.infer(InferArgs {
+            model,
+            ..args("x", 8)
+        });
+        assert_eq!(
+            moderated.map(|_| ()),
+            Err(InferError::ModelModerated { model, status }),
+            "the DAO's decision, not the owner's pause"
+        );
     }
     assert!(matches!(
         block_on(infer(

@@ -117,7 +117,12 @@ pub const PRICE: Price = Price {
 };
 
 pub fn add_models(s: &mut ProxyState) {
-    for (model, status) in [(0, ModelStatus::Active), (1, ModelStatus::Paused)] {
+    for (model, status) in [
+        (0, ModelStatus::Active),
+        (1, ModelStatus::Paused),
+        (2, ModelStatus::Suspended),
+        (3, ModelStatus::Delisted),
+    ] {
         s.registry.upsert_model(ModelEntry {
             model,
             base_model: "llama3.1:8b".into(),

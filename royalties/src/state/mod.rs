@@ -4,6 +4,7 @@
 
 mod balances;
 mod cells;
+mod governed;
 mod log;
 mod pushes;
 mod registry;
@@ -51,6 +52,8 @@ pub struct State {
     settlement: Settlement,
     log: Log,
     pushes: Pushes,
+    /// The moderation and payout-settings proposals applied ([`governed`]).
+    governed: neuranft_types::applied::AppliedProposals<Memory>,
     /// Single-flight flag of the payout job (heap only).
     pub payout_job_running: bool,
 }
@@ -96,6 +99,7 @@ impl State {
             settlement: Settlement::init(&mm),
             log: Log::init(&mm),
             pushes: Pushes::init(&mm),
+            governed: governed::open(&mm),
             payout_job_running: false,
         }
     }
@@ -673,6 +677,10 @@ impl State {
         self.settlement.fingerprint(&mut h);
         self.balances.fingerprint_payouts(&mut h);
         self.log.fingerprint(&mut h);
+        for (key, payload) in self.governed.entries() {
+            h.update(key.as_bytes());
+            h.update(payload);
+        }
         h.finalize().into()
     }
 }

@@ -192,6 +192,7 @@ impl Registry {
             data_owners: data_owners.clone(),
             registered_at: now,
             updated_at: now,
+            moderation: None,
         };
         for (key, units) in &owners {
             self.holdings.insert((id, *key), *units);
@@ -236,6 +237,11 @@ impl Registry {
             .get(&id)
             .map(|m| m.0)
             .ok_or(RegistryError::UnknownModel { model: id })
+    }
+
+    /// Stores `model` as it now is (the DAO's moderation changed it).
+    pub fn replace(&mut self, model: Model) {
+        self.models.insert(model.id, Candid(model));
     }
 
     /// What the proxy must learn of model `id`, as change `version`.
@@ -284,6 +290,11 @@ impl Registry {
         now: u64,
     ) -> Result<(), RegistryError> {
         let mut model = self.managed_model(caller, id)?;
+        for s in [model.status, status] {
+            if s.is_moderated() {
+                return Err(RegistryError::Moderated { model: id, status: s });
+            }
+        }
         self.admit_change(caller, now)?;
         model.status = status;
         model.updated_at = now;
@@ -400,6 +411,8 @@ impl Registry {
         let mut models: Vec<ModelView> = self
             .models
             .range(start.unwrap_or(0)..)
+            // Delisted models are not offered; their holders still see them by `get_model`.
+            .filter(|e| e.value().0.status != ModelStatus::Delisted)
             .take(limit + 1)
             .map(|e| {
                 let (id, m) = e.into_pair();

@@ -1,6 +1,7 @@
 //! Native tests of the royalties state machine and its flows: the set-up they share, and one module
 //! per part of the state.
 
+mod governed;
 mod payouts;
 mod pushes;
 mod registry;

@@ -34,6 +34,17 @@ fn whole_state_survives_reopening_stable_memory() {
             T0 + SEC,
         )
         .unwrap();
+        s.moderate_model(
+            governance(),
+            ModerateModelArgs {
+                proposal_id: 10,
+                model: m,
+                action: ModerationAction::Suspend,
+                reason: "under review".into(),
+            },
+            T0 + SEC,
+        )
+        .unwrap();
         let payout = s
             .record_payout(&acc(1), &acc(1), PayoutKind::Claim, FEE, T0 + SEC)
             .unwrap();

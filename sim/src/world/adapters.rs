@@ -16,6 +16,7 @@ use ledger_adapter::CallFailure;
 use neuranft_types::governance::UpgradeTarget;
 use neuranft_types::node::{signed_usage_message, InferRequest, InferResponse, Usage};
 use neuranft_types::royalties::*;
+use neuranft_types::proxy::ProxyLimits;
 use royalties::flows::push::{push_to_proxy, ProxyClient};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -146,6 +147,34 @@ impl governance::flows::Targets for InProcessTargets<'_> {
                 .borrow_mut()
                 .registry
                 .decide_node(self.governance, proposal, node, action);
+        governance::flows::proxy_outcome(answer)
+    }
+
+    async fn moderate_model(&self, args: ModerateModelArgs) -> TargetOutcome {
+        let answer =
+            self.royalties
+                .borrow_mut()
+                .moderate_model(self.governance, args, self.clock.get());
+        governance::flows::governed_outcome(answer)
+    }
+
+    async fn set_payout_settings(&self, proposal: u64, settings: PayoutSettings) -> TargetOutcome {
+        let args = SetPayoutSettingsArgs {
+            proposal_id: proposal,
+            settings,
+        };
+        let answer =
+            self.royalties
+                .borrow_mut()
+                .set_payout_settings(self.governance, args, self.clock.get());
+        governance::flows::governed_outcome(answer)
+    }
+
+    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
+        let answer = self
+            .proxy
+            .borrow_mut()
+            .set_limits_from(self.governance, limits);
         governance::flows::proxy_outcome(answer)
     }
 

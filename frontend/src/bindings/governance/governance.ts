@@ -132,13 +132,6 @@ export interface GenericFunction {
     description: string;
     target: Principal;
 }
-export interface StageChunkArgs {
-    /**
-     * At most [`MAX_CHUNK_BYTES`].
-     */
-    chunk: Uint8Array;
-    neuron: bigint;
-}
 export interface SplitConfig {
     treasury_bps: number;
     host_bps: number;
@@ -152,6 +145,13 @@ export type Result_5 = {
     __kind__: "Err";
     Err: GovernanceError;
 };
+export interface StageChunkArgs {
+    /**
+     * At most [`MAX_CHUNK_BYTES`].
+     */
+    chunk: Uint8Array;
+    neuron: bigint;
+}
 export type Result_1 = {
     __kind__: "Ok";
     Ok: null;
@@ -168,6 +168,17 @@ export interface Tally {
     total: bigint;
 }
 export type Action = {
+    __kind__: "ModerateModel";
+    /**
+     * Suspends, delists or reinstates a model (royalties' `moderate_model`); the reason is kept
+     * with the model and in the settlement log.
+     */
+    ModerateModel: {
+        model: bigint;
+        action: ModerationAction;
+        reason: string;
+    };
+} | {
     __kind__: "ExecuteGenericFunction";
     /**
      * Calls `function`'s method with `payload` (Candid bytes of its arguments). The function's
@@ -185,6 +196,14 @@ export type Action = {
      */
     RemoveGenericFunction: {
         function: bigint;
+    };
+} | {
+    __kind__: "SetProxyLimits";
+    /**
+     * The proxy's limits (`set_limits`), within the bounds `ProxyLimits::validate` names.
+     */
+    SetProxyLimits: {
+        limits: ProxyLimits;
     };
 } | {
     __kind__: "AdmitNode";
@@ -219,6 +238,14 @@ export type Action = {
      */
     SetCallFee: {
         call_fee: bigint;
+    };
+} | {
+    __kind__: "SetPayoutSettings";
+    /**
+     * Royalties' payout settings (`set_payout_settings`).
+     */
+    SetPayoutSettings: {
+        settings: PayoutSettings;
     };
 } | {
     __kind__: "RemoveNode";
@@ -375,6 +402,10 @@ export interface VotingRules {
      */
     majority_bps: number;
 }
+export interface PayoutSettings {
+    payout_interval_seconds: bigint;
+    auto_payout_fee_multiple: bigint;
+}
 export interface GovernanceConfig {
     /**
      * The root canister (governance's controller after the hand-over), which installs
@@ -458,17 +489,22 @@ export interface ProposalDetail {
     ballots: Array<[bigint, Ballot]>;
     info: ProposalInfo;
 }
+export interface ProxyLimits {
+    /**
+     * Nodes tried per call before it fails (failover).
+     */
+    max_nodes_per_call: number;
+    failures_before_suspension: number;
+    max_prompt_bytes: bigint;
+    calls_per_user_per_minute: number;
+    max_output_tokens: number;
+    flush_interval_seconds: bigint;
+    max_receipts_per_batch: number;
+}
 export interface Ballot {
     vote: Vote;
     voting_power: bigint;
 }
-export type Result = {
-    __kind__: "Ok";
-    Ok: Neuron;
-} | {
-    __kind__: "Err";
-    Err: GovernanceError;
-};
 export interface Neuron {
     id: bigint;
     controller: Principal;
@@ -492,6 +528,13 @@ export interface Neuron {
     followees: Array<[Topic, BigUint64Array]>;
     dissolve: DissolveState;
 }
+export type Result = {
+    __kind__: "Ok";
+    Ok: Neuron;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+};
 export type Result_3 = {
     __kind__: "Ok";
     Ok: Tally;
@@ -661,6 +704,14 @@ export type GovernanceError = {
      */
     NoBallot: null;
 };
+export enum ModerationAction {
+    Delist = "Delist",
+    /**
+     * Back to `Active` from `Suspended` or `Delisted`.
+     */
+    Reinstate = "Reinstate",
+    Suspend = "Suspend"
+}
 export enum Topic {
     /**
      * Calls of the methods the DAO registered (`ExecuteGenericFunction`).
@@ -671,11 +722,20 @@ export enum Topic {
      */
     NodeAdmission = "NodeAdmission",
     RoyaltySplit = "RoyaltySplit",
+    /**
+     * The proxy's limits and royalties' payout settings.
+     */
+    ServiceSettings = "ServiceSettings",
     NodeRemoval = "NodeRemoval",
     /**
      * Only for following: the followees used on every normal topic a neuron has no followees for.
      */
     CatchAll = "CatchAll",
+    /**
+     * Suspending, delisting and reinstating models (`ModerateModel`). Not critical: a harmful
+     * model must be stoppable within the normal voting period.
+     */
+    ModelModeration = "ModelModeration",
     NetworkFees = "NetworkFees",
     GovernanceParameters = "GovernanceParameters",
     Treasury = "Treasury",
@@ -739,7 +799,7 @@ export interface governanceInterface {
     treasury(): Promise<Result_6>;
     voting_power(arg0: bigint): Promise<bigint | null>;
 }
-import type { Account as _Account, Action as _Action, Ballot as _Ballot, ChunkedWasm as _ChunkedWasm, DissolveState as _DissolveState, GovernanceConfig as _GovernanceConfig, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, Neuron as _Neuron, Parameters as _Parameters, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
+import type { Account as _Account, Action as _Action, Ballot as _Ballot, ChunkedWasm as _ChunkedWasm, DissolveState as _DissolveState, GovernanceConfig as _GovernanceConfig, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, ModerationAction as _ModerationAction, Neuron as _Neuron, Parameters as _Parameters, PayoutSettings as _PayoutSettings, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, ProxyLimits as _ProxyLimits, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
 export class Governance implements governanceInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async add_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
@@ -796,15 +856,15 @@ export class Governance implements governanceInterface {
     }
     async neurons_of(arg0: Principal): Promise<Array<Neuron>> {
         const result = await this.actor.neurons_of(arg0);
-        return from_candid_vec_n52(result);
+        return from_candid_vec_n55(result);
     }
     async proposal_statuses(): Promise<Array<string>> {
         const result = await this.actor.proposal_statuses();
         return result;
     }
     async register_vote(arg0: bigint, arg1: bigint, arg2: Vote): Promise<Result_3> {
-        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n53(arg2));
-        return from_candid_Result_3_n55(result);
+        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n56(arg2));
+        return from_candid_Result_3_n58(result);
     }
     async remove_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
         const result = await this.actor.remove_hot_key(arg0, arg1);
@@ -812,11 +872,11 @@ export class Governance implements governanceInterface {
     }
     async run_jobs(): Promise<Result_4> {
         const result = await this.actor.run_jobs();
-        return from_candid_Result_4_n57(result);
+        return from_candid_Result_4_n60(result);
     }
     async stage_wasm_chunk(arg0: StageChunkArgs): Promise<Result_5> {
         const result = await this.actor.stage_wasm_chunk(arg0);
-        return from_candid_Result_5_n59(result);
+        return from_candid_Result_5_n62(result);
     }
     async staged_chunks(arg0: bigint): Promise<Array<StagedChunk>> {
         const result = await this.actor.staged_chunks(arg0);
@@ -836,15 +896,15 @@ export class Governance implements governanceInterface {
     }
     async treasury(): Promise<Result_6> {
         const result = await this.actor.treasury();
-        return from_candid_Result_6_n61(result);
+        return from_candid_Result_6_n64(result);
     }
     async voting_power(arg0: bigint): Promise<bigint | null> {
         const result = await this.actor.voting_power(arg0);
-        return from_candid_opt_n68(result);
+        return from_candid_opt_n71(result);
     }
 }
-function from_candid_Account_n65(value: _Account): Account {
-    return from_candid_record_n66(value);
+function from_candid_Account_n68(value: _Account): Account {
+    return from_candid_record_n69(value);
 }
 function from_candid_Ballot_n33(value: _Ballot): Ballot {
     return from_candid_record_n34(value);
@@ -876,17 +936,17 @@ function from_candid_Result_1_n15(value: _Result_1): Result_1 {
 function from_candid_Result_2_n20(value: _Result_2): Result_2 {
     return from_candid_variant_n21(value);
 }
-function from_candid_Result_3_n55(value: _Result_3): Result_3 {
-    return from_candid_variant_n56(value);
+function from_candid_Result_3_n58(value: _Result_3): Result_3 {
+    return from_candid_variant_n59(value);
 }
-function from_candid_Result_4_n57(value: _Result_4): Result_4 {
-    return from_candid_variant_n58(value);
+function from_candid_Result_4_n60(value: _Result_4): Result_4 {
+    return from_candid_variant_n61(value);
 }
-function from_candid_Result_5_n59(value: _Result_5): Result_5 {
-    return from_candid_variant_n60(value);
+function from_candid_Result_5_n62(value: _Result_5): Result_5 {
+    return from_candid_variant_n63(value);
 }
-function from_candid_Result_6_n61(value: _Result_6): Result_6 {
-    return from_candid_variant_n62(value);
+function from_candid_Result_6_n64(value: _Result_6): Result_6 {
+    return from_candid_variant_n65(value);
 }
 function from_candid_Result_n1(value: _Result): Result {
     return from_candid_variant_n2(value);
@@ -894,8 +954,8 @@ function from_candid_Result_n1(value: _Result): Result {
 function from_candid_Topic_n7(value: _Topic): Topic {
     return from_candid_variant_n8(value);
 }
-function from_candid_TreasuryView_n63(value: _TreasuryView): TreasuryView {
-    return from_candid_record_n64(value);
+function from_candid_TreasuryView_n66(value: _TreasuryView): TreasuryView {
+    return from_candid_record_n67(value);
 }
 function from_candid_Vote_n35(value: _Vote): Vote {
     return from_candid_variant_n36(value);
@@ -912,10 +972,10 @@ function from_candid_opt_n27(value: [] | [_Neuron]): Neuron | null {
 function from_candid_opt_n28(value: [] | [_ProposalDetail]): ProposalDetail | null {
     return value.length === 0 ? null : from_candid_ProposalDetail_n29(value[0]);
 }
-function from_candid_opt_n67(value: [] | [Uint8Array]): Uint8Array | null {
+function from_candid_opt_n70(value: [] | [Uint8Array]): Uint8Array | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n68(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n71(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
 function from_candid_record_n13(value: {
@@ -1065,7 +1125,7 @@ function from_candid_record_n4(value: {
         dissolve: from_candid_DissolveState_n9(value.dissolve)
     };
 }
-function from_candid_record_n64(value: {
+function from_candid_record_n67(value: {
     ledger_balance: bigint;
     cap_per_7_days: bigint;
     account: _Account;
@@ -1079,11 +1139,11 @@ function from_candid_record_n64(value: {
     return {
         ledger_balance: value.ledger_balance,
         cap_per_7_days: value.cap_per_7_days,
-        account: from_candid_Account_n65(value.account),
+        account: from_candid_Account_n68(value.account),
         used_last_7_days: value.used_last_7_days
     };
 }
-function from_candid_record_n66(value: {
+function from_candid_record_n69(value: {
     owner: Principal;
     subaccount: [] | [Uint8Array];
 }): {
@@ -1092,7 +1152,7 @@ function from_candid_record_n66(value: {
 } {
     return {
         owner: value.owner,
-        subaccount: record_opt_to_undefined(from_candid_opt_n67(value.subaccount))
+        subaccount: record_opt_to_undefined(from_candid_opt_n70(value.subaccount))
     };
 }
 function from_candid_tuple_n32(value: [bigint, _Ballot]): [bigint, Ballot] {
@@ -1538,7 +1598,7 @@ function from_candid_variant_n40(value: {
         Adopted: value.Adopted
     } : value;
 }
-function from_candid_variant_n56(value: {
+function from_candid_variant_n59(value: {
     Ok: _Tally;
 } | {
     Err: _GovernanceError;
@@ -1557,7 +1617,7 @@ function from_candid_variant_n56(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n58(value: {
+function from_candid_variant_n61(value: {
     Ok: _JobReport;
 } | {
     Err: _GovernanceError;
@@ -1576,7 +1636,7 @@ function from_candid_variant_n58(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n60(value: {
+function from_candid_variant_n63(value: {
     Ok: Uint8Array;
 } | {
     Err: _GovernanceError;
@@ -1595,7 +1655,7 @@ function from_candid_variant_n60(value: {
         Err: from_candid_GovernanceError_n11(value.Err)
     } : value;
 }
-function from_candid_variant_n62(value: {
+function from_candid_variant_n65(value: {
     Ok: _TreasuryView;
 } | {
     Err: _GovernanceError;
@@ -1608,7 +1668,7 @@ function from_candid_variant_n62(value: {
 } {
     return "Ok" in value ? {
         __kind__: "Ok",
-        Ok: from_candid_TreasuryView_n63(value.Ok)
+        Ok: from_candid_TreasuryView_n66(value.Ok)
     } : "Err" in value ? {
         __kind__: "Err",
         Err: from_candid_GovernanceError_n11(value.Err)
@@ -1621,9 +1681,13 @@ function from_candid_variant_n8(value: {
 } | {
     RoyaltySplit: null;
 } | {
+    ServiceSettings: null;
+} | {
     NodeRemoval: null;
 } | {
     CatchAll: null;
+} | {
+    ModelModeration: null;
 } | {
     NetworkFees: null;
 } | {
@@ -1635,7 +1699,7 @@ function from_candid_variant_n8(value: {
 } | {
     Motion: null;
 }): Topic {
-    return "GenericFunctions" in value ? Topic.GenericFunctions : "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
+    return "GenericFunctions" in value ? Topic.GenericFunctions : "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "ServiceSettings" in value ? Topic.ServiceSettings : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "ModelModeration" in value ? Topic.ModelModeration : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
 }
 function from_candid_vec_n31(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
     return value.map((x)=>from_candid_tuple_n32(x));
@@ -1646,7 +1710,7 @@ function from_candid_vec_n43(value: Array<_ProposalInfo>): Array<ProposalInfo> {
 function from_candid_vec_n5(value: Array<[_Topic, BigUint64Array]>): Array<[Topic, BigUint64Array]> {
     return value.map((x)=>from_candid_tuple_n6(x));
 }
-function from_candid_vec_n52(value: Array<_Neuron>): Array<Neuron> {
+function from_candid_vec_n55(value: Array<_Neuron>): Array<Neuron> {
     return value.map((x)=>from_candid_Neuron_n3(x));
 }
 function to_candid_Account_n18(value: Account): _Account {
@@ -1661,14 +1725,17 @@ function to_candid_ListProposalsArgs_n41(value: ListProposalsArgs): _ListProposa
 function to_candid_MakeProposalArgs_n44(value: MakeProposalArgs): _MakeProposalArgs {
     return to_candid_record_n45(value);
 }
+function to_candid_ModerationAction_n53(value: ModerationAction): _ModerationAction {
+    return to_candid_variant_n54(value);
+}
 function to_candid_Topic_n22(value: Topic): _Topic {
     return to_candid_variant_n23(value);
 }
 function to_candid_UpgradeTarget_n50(value: UpgradeTarget): _UpgradeTarget {
     return to_candid_variant_n51(value);
 }
-function to_candid_Vote_n53(value: Vote): _Vote {
-    return to_candid_variant_n54(value);
+function to_candid_Vote_n56(value: Vote): _Vote {
+    return to_candid_variant_n57(value);
 }
 function to_candid_opt_n17(value: Account | null): [] | [_Account] {
     return value === null ? candid_none() : candid_some(to_candid_Account_n18(value));
@@ -1754,6 +1821,21 @@ function to_candid_record_n49(value: {
         chunked_wasm: value.chunked_wasm ? candid_some(value.chunked_wasm) : candid_none()
     };
 }
+function to_candid_record_n52(value: {
+    model: bigint;
+    action: ModerationAction;
+    reason: string;
+}): {
+    model: bigint;
+    action: _ModerationAction;
+    reason: string;
+} {
+    return {
+        model: value.model,
+        action: to_candid_ModerationAction_n53(value.action),
+        reason: value.reason
+    };
+}
 function to_candid_variant_n23(value: Topic): {
     GenericFunctions: null;
 } | {
@@ -1761,9 +1843,13 @@ function to_candid_variant_n23(value: Topic): {
 } | {
     RoyaltySplit: null;
 } | {
+    ServiceSettings: null;
+} | {
     NodeRemoval: null;
 } | {
     CatchAll: null;
+} | {
+    ModelModeration: null;
 } | {
     NetworkFees: null;
 } | {
@@ -1781,10 +1867,14 @@ function to_candid_variant_n23(value: Topic): {
         NodeAdmission: null
     } : value == Topic.RoyaltySplit ? {
         RoyaltySplit: null
+    } : value == Topic.ServiceSettings ? {
+        ServiceSettings: null
     } : value == Topic.NodeRemoval ? {
         NodeRemoval: null
     } : value == Topic.CatchAll ? {
         CatchAll: null
+    } : value == Topic.ModelModeration ? {
+        ModelModeration: null
     } : value == Topic.NetworkFees ? {
         NetworkFees: null
     } : value == Topic.GovernanceParameters ? {
@@ -1798,6 +1888,13 @@ function to_candid_variant_n23(value: Topic): {
     } : value;
 }
 function to_candid_variant_n47(value: {
+    __kind__: "ModerateModel";
+    ModerateModel: {
+        model: bigint;
+        action: ModerationAction;
+        reason: string;
+    };
+} | {
     __kind__: "ExecuteGenericFunction";
     ExecuteGenericFunction: {
         function: bigint;
@@ -1807,6 +1904,11 @@ function to_candid_variant_n47(value: {
     __kind__: "RemoveGenericFunction";
     RemoveGenericFunction: {
         function: bigint;
+    };
+} | {
+    __kind__: "SetProxyLimits";
+    SetProxyLimits: {
+        limits: ProxyLimits;
     };
 } | {
     __kind__: "AdmitNode";
@@ -1830,6 +1932,11 @@ function to_candid_variant_n47(value: {
     __kind__: "SetCallFee";
     SetCallFee: {
         call_fee: bigint;
+    };
+} | {
+    __kind__: "SetPayoutSettings";
+    SetPayoutSettings: {
+        settings: PayoutSettings;
     };
 } | {
     __kind__: "RemoveNode";
@@ -1867,6 +1974,12 @@ function to_candid_variant_n47(value: {
         text: string;
     };
 }): {
+    ModerateModel: {
+        model: bigint;
+        action: _ModerationAction;
+        reason: string;
+    };
+} | {
     ExecuteGenericFunction: {
         function: bigint;
         payload: Uint8Array;
@@ -1874,6 +1987,10 @@ function to_candid_variant_n47(value: {
 } | {
     RemoveGenericFunction: {
         function: bigint;
+    };
+} | {
+    SetProxyLimits: {
+        limits: _ProxyLimits;
     };
 } | {
     AdmitNode: {
@@ -1893,6 +2010,10 @@ function to_candid_variant_n47(value: {
 } | {
     SetCallFee: {
         call_fee: bigint;
+    };
+} | {
+    SetPayoutSettings: {
+        settings: _PayoutSettings;
     };
 } | {
     RemoveNode: {
@@ -1924,10 +2045,14 @@ function to_candid_variant_n47(value: {
         text: string;
     };
 } {
-    return value.__kind__ === "ExecuteGenericFunction" ? {
+    return value.__kind__ === "ModerateModel" ? {
+        ModerateModel: to_candid_record_n52(value.ModerateModel)
+    } : value.__kind__ === "ExecuteGenericFunction" ? {
         ExecuteGenericFunction: value.ExecuteGenericFunction
     } : value.__kind__ === "RemoveGenericFunction" ? {
         RemoveGenericFunction: value.RemoveGenericFunction
+    } : value.__kind__ === "SetProxyLimits" ? {
+        SetProxyLimits: value.SetProxyLimits
     } : value.__kind__ === "AdmitNode" ? {
         AdmitNode: value.AdmitNode
     } : value.__kind__ === "UpgradeCanister" ? {
@@ -1936,6 +2061,8 @@ function to_candid_variant_n47(value: {
         SuspendNode: value.SuspendNode
     } : value.__kind__ === "SetCallFee" ? {
         SetCallFee: value.SetCallFee
+    } : value.__kind__ === "SetPayoutSettings" ? {
+        SetPayoutSettings: value.SetPayoutSettings
     } : value.__kind__ === "RemoveNode" ? {
         RemoveNode: value.RemoveNode
     } : value.__kind__ === "SetGovernanceParameters" ? {
@@ -1981,7 +2108,22 @@ function to_candid_variant_n51(value: UpgradeTarget): {
         PaymentLedger: null
     } : value;
 }
-function to_candid_variant_n54(value: Vote): {
+function to_candid_variant_n54(value: ModerationAction): {
+    Delist: null;
+} | {
+    Reinstate: null;
+} | {
+    Suspend: null;
+} {
+    return value == ModerationAction.Delist ? {
+        Delist: null
+    } : value == ModerationAction.Reinstate ? {
+        Reinstate: null
+    } : value == ModerationAction.Suspend ? {
+        Suspend: null
+    } : value;
+}
+function to_candid_variant_n57(value: Vote): {
     No: null;
 } | {
     Yes: null;

@@ -69,6 +69,15 @@ export type InferError = {
         cap: number;
     };
 } | {
+    __kind__: "ModelModerated";
+    /**
+     * The DAO suspended or delisted the model (`ModerateModel`; the reason is in royalties' log).
+     */
+    ModelModerated: {
+        status: ModelStatus;
+        model: bigint;
+    };
+} | {
     __kind__: "Metering";
     Metering: MeteringError;
 } | {
@@ -596,8 +605,20 @@ export type RegistryError = {
     AnonymousCaller: null;
 };
 export enum ModelStatus {
+    /**
+     * Paused by its manager.
+     */
     Paused = "Paused",
-    Active = "Active"
+    Active = "Active",
+    /**
+     * Suspended by the DAO (`ModerateModel`): calls are refused; only another proposal lifts it.
+     */
+    Suspended = "Suspended",
+    /**
+     * Delisted by the DAO: calls are refused and `list_models` leaves it out; only another proposal
+     * lifts it. Its holders keep what they earned.
+     */
+    Delisted = "Delisted"
 }
 export enum NodeAction {
     Remove = "Remove",
@@ -674,7 +695,7 @@ export class Inference_proxy implements inference_proxyInterface {
     }
     async infer_quote(arg0: InferArgs): Promise<Result_5> {
         const result = await this.actor.infer_quote(to_candid_InferArgs_n43(arg0));
-        return from_candid_Result_5_n51(result);
+        return from_candid_Result_5_n54(result);
     }
     async liabilities(): Promise<Liabilities> {
         const result = await this.actor.liabilities();
@@ -682,23 +703,23 @@ export class Inference_proxy implements inference_proxyInterface {
     }
     async model(arg0: bigint): Promise<ModelEntry | null> {
         const result = await this.actor.model(arg0);
-        return from_candid_opt_n53(result);
+        return from_candid_opt_n56(result);
     }
     async nodes(): Promise<Array<NodeRecord>> {
         const result = await this.actor.nodes();
-        return from_candid_vec_n58(result);
+        return from_candid_vec_n59(result);
     }
     async set_call_fee(arg0: bigint, arg1: bigint): Promise<Result_6> {
         const result = await this.actor.set_call_fee(arg0, arg1);
-        return from_candid_Result_6_n59(result);
+        return from_candid_Result_6_n60(result);
     }
     async set_limits(arg0: ProxyLimits): Promise<Result_6> {
         const result = await this.actor.set_limits(arg0);
-        return from_candid_Result_6_n59(result);
+        return from_candid_Result_6_n60(result);
     }
     async set_split_version(arg0: number): Promise<Result_6> {
         const result = await this.actor.set_split_version(arg0);
-        return from_candid_Result_6_n59(result);
+        return from_candid_Result_6_n60(result);
     }
     async split_version(): Promise<number> {
         const result = await this.actor.split_version();
@@ -713,15 +734,15 @@ export class Inference_proxy implements inference_proxyInterface {
         return from_candid_vec_n18(result);
     }
     async update_model(arg0: ModelEntry): Promise<Result_7> {
-        const result = await this.actor.update_model(to_candid_ModelEntry_n61(arg0));
-        return from_candid_Result_7_n65(result);
+        const result = await this.actor.update_model(to_candid_ModelEntry_n62(arg0));
+        return from_candid_Result_7_n66(result);
     }
     async validate_limits(arg0: ProxyLimits): Promise<Result_8> {
         const result = await this.actor.validate_limits(arg0);
-        return from_candid_Result_8_n67(result);
+        return from_candid_Result_8_n68(result);
     }
     async withdraw(arg0: bigint, arg1: Account | null): Promise<Result_3> {
-        const result = await this.actor.withdraw(arg0, to_candid_opt_n69(arg1));
+        const result = await this.actor.withdraw(arg0, to_candid_opt_n70(arg1));
         return from_candid_Result_3_n37(result);
     }
 }
@@ -743,11 +764,11 @@ function from_candid_InferOk_n47(value: _InferOk): InferOk {
 function from_candid_MeteringError_n41(value: _MeteringError): MeteringError {
     return from_candid_variant_n42(value);
 }
-function from_candid_ModelEntry_n54(value: _ModelEntry): ModelEntry {
-    return from_candid_record_n55(value);
+function from_candid_ModelEntry_n57(value: _ModelEntry): ModelEntry {
+    return from_candid_record_n58(value);
 }
-function from_candid_ModelStatus_n56(value: _ModelStatus): ModelStatus {
-    return from_candid_variant_n57(value);
+function from_candid_ModelStatus_n52(value: _ModelStatus): ModelStatus {
+    return from_candid_variant_n53(value);
 }
 function from_candid_MoneyError_n39(value: _MoneyError): MoneyError {
     return from_candid_variant_n40(value);
@@ -782,17 +803,17 @@ function from_candid_Result_3_n37(value: _Result_3): Result_3 {
 function from_candid_Result_4_n45(value: _Result_4): Result_4 {
     return from_candid_variant_n46(value);
 }
-function from_candid_Result_5_n51(value: _Result_5): Result_5 {
-    return from_candid_variant_n52(value);
+function from_candid_Result_5_n54(value: _Result_5): Result_5 {
+    return from_candid_variant_n55(value);
 }
-function from_candid_Result_6_n59(value: _Result_6): Result_6 {
-    return from_candid_variant_n60(value);
+function from_candid_Result_6_n60(value: _Result_6): Result_6 {
+    return from_candid_variant_n61(value);
 }
-function from_candid_Result_7_n65(value: _Result_7): Result_7 {
-    return from_candid_variant_n66(value);
+function from_candid_Result_7_n66(value: _Result_7): Result_7 {
+    return from_candid_variant_n67(value);
 }
-function from_candid_Result_8_n67(value: _Result_8): Result_8 {
-    return from_candid_variant_n68(value);
+function from_candid_Result_8_n68(value: _Result_8): Result_8 {
+    return from_candid_variant_n69(value);
 }
 function from_candid_Result_n5(value: _Result): Result {
     return from_candid_variant_n6(value);
@@ -809,8 +830,8 @@ function from_candid_opt_n33(value: [] | [bigint]): bigint | null {
 function from_candid_opt_n36(value: [] | [string]): string | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n53(value: [] | [_ModelEntry]): ModelEntry | null {
-    return value.length === 0 ? null : from_candid_ModelEntry_n54(value[0]);
+function from_candid_opt_n56(value: [] | [_ModelEntry]): ModelEntry | null {
+    return value.length === 0 ? null : from_candid_ModelEntry_n57(value[0]);
 }
 function from_candid_record_n15(value: {
     id: bigint;
@@ -971,7 +992,19 @@ function from_candid_record_n48(value: {
         charged: value.charged
     };
 }
-function from_candid_record_n55(value: {
+function from_candid_record_n51(value: {
+    status: _ModelStatus;
+    model: bigint;
+}): {
+    status: ModelStatus;
+    model: bigint;
+} {
+    return {
+        status: from_candid_ModelStatus_n52(value.status),
+        model: value.model
+    };
+}
+function from_candid_record_n58(value: {
     status: _ModelStatus;
     model: bigint;
     version: bigint;
@@ -985,7 +1018,7 @@ function from_candid_record_n55(value: {
     price: Price;
 } {
     return {
-        status: from_candid_ModelStatus_n56(value.status),
+        status: from_candid_ModelStatus_n52(value.status),
         model: value.model,
         version: value.version,
         base_model: value.base_model,
@@ -1388,6 +1421,11 @@ function from_candid_variant_n50(value: {
         cap: number;
     };
 } | {
+    ModelModerated: {
+        status: _ModelStatus;
+        model: bigint;
+    };
+} | {
     Metering: _MeteringError;
 } | {
     InsufficientCycles: {
@@ -1423,6 +1461,12 @@ function from_candid_variant_n50(value: {
     __kind__: "Busy";
     Busy: {
         cap: number;
+    };
+} | {
+    __kind__: "ModelModerated";
+    ModelModerated: {
+        status: ModelStatus;
+        model: bigint;
     };
 } | {
     __kind__: "Metering";
@@ -1466,6 +1510,9 @@ function from_candid_variant_n50(value: {
     } : "Busy" in value ? {
         __kind__: "Busy",
         Busy: value.Busy
+    } : "ModelModerated" in value ? {
+        __kind__: "ModelModerated",
+        ModelModerated: from_candid_record_n51(value.ModelModerated)
     } : "Metering" in value ? {
         __kind__: "Metering",
         Metering: from_candid_MeteringError_n41(value.Metering)
@@ -1492,7 +1539,18 @@ function from_candid_variant_n50(value: {
         AllNodesFailed: value.AllNodesFailed
     } : value;
 }
-function from_candid_variant_n52(value: {
+function from_candid_variant_n53(value: {
+    Paused: null;
+} | {
+    Active: null;
+} | {
+    Suspended: null;
+} | {
+    Delisted: null;
+}): ModelStatus {
+    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : "Suspended" in value ? ModelStatus.Suspended : "Delisted" in value ? ModelStatus.Delisted : value;
+}
+function from_candid_variant_n55(value: {
     Ok: bigint;
 } | {
     Err: _InferError;
@@ -1510,13 +1568,6 @@ function from_candid_variant_n52(value: {
         __kind__: "Err",
         Err: from_candid_InferError_n49(value.Err)
     } : value;
-}
-function from_candid_variant_n57(value: {
-    Paused: null;
-} | {
-    Active: null;
-}): ModelStatus {
-    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : value;
 }
 function from_candid_variant_n6(value: {
     Ok: bigint;
@@ -1537,7 +1588,7 @@ function from_candid_variant_n6(value: {
         Err: from_candid_RegistryError_n7(value.Err)
     } : value;
 }
-function from_candid_variant_n60(value: {
+function from_candid_variant_n61(value: {
     Ok: null;
 } | {
     Err: _RegistryError;
@@ -1556,7 +1607,7 @@ function from_candid_variant_n60(value: {
         Err: from_candid_RegistryError_n7(value.Err)
     } : value;
 }
-function from_candid_variant_n66(value: {
+function from_candid_variant_n67(value: {
     Ok: boolean;
 } | {
     Err: _RegistryError;
@@ -1575,7 +1626,7 @@ function from_candid_variant_n66(value: {
         Err: from_candid_RegistryError_n7(value.Err)
     } : value;
 }
-function from_candid_variant_n68(value: {
+function from_candid_variant_n69(value: {
     Ok: string;
 } | {
     Err: string;
@@ -1700,11 +1751,11 @@ function from_candid_variant_n8(value: {
 function from_candid_vec_n18(value: Array<_Receipt>): Array<Receipt> {
     return value.map((x)=>from_candid_Receipt_n19(x));
 }
-function from_candid_vec_n58(value: Array<_NodeRecord>): Array<NodeRecord> {
+function from_candid_vec_n59(value: Array<_NodeRecord>): Array<NodeRecord> {
     return value.map((x)=>from_candid_NodeRecord_n28(x));
 }
-function to_candid_Account_n70(value: Account): _Account {
-    return to_candid_record_n71(value);
+function to_candid_Account_n71(value: Account): _Account {
+    return to_candid_record_n72(value);
 }
 function to_candid_ApplyNodeArgs_n3(value: ApplyNodeArgs): _ApplyNodeArgs {
     return to_candid_record_n4(value);
@@ -1715,17 +1766,17 @@ function to_candid_ApplyNodeRequest_n1(value: ApplyNodeRequest): _ApplyNodeReque
 function to_candid_InferArgs_n43(value: InferArgs): _InferArgs {
     return to_candid_record_n44(value);
 }
-function to_candid_ModelEntry_n61(value: ModelEntry): _ModelEntry {
-    return to_candid_record_n62(value);
+function to_candid_ModelEntry_n62(value: ModelEntry): _ModelEntry {
+    return to_candid_record_n63(value);
 }
-function to_candid_ModelStatus_n63(value: ModelStatus): _ModelStatus {
-    return to_candid_variant_n64(value);
+function to_candid_ModelStatus_n64(value: ModelStatus): _ModelStatus {
+    return to_candid_variant_n65(value);
 }
 function to_candid_NodeAction_n24(value: NodeAction): _NodeAction {
     return to_candid_variant_n25(value);
 }
-function to_candid_opt_n69(value: Account | null): [] | [_Account] {
-    return value === null ? candid_none() : candid_some(to_candid_Account_n70(value));
+function to_candid_opt_n70(value: Account | null): [] | [_Account] {
+    return value === null ? candid_none() : candid_some(to_candid_Account_n71(value));
 }
 function to_candid_record_n2(value: {
     api_key: string;
@@ -1784,7 +1835,7 @@ function to_candid_record_n44(value: {
         prompt: value.prompt ? candid_some(value.prompt) : candid_none()
     };
 }
-function to_candid_record_n62(value: {
+function to_candid_record_n63(value: {
     status: ModelStatus;
     model: bigint;
     version: bigint;
@@ -1798,14 +1849,14 @@ function to_candid_record_n62(value: {
     price: _Price;
 } {
     return {
-        status: to_candid_ModelStatus_n63(value.status),
+        status: to_candid_ModelStatus_n64(value.status),
         model: value.model,
         version: value.version,
         base_model: value.base_model,
         price: value.price
     };
 }
-function to_candid_record_n71(value: {
+function to_candid_record_n72(value: {
     owner: Principal;
     subaccount?: Uint8Array;
 }): {
@@ -1832,15 +1883,23 @@ function to_candid_variant_n25(value: NodeAction): {
         Suspend: null
     } : value;
 }
-function to_candid_variant_n64(value: ModelStatus): {
+function to_candid_variant_n65(value: ModelStatus): {
     Paused: null;
 } | {
     Active: null;
+} | {
+    Suspended: null;
+} | {
+    Delisted: null;
 } {
     return value == ModelStatus.Paused ? {
         Paused: null
     } : value == ModelStatus.Active ? {
         Active: null
+    } : value == ModelStatus.Suspended ? {
+        Suspended: null
+    } : value == ModelStatus.Delisted ? {
+        Delisted: null
     } : value;
 }
 export interface CreateActorOptions {

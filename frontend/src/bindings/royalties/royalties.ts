@@ -51,25 +51,12 @@ function candid_none<T>(): [] {
 function record_opt_to_undefined<T>(arg: T | null): T | undefined {
     return arg == null ? undefined : arg;
 }
-export interface AuditReport {
-    liabilities: Liabilities;
-    ledger_balance: bigint;
-    agrees: boolean;
-    /**
-     * `ledger_balance - liabilities.total`: zero when everything agrees.
-     */
-    surplus: bigint;
-}
-export interface Account {
-    owner: Principal;
-    subaccount?: Uint8Array;
-}
 export type Result_2 = {
     __kind__: "Ok";
-    Ok: bigint;
+    Ok: ModelStatus;
 } | {
     __kind__: "Err";
-    Err: RegistryError;
+    Err: GovernedError;
 };
 export interface Payout {
     id: bigint;
@@ -99,6 +86,207 @@ export interface Payout {
      */
     amount: bigint;
 }
+export interface SplitConfig {
+    treasury_bps: number;
+    host_bps: number;
+    data_owners_bps: number;
+    model_owners_bps: number;
+}
+export type Result_5 = {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: GovernedError;
+};
+export interface SettleOk {
+    settled_amount: bigint;
+    /**
+     * Receipts skipped because an earlier batch already settled them.
+     */
+    duplicate_receipts: BigUint64Array;
+    log_index: bigint;
+    batch_id: bigint;
+    /**
+     * True when this batch id had been settled before and nothing changed now.
+     */
+    already_settled: boolean;
+    settled_receipts: number;
+}
+export interface SplitRecord {
+    set_at: bigint;
+    version: number;
+    split: SplitConfig;
+    /**
+     * `None` for the split given at install time.
+     */
+    proposal_id?: bigint;
+}
+export type Result_4 = {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: RegistryError;
+};
+export interface Receipt {
+    id: bigint;
+    model: bigint;
+    output_tokens: bigint;
+    node_operator: Account;
+    user: Principal;
+    metered_at: bigint;
+    split_version: number;
+    input_tokens: bigint;
+    amount: bigint;
+}
+export interface ModelView {
+    model: Model;
+    holders: Array<ShareHolding>;
+}
+export type SplitError = {
+    __kind__: "ProposalAlreadyApplied";
+    /**
+     * This caller's proposal was applied with this very split: done before.
+     */
+    ProposalAlreadyApplied: {
+        version: number;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    /**
+     * This caller's proposal id was applied with another payload: nothing changed.
+     */
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "NotGovernance";
+    NotGovernance: null;
+} | {
+    __kind__: "InvalidSplit";
+    InvalidSplit: {
+        total_bps: number;
+    };
+};
+export interface Moderation {
+    at: bigint;
+    action: ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+}
+export interface ShareHolding {
+    account: Account;
+    units: bigint;
+}
+export type Result_7 = {
+    __kind__: "Ok";
+    Ok: SettleOk;
+} | {
+    __kind__: "Err";
+    Err: SettleError;
+};
+export interface PayoutSettings {
+    payout_interval_seconds: bigint;
+    auto_payout_fee_multiple: bigint;
+}
+export interface SettledReceipt {
+    credits: Array<Credit>;
+    receipt: Receipt;
+    share_epoch: bigint;
+}
+export type Result_6 = {
+    __kind__: "Ok";
+    Ok: number;
+} | {
+    __kind__: "Err";
+    Err: SplitError;
+};
+export type RoyaltiesArg = {
+    __kind__: "Upgrade";
+    Upgrade: UpgradeArgs | null;
+} | {
+    __kind__: "Init";
+    Init: InitArgs;
+};
+export interface Credit {
+    weight: bigint;
+    account: Account;
+    amount: bigint;
+}
+export interface SetSplitArgs {
+    split: SplitConfig;
+    proposal_id: bigint;
+}
+export interface DatasetRef {
+    uri: string;
+    sha256: Uint8Array;
+}
+export interface RegisterModelArgs {
+    data_owners: Array<DataOwner>;
+    owners: Array<ShareHolding>;
+    metadata: ModelMetadata;
+    price: Price;
+}
+export interface HeldShares {
+    model: bigint;
+    total_units: bigint;
+    units: bigint;
+}
+export interface LogEntry {
+    hash: Uint8Array;
+    prev_hash: Uint8Array;
+    event: LogEvent;
+    timestamp: bigint;
+    index: bigint;
+}
+export type Result = {
+    __kind__: "Ok";
+    Ok: AuditReport;
+} | {
+    __kind__: "Err";
+    Err: AuditError;
+};
+export interface SetPayoutSettingsArgs {
+    settings: PayoutSettings;
+    proposal_id: bigint;
+}
+export interface InitArgs {
+    split: SplitConfig;
+    ledger: Principal;
+    payout_interval_seconds: bigint;
+    inference_proxy: Principal;
+    /**
+     * Accruals of at least `auto_payout_fee_multiple × ledger fee` are pushed by the payout timer.
+     */
+    auto_payout_fee_multiple: bigint;
+    governance: Principal;
+    treasury: Account;
+}
+export interface TrainingParam {
+    key: string;
+    value: string;
+}
+export interface AuditReport {
+    liabilities: Liabilities;
+    ledger_balance: bigint;
+    agrees: boolean;
+    /**
+     * `ledger_balance - liabilities.total`: zero when everything agrees.
+     */
+    surplus: bigint;
+}
+export interface Account {
+    owner: Principal;
+    subaccount?: Uint8Array;
+}
+export interface ModerateModelArgs {
+    model: bigint;
+    action: ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+}
 export interface RoyaltiesConfig {
     current_split: SplitRecord;
     ledger: Principal;
@@ -115,33 +303,6 @@ export interface TransferSharesArgs {
     from_subaccount?: Uint8Array;
     units: bigint;
 }
-export interface SplitConfig {
-    treasury_bps: number;
-    host_bps: number;
-    data_owners_bps: number;
-    model_owners_bps: number;
-}
-export type Result_5 = {
-    __kind__: "Ok";
-    Ok: SettleOk;
-} | {
-    __kind__: "Err";
-    Err: SettleError;
-};
-export interface SettleOk {
-    settled_amount: bigint;
-    /**
-     * Receipts skipped because an earlier batch already settled them.
-     */
-    duplicate_receipts: BigUint64Array;
-    log_index: bigint;
-    batch_id: bigint;
-    /**
-     * True when this batch id had been settled before and nothing changed now.
-     */
-    already_settled: boolean;
-    settled_receipts: number;
-}
 export type Result_1 = {
     __kind__: "Ok";
     Ok: Payout;
@@ -149,15 +310,6 @@ export type Result_1 = {
     __kind__: "Err";
     Err: ClaimError;
 };
-export interface SplitRecord {
-    set_at: bigint;
-    version: number;
-    split: SplitConfig;
-    /**
-     * `None` for the split given at install time.
-     */
-    proposal_id?: bigint;
-}
 export interface DataOwner {
     weight: bigint;
     account: Account;
@@ -182,28 +334,36 @@ export type PayoutStatus = {
      */
     Pending: null;
 };
-export interface Receipt {
-    id: bigint;
-    model: bigint;
-    output_tokens: bigint;
-    node_operator: Account;
-    user: Principal;
-    metered_at: bigint;
-    split_version: number;
-    input_tokens: bigint;
-    amount: bigint;
+export interface SettleArgs {
+    batch_id: bigint;
+    /**
+     * The ledger block of the proxy's transfer of the batch total to this canister.
+     */
+    funding_block: bigint;
+    receipts: Array<Receipt>;
 }
-export interface ModelView {
-    model: Model;
-    holders: Array<ShareHolding>;
+export interface StakeholderBalance {
+    /**
+     * Claimable now.
+     */
+    available: bigint;
+    /**
+     * The fractional part of the exact entitlement, over [`ENTITLEMENT_DENOMINATOR`].
+     */
+    entitlement_remainder: bigint;
+    /**
+     * Debited for payouts whose outcome is not yet final (amount + fee).
+     */
+    in_flight: bigint;
+    /**
+     * Debited for completed payouts (amount + fee).
+     */
+    paid_total: bigint;
+    /**
+     * Everything ever credited.
+     */
+    credited_total: bigint;
 }
-export type Result_4 = {
-    __kind__: "Ok";
-    Ok: number;
-} | {
-    __kind__: "Err";
-    Err: SplitError;
-};
 export interface Liabilities {
     total: bigint;
     /**
@@ -265,22 +425,37 @@ export type ClaimError = {
     __kind__: "AnonymousCaller";
     AnonymousCaller: null;
 };
-export interface SettleArgs {
-    batch_id: bigint;
+export interface ClaimArgs {
     /**
-     * The ledger block of the proxy's transfer of the batch total to this canister.
+     * Where to send; the claiming account itself when `None`.
      */
-    funding_block: bigint;
-    receipts: Array<Receipt>;
+    to?: Account;
+    from_subaccount?: Uint8Array;
 }
-export type SplitError = {
+export interface ModelMetadata {
+    name: string;
+    architecture: string;
+    datasets: Array<DatasetRef>;
+    /**
+     * The Ollama model the node runs, e.g. `llama3.1:8b`.
+     */
+    base_model: string;
+    licence: string;
+    training_params: Array<TrainingParam>;
+}
+export type GovernedError = {
     __kind__: "ProposalAlreadyApplied";
     /**
-     * This caller's proposal was applied with this very split: done before.
+     * This caller's proposal was applied with this very payload: done before.
      */
     ProposalAlreadyApplied: {
-        version: number;
         proposal_id: bigint;
+    };
+} | {
+    __kind__: "InvalidArgument";
+    InvalidArgument: {
+        field: string;
+        reason: string;
     };
 } | {
     __kind__: "ProposalConflict";
@@ -294,60 +469,11 @@ export type SplitError = {
     __kind__: "NotGovernance";
     NotGovernance: null;
 } | {
-    __kind__: "InvalidSplit";
-    InvalidSplit: {
-        total_bps: number;
+    __kind__: "UnknownModel";
+    UnknownModel: {
+        model: bigint;
     };
 };
-export interface ShareHolding {
-    account: Account;
-    units: bigint;
-}
-export interface StakeholderBalance {
-    /**
-     * Claimable now.
-     */
-    available: bigint;
-    /**
-     * The fractional part of the exact entitlement, over [`ENTITLEMENT_DENOMINATOR`].
-     */
-    entitlement_remainder: bigint;
-    /**
-     * Debited for payouts whose outcome is not yet final (amount + fee).
-     */
-    in_flight: bigint;
-    /**
-     * Debited for completed payouts (amount + fee).
-     */
-    paid_total: bigint;
-    /**
-     * Everything ever credited.
-     */
-    credited_total: bigint;
-}
-export interface ClaimArgs {
-    /**
-     * Where to send; the claiming account itself when `None`.
-     */
-    to?: Account;
-    from_subaccount?: Uint8Array;
-}
-export interface SettledReceipt {
-    credits: Array<Credit>;
-    receipt: Receipt;
-    share_epoch: bigint;
-}
-export interface ModelMetadata {
-    name: string;
-    architecture: string;
-    datasets: Array<DatasetRef>;
-    /**
-     * The Ollama model the node runs, e.g. `llama3.1:8b`.
-     */
-    base_model: string;
-    licence: string;
-    training_params: Array<TrainingParam>;
-}
 export interface LogTip {
     hash: Uint8Array;
     length: bigint;
@@ -358,26 +484,6 @@ export interface ModelPage {
      */
     next?: bigint;
     models: Array<ModelView>;
-}
-export type RoyaltiesArg = {
-    __kind__: "Upgrade";
-    Upgrade: UpgradeArgs | null;
-} | {
-    __kind__: "Init";
-    Init: InitArgs;
-};
-export interface Credit {
-    weight: bigint;
-    account: Account;
-    amount: bigint;
-}
-export interface SetSplitArgs {
-    split: SplitConfig;
-    proposal_id: bigint;
-}
-export interface DatasetRef {
-    uri: string;
-    sha256: Uint8Array;
 }
 export type AuditError = {
     __kind__: "LedgerUnavailable";
@@ -391,12 +497,6 @@ export type AuditError = {
      */
     AnonymousCaller: null;
 };
-export interface RegisterModelArgs {
-    data_owners: Array<DataOwner>;
-    owners: Array<ShareHolding>;
-    metadata: ModelMetadata;
-    price: Price;
-}
 export interface ShareTable {
     model: bigint;
     starts_at: bigint;
@@ -407,28 +507,9 @@ export interface Price {
     per_1k_input_tokens: bigint;
     per_1k_output_tokens: bigint;
 }
-export interface HeldShares {
-    model: bigint;
-    total_units: bigint;
-    units: bigint;
-}
-export interface LogEntry {
-    hash: Uint8Array;
-    prev_hash: Uint8Array;
-    event: LogEvent;
-    timestamp: bigint;
-    index: bigint;
-}
-export type Result = {
-    __kind__: "Ok";
-    Ok: AuditReport;
-} | {
-    __kind__: "Err";
-    Err: AuditError;
-};
 export type Result_3 = {
     __kind__: "Ok";
-    Ok: null;
+    Ok: bigint;
 } | {
     __kind__: "Err";
     Err: RegistryError;
@@ -437,6 +518,13 @@ export type LogEvent = {
     __kind__: "PayoutRecorded";
     PayoutRecorded: {
         payout: Payout;
+    };
+} | {
+    __kind__: "ModelModerated";
+    ModelModerated: {
+        status: ModelStatus;
+        model: bigint;
+        moderation: Moderation;
     };
 } | {
     __kind__: "SplitSet";
@@ -450,6 +538,12 @@ export type LogEvent = {
         batch_id: bigint;
         funding_block: bigint;
         receipts: Array<SettledReceipt>;
+    };
+} | {
+    __kind__: "PayoutSettingsSet";
+    PayoutSettingsSet: {
+        settings: PayoutSettings;
+        proposal_id: bigint;
     };
 } | {
     __kind__: "ModelRegistered";
@@ -484,22 +578,37 @@ export type LogEvent = {
         new_epoch: bigint;
     };
 };
-export interface InitArgs {
-    split: SplitConfig;
-    ledger: Principal;
-    payout_interval_seconds: bigint;
-    inference_proxy: Principal;
-    /**
-     * Accruals of at least `auto_payout_fee_multiple × ledger fee` are pushed by the payout timer.
-     */
-    auto_payout_fee_multiple: bigint;
-    governance: Principal;
-    treasury: Account;
-}
 export interface LogPage {
     total: bigint;
     entries: Array<LogEntry>;
 }
+export type SettleError = {
+    __kind__: "EmptyBatch";
+    EmptyBatch: null;
+} | {
+    __kind__: "TooManyReceipts";
+    TooManyReceipts: {
+        max: number;
+    };
+} | {
+    __kind__: "DuplicateReceiptInBatch";
+    DuplicateReceiptInBatch: {
+        receipt: bigint;
+    };
+} | {
+    __kind__: "NotInferenceProxy";
+    NotInferenceProxy: null;
+} | {
+    __kind__: "MeteredInFuture";
+    /**
+     * Beyond the permitted clock drift: the proxy offers the batch again later.
+     */
+    MeteredInFuture: {
+        now: bigint;
+        receipt: bigint;
+        metered_at: bigint;
+    };
+};
 export type RegistryError = {
     __kind__: "InsufficientShares";
     InsufficientShares: {
@@ -534,6 +643,15 @@ export type RegistryError = {
         reason: string;
     };
 } | {
+    __kind__: "Moderated";
+    /**
+     * The DAO suspended or delisted the model: its manager cannot change its status.
+     */
+    Moderated: {
+        status: ModelStatus;
+        model: bigint;
+    };
+} | {
     __kind__: "UnknownModel";
     UnknownModel: {
         model: bigint;
@@ -541,33 +659,6 @@ export type RegistryError = {
 } | {
     __kind__: "AnonymousCaller";
     AnonymousCaller: null;
-};
-export type SettleError = {
-    __kind__: "EmptyBatch";
-    EmptyBatch: null;
-} | {
-    __kind__: "TooManyReceipts";
-    TooManyReceipts: {
-        max: number;
-    };
-} | {
-    __kind__: "DuplicateReceiptInBatch";
-    DuplicateReceiptInBatch: {
-        receipt: bigint;
-    };
-} | {
-    __kind__: "NotInferenceProxy";
-    NotInferenceProxy: null;
-} | {
-    __kind__: "MeteredInFuture";
-    /**
-     * Beyond the permitted clock drift: the proxy offers the batch again later.
-     */
-    MeteredInFuture: {
-        now: bigint;
-        receipt: bigint;
-        metered_at: bigint;
-    };
 };
 export interface Model {
     id: bigint;
@@ -586,10 +677,10 @@ export interface Model {
     metadata: ModelMetadata;
     price: Price;
     registered_at: bigint;
-}
-export interface TrainingParam {
-    key: string;
-    value: string;
+    /**
+     * The DAO's last moderation decision (`None` for a model it never moderated).
+     */
+    moderation?: Moderation;
 }
 export interface UpgradeArgs {
     payout_interval_seconds?: bigint;
@@ -599,8 +690,28 @@ export interface UpgradeArgs {
     treasury?: Account;
 }
 export enum ModelStatus {
+    /**
+     * Paused by its manager.
+     */
     Paused = "Paused",
-    Active = "Active"
+    Active = "Active",
+    /**
+     * Suspended by the DAO (`ModerateModel`): calls are refused; only another proposal lifts it.
+     */
+    Suspended = "Suspended",
+    /**
+     * Delisted by the DAO: calls are refused and `list_models` leaves it out; only another proposal
+     * lifts it. Its holders keep what they earned.
+     */
+    Delisted = "Delisted"
+}
+export enum ModerationAction {
+    Delist = "Delist",
+    /**
+     * Back to `Active` from `Suspended` or `Delisted`.
+     */
+    Reinstate = "Reinstate",
+    Suspend = "Suspend"
 }
 export enum PayoutKind {
     Claim = "Claim",
@@ -621,15 +732,17 @@ export interface royaltiesInterface {
     list_models(arg0: bigint | null, arg1: number): Promise<ModelPage>;
     log_tip(): Promise<LogTip>;
     models_of(arg0: Account): Promise<Array<HeldShares>>;
+    moderate_model(arg0: ModerateModelArgs): Promise<Result_2>;
     payouts_of(arg0: Account, arg1: number): Promise<Array<Payout>>;
-    register_model(arg0: RegisterModelArgs): Promise<Result_2>;
-    set_model_price(arg0: bigint, arg1: Price): Promise<Result_3>;
-    set_model_status(arg0: bigint, arg1: ModelStatus): Promise<Result_3>;
-    set_split(arg0: SetSplitArgs): Promise<Result_4>;
-    settle(arg0: SettleArgs): Promise<Result_5>;
-    transfer_shares(arg0: TransferSharesArgs): Promise<Result_2>;
+    register_model(arg0: RegisterModelArgs): Promise<Result_3>;
+    set_model_price(arg0: bigint, arg1: Price): Promise<Result_4>;
+    set_model_status(arg0: bigint, arg1: ModelStatus): Promise<Result_4>;
+    set_payout_settings(arg0: SetPayoutSettingsArgs): Promise<Result_5>;
+    set_split(arg0: SetSplitArgs): Promise<Result_6>;
+    settle(arg0: SettleArgs): Promise<Result_7>;
+    transfer_shares(arg0: TransferSharesArgs): Promise<Result_3>;
 }
-import type { Account as _Account, AuditError as _AuditError, AuditReport as _AuditReport, ClaimArgs as _ClaimArgs, ClaimError as _ClaimError, Credit as _Credit, DataOwner as _DataOwner, LogEntry as _LogEntry, LogEvent as _LogEvent, LogPage as _LogPage, Model as _Model, ModelMetadata as _ModelMetadata, ModelPage as _ModelPage, ModelStatus as _ModelStatus, ModelView as _ModelView, Payout as _Payout, PayoutKind as _PayoutKind, PayoutStatus as _PayoutStatus, Price as _Price, Receipt as _Receipt, RegisterModelArgs as _RegisterModelArgs, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, RoyaltiesConfig as _RoyaltiesConfig, SettleArgs as _SettleArgs, SettleError as _SettleError, SettleOk as _SettleOk, SettledReceipt as _SettledReceipt, ShareHolding as _ShareHolding, ShareTable as _ShareTable, SplitConfig as _SplitConfig, SplitError as _SplitError, SplitRecord as _SplitRecord, TransferSharesArgs as _TransferSharesArgs } from "./declarations/royalties.did";
+import type { Account as _Account, AuditError as _AuditError, AuditReport as _AuditReport, ClaimArgs as _ClaimArgs, ClaimError as _ClaimError, Credit as _Credit, DataOwner as _DataOwner, GovernedError as _GovernedError, LogEntry as _LogEntry, LogEvent as _LogEvent, LogPage as _LogPage, Model as _Model, ModelMetadata as _ModelMetadata, ModelPage as _ModelPage, ModelStatus as _ModelStatus, ModelView as _ModelView, ModerateModelArgs as _ModerateModelArgs, Moderation as _Moderation, ModerationAction as _ModerationAction, Payout as _Payout, PayoutKind as _PayoutKind, PayoutSettings as _PayoutSettings, PayoutStatus as _PayoutStatus, Price as _Price, Receipt as _Receipt, RegisterModelArgs as _RegisterModelArgs, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, Result_7 as _Result_7, RoyaltiesConfig as _RoyaltiesConfig, SettleArgs as _SettleArgs, SettleError as _SettleError, SettleOk as _SettleOk, SettledReceipt as _SettledReceipt, ShareHolding as _ShareHolding, ShareTable as _ShareTable, SplitConfig as _SplitConfig, SplitError as _SplitError, SplitRecord as _SplitRecord, TransferSharesArgs as _TransferSharesArgs } from "./declarations/royalties.did";
 export class Royalties implements royaltiesInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async audit(): Promise<Result> {
@@ -658,27 +771,27 @@ export class Royalties implements royaltiesInterface {
     }
     async get_model(arg0: bigint): Promise<ModelView | null> {
         const result = await this.actor.get_model(arg0);
-        return from_candid_opt_n55(result);
+        return from_candid_opt_n62(result);
     }
     async get_payout(arg0: bigint): Promise<Payout | null> {
         const result = await this.actor.get_payout(arg0);
-        return from_candid_opt_n62(result);
+        return from_candid_opt_n68(result);
     }
     async get_share_table(arg0: bigint, arg1: bigint): Promise<ShareTable | null> {
         const result = await this.actor.get_share_table(arg0, arg1);
-        return from_candid_opt_n63(result);
+        return from_candid_opt_n69(result);
     }
     async get_split(arg0: number | null): Promise<SplitRecord | null> {
-        const result = await this.actor.get_split(to_candid_opt_n66(arg0));
-        return from_candid_opt_n67(result);
+        const result = await this.actor.get_split(to_candid_opt_n72(arg0));
+        return from_candid_opt_n73(result);
     }
     async liabilities(): Promise<Liabilities> {
         const result = await this.actor.liabilities();
         return result;
     }
     async list_models(arg0: bigint | null, arg1: number): Promise<ModelPage> {
-        const result = await this.actor.list_models(to_candid_opt_n68(arg0), arg1);
-        return from_candid_ModelPage_n69(result);
+        const result = await this.actor.list_models(to_candid_opt_n74(arg0), arg1);
+        return from_candid_ModelPage_n75(result);
     }
     async log_tip(): Promise<LogTip> {
         const result = await this.actor.log_tip();
@@ -688,33 +801,41 @@ export class Royalties implements royaltiesInterface {
         const result = await this.actor.models_of(to_candid_Account_n5(arg0));
         return result;
     }
+    async moderate_model(arg0: ModerateModelArgs): Promise<Result_2> {
+        const result = await this.actor.moderate_model(to_candid_ModerateModelArgs_n78(arg0));
+        return from_candid_Result_2_n82(result);
+    }
     async payouts_of(arg0: Account, arg1: number): Promise<Array<Payout>> {
         const result = await this.actor.payouts_of(to_candid_Account_n5(arg0), arg1);
-        return from_candid_vec_n72(result);
+        return from_candid_vec_n86(result);
     }
-    async register_model(arg0: RegisterModelArgs): Promise<Result_2> {
-        const result = await this.actor.register_model(to_candid_RegisterModelArgs_n73(arg0));
-        return from_candid_Result_2_n81(result);
+    async register_model(arg0: RegisterModelArgs): Promise<Result_3> {
+        const result = await this.actor.register_model(to_candid_RegisterModelArgs_n87(arg0));
+        return from_candid_Result_3_n95(result);
     }
-    async set_model_price(arg0: bigint, arg1: Price): Promise<Result_3> {
+    async set_model_price(arg0: bigint, arg1: Price): Promise<Result_4> {
         const result = await this.actor.set_model_price(arg0, arg1);
-        return from_candid_Result_3_n85(result);
+        return from_candid_Result_4_n100(result);
     }
-    async set_model_status(arg0: bigint, arg1: ModelStatus): Promise<Result_3> {
-        const result = await this.actor.set_model_status(arg0, to_candid_ModelStatus_n87(arg1));
-        return from_candid_Result_3_n85(result);
+    async set_model_status(arg0: bigint, arg1: ModelStatus): Promise<Result_4> {
+        const result = await this.actor.set_model_status(arg0, to_candid_ModelStatus_n102(arg1));
+        return from_candid_Result_4_n100(result);
     }
-    async set_split(arg0: SetSplitArgs): Promise<Result_4> {
+    async set_payout_settings(arg0: SetPayoutSettingsArgs): Promise<Result_5> {
+        const result = await this.actor.set_payout_settings(arg0);
+        return from_candid_Result_5_n104(result);
+    }
+    async set_split(arg0: SetSplitArgs): Promise<Result_6> {
         const result = await this.actor.set_split(arg0);
-        return from_candid_Result_4_n89(result);
+        return from_candid_Result_6_n106(result);
     }
-    async settle(arg0: SettleArgs): Promise<Result_5> {
-        const result = await this.actor.settle(to_candid_SettleArgs_n93(arg0));
-        return from_candid_Result_5_n98(result);
+    async settle(arg0: SettleArgs): Promise<Result_7> {
+        const result = await this.actor.settle(to_candid_SettleArgs_n110(arg0));
+        return from_candid_Result_7_n115(result);
     }
-    async transfer_shares(arg0: TransferSharesArgs): Promise<Result_2> {
-        const result = await this.actor.transfer_shares(to_candid_TransferSharesArgs_n102(arg0));
-        return from_candid_Result_2_n81(result);
+    async transfer_shares(arg0: TransferSharesArgs): Promise<Result_3> {
+        const result = await this.actor.transfer_shares(to_candid_TransferSharesArgs_n119(arg0));
+        return from_candid_Result_3_n95(result);
     }
 }
 function from_candid_Account_n13(value: _Account): Account {
@@ -726,11 +847,14 @@ function from_candid_AuditError_n3(value: _AuditError): AuditError {
 function from_candid_ClaimError_n20(value: _ClaimError): ClaimError {
     return from_candid_variant_n21(value);
 }
-function from_candid_Credit_n43(value: _Credit): Credit {
-    return from_candid_record_n44(value);
+function from_candid_Credit_n50(value: _Credit): Credit {
+    return from_candid_record_n51(value);
 }
-function from_candid_DataOwner_n49(value: _DataOwner): DataOwner {
-    return from_candid_record_n50(value);
+function from_candid_DataOwner_n56(value: _DataOwner): DataOwner {
+    return from_candid_record_n57(value);
+}
+function from_candid_GovernedError_n84(value: _GovernedError): GovernedError {
+    return from_candid_variant_n85(value);
 }
 function from_candid_LogEntry_n32(value: _LogEntry): LogEntry {
     return from_candid_record_n33(value);
@@ -741,17 +865,23 @@ function from_candid_LogEvent_n34(value: _LogEvent): LogEvent {
 function from_candid_LogPage_n29(value: _LogPage): LogPage {
     return from_candid_record_n30(value);
 }
-function from_candid_ModelPage_n69(value: _ModelPage): ModelPage {
-    return from_candid_record_n70(value);
+function from_candid_ModelPage_n75(value: _ModelPage): ModelPage {
+    return from_candid_record_n76(value);
 }
-function from_candid_ModelStatus_n60(value: _ModelStatus): ModelStatus {
-    return from_candid_variant_n61(value);
+function from_candid_ModelStatus_n38(value: _ModelStatus): ModelStatus {
+    return from_candid_variant_n39(value);
 }
-function from_candid_ModelView_n56(value: _ModelView): ModelView {
-    return from_candid_record_n57(value);
+function from_candid_ModelView_n63(value: _ModelView): ModelView {
+    return from_candid_record_n64(value);
 }
-function from_candid_Model_n58(value: _Model): Model {
-    return from_candid_record_n59(value);
+function from_candid_Model_n65(value: _Model): Model {
+    return from_candid_record_n66(value);
+}
+function from_candid_ModerationAction_n42(value: _ModerationAction): ModerationAction {
+    return from_candid_variant_n43(value);
+}
+function from_candid_Moderation_n40(value: _Moderation): Moderation {
+    return from_candid_record_n41(value);
 }
 function from_candid_PayoutKind_n18(value: _PayoutKind): PayoutKind {
     return from_candid_variant_n19(value);
@@ -762,26 +892,32 @@ function from_candid_PayoutStatus_n16(value: _PayoutStatus): PayoutStatus {
 function from_candid_Payout_n11(value: _Payout): Payout {
     return from_candid_record_n12(value);
 }
-function from_candid_Receipt_n45(value: _Receipt): Receipt {
-    return from_candid_record_n46(value);
+function from_candid_Receipt_n52(value: _Receipt): Receipt {
+    return from_candid_record_n53(value);
 }
-function from_candid_RegistryError_n83(value: _RegistryError): RegistryError {
-    return from_candid_variant_n84(value);
+function from_candid_RegistryError_n97(value: _RegistryError): RegistryError {
+    return from_candid_variant_n98(value);
 }
 function from_candid_Result_1_n9(value: _Result_1): Result_1 {
     return from_candid_variant_n10(value);
 }
-function from_candid_Result_2_n81(value: _Result_2): Result_2 {
-    return from_candid_variant_n82(value);
+function from_candid_Result_2_n82(value: _Result_2): Result_2 {
+    return from_candid_variant_n83(value);
 }
-function from_candid_Result_3_n85(value: _Result_3): Result_3 {
-    return from_candid_variant_n86(value);
+function from_candid_Result_3_n95(value: _Result_3): Result_3 {
+    return from_candid_variant_n96(value);
 }
-function from_candid_Result_4_n89(value: _Result_4): Result_4 {
-    return from_candid_variant_n90(value);
+function from_candid_Result_4_n100(value: _Result_4): Result_4 {
+    return from_candid_variant_n101(value);
 }
-function from_candid_Result_5_n98(value: _Result_5): Result_5 {
-    return from_candid_variant_n99(value);
+function from_candid_Result_5_n104(value: _Result_5): Result_5 {
+    return from_candid_variant_n105(value);
+}
+function from_candid_Result_6_n106(value: _Result_6): Result_6 {
+    return from_candid_variant_n107(value);
+}
+function from_candid_Result_7_n115(value: _Result_7): Result_7 {
+    return from_candid_variant_n116(value);
 }
 function from_candid_Result_n1(value: _Result): Result {
     return from_candid_variant_n2(value);
@@ -789,20 +925,20 @@ function from_candid_Result_n1(value: _Result): Result {
 function from_candid_RoyaltiesConfig_n23(value: _RoyaltiesConfig): RoyaltiesConfig {
     return from_candid_record_n24(value);
 }
-function from_candid_SettleError_n100(value: _SettleError): SettleError {
-    return from_candid_variant_n101(value);
+function from_candid_SettleError_n117(value: _SettleError): SettleError {
+    return from_candid_variant_n118(value);
 }
-function from_candid_SettledReceipt_n40(value: _SettledReceipt): SettledReceipt {
-    return from_candid_record_n41(value);
+function from_candid_SettledReceipt_n47(value: _SettledReceipt): SettledReceipt {
+    return from_candid_record_n48(value);
 }
-function from_candid_ShareHolding_n52(value: _ShareHolding): ShareHolding {
-    return from_candid_record_n53(value);
+function from_candid_ShareHolding_n59(value: _ShareHolding): ShareHolding {
+    return from_candid_record_n60(value);
 }
-function from_candid_ShareTable_n64(value: _ShareTable): ShareTable {
-    return from_candid_record_n65(value);
+function from_candid_ShareTable_n70(value: _ShareTable): ShareTable {
+    return from_candid_record_n71(value);
 }
-function from_candid_SplitError_n91(value: _SplitError): SplitError {
-    return from_candid_variant_n92(value);
+function from_candid_SplitError_n108(value: _SplitError): SplitError {
+    return from_candid_variant_n109(value);
 }
 function from_candid_SplitRecord_n25(value: _SplitRecord): SplitRecord {
     return from_candid_record_n26(value);
@@ -819,16 +955,19 @@ function from_candid_opt_n27(value: [] | [bigint]): bigint | null {
 function from_candid_opt_n28(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n55(value: [] | [_ModelView]): ModelView | null {
-    return value.length === 0 ? null : from_candid_ModelView_n56(value[0]);
+function from_candid_opt_n62(value: [] | [_ModelView]): ModelView | null {
+    return value.length === 0 ? null : from_candid_ModelView_n63(value[0]);
 }
-function from_candid_opt_n62(value: [] | [_Payout]): Payout | null {
+function from_candid_opt_n67(value: [] | [_Moderation]): Moderation | null {
+    return value.length === 0 ? null : from_candid_Moderation_n40(value[0]);
+}
+function from_candid_opt_n68(value: [] | [_Payout]): Payout | null {
     return value.length === 0 ? null : from_candid_Payout_n11(value[0]);
 }
-function from_candid_opt_n63(value: [] | [_ShareTable]): ShareTable | null {
-    return value.length === 0 ? null : from_candid_ShareTable_n64(value[0]);
+function from_candid_opt_n69(value: [] | [_ShareTable]): ShareTable | null {
+    return value.length === 0 ? null : from_candid_ShareTable_n70(value[0]);
 }
-function from_candid_opt_n67(value: [] | [_SplitRecord]): SplitRecord | null {
+function from_candid_opt_n73(value: [] | [_SplitRecord]): SplitRecord | null {
     return value.length === 0 ? null : from_candid_SplitRecord_n25(value[0]);
 }
 function from_candid_record_n12(value: {
@@ -970,6 +1109,39 @@ function from_candid_record_n36(value: {
     };
 }
 function from_candid_record_n37(value: {
+    status: _ModelStatus;
+    model: bigint;
+    moderation: _Moderation;
+}): {
+    status: ModelStatus;
+    model: bigint;
+    moderation: Moderation;
+} {
+    return {
+        status: from_candid_ModelStatus_n38(value.status),
+        model: value.model,
+        moderation: from_candid_Moderation_n40(value.moderation)
+    };
+}
+function from_candid_record_n41(value: {
+    at: bigint;
+    action: _ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+}): {
+    at: bigint;
+    action: ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+} {
+    return {
+        at: value.at,
+        action: from_candid_ModerationAction_n42(value.action),
+        proposal_id: value.proposal_id,
+        reason: value.reason
+    };
+}
+function from_candid_record_n44(value: {
     record: _SplitRecord;
 }): {
     record: SplitRecord;
@@ -978,7 +1150,7 @@ function from_candid_record_n37(value: {
         record: from_candid_SplitRecord_n25(value.record)
     };
 }
-function from_candid_record_n38(value: {
+function from_candid_record_n45(value: {
     duplicate_receipts: BigUint64Array;
     batch_id: bigint;
     funding_block: bigint;
@@ -993,10 +1165,10 @@ function from_candid_record_n38(value: {
         duplicate_receipts: value.duplicate_receipts,
         batch_id: value.batch_id,
         funding_block: value.funding_block,
-        receipts: from_candid_vec_n39(value.receipts)
+        receipts: from_candid_vec_n46(value.receipts)
     };
 }
-function from_candid_record_n41(value: {
+function from_candid_record_n48(value: {
     credits: Array<_Credit>;
     receipt: _Receipt;
     share_epoch: bigint;
@@ -1006,12 +1178,12 @@ function from_candid_record_n41(value: {
     share_epoch: bigint;
 } {
     return {
-        credits: from_candid_vec_n42(value.credits),
-        receipt: from_candid_Receipt_n45(value.receipt),
+        credits: from_candid_vec_n49(value.credits),
+        receipt: from_candid_Receipt_n52(value.receipt),
         share_epoch: value.share_epoch
     };
 }
-function from_candid_record_n44(value: {
+function from_candid_record_n51(value: {
     weight: bigint;
     account: _Account;
     amount: bigint;
@@ -1026,7 +1198,7 @@ function from_candid_record_n44(value: {
         amount: value.amount
     };
 }
-function from_candid_record_n46(value: {
+function from_candid_record_n53(value: {
     id: bigint;
     model: bigint;
     output_tokens: bigint;
@@ -1059,7 +1231,7 @@ function from_candid_record_n46(value: {
         amount: value.amount
     };
 }
-function from_candid_record_n47(value: {
+function from_candid_record_n54(value: {
     model: bigint;
     data_owners: Array<_DataOwner>;
     manager: Principal;
@@ -1072,12 +1244,12 @@ function from_candid_record_n47(value: {
 } {
     return {
         model: value.model,
-        data_owners: from_candid_vec_n48(value.data_owners),
+        data_owners: from_candid_vec_n55(value.data_owners),
         manager: value.manager,
-        owners: from_candid_vec_n51(value.owners)
+        owners: from_candid_vec_n58(value.owners)
     };
 }
-function from_candid_record_n50(value: {
+function from_candid_record_n57(value: {
     weight: bigint;
     account: _Account;
 }): {
@@ -1089,7 +1261,7 @@ function from_candid_record_n50(value: {
         account: from_candid_Account_n13(value.account)
     };
 }
-function from_candid_record_n53(value: {
+function from_candid_record_n60(value: {
     account: _Account;
     units: bigint;
 }): {
@@ -1101,7 +1273,7 @@ function from_candid_record_n53(value: {
         units: value.units
     };
 }
-function from_candid_record_n54(value: {
+function from_candid_record_n61(value: {
     to: _Account;
     model: bigint;
     from: _Account;
@@ -1122,7 +1294,7 @@ function from_candid_record_n54(value: {
         new_epoch: value.new_epoch
     };
 }
-function from_candid_record_n57(value: {
+function from_candid_record_n64(value: {
     model: _Model;
     holders: Array<_ShareHolding>;
 }): {
@@ -1130,11 +1302,11 @@ function from_candid_record_n57(value: {
     holders: Array<ShareHolding>;
 } {
     return {
-        model: from_candid_Model_n58(value.model),
-        holders: from_candid_vec_n51(value.holders)
+        model: from_candid_Model_n65(value.model),
+        holders: from_candid_vec_n58(value.holders)
     };
 }
-function from_candid_record_n59(value: {
+function from_candid_record_n66(value: {
     id: bigint;
     status: _ModelStatus;
     updated_at: bigint;
@@ -1145,6 +1317,7 @@ function from_candid_record_n59(value: {
     metadata: _ModelMetadata;
     price: _Price;
     registered_at: bigint;
+    moderation: [] | [_Moderation];
 }): {
     id: bigint;
     status: ModelStatus;
@@ -1156,21 +1329,23 @@ function from_candid_record_n59(value: {
     metadata: ModelMetadata;
     price: Price;
     registered_at: bigint;
+    moderation?: Moderation;
 } {
     return {
         id: value.id,
-        status: from_candid_ModelStatus_n60(value.status),
+        status: from_candid_ModelStatus_n38(value.status),
         updated_at: value.updated_at,
-        data_owners: from_candid_vec_n48(value.data_owners),
+        data_owners: from_candid_vec_n55(value.data_owners),
         manager: value.manager,
         total_units: value.total_units,
         share_epoch: value.share_epoch,
         metadata: value.metadata,
         price: value.price,
-        registered_at: value.registered_at
+        registered_at: value.registered_at,
+        moderation: record_opt_to_undefined(from_candid_opt_n67(value.moderation))
     };
 }
-function from_candid_record_n65(value: {
+function from_candid_record_n71(value: {
     model: bigint;
     starts_at: bigint;
     epoch: bigint;
@@ -1185,10 +1360,10 @@ function from_candid_record_n65(value: {
         model: value.model,
         starts_at: value.starts_at,
         epoch: value.epoch,
-        holders: from_candid_vec_n51(value.holders)
+        holders: from_candid_vec_n58(value.holders)
     };
 }
-function from_candid_record_n70(value: {
+function from_candid_record_n76(value: {
     next: [] | [bigint];
     models: Array<_ModelView>;
 }): {
@@ -1197,7 +1372,19 @@ function from_candid_record_n70(value: {
 } {
     return {
         next: record_opt_to_undefined(from_candid_opt_n27(value.next)),
-        models: from_candid_vec_n71(value.models)
+        models: from_candid_vec_n77(value.models)
+    };
+}
+function from_candid_record_n99(value: {
+    status: _ModelStatus;
+    model: bigint;
+}): {
+    status: ModelStatus;
+    model: bigint;
+} {
+    return {
+        status: from_candid_ModelStatus_n38(value.status),
+        model: value.model
     };
 }
 function from_candid_variant_n10(value: {
@@ -1220,6 +1407,131 @@ function from_candid_variant_n10(value: {
     } : value;
 }
 function from_candid_variant_n101(value: {
+    Ok: null;
+} | {
+    Err: _RegistryError;
+}): {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: RegistryError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_RegistryError_n97(value.Err)
+    } : value;
+}
+function from_candid_variant_n105(value: {
+    Ok: null;
+} | {
+    Err: _GovernedError;
+}): {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: GovernedError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernedError_n84(value.Err)
+    } : value;
+}
+function from_candid_variant_n107(value: {
+    Ok: number;
+} | {
+    Err: _SplitError;
+}): {
+    __kind__: "Ok";
+    Ok: number;
+} | {
+    __kind__: "Err";
+    Err: SplitError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_SplitError_n108(value.Err)
+    } : value;
+}
+function from_candid_variant_n109(value: {
+    ProposalAlreadyApplied: {
+        version: number;
+        proposal_id: bigint;
+    };
+} | {
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    NotGovernance: null;
+} | {
+    InvalidSplit: {
+        total_bps: number;
+    };
+}): {
+    __kind__: "ProposalAlreadyApplied";
+    ProposalAlreadyApplied: {
+        version: number;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "NotGovernance";
+    NotGovernance: null;
+} | {
+    __kind__: "InvalidSplit";
+    InvalidSplit: {
+        total_bps: number;
+    };
+} {
+    return "ProposalAlreadyApplied" in value ? {
+        __kind__: "ProposalAlreadyApplied",
+        ProposalAlreadyApplied: value.ProposalAlreadyApplied
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
+    } : "NotGovernance" in value ? {
+        __kind__: "NotGovernance",
+        NotGovernance: value.NotGovernance
+    } : "InvalidSplit" in value ? {
+        __kind__: "InvalidSplit",
+        InvalidSplit: value.InvalidSplit
+    } : value;
+}
+function from_candid_variant_n116(value: {
+    Ok: _SettleOk;
+} | {
+    Err: _SettleError;
+}): {
+    __kind__: "Ok";
+    Ok: SettleOk;
+} | {
+    __kind__: "Err";
+    Err: SettleError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_SettleError_n117(value.Err)
+    } : value;
+}
+function from_candid_variant_n118(value: {
     EmptyBatch: null;
 } | {
     TooManyReceipts: {
@@ -1431,6 +1743,12 @@ function from_candid_variant_n35(value: {
         payout: _Payout;
     };
 } | {
+    ModelModerated: {
+        status: _ModelStatus;
+        model: bigint;
+        moderation: _Moderation;
+    };
+} | {
     SplitSet: {
         record: _SplitRecord;
     };
@@ -1440,6 +1758,11 @@ function from_candid_variant_n35(value: {
         batch_id: bigint;
         funding_block: bigint;
         receipts: Array<_SettledReceipt>;
+    };
+} | {
+    PayoutSettingsSet: {
+        settings: _PayoutSettings;
+        proposal_id: bigint;
     };
 } | {
     ModelRegistered: {
@@ -1475,6 +1798,13 @@ function from_candid_variant_n35(value: {
         payout: Payout;
     };
 } | {
+    __kind__: "ModelModerated";
+    ModelModerated: {
+        status: ModelStatus;
+        model: bigint;
+        moderation: Moderation;
+    };
+} | {
     __kind__: "SplitSet";
     SplitSet: {
         record: SplitRecord;
@@ -1486,6 +1816,12 @@ function from_candid_variant_n35(value: {
         batch_id: bigint;
         funding_block: bigint;
         receipts: Array<SettledReceipt>;
+    };
+} | {
+    __kind__: "PayoutSettingsSet";
+    PayoutSettingsSet: {
+        settings: PayoutSettings;
+        proposal_id: bigint;
     };
 } | {
     __kind__: "ModelRegistered";
@@ -1523,15 +1859,21 @@ function from_candid_variant_n35(value: {
     return "PayoutRecorded" in value ? {
         __kind__: "PayoutRecorded",
         PayoutRecorded: from_candid_record_n36(value.PayoutRecorded)
+    } : "ModelModerated" in value ? {
+        __kind__: "ModelModerated",
+        ModelModerated: from_candid_record_n37(value.ModelModerated)
     } : "SplitSet" in value ? {
         __kind__: "SplitSet",
-        SplitSet: from_candid_record_n37(value.SplitSet)
+        SplitSet: from_candid_record_n44(value.SplitSet)
     } : "BatchSettled" in value ? {
         __kind__: "BatchSettled",
-        BatchSettled: from_candid_record_n38(value.BatchSettled)
+        BatchSettled: from_candid_record_n45(value.BatchSettled)
+    } : "PayoutSettingsSet" in value ? {
+        __kind__: "PayoutSettingsSet",
+        PayoutSettingsSet: value.PayoutSettingsSet
     } : "ModelRegistered" in value ? {
         __kind__: "ModelRegistered",
-        ModelRegistered: from_candid_record_n47(value.ModelRegistered)
+        ModelRegistered: from_candid_record_n54(value.ModelRegistered)
     } : "PayoutCompleted" in value ? {
         __kind__: "PayoutCompleted",
         PayoutCompleted: value.PayoutCompleted
@@ -1540,8 +1882,19 @@ function from_candid_variant_n35(value: {
         PayoutFailed: value.PayoutFailed
     } : "SharesTransferred" in value ? {
         __kind__: "SharesTransferred",
-        SharesTransferred: from_candid_record_n54(value.SharesTransferred)
+        SharesTransferred: from_candid_record_n61(value.SharesTransferred)
     } : value;
+}
+function from_candid_variant_n39(value: {
+    Paused: null;
+} | {
+    Active: null;
+} | {
+    Suspended: null;
+} | {
+    Delisted: null;
+}): ModelStatus {
+    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : "Suspended" in value ? ModelStatus.Suspended : "Delisted" in value ? ModelStatus.Delisted : value;
 }
 function from_candid_variant_n4(value: {
     LedgerUnavailable: {
@@ -1566,14 +1919,96 @@ function from_candid_variant_n4(value: {
         AnonymousCaller: value.AnonymousCaller
     } : value;
 }
-function from_candid_variant_n61(value: {
-    Paused: null;
+function from_candid_variant_n43(value: {
+    Delist: null;
 } | {
-    Active: null;
-}): ModelStatus {
-    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : value;
+    Reinstate: null;
+} | {
+    Suspend: null;
+}): ModerationAction {
+    return "Delist" in value ? ModerationAction.Delist : "Reinstate" in value ? ModerationAction.Reinstate : "Suspend" in value ? ModerationAction.Suspend : value;
 }
-function from_candid_variant_n82(value: {
+function from_candid_variant_n83(value: {
+    Ok: _ModelStatus;
+} | {
+    Err: _GovernedError;
+}): {
+    __kind__: "Ok";
+    Ok: ModelStatus;
+} | {
+    __kind__: "Err";
+    Err: GovernedError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: from_candid_ModelStatus_n38(value.Ok)
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernedError_n84(value.Err)
+    } : value;
+}
+function from_candid_variant_n85(value: {
+    ProposalAlreadyApplied: {
+        proposal_id: bigint;
+    };
+} | {
+    InvalidArgument: {
+        field: string;
+        reason: string;
+    };
+} | {
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    NotGovernance: null;
+} | {
+    UnknownModel: {
+        model: bigint;
+    };
+}): {
+    __kind__: "ProposalAlreadyApplied";
+    ProposalAlreadyApplied: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "InvalidArgument";
+    InvalidArgument: {
+        field: string;
+        reason: string;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "NotGovernance";
+    NotGovernance: null;
+} | {
+    __kind__: "UnknownModel";
+    UnknownModel: {
+        model: bigint;
+    };
+} {
+    return "ProposalAlreadyApplied" in value ? {
+        __kind__: "ProposalAlreadyApplied",
+        ProposalAlreadyApplied: value.ProposalAlreadyApplied
+    } : "InvalidArgument" in value ? {
+        __kind__: "InvalidArgument",
+        InvalidArgument: value.InvalidArgument
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
+    } : "NotGovernance" in value ? {
+        __kind__: "NotGovernance",
+        NotGovernance: value.NotGovernance
+    } : "UnknownModel" in value ? {
+        __kind__: "UnknownModel",
+        UnknownModel: value.UnknownModel
+    } : value;
+}
+function from_candid_variant_n96(value: {
     Ok: bigint;
 } | {
     Err: _RegistryError;
@@ -1589,10 +2024,10 @@ function from_candid_variant_n82(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_RegistryError_n83(value.Err)
+        Err: from_candid_RegistryError_n97(value.Err)
     } : value;
 }
-function from_candid_variant_n84(value: {
+function from_candid_variant_n98(value: {
     InsufficientShares: {
         requested: bigint;
         held: bigint;
@@ -1613,6 +2048,11 @@ function from_candid_variant_n84(value: {
     InvalidArgument: {
         field: string;
         reason: string;
+    };
+} | {
+    Moderated: {
+        status: _ModelStatus;
+        model: bigint;
     };
 } | {
     UnknownModel: {
@@ -1648,6 +2088,12 @@ function from_candid_variant_n84(value: {
         reason: string;
     };
 } | {
+    __kind__: "Moderated";
+    Moderated: {
+        status: ModelStatus;
+        model: bigint;
+    };
+} | {
     __kind__: "UnknownModel";
     UnknownModel: {
         model: bigint;
@@ -1671,6 +2117,9 @@ function from_candid_variant_n84(value: {
     } : "InvalidArgument" in value ? {
         __kind__: "InvalidArgument",
         InvalidArgument: value.InvalidArgument
+    } : "Moderated" in value ? {
+        __kind__: "Moderated",
+        Moderated: from_candid_record_n99(value.Moderated)
     } : "UnknownModel" in value ? {
         __kind__: "UnknownModel",
         UnknownModel: value.UnknownModel
@@ -1679,131 +2128,25 @@ function from_candid_variant_n84(value: {
         AnonymousCaller: value.AnonymousCaller
     } : value;
 }
-function from_candid_variant_n86(value: {
-    Ok: null;
-} | {
-    Err: _RegistryError;
-}): {
-    __kind__: "Ok";
-    Ok: null;
-} | {
-    __kind__: "Err";
-    Err: RegistryError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_RegistryError_n83(value.Err)
-    } : value;
-}
-function from_candid_variant_n90(value: {
-    Ok: number;
-} | {
-    Err: _SplitError;
-}): {
-    __kind__: "Ok";
-    Ok: number;
-} | {
-    __kind__: "Err";
-    Err: SplitError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_SplitError_n91(value.Err)
-    } : value;
-}
-function from_candid_variant_n92(value: {
-    ProposalAlreadyApplied: {
-        version: number;
-        proposal_id: bigint;
-    };
-} | {
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    NotGovernance: null;
-} | {
-    InvalidSplit: {
-        total_bps: number;
-    };
-}): {
-    __kind__: "ProposalAlreadyApplied";
-    ProposalAlreadyApplied: {
-        version: number;
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "ProposalConflict";
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "NotGovernance";
-    NotGovernance: null;
-} | {
-    __kind__: "InvalidSplit";
-    InvalidSplit: {
-        total_bps: number;
-    };
-} {
-    return "ProposalAlreadyApplied" in value ? {
-        __kind__: "ProposalAlreadyApplied",
-        ProposalAlreadyApplied: value.ProposalAlreadyApplied
-    } : "ProposalConflict" in value ? {
-        __kind__: "ProposalConflict",
-        ProposalConflict: value.ProposalConflict
-    } : "NotGovernance" in value ? {
-        __kind__: "NotGovernance",
-        NotGovernance: value.NotGovernance
-    } : "InvalidSplit" in value ? {
-        __kind__: "InvalidSplit",
-        InvalidSplit: value.InvalidSplit
-    } : value;
-}
-function from_candid_variant_n99(value: {
-    Ok: _SettleOk;
-} | {
-    Err: _SettleError;
-}): {
-    __kind__: "Ok";
-    Ok: SettleOk;
-} | {
-    __kind__: "Err";
-    Err: SettleError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_SettleError_n100(value.Err)
-    } : value;
-}
 function from_candid_vec_n31(value: Array<_LogEntry>): Array<LogEntry> {
     return value.map((x)=>from_candid_LogEntry_n32(x));
 }
-function from_candid_vec_n39(value: Array<_SettledReceipt>): Array<SettledReceipt> {
-    return value.map((x)=>from_candid_SettledReceipt_n40(x));
+function from_candid_vec_n46(value: Array<_SettledReceipt>): Array<SettledReceipt> {
+    return value.map((x)=>from_candid_SettledReceipt_n47(x));
 }
-function from_candid_vec_n42(value: Array<_Credit>): Array<Credit> {
-    return value.map((x)=>from_candid_Credit_n43(x));
+function from_candid_vec_n49(value: Array<_Credit>): Array<Credit> {
+    return value.map((x)=>from_candid_Credit_n50(x));
 }
-function from_candid_vec_n48(value: Array<_DataOwner>): Array<DataOwner> {
-    return value.map((x)=>from_candid_DataOwner_n49(x));
+function from_candid_vec_n55(value: Array<_DataOwner>): Array<DataOwner> {
+    return value.map((x)=>from_candid_DataOwner_n56(x));
 }
-function from_candid_vec_n51(value: Array<_ShareHolding>): Array<ShareHolding> {
-    return value.map((x)=>from_candid_ShareHolding_n52(x));
+function from_candid_vec_n58(value: Array<_ShareHolding>): Array<ShareHolding> {
+    return value.map((x)=>from_candid_ShareHolding_n59(x));
 }
-function from_candid_vec_n71(value: Array<_ModelView>): Array<ModelView> {
-    return value.map((x)=>from_candid_ModelView_n56(x));
+function from_candid_vec_n77(value: Array<_ModelView>): Array<ModelView> {
+    return value.map((x)=>from_candid_ModelView_n63(x));
 }
-function from_candid_vec_n72(value: Array<_Payout>): Array<Payout> {
+function from_candid_vec_n86(value: Array<_Payout>): Array<Payout> {
     return value.map((x)=>from_candid_Payout_n11(x));
 }
 function to_candid_Account_n5(value: Account): _Account {
@@ -1812,118 +2155,40 @@ function to_candid_Account_n5(value: Account): _Account {
 function to_candid_ClaimArgs_n7(value: ClaimArgs): _ClaimArgs {
     return to_candid_record_n8(value);
 }
-function to_candid_DataOwner_n76(value: DataOwner): _DataOwner {
-    return to_candid_record_n77(value);
+function to_candid_DataOwner_n90(value: DataOwner): _DataOwner {
+    return to_candid_record_n91(value);
 }
-function to_candid_ModelStatus_n87(value: ModelStatus): _ModelStatus {
-    return to_candid_variant_n88(value);
+function to_candid_ModelStatus_n102(value: ModelStatus): _ModelStatus {
+    return to_candid_variant_n103(value);
 }
-function to_candid_Receipt_n96(value: Receipt): _Receipt {
-    return to_candid_record_n97(value);
+function to_candid_ModerateModelArgs_n78(value: ModerateModelArgs): _ModerateModelArgs {
+    return to_candid_record_n79(value);
 }
-function to_candid_RegisterModelArgs_n73(value: RegisterModelArgs): _RegisterModelArgs {
-    return to_candid_record_n74(value);
+function to_candid_ModerationAction_n80(value: ModerationAction): _ModerationAction {
+    return to_candid_variant_n81(value);
 }
-function to_candid_SettleArgs_n93(value: SettleArgs): _SettleArgs {
+function to_candid_Receipt_n113(value: Receipt): _Receipt {
+    return to_candid_record_n114(value);
+}
+function to_candid_RegisterModelArgs_n87(value: RegisterModelArgs): _RegisterModelArgs {
+    return to_candid_record_n88(value);
+}
+function to_candid_SettleArgs_n110(value: SettleArgs): _SettleArgs {
+    return to_candid_record_n111(value);
+}
+function to_candid_ShareHolding_n93(value: ShareHolding): _ShareHolding {
     return to_candid_record_n94(value);
 }
-function to_candid_ShareHolding_n79(value: ShareHolding): _ShareHolding {
-    return to_candid_record_n80(value);
+function to_candid_TransferSharesArgs_n119(value: TransferSharesArgs): _TransferSharesArgs {
+    return to_candid_record_n120(value);
 }
-function to_candid_TransferSharesArgs_n102(value: TransferSharesArgs): _TransferSharesArgs {
-    return to_candid_record_n103(value);
-}
-function to_candid_opt_n66(value: number | null): [] | [number] {
+function to_candid_opt_n72(value: number | null): [] | [number] {
     return value === null ? candid_none() : candid_some(value);
 }
-function to_candid_opt_n68(value: bigint | null): [] | [bigint] {
+function to_candid_opt_n74(value: bigint | null): [] | [bigint] {
     return value === null ? candid_none() : candid_some(value);
 }
-function to_candid_record_n103(value: {
-    to: Account;
-    model: bigint;
-    from_subaccount?: Uint8Array;
-    units: bigint;
-}): {
-    to: _Account;
-    model: bigint;
-    from_subaccount: [] | [Uint8Array];
-    units: bigint;
-} {
-    return {
-        to: to_candid_Account_n5(value.to),
-        model: value.model,
-        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none(),
-        units: value.units
-    };
-}
-function to_candid_record_n6(value: {
-    owner: Principal;
-    subaccount?: Uint8Array;
-}): {
-    owner: Principal;
-    subaccount: [] | [Uint8Array];
-} {
-    return {
-        owner: value.owner,
-        subaccount: value.subaccount ? candid_some(value.subaccount) : candid_none()
-    };
-}
-function to_candid_record_n74(value: {
-    data_owners: Array<DataOwner>;
-    owners: Array<ShareHolding>;
-    metadata: ModelMetadata;
-    price: Price;
-}): {
-    data_owners: Array<_DataOwner>;
-    owners: Array<_ShareHolding>;
-    metadata: _ModelMetadata;
-    price: _Price;
-} {
-    return {
-        data_owners: to_candid_vec_n75(value.data_owners),
-        owners: to_candid_vec_n78(value.owners),
-        metadata: value.metadata,
-        price: value.price
-    };
-}
-function to_candid_record_n77(value: {
-    weight: bigint;
-    account: Account;
-}): {
-    weight: bigint;
-    account: _Account;
-} {
-    return {
-        weight: value.weight,
-        account: to_candid_Account_n5(value.account)
-    };
-}
-function to_candid_record_n8(value: {
-    to?: Account;
-    from_subaccount?: Uint8Array;
-}): {
-    to: [] | [_Account];
-    from_subaccount: [] | [Uint8Array];
-} {
-    return {
-        to: value.to ? candid_some(to_candid_Account_n5(value.to)) : candid_none(),
-        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none()
-    };
-}
-function to_candid_record_n80(value: {
-    account: Account;
-    units: bigint;
-}): {
-    account: _Account;
-    units: bigint;
-} {
-    return {
-        account: to_candid_Account_n5(value.account),
-        units: value.units
-    };
-}
-function to_candid_record_n94(value: {
+function to_candid_record_n111(value: {
     batch_id: bigint;
     funding_block: bigint;
     receipts: Array<Receipt>;
@@ -1935,10 +2200,10 @@ function to_candid_record_n94(value: {
     return {
         batch_id: value.batch_id,
         funding_block: value.funding_block,
-        receipts: to_candid_vec_n95(value.receipts)
+        receipts: to_candid_vec_n112(value.receipts)
     };
 }
-function to_candid_record_n97(value: {
+function to_candid_record_n114(value: {
     id: bigint;
     model: bigint;
     output_tokens: bigint;
@@ -1971,25 +2236,150 @@ function to_candid_record_n97(value: {
         amount: value.amount
     };
 }
-function to_candid_variant_n88(value: ModelStatus): {
+function to_candid_record_n120(value: {
+    to: Account;
+    model: bigint;
+    from_subaccount?: Uint8Array;
+    units: bigint;
+}): {
+    to: _Account;
+    model: bigint;
+    from_subaccount: [] | [Uint8Array];
+    units: bigint;
+} {
+    return {
+        to: to_candid_Account_n5(value.to),
+        model: value.model,
+        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none(),
+        units: value.units
+    };
+}
+function to_candid_record_n6(value: {
+    owner: Principal;
+    subaccount?: Uint8Array;
+}): {
+    owner: Principal;
+    subaccount: [] | [Uint8Array];
+} {
+    return {
+        owner: value.owner,
+        subaccount: value.subaccount ? candid_some(value.subaccount) : candid_none()
+    };
+}
+function to_candid_record_n79(value: {
+    model: bigint;
+    action: ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+}): {
+    model: bigint;
+    action: _ModerationAction;
+    proposal_id: bigint;
+    reason: string;
+} {
+    return {
+        model: value.model,
+        action: to_candid_ModerationAction_n80(value.action),
+        proposal_id: value.proposal_id,
+        reason: value.reason
+    };
+}
+function to_candid_record_n8(value: {
+    to?: Account;
+    from_subaccount?: Uint8Array;
+}): {
+    to: [] | [_Account];
+    from_subaccount: [] | [Uint8Array];
+} {
+    return {
+        to: value.to ? candid_some(to_candid_Account_n5(value.to)) : candid_none(),
+        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none()
+    };
+}
+function to_candid_record_n88(value: {
+    data_owners: Array<DataOwner>;
+    owners: Array<ShareHolding>;
+    metadata: ModelMetadata;
+    price: Price;
+}): {
+    data_owners: Array<_DataOwner>;
+    owners: Array<_ShareHolding>;
+    metadata: _ModelMetadata;
+    price: _Price;
+} {
+    return {
+        data_owners: to_candid_vec_n89(value.data_owners),
+        owners: to_candid_vec_n92(value.owners),
+        metadata: value.metadata,
+        price: value.price
+    };
+}
+function to_candid_record_n91(value: {
+    weight: bigint;
+    account: Account;
+}): {
+    weight: bigint;
+    account: _Account;
+} {
+    return {
+        weight: value.weight,
+        account: to_candid_Account_n5(value.account)
+    };
+}
+function to_candid_record_n94(value: {
+    account: Account;
+    units: bigint;
+}): {
+    account: _Account;
+    units: bigint;
+} {
+    return {
+        account: to_candid_Account_n5(value.account),
+        units: value.units
+    };
+}
+function to_candid_variant_n103(value: ModelStatus): {
     Paused: null;
 } | {
     Active: null;
+} | {
+    Suspended: null;
+} | {
+    Delisted: null;
 } {
     return value == ModelStatus.Paused ? {
         Paused: null
     } : value == ModelStatus.Active ? {
         Active: null
+    } : value == ModelStatus.Suspended ? {
+        Suspended: null
+    } : value == ModelStatus.Delisted ? {
+        Delisted: null
     } : value;
 }
-function to_candid_vec_n75(value: Array<DataOwner>): Array<_DataOwner> {
-    return value.map((x)=>to_candid_DataOwner_n76(x));
+function to_candid_variant_n81(value: ModerationAction): {
+    Delist: null;
+} | {
+    Reinstate: null;
+} | {
+    Suspend: null;
+} {
+    return value == ModerationAction.Delist ? {
+        Delist: null
+    } : value == ModerationAction.Reinstate ? {
+        Reinstate: null
+    } : value == ModerationAction.Suspend ? {
+        Suspend: null
+    } : value;
 }
-function to_candid_vec_n78(value: Array<ShareHolding>): Array<_ShareHolding> {
-    return value.map((x)=>to_candid_ShareHolding_n79(x));
+function to_candid_vec_n112(value: Array<Receipt>): Array<_Receipt> {
+    return value.map((x)=>to_candid_Receipt_n113(x));
 }
-function to_candid_vec_n95(value: Array<Receipt>): Array<_Receipt> {
-    return value.map((x)=>to_candid_Receipt_n96(x));
+function to_candid_vec_n89(value: Array<DataOwner>): Array<_DataOwner> {
+    return value.map((x)=>to_candid_DataOwner_n90(x));
+}
+function to_candid_vec_n92(value: Array<ShareHolding>): Array<_ShareHolding> {
+    return value.map((x)=>to_candid_ShareHolding_n93(x));
 }
 export interface CreateActorOptions {
     agent?: Agent;

@@ -23,6 +23,17 @@ export interface Account {
  */
 export type Action = {
     /**
+     * Suspends, delists or reinstates a model (royalties' `moderate_model`); the reason is kept
+     * with the model and in the settlement log.
+     */
+    'ModerateModel' : {
+      'model' : bigint,
+      'action' : ModerationAction,
+      'reason' : string,
+    }
+  } |
+  {
+    /**
      * Calls `function`'s method with `payload` (Candid bytes of its arguments). The function's
      * validator renders the payload for voters when the proposal is made and checks it again at
      * execution; a refusal either time changes nothing.
@@ -34,6 +45,12 @@ export type Action = {
      * Removes a registered generic function; proposals that would call it fail.
      */
     'RemoveGenericFunction' : { 'function' : bigint }
+  } |
+  {
+    /**
+     * The proxy's limits (`set_limits`), within the bounds `ProxyLimits::validate` names.
+     */
+    'SetProxyLimits' : { 'limits' : ProxyLimits }
   } |
   { 'AdmitNode' : { 'node' : bigint } } |
   {
@@ -58,6 +75,12 @@ export type Action = {
      * The proxy's per-call fee (`set_call_fee`).
      */
     'SetCallFee' : { 'call_fee' : bigint }
+  } |
+  {
+    /**
+     * Royalties' payout settings (`set_payout_settings`).
+     */
+    'SetPayoutSettings' : { 'settings' : PayoutSettings }
   } |
   { 'RemoveNode' : { 'node' : bigint } } |
   { 'SetGovernanceParameters' : { 'parameters' : Parameters } } |
@@ -314,6 +337,17 @@ export interface MakeProposalArgs {
   'neuron' : bigint,
   'summary' : string,
 }
+/**
+ * What the DAO does to a model by a `ModerateModel` proposal.
+ */
+export type ModerationAction = { 'Delist' : null } |
+  {
+    /**
+     * Back to `Active` from `Suspended` or `Delisted`.
+     */
+    'Reinstate' : null
+  } |
+  { 'Suspend' : null };
 export interface Neuron {
   'id' : bigint,
   'controller' : Principal,
@@ -374,6 +408,14 @@ export interface Parameters {
    */
   'max_dissolve_delay_bonus_bps' : number,
 }
+/**
+ * How royalties pushes payouts: accruals of at least `auto_payout_fee_multiple × ledger fee`, every
+ * `payout_interval_seconds`.
+ */
+export interface PayoutSettings {
+  'payout_interval_seconds' : bigint,
+  'auto_payout_fee_multiple' : bigint,
+}
 export interface ProposalDetail {
   /**
    * A page of ballots (neuron, ballot) by neuron id.
@@ -422,6 +464,21 @@ export type ProposalStatus = { 'Failed' : { 'reason' : string } } |
      */
     'Adopted' : null
   };
+/**
+ * The limits of a proxy's configuration the DAO may change (`set_limits`, by a generic proposal).
+ */
+export interface ProxyLimits {
+  /**
+   * Nodes tried per call before it fails (failover).
+   */
+  'max_nodes_per_call' : number,
+  'failures_before_suspension' : number,
+  'max_prompt_bytes' : bigint,
+  'calls_per_user_per_minute' : number,
+  'max_output_tokens' : number,
+  'flush_interval_seconds' : bigint,
+  'max_receipts_per_batch' : number,
+}
 export type Result = { 'Ok' : Neuron } |
   { 'Err' : GovernanceError };
 export type Result_1 = { 'Ok' : null } |
@@ -497,12 +554,25 @@ export type Topic = {
     'NodeAdmission' : null
   } |
   { 'RoyaltySplit' : null } |
+  {
+    /**
+     * The proxy's limits and royalties' payout settings.
+     */
+    'ServiceSettings' : null
+  } |
   { 'NodeRemoval' : null } |
   {
     /**
      * Only for following: the followees used on every normal topic a neuron has no followees for.
      */
     'CatchAll' : null
+  } |
+  {
+    /**
+     * Suspending, delisting and reinstating models (`ModerateModel`). Not critical: a harmful
+     * model must be stoppable within the normal voting period.
+     */
+    'ModelModeration' : null
   } |
   { 'NetworkFees' : null } |
   { 'GovernanceParameters' : null } |

@@ -54,8 +54,10 @@ export const idlFactory = ({ IDL }) => {
     'GenericFunctions' : IDL.Null,
     'NodeAdmission' : IDL.Null,
     'RoyaltySplit' : IDL.Null,
+    'ServiceSettings' : IDL.Null,
     'NodeRemoval' : IDL.Null,
     'CatchAll' : IDL.Null,
+    'ModelModeration' : IDL.Null,
     'NetworkFees' : IDL.Null,
     'GovernanceParameters' : IDL.Null,
     'Treasury' : IDL.Null,
@@ -179,6 +181,20 @@ export const idlFactory = ({ IDL }) => {
     'limit' : IDL.Nat32,
     'before' : IDL.Opt(IDL.Nat64),
   });
+  const ModerationAction = IDL.Variant({
+    'Delist' : IDL.Null,
+    'Reinstate' : IDL.Null,
+    'Suspend' : IDL.Null,
+  });
+  const ProxyLimits = IDL.Record({
+    'max_nodes_per_call' : IDL.Nat32,
+    'failures_before_suspension' : IDL.Nat32,
+    'max_prompt_bytes' : IDL.Nat64,
+    'calls_per_user_per_minute' : IDL.Nat32,
+    'max_output_tokens' : IDL.Nat32,
+    'flush_interval_seconds' : IDL.Nat64,
+    'max_receipts_per_batch' : IDL.Nat32,
+  });
   const UpgradeTarget = IDL.Variant({
     'Frontend' : IDL.Null,
     'Root' : IDL.Null,
@@ -192,6 +208,10 @@ export const idlFactory = ({ IDL }) => {
     'wasm_module_hash' : IDL.Vec(IDL.Nat8),
     'chunk_hashes' : IDL.Vec(IDL.Vec(IDL.Nat8)),
   });
+  const PayoutSettings = IDL.Record({
+    'payout_interval_seconds' : IDL.Nat64,
+    'auto_payout_fee_multiple' : IDL.Nat64,
+  });
   const SplitConfig = IDL.Record({
     'treasury_bps' : IDL.Nat16,
     'host_bps' : IDL.Nat16,
@@ -199,11 +219,17 @@ export const idlFactory = ({ IDL }) => {
     'model_owners_bps' : IDL.Nat16,
   });
   const Action = IDL.Variant({
+    'ModerateModel' : IDL.Record({
+      'model' : IDL.Nat64,
+      'action' : ModerationAction,
+      'reason' : IDL.Text,
+    }),
     'ExecuteGenericFunction' : IDL.Record({
       'function' : IDL.Nat64,
       'payload' : IDL.Vec(IDL.Nat8),
     }),
     'RemoveGenericFunction' : IDL.Record({ 'function' : IDL.Nat64 }),
+    'SetProxyLimits' : IDL.Record({ 'limits' : ProxyLimits }),
     'AdmitNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'UpgradeCanister' : IDL.Record({
       'arg' : IDL.Vec(IDL.Nat8),
@@ -213,6 +239,7 @@ export const idlFactory = ({ IDL }) => {
     }),
     'SuspendNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'SetCallFee' : IDL.Record({ 'call_fee' : IDL.Nat }),
+    'SetPayoutSettings' : IDL.Record({ 'settings' : PayoutSettings }),
     'RemoveNode' : IDL.Record({ 'node' : IDL.Nat64 }),
     'SetGovernanceParameters' : IDL.Record({ 'parameters' : Parameters }),
     'RegisterGenericFunction' : IDL.Record({

@@ -119,6 +119,12 @@ export type InferError = { 'InvalidInput' : { 'reason' : string } } |
      */
     'Busy' : { 'cap' : number }
   } |
+  {
+    /**
+     * The DAO suspended or delisted the model (`ModerateModel`; the reason is in royalties' log).
+     */
+    'ModelModerated' : { 'status' : ModelStatus, 'model' : bigint }
+  } |
   { 'Metering' : MeteringError } |
   {
     /**
@@ -194,8 +200,26 @@ export interface ModelEntry {
   'base_model' : string,
   'price' : Price,
 }
-export type ModelStatus = { 'Paused' : null } |
-  { 'Active' : null };
+export type ModelStatus = {
+    /**
+     * Paused by its manager.
+     */
+    'Paused' : null
+  } |
+  { 'Active' : null } |
+  {
+    /**
+     * Suspended by the DAO (`ModerateModel`): calls are refused; only another proposal lifts it.
+     */
+    'Suspended' : null
+  } |
+  {
+    /**
+     * Delisted by the DAO: calls are refused and `list_models` leaves it out; only another proposal
+     * lifts it. Its holders keep what they earned.
+     */
+    'Delisted' : null
+  };
 export type MoneyError = {
     /**
      * `cap` deposits and withdrawals are in flight: try again shortly; nothing changed.

@@ -189,9 +189,19 @@ export const idlFactory = ({ IDL }) => {
     'input_tokens' : IDL.Nat64,
     'charged' : IDL.Nat,
   });
+  const ModelStatus = IDL.Variant({
+    'Paused' : IDL.Null,
+    'Active' : IDL.Null,
+    'Suspended' : IDL.Null,
+    'Delisted' : IDL.Null,
+  });
   const InferError = IDL.Variant({
     'InvalidInput' : IDL.Record({ 'reason' : IDL.Text }),
     'Busy' : IDL.Record({ 'cap' : IDL.Nat32 }),
+    'ModelModerated' : IDL.Record({
+      'status' : ModelStatus,
+      'model' : IDL.Nat64,
+    }),
     'Metering' : MeteringError,
     'InsufficientCycles' : IDL.Record({
       'needed' : IDL.Nat,
@@ -208,7 +218,6 @@ export const idlFactory = ({ IDL }) => {
   });
   const Result_4 = IDL.Variant({ 'Ok' : InferOk, 'Err' : InferError });
   const Result_5 = IDL.Variant({ 'Ok' : IDL.Nat, 'Err' : InferError });
-  const ModelStatus = IDL.Variant({ 'Paused' : IDL.Null, 'Active' : IDL.Null });
   const Price = IDL.Record({
     'per_1k_input_tokens' : IDL.Nat64,
     'per_1k_output_tokens' : IDL.Nat64,

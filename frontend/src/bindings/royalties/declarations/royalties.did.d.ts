@@ -88,6 +88,24 @@ export interface DataOwner { 'weight' : bigint, 'account' : Account }
  * A fine-tuning dataset the model was trained on, pinned by the SHA-256 of its content.
  */
 export interface DatasetRef { 'uri' : string, 'sha256' : Uint8Array }
+/**
+ * Why royalties refused a governance call other than `set_split`.
+ */
+export type GovernedError = {
+    /**
+     * This caller's proposal was applied with this very payload: done before.
+     */
+    'ProposalAlreadyApplied' : { 'proposal_id' : bigint }
+  } |
+  { 'InvalidArgument' : { 'field' : string, 'reason' : string } } |
+  {
+    /**
+     * This caller's proposal id was applied with another payload: nothing changed.
+     */
+    'ProposalConflict' : { 'proposal_id' : bigint }
+  } |
+  { 'NotGovernance' : null } |
+  { 'UnknownModel' : { 'model' : bigint } };
 export interface HeldShares {
   'model' : bigint,
   'total_units' : bigint,
@@ -127,6 +145,13 @@ export interface LogEntry {
   'index' : bigint,
 }
 export type LogEvent = { 'PayoutRecorded' : { 'payout' : Payout } } |
+  {
+    'ModelModerated' : {
+      'status' : ModelStatus,
+      'model' : bigint,
+      'moderation' : Moderation,
+    }
+  } |
   { 'SplitSet' : { 'record' : SplitRecord } } |
   {
     'BatchSettled' : {
@@ -134,6 +159,12 @@ export type LogEvent = { 'PayoutRecorded' : { 'payout' : Payout } } |
       'batch_id' : bigint,
       'funding_block' : bigint,
       'receipts' : Array<SettledReceipt>,
+    }
+  } |
+  {
+    'PayoutSettingsSet' : {
+      'settings' : PayoutSettings,
+      'proposal_id' : bigint,
     }
   } |
   {
@@ -190,6 +221,10 @@ export interface Model {
   'metadata' : ModelMetadata,
   'price' : Price,
   'registered_at' : bigint,
+  /**
+   * The DAO's last moderation decision (`None` for a model it never moderated).
+   */
+  'moderation' : [] | [Moderation],
 }
 /**
  * What the model is: the NFT's immutable description.
@@ -212,9 +247,53 @@ export interface ModelPage {
   'next' : [] | [bigint],
   'models' : Array<ModelView>,
 }
-export type ModelStatus = { 'Paused' : null } |
-  { 'Active' : null };
+export type ModelStatus = {
+    /**
+     * Paused by its manager.
+     */
+    'Paused' : null
+  } |
+  { 'Active' : null } |
+  {
+    /**
+     * Suspended by the DAO (`ModerateModel`): calls are refused; only another proposal lifts it.
+     */
+    'Suspended' : null
+  } |
+  {
+    /**
+     * Delisted by the DAO: calls are refused and `list_models` leaves it out; only another proposal
+     * lifts it. Its holders keep what they earned.
+     */
+    'Delisted' : null
+  };
 export interface ModelView { 'model' : Model, 'holders' : Array<ShareHolding> }
+export interface ModerateModelArgs {
+  'model' : bigint,
+  'action' : ModerationAction,
+  'proposal_id' : bigint,
+  'reason' : string,
+}
+/**
+ * The DAO's last decision on a model, with its reason (the settlement log keeps every one).
+ */
+export interface Moderation {
+  'at' : bigint,
+  'action' : ModerationAction,
+  'proposal_id' : bigint,
+  'reason' : string,
+}
+/**
+ * What the DAO does to a model by a `ModerateModel` proposal.
+ */
+export type ModerationAction = { 'Delist' : null } |
+  {
+    /**
+     * Back to `Active` from `Suspended` or `Delisted`.
+     */
+    'Reinstate' : null
+  } |
+  { 'Suspend' : null };
 export interface Payout {
   'id' : bigint,
   'to' : Account,
@@ -245,6 +324,14 @@ export interface Payout {
 }
 export type PayoutKind = { 'Claim' : null } |
   { 'Automatic' : null };
+/**
+ * How royalties pushes payouts: accruals of at least `auto_payout_fee_multiple × ledger fee`, every
+ * `payout_interval_seconds`.
+ */
+export interface PayoutSettings {
+  'payout_interval_seconds' : bigint,
+  'auto_payout_fee_multiple' : bigint,
+}
 export type PayoutStatus = {
     /**
      * Definitely not executed; the accrual was restored.
@@ -302,19 +389,29 @@ export type RegistryError = {
     'RateLimited' : { 'changes_per_minute' : number }
   } |
   { 'InvalidArgument' : { 'field' : string, 'reason' : string } } |
+  {
+    /**
+     * The DAO suspended or delisted the model: its manager cannot change its status.
+     */
+    'Moderated' : { 'status' : ModelStatus, 'model' : bigint }
+  } |
   { 'UnknownModel' : { 'model' : bigint } } |
   { 'AnonymousCaller' : null };
 export type Result = { 'Ok' : AuditReport } |
   { 'Err' : AuditError };
 export type Result_1 = { 'Ok' : Payout } |
   { 'Err' : ClaimError };
-export type Result_2 = { 'Ok' : bigint } |
+export type Result_2 = { 'Ok' : ModelStatus } |
+  { 'Err' : GovernedError };
+export type Result_3 = { 'Ok' : bigint } |
   { 'Err' : RegistryError };
-export type Result_3 = { 'Ok' : null } |
+export type Result_4 = { 'Ok' : null } |
   { 'Err' : RegistryError };
-export type Result_4 = { 'Ok' : number } |
+export type Result_5 = { 'Ok' : null } |
+  { 'Err' : GovernedError };
+export type Result_6 = { 'Ok' : number } |
   { 'Err' : SplitError };
-export type Result_5 = { 'Ok' : SettleOk } |
+export type Result_7 = { 'Ok' : SettleOk } |
   { 'Err' : SettleError };
 /**
  * The canister's single install/upgrade argument (one type, so dfx can check both against the `.did`).
@@ -330,6 +427,10 @@ export interface RoyaltiesConfig {
   'auto_payout_fee_multiple' : bigint,
   'governance' : Principal,
   'treasury' : Account,
+}
+export interface SetPayoutSettingsArgs {
+  'settings' : PayoutSettings,
+  'proposal_id' : bigint,
 }
 export interface SetSplitArgs { 'split' : SplitConfig, 'proposal_id' : bigint }
 export interface SettleArgs {
@@ -478,13 +579,21 @@ export interface _SERVICE {
   'list_models' : ActorMethod<[[] | [bigint], number], ModelPage>,
   'log_tip' : ActorMethod<[], LogTip>,
   'models_of' : ActorMethod<[Account], Array<HeldShares>>,
+  /**
+   * The DAO suspends, delists or reinstates a model (once per proposal), with the reason in the log.
+   */
+  'moderate_model' : ActorMethod<[ModerateModelArgs], Result_2>,
   'payouts_of' : ActorMethod<[Account, number], Array<Payout>>,
-  'register_model' : ActorMethod<[RegisterModelArgs], Result_2>,
-  'set_model_price' : ActorMethod<[bigint, Price], Result_3>,
-  'set_model_status' : ActorMethod<[bigint, ModelStatus], Result_3>,
-  'set_split' : ActorMethod<[SetSplitArgs], Result_4>,
-  'settle' : ActorMethod<[SettleArgs], Result_5>,
-  'transfer_shares' : ActorMethod<[TransferSharesArgs], Result_2>,
+  'register_model' : ActorMethod<[RegisterModelArgs], Result_3>,
+  'set_model_price' : ActorMethod<[bigint, Price], Result_4>,
+  'set_model_status' : ActorMethod<[bigint, ModelStatus], Result_4>,
+  /**
+   * The DAO sets how payouts are pushed (once per proposal); the payout timer follows a new interval.
+   */
+  'set_payout_settings' : ActorMethod<[SetPayoutSettingsArgs], Result_5>,
+  'set_split' : ActorMethod<[SetSplitArgs], Result_6>,
+  'settle' : ActorMethod<[SettleArgs], Result_7>,
+  'transfer_shares' : ActorMethod<[TransferSharesArgs], Result_3>,
 }
 export declare const idlFactory: IDL.InterfaceFactory;
 export declare const init: (args: { IDL: typeof IDL }) => IDL.Type[];

@@ -128,6 +128,23 @@ export const idlFactory = ({ IDL }) => {
     'governance' : IDL.Principal,
     'treasury' : Account,
   });
+  const ModelStatus = IDL.Variant({
+    'Paused' : IDL.Null,
+    'Active' : IDL.Null,
+    'Suspended' : IDL.Null,
+    'Delisted' : IDL.Null,
+  });
+  const ModerationAction = IDL.Variant({
+    'Delist' : IDL.Null,
+    'Reinstate' : IDL.Null,
+    'Suspend' : IDL.Null,
+  });
+  const Moderation = IDL.Record({
+    'at' : IDL.Nat64,
+    'action' : ModerationAction,
+    'proposal_id' : IDL.Nat64,
+    'reason' : IDL.Text,
+  });
   const Credit = IDL.Record({
     'weight' : IDL.Nat64,
     'account' : Account,
@@ -149,16 +166,29 @@ export const idlFactory = ({ IDL }) => {
     'receipt' : Receipt,
     'share_epoch' : IDL.Nat64,
   });
+  const PayoutSettings = IDL.Record({
+    'payout_interval_seconds' : IDL.Nat64,
+    'auto_payout_fee_multiple' : IDL.Nat64,
+  });
   const DataOwner = IDL.Record({ 'weight' : IDL.Nat64, 'account' : Account });
   const ShareHolding = IDL.Record({ 'account' : Account, 'units' : IDL.Nat64 });
   const LogEvent = IDL.Variant({
     'PayoutRecorded' : IDL.Record({ 'payout' : Payout }),
+    'ModelModerated' : IDL.Record({
+      'status' : ModelStatus,
+      'model' : IDL.Nat64,
+      'moderation' : Moderation,
+    }),
     'SplitSet' : IDL.Record({ 'record' : SplitRecord }),
     'BatchSettled' : IDL.Record({
       'duplicate_receipts' : IDL.Vec(IDL.Nat64),
       'batch_id' : IDL.Nat64,
       'funding_block' : IDL.Nat,
       'receipts' : IDL.Vec(SettledReceipt),
+    }),
+    'PayoutSettingsSet' : IDL.Record({
+      'settings' : PayoutSettings,
+      'proposal_id' : IDL.Nat64,
     }),
     'ModelRegistered' : IDL.Record({
       'model' : IDL.Nat64,
@@ -196,7 +226,6 @@ export const idlFactory = ({ IDL }) => {
     'total' : IDL.Nat64,
     'entries' : IDL.Vec(LogEntry),
   });
-  const ModelStatus = IDL.Variant({ 'Paused' : IDL.Null, 'Active' : IDL.Null });
   const DatasetRef = IDL.Record({
     'uri' : IDL.Text,
     'sha256' : IDL.Vec(IDL.Nat8),
@@ -225,6 +254,7 @@ export const idlFactory = ({ IDL }) => {
     'metadata' : ModelMetadata,
     'price' : Price,
     'registered_at' : IDL.Nat64,
+    'moderation' : IDL.Opt(Moderation),
   });
   const ModelView = IDL.Record({
     'model' : Model,
@@ -249,6 +279,20 @@ export const idlFactory = ({ IDL }) => {
     'total_units' : IDL.Nat64,
     'units' : IDL.Nat64,
   });
+  const ModerateModelArgs = IDL.Record({
+    'model' : IDL.Nat64,
+    'action' : ModerationAction,
+    'proposal_id' : IDL.Nat64,
+    'reason' : IDL.Text,
+  });
+  const GovernedError = IDL.Variant({
+    'ProposalAlreadyApplied' : IDL.Record({ 'proposal_id' : IDL.Nat64 }),
+    'InvalidArgument' : IDL.Record({ 'field' : IDL.Text, 'reason' : IDL.Text }),
+    'ProposalConflict' : IDL.Record({ 'proposal_id' : IDL.Nat64 }),
+    'NotGovernance' : IDL.Null,
+    'UnknownModel' : IDL.Record({ 'model' : IDL.Nat64 }),
+  });
+  const Result_2 = IDL.Variant({ 'Ok' : ModelStatus, 'Err' : GovernedError });
   const RegisterModelArgs = IDL.Record({
     'data_owners' : IDL.Vec(DataOwner),
     'owners' : IDL.Vec(ShareHolding),
@@ -264,11 +308,17 @@ export const idlFactory = ({ IDL }) => {
     'NotModelManager' : IDL.Record({ 'model' : IDL.Nat64 }),
     'RateLimited' : IDL.Record({ 'changes_per_minute' : IDL.Nat32 }),
     'InvalidArgument' : IDL.Record({ 'field' : IDL.Text, 'reason' : IDL.Text }),
+    'Moderated' : IDL.Record({ 'status' : ModelStatus, 'model' : IDL.Nat64 }),
     'UnknownModel' : IDL.Record({ 'model' : IDL.Nat64 }),
     'AnonymousCaller' : IDL.Null,
   });
-  const Result_2 = IDL.Variant({ 'Ok' : IDL.Nat64, 'Err' : RegistryError });
-  const Result_3 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : RegistryError });
+  const Result_3 = IDL.Variant({ 'Ok' : IDL.Nat64, 'Err' : RegistryError });
+  const Result_4 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : RegistryError });
+  const SetPayoutSettingsArgs = IDL.Record({
+    'settings' : PayoutSettings,
+    'proposal_id' : IDL.Nat64,
+  });
+  const Result_5 = IDL.Variant({ 'Ok' : IDL.Null, 'Err' : GovernedError });
   const SetSplitArgs = IDL.Record({
     'split' : SplitConfig,
     'proposal_id' : IDL.Nat64,
@@ -282,7 +332,7 @@ export const idlFactory = ({ IDL }) => {
     'NotGovernance' : IDL.Null,
     'InvalidSplit' : IDL.Record({ 'total_bps' : IDL.Nat32 }),
   });
-  const Result_4 = IDL.Variant({ 'Ok' : IDL.Nat32, 'Err' : SplitError });
+  const Result_6 = IDL.Variant({ 'Ok' : IDL.Nat32, 'Err' : SplitError });
   const SettleArgs = IDL.Record({
     'batch_id' : IDL.Nat64,
     'funding_block' : IDL.Nat,
@@ -299,7 +349,7 @@ export const idlFactory = ({ IDL }) => {
       'metered_at' : IDL.Nat64,
     }),
   });
-  const Result_5 = IDL.Variant({ 'Ok' : SettleOk, 'Err' : SettleError });
+  const Result_7 = IDL.Variant({ 'Ok' : SettleOk, 'Err' : SettleError });
   const TransferSharesArgs = IDL.Record({
     'to' : Account,
     'model' : IDL.Nat64,
@@ -334,13 +384,15 @@ export const idlFactory = ({ IDL }) => {
       ),
     'log_tip' : IDL.Func([], [LogTip], ['query']),
     'models_of' : IDL.Func([Account], [IDL.Vec(HeldShares)], ['query']),
+    'moderate_model' : IDL.Func([ModerateModelArgs], [Result_2], []),
     'payouts_of' : IDL.Func([Account, IDL.Nat32], [IDL.Vec(Payout)], ['query']),
-    'register_model' : IDL.Func([RegisterModelArgs], [Result_2], []),
-    'set_model_price' : IDL.Func([IDL.Nat64, Price], [Result_3], []),
-    'set_model_status' : IDL.Func([IDL.Nat64, ModelStatus], [Result_3], []),
-    'set_split' : IDL.Func([SetSplitArgs], [Result_4], []),
-    'settle' : IDL.Func([SettleArgs], [Result_5], []),
-    'transfer_shares' : IDL.Func([TransferSharesArgs], [Result_2], []),
+    'register_model' : IDL.Func([RegisterModelArgs], [Result_3], []),
+    'set_model_price' : IDL.Func([IDL.Nat64, Price], [Result_4], []),
+    'set_model_status' : IDL.Func([IDL.Nat64, ModelStatus], [Result_4], []),
+    'set_payout_settings' : IDL.Func([SetPayoutSettingsArgs], [Result_5], []),
+    'set_split' : IDL.Func([SetSplitArgs], [Result_6], []),
+    'settle' : IDL.Func([SettleArgs], [Result_7], []),
+    'transfer_shares' : IDL.Func([TransferSharesArgs], [Result_3], []),
   });
 };
 
