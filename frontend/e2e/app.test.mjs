@@ -1,6 +1,7 @@
 // The app in Chromium against the live system: ada and grace stake, ada proposes a new royalty split,
 // grace votes for it, it is executed and shows on the Models screen; the forms refuse bad input before
-// sending; linus deposits and runs a prompt; mina claims. APP_URL is where the app is served,
+// sending; ada proposes a model's suspension and voters read its reason; linus deposits and runs a
+// prompt; mina claims. APP_URL is where the app is served,
 // SCREENSHOTS a directory for a full-page PNG of every screen. Amounts are read from the page, never
 // assumed, so the test runs again on the same live system.
 import { test, before, after } from 'node:test';
@@ -343,6 +344,56 @@ test('the DAO registers the proxy limits as a generic function and changes one; 
   assert.match(await page.getByTestId('rendered-action').innerText(), new RegExp(`method: set_limits.*validated: "max_prompt_bytes: ${before} → ${after}; max_output_tokens: \\d+ \\(unchanged\\)`, 's'));
   await shot('proposal-generic');
   assert.ok(id);
+});
+
+test('ada proposes to suspend a model and voters read the reason; payout settings out of bounds are refused before sending', async () => {
+  await signIn('ada');
+  await open('/proposals/new');
+  await page.getByTestId('proposal-neuron').locator('option').first().waitFor({ state: 'attached' });
+  // The newest neuron: on a live system used before, the oldest may have its most open proposals.
+  const options = await page.getByTestId('proposal-neuron').locator('option').evaluateAll((os) => os.map((o) => o.value));
+  const newest = options.map(BigInt).sort((a, b) => (a < b ? -1 : 1)).at(-1);
+  await page.getByTestId('proposal-neuron').selectOption(newest.toString());
+  const form = page.getByTestId('proposal-form');
+
+  // Prefilled from royalties; an interval under 10 s is refused in the browser with the bounds.
+  await page.getByTestId('proposal-kind').selectOption('SetPayoutSettings');
+  const interval = page.getByTestId('payout-payout_interval_seconds');
+  await until(async () => /^\d+$/.test(await interval.inputValue()), 30_000, 'the payout settings are prefilled');
+  assert.match(await page.getByTestId('payout-auto_payout_fee_multiple').inputValue(), /^\d+$/);
+  await interval.fill('5');
+  await page.getByTestId('proposal-title-input').fill('e2e: must not be sent');
+  await page.getByTestId('proposal-submit').click();
+  assert.match(await form.getByTestId('error').innerText(), /^Payout interval \(s\): must be 10–604,800 \(10 seconds to 7 days\); 5 is out of bounds\.$/);
+  await shot('make-proposal-payout-error');
+  assert.match(page.url(), /#\/proposals\/new$/, 'nothing was sent');
+
+  // A model id no model has: the proposal, left open, can never suspend a real model of a live
+  // system (if it is ever adopted, it fails at execution with UnknownModel).
+  await page.getByTestId('proposal-kind').selectOption('ModerateModel');
+  const model = '999999';
+  await page.getByTestId('moderation-model').fill(model);
+  await page.getByTestId('moderation-model-info').filter({ hasText: 'is not registered' }).waitFor();
+  await page.getByTestId('moderation-action').selectOption('Suspend');
+  const reason = `e2e ${Date.now()}: gives "unsafe" medical advice, reported twice`;
+  await page.getByTestId('moderation-reason').fill(reason);
+  assert.match(await page.getByTestId('moderation-reason-bytes').innerText(), new RegExp(`^${reason.length} of at most 2,000 bytes`));
+  const title = 'e2e: suspend a model (left open)';
+  await page.getByTestId('proposal-title-input').fill(title);
+  await shot('make-proposal-moderation');
+  await page.getByTestId('proposal-submit').click();
+  await page.waitForURL(/#\/proposals\/\d+$/, { timeout: STEP }).catch(async () => {
+    assert.fail(`the proposal was not made: ${await form.innerText()}`);
+  });
+  await page.getByTestId('proposal-title').filter({ hasText: title }).waitFor();
+  // The reason as governance rendered it (Rust's Debug: quotes escaped as JSON does for ASCII), and
+  // read back for voters unescaped.
+  assert.ok((await page.getByTestId('rendered-action').innerText()).includes(`ModerateModel { model: ${model}, action: Suspend, reason: ${JSON.stringify(reason)} }`));
+  assert.equal(await page.getByTestId('action-reason').innerText(), reason);
+  assert.equal((await page.getByTestId('action-moderation').innerText()).trim(), 'Suspend → Suspended');
+  assert.match(await page.getByTestId('action-model').innerText(), new RegExp(`^#${model}\\b`));
+  await page.getByTestId('action-model').filter({ hasText: 'not registered' }).waitFor();
+  await shot('proposal-moderation');
 });
 
 test('linus deposits, gets a quote, runs a prompt and sees the charge and the receipt', async () => {

@@ -5,6 +5,7 @@ import {
   callFailureText,
   claimErrorText,
   governanceErrorText,
+  governedErrorText,
   inferErrorText,
   meteringErrorText,
   moneyErrorText,
@@ -92,7 +93,16 @@ describe('error sentences', () => {
       [{ __kind__: 'RateLimited', RateLimited: { changes_per_minute: 6 } }, /6 registry changes/],
       [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'price', reason: 'too high' } }, /price: too high/],
       [{ __kind__: 'UnknownModel', UnknownModel: { model: 8n } }, /Model 8/],
+      [{ __kind__: 'Moderated', Moderated: { model: 2n, status: 'Suspended' } }, /^The DAO suspended model 2: only another proposal can change its status\.$/],
+      [{ __kind__: 'Moderated', Moderated: { model: 3n, status: 'Delisted' } }, /The DAO delisted model 3/],
       [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+    each(governedErrorText, [
+      [{ __kind__: 'NotGovernance', NotGovernance: null }, /Only the governance canister.*ModerateModel or SetPayoutSettings proposal/],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'reason', reason: 'the reason must have 1–2000 bytes' } }, /^reason: the reason must have 1–2000 bytes\. Correct it/],
+      [{ __kind__: 'UnknownModel', UnknownModel: { model: 9n } }, /Model 9 is not registered in royalties/],
+      [{ __kind__: 'ProposalAlreadyApplied', ProposalAlreadyApplied: { proposal_id: 4n } }, /Proposal 4 was already applied with this very payload/],
+      [{ __kind__: 'ProposalConflict', ProposalConflict: { proposal_id: 4n } }, /Proposal 4 was already applied with another payload; nothing changed/],
     ]);
     each(splitErrorText, [
       [{ __kind__: 'ProposalAlreadyApplied', ProposalAlreadyApplied: { version: 2, proposal_id: 5n } }, /Proposal 5 already set split version 2/],
@@ -142,6 +152,8 @@ describe('error sentences', () => {
       [{ __kind__: 'RateLimited', RateLimited: { calls_per_minute: 60 } }, /60 calls per minute/],
       [{ __kind__: 'Busy', Busy: { cap: 500 } }, /500 calls in flight/],
       [{ __kind__: 'ModelPaused', ModelPaused: { model: 1n } }, /paused/],
+      [{ __kind__: 'ModelModerated', ModelModerated: { model: 2n, status: 'Suspended' } }, /^The DAO suspended model 2 \(the reason is in the settlement log\); nothing was charged: choose another model\.$/],
+      [{ __kind__: 'ModelModerated', ModelModerated: { model: 5n, status: 'Delisted' } }, /The DAO delisted model 5/],
       [{ __kind__: 'NoNodeAvailable', NoNodeAvailable: null }, /No admitted node/],
       [{ __kind__: 'UnknownModel', UnknownModel: { model: 1n } }, /unknown/],
       [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],

@@ -4,6 +4,7 @@ import type { GovernanceError } from '../bindings/governance/governance';
 import type {
   AuditError,
   ClaimError,
+  GovernedError,
   RegistryError as RoyaltiesRegistryError,
   SettleError,
   SplitError,
@@ -143,6 +144,24 @@ export function splitErrorText(e: SplitError): string {
       return 'Only the governance canister may set the split: make a SetRoyaltySplit proposal.';
     case 'InvalidSplit':
       return `The split sums to ${e.InvalidSplit.total_bps} basis points; it must sum to 10,000.`;
+    default:
+      return never(e);
+  }
+}
+
+/** Royalties' answer to governance's calls other than `set_split` (moderating a model, the payout settings). */
+export function governedErrorText(e: GovernedError): string {
+  switch (e.__kind__) {
+    case 'NotGovernance':
+      return 'Only the governance canister may moderate models or change the payout settings: make a ModerateModel or SetPayoutSettings proposal.';
+    case 'InvalidArgument':
+      return `${e.InvalidArgument.field}: ${e.InvalidArgument.reason}. Correct it and propose again.`;
+    case 'UnknownModel':
+      return `Model ${e.UnknownModel.model.toString()} is not registered in royalties: check the model id and propose again.`;
+    case 'ProposalAlreadyApplied':
+      return `Proposal ${e.ProposalAlreadyApplied.proposal_id.toString()} was already applied with this very payload; nothing changed again.`;
+    case 'ProposalConflict':
+      return `Proposal ${e.ProposalConflict.proposal_id.toString()} was already applied with another payload; nothing changed.`;
     default:
       return never(e);
   }

@@ -12,6 +12,8 @@ export const PROPOSAL_TOPICS: Topic[] = [
   Topic.GovernanceParameters,
   Topic.CanisterUpgrades,
   Topic.GenericFunctions,
+  Topic.ModelModeration,
+  Topic.ServiceSettings,
 ];
 export const FOLLOW_TOPICS: Topic[] = [Topic.CatchAll, ...PROPOSAL_TOPICS];
 
@@ -25,23 +27,36 @@ export function topicOf(name: string): Topic | undefined {
   return (Object.values(Topic) as string[]).includes(name) ? (name as Topic) : undefined;
 }
 
+/** A string as Rust's `Debug` writes it, without its quotes: `\"`, `\\`, `\n`, `\t`, `\r`, `\0`, `\'`, `\u{…}`. */
+export function unescapeDebug(quoted: string): string {
+  const inner = quoted.length >= 2 && quoted.startsWith('"') && quoted.endsWith('"') ? quoted.slice(1, -1) : quoted;
+  return inner.replace(/\\(u\{([0-9a-fA-F]{1,6})\}|.)/gs, (_, esc: string, hex?: string) => {
+    if (hex !== undefined) {
+      const cp = Number.parseInt(hex, 16);
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : esc;
+    }
+    return ({ n: '\n', t: '\t', r: '\r', '0': '\0' } as Record<string, string>)[esc] ?? esc;
+  });
+}
+
 /**
  * The canister gives an action only as text (Rust's Debug form, e.g.
- * `SetRoyaltySplit { split: SplitConfig { host_bps: 2500, … } }`): the kind and its `name: value` fields.
+ * `SetRoyaltySplit { split: SplitConfig { host_bps: 2500, … } }`): the kind and its `name: value` fields,
+ * a quoted string's value unescaped (a Motion's text, a moderation's reason).
  */
 export function parseRenderedAction(text: string): { kind: string; fields: Record<string, string> } {
   const kind = /^\s*(\w+)/.exec(text)?.[1] ?? '';
   const fields: Record<string, string> = {};
   if (kind === 'Motion') {
-    const m = /text: "((?:[^"\\]|\\.)*)"/.exec(text);
-    if (m?.[1] !== undefined) fields.text = m[1].replace(/\\(.)/g, '$1');
+    const m = /text: ("(?:[^"\\]|\\.)*")/s.exec(text);
+    if (m?.[1] !== undefined) fields.text = unescapeDebug(m[1]);
     return { kind, fields };
   }
-  const re = /(\w+): ("(?:[^"\\]|\\.)*"|[^,{}\s][^,{}]*?)(?=\s*[,}])/g;
+  const re = /(\w+): ("(?:[^"\\]|\\.)*"|[^,{}\s][^,{}]*?)(?=\s*[,}])/gs;
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     const [, key, value] = m;
-    if (key && value !== undefined && !(key in fields)) fields[key] = value.trim();
+    if (key && value !== undefined && !(key in fields)) fields[key] = value.startsWith('"') ? unescapeDebug(value) : value.trim();
   }
   return { kind, fields };
 }
