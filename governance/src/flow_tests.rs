@@ -335,7 +335,9 @@ impl Targets for RecordingTargets {
             action,
             reason,
         } = args;
-        self.answer(format!("moderate {proposal_id} {model} {action:?} {reason}"))
+        self.answer(format!(
+            "moderate {proposal_id} {model} {action:?} {reason}"
+        ))
     }
     async fn set_payout_settings(&self, proposal: ProposalId, s: PayoutSettings) -> TargetOutcome {
         self.answer(format!("payouts {proposal} {}", s.payout_interval_seconds))

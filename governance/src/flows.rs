@@ -10,9 +10,11 @@ use ledger_adapter::book::{self, Transfer};
 use ledger_adapter::outbox::{FeePolicy, IntentId, IntentStatus, TransferKind};
 use ledger_adapter::{tagged_memo, LedgerRuntime};
 use neuranft_types::governance::*;
-use neuranft_types::proxy::{NodeAction, RegistryError};
 use neuranft_types::proxy::ProxyLimits;
-use neuranft_types::royalties::{GovernedError, ModerateModelArgs, PayoutSettings, SplitConfig, SplitError};
+use neuranft_types::proxy::{NodeAction, RegistryError};
+use neuranft_types::royalties::{
+    GovernedError, ModerateModelArgs, PayoutSettings, SplitConfig, SplitError,
+};
 use neuranft_types::Account;
 use serde_bytes::ByteBuf;
 use std::cell::RefCell;

@@ -20,8 +20,8 @@ use neuranft_types::governance::*;
 use neuranft_types::proxy::{NodeAction, ProxyLimits, RegistryError};
 use neuranft_types::root::{RootError, UpgradeGovernanceArgs, UpgradeStatus};
 use neuranft_types::royalties::{
-    GovernedError, ModelStatus, ModerateModelArgs, PayoutSettings, SetPayoutSettingsArgs, SetSplitArgs,
-    SplitConfig, SplitError, SplitVersion,
+    GovernedError, ModelStatus, ModerateModelArgs, PayoutSettings, SetPayoutSettingsArgs,
+    SetSplitArgs, SplitConfig, SplitError, SplitVersion,
 };
 use neuranft_types::storable::Candid;
 use serde_bytes::ByteBuf;

@@ -494,3 +494,51 @@ fn longer_dissolve_delays_give_the_same_stakes_more_voting_power() {
         )
     );
 }
+
+#[test]
+fn a_model_the_dao_suspends_earns_nothing_until_it_is_reinstated() {
+    let mut scenario = short(&shipped_named("treasury_grants.toml"), 40);
+    let proposal = |at_step: u32, change: &str| sim::scenario::ProposalSpec {
+        at_step,
+        every_steps: None,
+        change: change.into(),
+        support_ppm: 1_000_000,
+    };
+    scenario.proposals = vec![
+        proposal(6, "suspend_model=0"),
+        proposal(24, "reinstate_model=0"),
+    ];
+    scenario.price_changes.clear();
+    let owner_of = |world: &World, model: usize| {
+        let credits = world.stakeholder_credits();
+        credits
+            .iter()
+            .find(|(name, _)| name == &format!("owner:{model}:0"))
+            .unwrap()
+            .1
+    };
+    let mut world = World::new(&scenario, 0);
+    let mut credits = Vec::new();
+    for _ in 0..40 {
+        world.step(0).unwrap();
+        credits.push((owner_of(&world, 0), owner_of(&world, 1)));
+    }
+    let outcomes = world.proposal_outcomes();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.iter().all(|o| o.1 == ProposalStatus::Executed),
+        "{outcomes:?}"
+    );
+    // Calls metered before the suspension still settle within a few steps; then nothing until the
+    // reinstatement, while the other model goes on earning.
+    assert!(credits[5].0 > 0);
+    assert_eq!(credits[10].0, credits[23].0, "{credits:?}");
+    assert!(credits[23].1 > credits[10].1, "{credits:?}");
+    assert!(credits[39].0 > credits[23].0, "served again: {credits:?}");
+
+    // A model that does not exist is refused in the file.
+    let mut bad = scenario.clone();
+    bad.proposals[0].change = "suspend_model=5".into();
+    let e = Scenario::parse(&toml::to_string(&bad).unwrap()).unwrap_err();
+    assert!(e.message.contains("there are 2 models"), "{e}");
+}

@@ -274,7 +274,15 @@ fn typed_settings_out_of_their_bounds_are_refused_at_submission() {
     ];
     let before = g.neuron(a).unwrap();
     for (action, expected) in refused {
-        let r = g.make_proposal(p(0), MakeProposalArgs { action, ..motion(a) }, T0, BIG);
+        let r = g.make_proposal(
+            p(0),
+            MakeProposalArgs {
+                action,
+                ..motion(a)
+            },
+            T0,
+            BIG,
+        );
         assert!(
             matches!(&r, Err(GovernanceError::InvalidArgument { field, .. }) if field == expected),
             "{expected}: {r:?}"

@@ -7,8 +7,8 @@ use crate::state::ProxyState;
 use candid::Principal;
 use futures::executor::block_on;
 use ic_stable_structures::DefaultMemoryImpl;
-use std::cell::{Cell, RefCell};
 use neuranft_types::royalties::ModelStatus;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 fn user() -> Principal {

@@ -292,7 +292,10 @@ impl Registry {
         let mut model = self.managed_model(caller, id)?;
         for s in [model.status, status] {
             if s.is_moderated() {
-                return Err(RegistryError::Moderated { model: id, status: s });
+                return Err(RegistryError::Moderated {
+                    model: id,
+                    status: s,
+                });
             }
         }
         self.admit_change(caller, now)?;

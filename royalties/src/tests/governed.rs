@@ -29,7 +29,11 @@ fn only_governance_moderates_a_model_and_bad_input_changes_nothing() {
         "not even the model's manager"
     );
     assert_eq!(
-        s.moderate_model(governance(), moderation(4, 99, ModerationAction::Suspend), T0),
+        s.moderate_model(
+            governance(),
+            moderation(4, 99, ModerationAction::Suspend),
+            T0
+        ),
         Err(GovernedError::UnknownModel { model: 99 })
     );
     for reason in ["", "   ", &"x".repeat(MAX_MODERATION_REASON_BYTES + 1)] {
@@ -50,7 +54,10 @@ fn only_governance_moderates_a_model_and_bad_input_changes_nothing() {
         "an active model cannot be reinstated"
     );
     assert_eq!(s.fingerprint(), before, "nothing changed");
-    assert!(s.pending_model_pushes(10).iter().all(|e| e.status == ModelStatus::Active));
+    assert!(s
+        .pending_model_pushes(10)
+        .iter()
+        .all(|e| e.status == ModelStatus::Active));
 }
 
 #[test]
@@ -80,7 +87,11 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
     );
     let pushed = s.pending_model_pushes(10);
     assert_eq!(pushed.len(), 1);
-    assert_eq!(pushed[0].status, ModelStatus::Suspended, "the proxy learns it");
+    assert_eq!(
+        pushed[0].status,
+        ModelStatus::Suspended,
+        "the proxy learns it"
+    );
     for status in [ModelStatus::Active, ModelStatus::Paused] {
         assert_eq!(
             s.set_status(p(1), m, status, T0 + 2),
@@ -92,7 +103,8 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
         );
     }
     assert!(
-        s.set_status(p(1), m, ModelStatus::Delisted, T0 + 2).is_err(),
+        s.set_status(p(1), m, ModelStatus::Delisted, T0 + 2)
+            .is_err(),
         "nor take the DAO's statuses"
     );
 
@@ -103,20 +115,32 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
         Err(GovernedError::ProposalAlreadyApplied { proposal_id: 4 })
     );
     assert_eq!(
-        s.moderate_model(governance(), moderation(4, m, ModerationAction::Delist), T0 + 3),
+        s.moderate_model(
+            governance(),
+            moderation(4, m, ModerationAction::Delist),
+            T0 + 3
+        ),
         Err(GovernedError::ProposalConflict { proposal_id: 4 })
     );
     assert_eq!(s.fingerprint(), before);
 
     // Delisted: not offered by list_models, still readable; reinstated: active and listed again.
     assert_eq!(
-        s.moderate_model(governance(), moderation(5, m, ModerationAction::Delist), T0 + 4),
+        s.moderate_model(
+            governance(),
+            moderation(5, m, ModerationAction::Delist),
+            T0 + 4
+        ),
         Ok(ModelStatus::Delisted)
     );
     assert!(s.list_models(None, 10).models.is_empty());
     assert_eq!(s.get_model(m).unwrap().model.status, ModelStatus::Delisted);
     assert_eq!(
-        s.moderate_model(governance(), moderation(6, m, ModerationAction::Reinstate), T0 + 5),
+        s.moderate_model(
+            governance(),
+            moderation(6, m, ModerationAction::Reinstate),
+            T0 + 5
+        ),
         Ok(ModelStatus::Active)
     );
     assert_eq!(s.list_models(None, 10).models.len(), 1);
@@ -127,10 +151,18 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
 fn receipts_metered_before_a_suspension_still_settle() {
     let mut s = fresh();
     let m = register(&mut s, &[(1, SHARE_UNITS_PER_MODEL)], &[]);
-    s.moderate_model(governance(), moderation(1, m, ModerationAction::Suspend), T0 + 2)
-        .unwrap();
+    s.moderate_model(
+        governance(),
+        moderation(1, m, ModerationAction::Suspend),
+        T0 + 2,
+    )
+    .unwrap();
     let ok = s
-        .settle(proxy(), batch(1, vec![receipt(1, m, 50, 1_000, 0, T0 + 1)]), T0 + 3)
+        .settle(
+            proxy(),
+            batch(1, vec![receipt(1, m, 50, 1_000, 0, T0 + 1)]),
+            T0 + 3,
+        )
         .unwrap();
     assert_eq!(ok.settled_amount, 1_000);
     assert!(s.balance_of(&acc(1)).available > 0, "the owners are paid");
@@ -167,7 +199,10 @@ fn only_governance_sets_the_payout_settings_within_their_bounds_once_per_proposa
         ));
     }
     assert_eq!(s.fingerprint(), before);
-    assert_eq!(s.set_payout_settings(governance(), args.clone(), T0), Ok(true));
+    assert_eq!(
+        s.set_payout_settings(governance(), args.clone(), T0),
+        Ok(true)
+    );
     assert_eq!(s.payout_settings(), settings);
     assert_eq!(s.config_view().payout_interval_seconds, 3_600);
     assert_eq!(

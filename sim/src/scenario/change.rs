@@ -24,11 +24,20 @@ pub enum Change {
     TreasuryGrant {
         amount: u64,
     },
+    /// Model number `index` (in the scenario's order) is suspended by the DAO: the proxy refuses
+    /// it, and users, who see it unavailable, choose among the others.
+    SuspendModel {
+        index: usize,
+    },
+    /// Model number `index`, suspended before, serves again.
+    ReinstateModel {
+        index: usize,
+    },
 }
 
 impl Change {
-    /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%`, `admit_node=I`, `remove_node=I` or
-    /// `treasury_grant=AMOUNT`.
+    /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%`, `admit_node=I`, `remove_node=I`,
+    /// `treasury_grant=AMOUNT`, `suspend_model=I` or `reinstate_model=I`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, value) = text
             .split_once('=')
@@ -72,16 +81,22 @@ impl Change {
             "treasury_grant" => Ok(Change::TreasuryGrant {
                 amount: number(value)?,
             }),
+            "suspend_model" => Ok(Change::SuspendModel {
+                index: number(value)? as usize,
+            }),
+            "reinstate_model" => Ok(Change::ReinstateModel {
+                index: number(value)? as usize,
+            }),
             other => Err(format!(
-                "unknown change {other:?}: split, call_fee, prices, admit_node, remove_node or \
-                 treasury_grant"
+                "unknown change {other:?}: split, call_fee, prices, admit_node, remove_node, \
+                 treasury_grant, suspend_model or reinstate_model"
             )),
         }
     }
 
     /// The scenario as if the change were adopted from the start: a node admitted serves from the
     /// start, a node removed never serves, a grant is proposed at step 0 and every holder who votes
-    /// supports it. The result is checked like a scenario file.
+    /// supports it, a suspended model is never chosen. The result is checked like a scenario file.
     pub fn apply(&self, scenario: &Scenario) -> Result<Scenario, String> {
         let mut s = scenario.clone();
         match self {
@@ -117,6 +132,18 @@ impl Change {
                 change: format!("treasury_grant={amount}"),
                 support_ppm: 1_000_000,
             }),
+            Change::SuspendModel { index } => {
+                let model = s.models.get_mut(*index).ok_or(format!(
+                    "model {index}: there are {} models",
+                    scenario.models.len()
+                ))?;
+                model.quality = 0;
+            }
+            Change::ReinstateModel { .. } => {
+                return Err(
+                    "every model is listed from the start: reinstate_model previews nothing".into(),
+                )
+            }
         }
         s.name = format!("{} (variant)", scenario.name);
         s.check("")

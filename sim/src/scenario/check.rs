@@ -298,6 +298,14 @@ impl Scenario {
                 Change::TreasuryGrant { amount: 0 } => {
                     Some("a treasury grant must be positive".into())
                 }
+                Change::SuspendModel { index } | Change::ReinstateModel { index }
+                    if index >= self.models.len() =>
+                {
+                    Some(format!(
+                        "model {index}: there are {} models",
+                        self.models.len()
+                    ))
+                }
                 _ => None,
             };
             if let Some(problem) = problem {

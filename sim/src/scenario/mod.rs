@@ -80,7 +80,8 @@ pub struct ProposalSpec {
     #[serde(default)]
     pub every_steps: Option<u32>,
     /// `split=HOST,OWNERS,DATA,TREASURY`, `call_fee=N`, `admit_node=I` or `remove_node=I` (the I-th
-    /// host), or `treasury_grant=AMOUNT` (paid from the treasury to a grantee).
+    /// host), `treasury_grant=AMOUNT` (paid from the treasury to a grantee), `suspend_model=I` or
+    /// `reinstate_model=I` (the I-th model, moderated by the DAO).
     pub change: String,
     /// Each voting holder votes yes with this probability.
     #[serde(default = "half")]

@@ -15,8 +15,8 @@ use inference_proxy::state::ProxyState;
 use ledger_adapter::CallFailure;
 use neuranft_types::governance::UpgradeTarget;
 use neuranft_types::node::{signed_usage_message, InferRequest, InferResponse, Usage};
-use neuranft_types::royalties::*;
 use neuranft_types::proxy::ProxyLimits;
+use neuranft_types::royalties::*;
 use royalties::flows::push::{push_to_proxy, ProxyClient};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -163,10 +163,11 @@ impl governance::flows::Targets for InProcessTargets<'_> {
             proposal_id: proposal,
             settings,
         };
-        let answer =
-            self.royalties
-                .borrow_mut()
-                .set_payout_settings(self.governance, args, self.clock.get());
+        let answer = self.royalties.borrow_mut().set_payout_settings(
+            self.governance,
+            args,
+            self.clock.get(),
+        );
         governance::flows::governed_outcome(answer)
     }
 

@@ -16,7 +16,7 @@ use ledger_adapter::LedgerRuntime;
 use neuranft_types::governance::{
     Action, MakeProposalArgs, NeuronId, ProposalId, ProposalStatus, StakeArgs, Topic, Vote,
 };
-use neuranft_types::royalties::SplitConfig;
+use neuranft_types::royalties::{ModerationAction, SplitConfig};
 use neuranft_types::Account;
 use std::cell::RefCell;
 
@@ -179,6 +179,16 @@ impl World {
                 Change::TreasuryGrant { amount } => Action::TransferTreasury {
                     to: account(principal(KIND_GRANTEE, index as u32)),
                     amount: amount as u128,
+                },
+                Change::SuspendModel { index } => Action::ModerateModel {
+                    model: self.model_ids[index],
+                    action: ModerationAction::Suspend,
+                    reason: format!("Scenario proposal {index}"),
+                },
+                Change::ReinstateModel { index } => Action::ModerateModel {
+                    model: self.model_ids[index],
+                    action: ModerationAction::Reinstate,
+                    reason: format!("Scenario proposal {index}"),
                 },
                 Change::Prices { .. } => unreachable!("refused by the scenario check"),
             };

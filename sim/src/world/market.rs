@@ -44,12 +44,26 @@ impl World {
             self.arrive(run);
         }
         record.arrivals = arrivals;
-        let qualities: Vec<u64> = self
-            .scenario
-            .models
-            .iter()
-            .map(|m| m.quality as u64)
-            .collect();
+        // Users see a model the DAO suspended or delisted as unavailable and choose among the rest.
+        let qualities: Vec<u64> = {
+            let proxy = self.proxy.borrow();
+            self.scenario
+                .models
+                .iter()
+                .zip(&self.model_ids)
+                .map(|(m, id)| {
+                    let moderated = proxy
+                        .registry
+                        .model(*id)
+                        .is_some_and(|entry| entry.status.is_moderated());
+                    if moderated {
+                        0
+                    } else {
+                        m.quality as u64
+                    }
+                })
+                .collect()
+        };
         // The fee in force: a proposal may have changed it (it changes only after the calls).
         let call_fee = self.proxy.borrow().config().call_fee;
         let mut leaving = Vec::new();
@@ -57,7 +71,10 @@ impl World {
             let calls = user.rng.binomial(u.calls_per_step_max, u.call_ppm);
             let (mut spent, mut tokens) = (0u128, 0u64);
             for c in 0..calls {
-                let model = self.model_ids[user.rng.weighted(&qualities).expect("a model")];
+                let Some(pick) = user.rng.weighted(&qualities) else {
+                    break;
+                };
+                let model = self.model_ids[pick];
                 let prompt_bytes = user.rng.between(u.prompt_bytes_min, u.prompt_bytes_max);
                 let args = InferArgs {
                     model,
