@@ -32,6 +32,17 @@ pub enum MoneyOp {
     SweepFees {
         neuron: NeuronId,
     },
+    /// Moves `amount` from `parent`'s subaccount into new neuron `child`'s.
+    Split {
+        parent: NeuronId,
+        child: NeuronId,
+        amount: u64,
+    },
+    /// Moves `source`'s whole stake into `target`'s subaccount, then removes `source`.
+    Merge {
+        target: NeuronId,
+        source: NeuronId,
+    },
     /// Pays an adopted `TransferTreasury` proposal.
     Treasury {
         proposal: ProposalId,

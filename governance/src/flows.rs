@@ -1,4 +1,4 @@
-//! Staking, disbursing and executing adopted proposals: the ledger transfers go through a book's
+//! Staking, disbursing, splitting and merging neurons and executing adopted proposals: the ledger transfers go through a book's
 //! outbox (exactly once), the target calls through [`Targets`]. Generic over the ledger runtime and
 //! the targets, so the canister and native tests run the same code. No borrow is held across an
 //! await.
@@ -20,13 +20,17 @@ use serde_bytes::ByteBuf;
 use std::cell::RefCell;
 use std::convert::Infallible;
 
+mod neurons;
 mod proposals;
+pub use neurons::{disburse, increase_stake, merge_neurons, split_neuron, stake};
 pub use proposals::make_proposal;
 
 pub const STAKE_MEMO_TAG: &[u8; 8] = b"NNFT-STK";
 pub const DISBURSE_MEMO_TAG: &[u8; 8] = b"NNFT-DSB";
 pub const FEES_MEMO_TAG: &[u8; 8] = b"NNFT-FEE";
 pub const TREASURY_MEMO_TAG: &[u8; 8] = b"NNFT-TRS";
+pub const SPLIT_MEMO_TAG: &[u8; 8] = b"NNFT-SPL";
+pub const MERGE_MEMO_TAG: &[u8; 8] = b"NNFT-MRG";
 /// Transfers driven and proposals executed per timer run.
 pub const ITEMS_PER_RUN: usize = 20;
 
@@ -249,6 +253,26 @@ fn apply(
                 g.end_transfer(neuron);
             }
         }
+        MoneyOp::Split {
+            parent,
+            child,
+            amount,
+        } => {
+            if completed {
+                let fee = u64::try_from(intent.fee).unwrap_or(u64::MAX);
+                g.split_completed(parent, child, amount, fee, now);
+            }
+            g.end_transfer(parent);
+            g.end_transfer(child);
+        }
+        MoneyOp::Merge { target, source } => {
+            if completed {
+                let moved = u64::try_from(intent.amount()).unwrap_or(u64::MAX);
+                g.merge_completed(target, source, moved, now);
+            }
+            g.end_transfer(target);
+            g.end_transfer(source);
+        }
         MoneyOp::SweepFees { neuron } => {
             // A refused sweep leaves the reject costs in the subaccount; the neuron goes either way.
             g.remove_neuron(neuron);
@@ -299,190 +323,6 @@ fn outcome(status: IntentStatus) -> Result<(), GovernanceError> {
         IntentStatus::Completed { .. } => Ok(()),
         IntentStatus::Failed { reason } => Err(GovernanceError::TransferFailed { reason }),
         IntentStatus::Pending => Err(GovernanceError::Pending),
-    }
-}
-
-/// Stakes a new neuron: pulls `amount` from the caller (ICRC-2; the caller approved `amount + fee`)
-/// into the neuron's subaccount, then creates the neuron.
-pub async fn stake<L: LedgerRuntime>(
-    governance: &RefCell<Governance>,
-    book: &RefCell<Book>,
-    ledger: &L,
-    caller: Principal,
-    args: StakeArgs,
-    now: u64,
-) -> Result<NeuronId, GovernanceError> {
-    governance.borrow().check_new_stake(caller, args.amount)?;
-    let fee = ledger_fee(book, ledger).await?;
-    let id = governance.borrow_mut().allocate_neuron_id();
-    governance.borrow_mut().try_begin_transfer(id);
-    let op = MoneyOp::Stake {
-        neuron: id,
-        controller: caller,
-        amount: args.amount,
-        dissolve_delay_seconds: args.dissolve_delay_seconds,
-    };
-    pull_into_neuron(
-        governance,
-        book,
-        ledger,
-        caller,
-        id,
-        args.amount,
-        fee,
-        now,
-        op,
-    )
-    .await?;
-    Ok(id)
-}
-
-/// Pulls `amount` from `caller` (ICRC-2, the caller pays the fee) into `neuron`'s subaccount and
-/// applies `op` once the ledger moved it. The neuron must be marked busy; a refused enqueue frees it.
-#[allow(clippy::too_many_arguments)]
-async fn pull_into_neuron<L: LedgerRuntime>(
-    governance: &RefCell<Governance>,
-    book: &RefCell<Book>,
-    ledger: &L,
-    caller: Principal,
-    neuron: NeuronId,
-    amount: u64,
-    fee: u128,
-    now: u64,
-    op: MoneyOp,
-) -> Result<(), GovernanceError> {
-    let kind = TransferKind::TransferFrom {
-        spender_subaccount: None,
-        from: Account {
-            owner: caller,
-            subaccount: None,
-        },
-        to: Account {
-            owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(neuron)),
-        },
-    };
-    let memo = tagged_memo(STAKE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
-    let intent = enqueue(
-        &mut book.borrow_mut(),
-        kind,
-        amount as u128,
-        FeePolicy::PaidBySender,
-        memo,
-        fee,
-        now,
-        op,
-    )
-    .inspect_err(|_| governance.borrow_mut().end_transfer(neuron))?;
-    outcome(resolve(governance, book, ledger, intent).await)
-}
-
-/// Adds `amount` from the caller (ICRC-2) to a neuron the caller controls.
-pub async fn increase_stake<L: LedgerRuntime>(
-    governance: &RefCell<Governance>,
-    book: &RefCell<Book>,
-    ledger: &L,
-    caller: Principal,
-    neuron: NeuronId,
-    amount: u64,
-    now: u64,
-) -> Result<(), GovernanceError> {
-    let n = governance
-        .borrow()
-        .neuron(neuron)
-        .ok_or(GovernanceError::NeuronNotFound { neuron })?;
-    if n.controller != caller {
-        return Err(GovernanceError::NotAuthorized);
-    }
-    if amount == 0 {
-        return Err(GovernanceError::InvalidArgument {
-            field: "amount".into(),
-            reason: "must be positive".into(),
-        });
-    }
-    n.stake
-        .checked_add(amount)
-        .ok_or(GovernanceError::Overflow)?;
-    let fee = ledger_fee(book, ledger).await?;
-    if !governance.borrow_mut().try_begin_transfer(neuron) {
-        return Err(GovernanceError::Busy);
-    }
-    let op = MoneyOp::AddStake { neuron, amount };
-    pull_into_neuron(
-        governance, book, ledger, caller, neuron, amount, fee, now, op,
-    )
-    .await
-}
-
-/// Pays a dissolved neuron's stake minus its reject costs to `to` (default: the controller; the
-/// ledger fee is deducted), moves the reject costs to governance's account, and removes the neuron.
-pub async fn disburse<L: LedgerRuntime>(
-    governance: &RefCell<Governance>,
-    book: &RefCell<Book>,
-    ledger: &L,
-    caller: Principal,
-    neuron: NeuronId,
-    to: Option<Account>,
-    now: u64,
-) -> Result<u64, GovernanceError> {
-    let n = governance.borrow().check_disburse(caller, neuron, now)?;
-    let to = to.unwrap_or(Account {
-        owner: caller,
-        subaccount: None,
-    });
-    refuse_minting_account(ledger, book, &to).await?;
-    let fee = ledger_fee(book, ledger).await?;
-    if !governance.borrow_mut().try_begin_transfer(neuron) {
-        return Err(GovernanceError::Busy);
-    }
-    let amount = n.stake.saturating_sub(n.fees);
-    if amount as u128 <= fee {
-        // Nothing the ledger could pay: only the reject costs move.
-        sweep_fees(
-            &mut governance.borrow_mut(),
-            &mut book.borrow_mut(),
-            ledger.caller(),
-            neuron,
-            fee,
-            now,
-        );
-        resolve_sweep(governance, book, ledger, neuron).await;
-        return Ok(0);
-    }
-    let kind = TransferKind::Transfer {
-        from_subaccount: Some(neuron_subaccount(neuron)),
-        to,
-    };
-    // Its own statement: a borrow of governance in the call would still be held by `inspect_err`.
-    let memo = tagged_memo(DISBURSE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
-    let intent = enqueue(
-        &mut book.borrow_mut(),
-        kind,
-        amount as u128,
-        FeePolicy::DeductedFromAmount,
-        memo,
-        fee,
-        now,
-        MoneyOp::Disburse { neuron, amount },
-    )
-    .inspect_err(|_| governance.borrow_mut().end_transfer(neuron))?;
-    outcome(resolve(governance, book, ledger, intent).await)?;
-    resolve_sweep(governance, book, ledger, neuron).await;
-    Ok(amount)
-}
-
-/// Sends the fee sweep a disbursement queued, so the neuron goes at once when the ledger answers.
-async fn resolve_sweep<L: LedgerRuntime>(
-    governance: &RefCell<Governance>,
-    book: &RefCell<Book>,
-    ledger: &L,
-    neuron: NeuronId,
-) {
-    let sweep = book
-        .borrow()
-        .find(|op| *op == MoneyOp::SweepFees { neuron });
-    if let Some(sweep) = sweep {
-        resolve(governance, book, ledger, sweep).await;
     }
 }
 

@@ -15,6 +15,13 @@ use neuranft_types::Account;
 
 /// Ballots written or followers evaluated inside a user's call; the timer does the rest.
 const CALL_BUDGET: u64 = 2_000;
+
+/// Runs a staking flow (`flows::…`) on the staking book and ledger, for the caller, now.
+macro_rules! staking {
+    ($flow:ident($($arg:expr),*)) => {
+        flows::$flow(&governance(), &stakes(), &staking_ledger(), msg_caller(), $($arg,)* time()).await
+    };
+}
 #[init]
 fn init(arg: GovernanceArg) {
     let GovernanceArg::Init(config) = arg else {
@@ -53,29 +60,24 @@ fn inspect_message() {
 /// Stakes a new neuron: approve governance on the governance-token ledger for `amount + fee` first.
 #[update]
 async fn stake_neuron(args: StakeArgs) -> Result<NeuronId, GovernanceError> {
-    flows::stake(
-        &governance(),
-        &stakes(),
-        &staking_ledger(),
-        msg_caller(),
-        args,
-        time(),
-    )
-    .await
+    staking!(stake(args))
 }
 
 #[update]
 async fn increase_stake(neuron: NeuronId, amount: u64) -> Result<(), GovernanceError> {
-    flows::increase_stake(
-        &governance(),
-        &stakes(),
-        &staking_ledger(),
-        msg_caller(),
-        neuron,
-        amount,
-        time(),
-    )
-    .await
+    staking!(increase_stake(neuron, amount))
+}
+
+/// Moves part of a neuron's stake into a new neuron like it (the controller calls).
+#[update]
+async fn split_neuron(args: SplitNeuronArgs) -> Result<NeuronId, GovernanceError> {
+    staking!(split_neuron(args))
+}
+
+/// Moves a neuron's whole stake into another of the same controller and removes it.
+#[update]
+async fn merge_neurons(args: MergeNeuronsArgs) -> Result<Neuron, GovernanceError> {
+    staking!(merge_neurons(args))
 }
 
 #[update]
@@ -106,6 +108,16 @@ fn remove_hot_key(neuron: NeuronId, hot_key: Principal) -> Result<Neuron, Govern
     mutate(|g| g.remove_hot_key(msg_caller(), neuron, hot_key))
 }
 
+/// Gives `principal` some of a hot key's rights on the neuron (an empty list withdraws them).
+#[update]
+fn set_permissions(
+    neuron: NeuronId,
+    principal: Principal,
+    permissions: Vec<NeuronPermission>,
+) -> Result<Neuron, GovernanceError> {
+    mutate(|g| g.set_permissions(msg_caller(), neuron, principal, permissions))
+}
+
 /// Follows `followees` on `topic` (`CatchAll`: every normal topic without its own followees).
 #[update]
 fn follow(
@@ -119,16 +131,7 @@ fn follow(
 /// Pays a dissolved neuron's stake minus its reject costs to `to` (default: the caller).
 #[update]
 async fn disburse(neuron: NeuronId, to: Option<Account>) -> Result<u64, GovernanceError> {
-    flows::disburse(
-        &governance(),
-        &stakes(),
-        &staking_ledger(),
-        msg_caller(),
-        neuron,
-        to,
-        time(),
-    )
-    .await
+    staking!(disburse(neuron, to))
 }
 
 #[query]
@@ -136,7 +139,7 @@ fn get_neuron(neuron: NeuronId) -> Option<Neuron> {
     read(|g| g.neuron(neuron))
 }
 
-/// The neurons `principal` controls or is a hot key of.
+/// The neurons `principal` controls or is a hot key or grantee of.
 #[query]
 fn neurons_of(principal: Principal) -> Vec<Neuron> {
     read(|g| g.neurons_of(principal))
@@ -204,14 +207,7 @@ fn register_vote(
 
 #[query]
 fn list_proposals(args: ListProposalsArgs) -> Vec<ProposalInfo> {
-    read(|g| {
-        g.list_proposals(
-            args.before,
-            args.limit.min(100) as usize,
-            args.topic,
-            args.status.as_deref(),
-        )
-    })
+    read(|g| g.proposal_page(&args))
 }
 
 /// One proposal with its tally, its rendered action and a page of ballots from neuron `ballots_from`.

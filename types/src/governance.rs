@@ -348,6 +348,42 @@ pub struct Neuron {
     pub created_at: u64,
     /// Followees per topic (`CatchAll` included), each list bounded by the parameters.
     pub followees: Vec<(Topic, Vec<NeuronId>)>,
+    /// Principals given some of a hot key's rights (`set_permissions`); `None` on neurons stored
+    /// before permissions existed, which is the same as none.
+    pub grants: Option<Vec<NeuronGrant>>,
+}
+
+/// What the controller may let another principal do with a neuron. A hot key has all three; moving
+/// stake (dissolving, splitting, merging, disbursing) and managing who may act stay the controller's.
+#[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NeuronPermission {
+    Vote,
+    SubmitProposal,
+    ManageFollowees,
+}
+
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct NeuronGrant {
+    pub principal: Principal,
+    /// Sorted, without repeats.
+    pub permissions: Vec<NeuronPermission>,
+}
+
+impl Neuron {
+    /// Whether `caller` may act on the neuron with `permission` (`None`: what only the controller
+    /// may do).
+    pub fn allows(&self, caller: Principal, permission: Option<NeuronPermission>) -> bool {
+        if caller == self.controller {
+            return true;
+        }
+        let Some(permission) = permission else {
+            return false;
+        };
+        self.hot_keys.contains(&caller)
+            || self.grants.iter().flatten().any(|g| {
+                g.principal == caller && g.permissions.contains(&permission)
+            })
+    }
 }
 
 #[derive(CandidType, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,7 +462,7 @@ pub enum GovernanceError {
     ProposalNotFound {
         proposal: ProposalId,
     },
-    /// The caller is not the neuron's controller (or, for voting and following, a hot key).
+    /// The caller is not the neuron's controller, nor a hot key or grantee with the right to do this.
     NotAuthorized,
     InvalidArgument {
         field: String,
@@ -463,7 +499,7 @@ pub enum GovernanceError {
     NotDissolved {
         dissolved_at: Option<u64>,
     },
-    /// A stake or disbursement of this neuron is in progress.
+    /// A stake, disbursement, split or merge of this neuron is in progress.
     Busy,
     Overflow,
     /// The ledger definitely refused; nothing changed.
@@ -624,6 +660,21 @@ pub struct StakeArgs {
     /// Pulled from the caller with ICRC-2 `transfer_from` (approve `amount + fee` first).
     pub amount: u64,
     pub dissolve_delay_seconds: u64,
+}
+
+/// Moves `amount` of a neuron's stake into a new neuron of the same controller, with the same
+/// dissolve state, age, followees, hot keys and grants (the ledger fee is paid from the parent).
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SplitNeuronArgs {
+    pub neuron: NeuronId,
+    pub amount: u64,
+}
+
+/// Moves the whole stake of `source` into `target` (the ledger fee deducted) and removes `source`.
+#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct MergeNeuronsArgs {
+    pub target: NeuronId,
+    pub source: NeuronId,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ mod ballots;
 mod codecs;
 mod execution;
 mod generic;
+mod lifecycle;
 mod neurons;
 mod parameters;
 mod proposals;
@@ -27,6 +28,7 @@ use neuranft_types::BASIS_POINTS;
 
 pub use ballots::BALLOT_RETENTION_SECONDS;
 pub use execution::{FIRST_RETRY_DELAY_SECONDS, MAX_EXECUTION_ATTEMPTS};
+pub use lifecycle::MAX_GRANTS;
 pub use neurons::MAX_HOT_KEYS;
 pub use parameters::{
     validate_parameters, MAJORITY_BPS, MAX_BONUS_BPS, MAX_DISSOLVE_DELAY_SECONDS,

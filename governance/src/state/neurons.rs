@@ -23,7 +23,7 @@ impl Governance {
         self.neurons.len()
     }
 
-    /// The neurons `principal` controls or is a hot key of.
+    /// The neurons `principal` controls or is a hot key or grantee of.
     pub fn neurons_of(&self, principal: Principal) -> Vec<Neuron> {
         self.by_principal
             .range((principal, 0)..=(principal, NeuronId::MAX))
@@ -105,18 +105,20 @@ impl Governance {
             aging_since: now,
             created_at: now,
             followees: vec![],
+            grants: Some(vec![]),
         };
         self.store_neuron(neuron.clone());
         self.by_principal.insert((controller, id), ());
         Ok(neuron)
     }
 
-    /// The neuron, if `caller` controls it (or, with `hot_key_ok`, is one of its hot keys).
+    /// The neuron, if `caller` controls it or (for `Some(permission)`) holds that permission as a
+    /// hot key or grantee.
     pub(super) fn authorized(
         &self,
         caller: Principal,
         id: NeuronId,
-        hot_key_ok: bool,
+        permission: Option<NeuronPermission>,
     ) -> Result<Neuron, GovernanceError> {
         if caller == Principal::anonymous() {
             return Err(GovernanceError::AnonymousCaller);
@@ -124,7 +126,7 @@ impl Governance {
         let neuron = self
             .neuron(id)
             .ok_or(GovernanceError::NeuronNotFound { neuron: id })?;
-        if neuron.controller == caller || (hot_key_ok && neuron.hot_keys.contains(&caller)) {
+        if neuron.allows(caller, permission) {
             Ok(neuron)
         } else {
             Err(GovernanceError::NotAuthorized)
@@ -169,7 +171,7 @@ impl Governance {
         additional_seconds: u64,
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, false)?;
+        let mut neuron = self.authorized(caller, id, None)?;
         if additional_seconds == 0 {
             return Err(invalid("additional_seconds", "must be positive"));
         }
@@ -203,7 +205,7 @@ impl Governance {
         id: NeuronId,
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, false)?;
+        let mut neuron = self.authorized(caller, id, None)?;
         let DissolveState::NotDissolving {
             dissolve_delay_seconds,
         } = neuron.dissolve
@@ -224,7 +226,7 @@ impl Governance {
         id: NeuronId,
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, false)?;
+        let mut neuron = self.authorized(caller, id, None)?;
         let DissolveState::Dissolving { .. } = neuron.dissolve else {
             return Err(invalid("neuron", "not dissolving"));
         };
@@ -243,9 +245,20 @@ impl Governance {
         id: NeuronId,
         hot_key: Principal,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, false)?;
+        let mut neuron = self.authorized(caller, id, None)?;
         if hot_key == Principal::anonymous() || hot_key == neuron.controller {
             return Err(invalid("hot_key", "anonymous or the controller"));
+        }
+        if neuron
+            .grants
+            .iter()
+            .flatten()
+            .any(|g| g.principal == hot_key)
+        {
+            return Err(invalid(
+                "hot_key",
+                "it holds a grant: set its permissions instead (a hot key has them all)",
+            ));
         }
         if neuron.hot_keys.contains(&hot_key) {
             return Ok(neuron);
@@ -265,7 +278,7 @@ impl Governance {
         id: NeuronId,
         hot_key: Principal,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, false)?;
+        let mut neuron = self.authorized(caller, id, None)?;
         neuron.hot_keys.retain(|k| *k != hot_key);
         self.by_principal.remove(&(hot_key, id));
         self.store_neuron(neuron.clone());
@@ -281,7 +294,7 @@ impl Governance {
         id: NeuronId,
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
-        let neuron = self.authorized(caller, id, false)?;
+        let neuron = self.authorized(caller, id, None)?;
         if !power::is_dissolved(&neuron, now) {
             return Err(GovernanceError::NotDissolved {
                 dissolved_at: match neuron.dissolve {
@@ -319,7 +332,7 @@ impl Governance {
         let neuron = self.neurons.remove(&id)?.0;
         self.voting_states.remove(&id);
         self.by_principal.remove(&(neuron.controller, id));
-        for k in &neuron.hot_keys {
+        for k in neuron.hot_keys.iter().chain(grantees(&neuron)) {
             self.by_principal.remove(&(*k, id));
         }
         for (topic, followees) in &neuron.followees {
@@ -330,4 +343,9 @@ impl Governance {
         }
         Some(neuron)
     }
+}
+
+/// The principals holding a grant on `neuron`.
+pub(super) fn grantees(neuron: &Neuron) -> impl Iterator<Item = &Principal> {
+    neuron.grants.iter().flatten().map(|g| &g.principal)
 }

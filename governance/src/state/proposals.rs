@@ -8,6 +8,8 @@ use serde_bytes::ByteBuf;
 
 pub const MAX_TITLE_BYTES: usize = 256;
 pub const MAX_SUMMARY_BYTES: usize = 15_000;
+/// Proposals one `list_proposals` page holds at most.
+pub const MAX_PROPOSALS_PER_PAGE: usize = 100;
 pub const MAX_URL_BYTES: usize = 2_048;
 pub const MAX_WASM_BYTES: usize = 3 * 1024 * 1024;
 
@@ -32,6 +34,12 @@ impl Governance {
             },
             other => other,
         })
+    }
+
+    /// `list_proposals`: at most [`MAX_PROPOSALS_PER_PAGE`] of them.
+    pub fn proposal_page(&self, args: &ListProposalsArgs) -> Vec<ProposalInfo> {
+        let limit = (args.limit as usize).min(MAX_PROPOSALS_PER_PAGE);
+        self.list_proposals(args.before, limit, args.topic, args.status.as_deref())
     }
 
     /// Proposals newest first, from `before` (exclusive) on, filtered by topic and status name.
@@ -215,7 +223,8 @@ impl Governance {
         now: u64,
     ) -> Result<(Neuron, Option<Vec<u8>>), GovernanceError> {
         let p = self.parameters();
-        let neuron = self.authorized(caller, args.neuron, true)?;
+        let neuron =
+            self.authorized(caller, args.neuron, Some(NeuronPermission::SubmitProposal))?;
         if power::dissolve_delay_seconds(&neuron, now) < p.min_dissolve_delay_seconds {
             return Err(GovernanceError::DissolveDelayTooShort {
                 minimum_seconds: p.min_dissolve_delay_seconds,
@@ -232,6 +241,10 @@ impl Governance {
         }
         if args.url.len() > MAX_URL_BYTES {
             return Err(invalid("url", format!("at most {MAX_URL_BYTES} bytes")));
+        }
+        // A split or merge in flight was checked against the free stake before this reject cost.
+        if self.neurons_in_flight.contains(&neuron.id) {
+            return Err(GovernanceError::Busy);
         }
         let module = self.check_action(neuron.id, &args.action, now)?;
         let open = self

@@ -38,7 +38,8 @@ impl Governance {
         now: u64,
     ) -> Result<ByteBuf, GovernanceError> {
         let p = self.parameters();
-        let neuron = self.authorized(caller, args.neuron, true)?;
+        let neuron =
+            self.authorized(caller, args.neuron, Some(NeuronPermission::SubmitProposal))?;
         if power::dissolve_delay_seconds(&neuron, now) < p.min_dissolve_delay_seconds {
             return Err(GovernanceError::DissolveDelayTooShort {
                 minimum_seconds: p.min_dissolve_delay_seconds,
@@ -96,14 +97,14 @@ impl Governance {
         caller: Principal,
         neuron: NeuronId,
     ) -> Result<(), GovernanceError> {
-        let neuron = self.authorized(caller, neuron, true)?;
+        let neuron = self.authorized(caller, neuron, Some(NeuronPermission::SubmitProposal))?;
         for chunk in self.staged_chunks(neuron.id) {
             self.unstage(neuron.id, &chunk.hash);
         }
         Ok(())
     }
 
-    fn unstage(&mut self, neuron: NeuronId, hash: &[u8]) {
+    pub(super) fn unstage(&mut self, neuron: NeuronId, hash: &[u8]) {
         let Ok(hash) = <[u8; 32]>::try_from(hash) else {
             return;
         };

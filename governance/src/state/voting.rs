@@ -16,7 +16,7 @@ impl Governance {
         followees: Vec<NeuronId>,
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
-        let mut neuron = self.authorized(caller, id, true)?;
+        let mut neuron = self.authorized(caller, id, Some(NeuronPermission::ManageFollowees))?;
         let max = self.parameters().max_followees_per_topic;
         let mut unique = followees.clone();
         unique.sort_unstable();
@@ -154,7 +154,7 @@ impl Governance {
         now: u64,
         budget: Budget,
     ) -> Result<Tally, GovernanceError> {
-        self.authorized(caller, neuron, true)?;
+        self.authorized(caller, neuron, Some(NeuronPermission::Vote))?;
         if vote == Vote::Unspecified {
             return Err(invalid("vote", "Yes or No"));
         }

@@ -80,3 +80,50 @@ fn adding_stake_dilutes_the_age() {
     g.add_stake(a, 100 * E8S, T0 + days(200)).unwrap();
     assert_eq!(g.neuron(a).unwrap().aging_since, T0 + days(100));
 }
+
+/// A neuron as stored before grants existed still decodes after an upgrade: with no grants.
+#[test]
+fn a_neuron_stored_before_grants_existed_decodes_with_none() {
+    #[derive(candid::CandidType)]
+    struct NeuronBeforeGrants {
+        id: NeuronId,
+        controller: Principal,
+        hot_keys: Vec<Principal>,
+        stake: u64,
+        fees: u64,
+        dissolve: DissolveState,
+        aging_since: u64,
+        created_at: u64,
+        followees: Vec<(Topic, Vec<NeuronId>)>,
+    }
+    let old = NeuronBeforeGrants {
+        id: 4,
+        controller: Principal::from_slice(&[1; 29]),
+        hot_keys: vec![Principal::from_slice(&[2; 29])],
+        stake: 7 * E8S,
+        fees: E8S,
+        dissolve: DissolveState::NotDissolving {
+            dissolve_delay_seconds: 1_000,
+        },
+        aging_since: T0,
+        created_at: T0,
+        followees: vec![(Topic::CatchAll, vec![1, 2])],
+    };
+    let bytes = candid::encode_one(&old).unwrap();
+    let stored: Neuron = candid::decode_one(&bytes).unwrap();
+    assert_eq!(stored.grants, None);
+    assert_eq!(
+        (stored.id, stored.stake, &stored.hot_keys),
+        (4, 7 * E8S, &old.hot_keys)
+    );
+    // No grant means only the controller and hot keys act.
+    assert!(stored.allows(old.controller, None));
+    assert!(stored.allows(
+        Principal::from_slice(&[2; 29]),
+        Some(NeuronPermission::Vote)
+    ));
+    assert!(!stored.allows(
+        Principal::from_slice(&[3; 29]),
+        Some(NeuronPermission::Vote)
+    ));
+}

@@ -132,15 +132,22 @@ export interface GenericFunction {
     description: string;
     target: Principal;
 }
+export type Result_5 = {
+    __kind__: "Ok";
+    Ok: Uint8Array;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+};
 export interface SplitConfig {
     treasury_bps: number;
     host_bps: number;
     data_owners_bps: number;
     model_owners_bps: number;
 }
-export type Result_5 = {
+export type Result_1 = {
     __kind__: "Ok";
-    Ok: Uint8Array;
+    Ok: null;
 } | {
     __kind__: "Err";
     Err: GovernanceError;
@@ -152,13 +159,6 @@ export interface StageChunkArgs {
     chunk: Uint8Array;
     neuron: bigint;
 }
-export type Result_1 = {
-    __kind__: "Ok";
-    Ok: null;
-} | {
-    __kind__: "Err";
-    Err: GovernanceError;
-};
 export interface Tally {
     no: bigint;
     yes: bigint;
@@ -442,6 +442,17 @@ export type Result_6 = {
     __kind__: "Err";
     Err: GovernanceError;
 };
+export interface SplitNeuronArgs {
+    neuron: bigint;
+    amount: bigint;
+}
+export interface NeuronGrant {
+    /**
+     * Sorted, without repeats.
+     */
+    permissions: Array<NeuronPermission>;
+    principal: Principal;
+}
 export interface ChunkedWasm {
     /**
      * SHA-256 of the whole module (the chunks' concatenation; gzip-compressed or not).
@@ -509,6 +520,11 @@ export interface Neuron {
     id: bigint;
     controller: Principal;
     /**
+     * Principals given some of a hot key's rights (`set_permissions`); `None` on neurons stored
+     * before permissions existed, which is the same as none.
+     */
+    grants?: Array<NeuronGrant>;
+    /**
      * Reject costs charged and not refunded; they do not vote and are not disbursed to the controller.
      */
     fees: bigint;
@@ -549,6 +565,10 @@ export type GovernanceArg = {
     __kind__: "Init";
     Init: GovernanceConfig;
 };
+export interface MergeNeuronsArgs {
+    source: bigint;
+    target: bigint;
+}
 export type GovernanceError = {
     __kind__: "AlreadyVoted";
     AlreadyVoted: null;
@@ -581,7 +601,7 @@ export type GovernanceError = {
 } | {
     __kind__: "Busy";
     /**
-     * A stake or disbursement of this neuron is in progress.
+     * A stake, disbursement, split or merge of this neuron is in progress.
      */
     Busy: null;
 } | {
@@ -611,7 +631,7 @@ export type GovernanceError = {
 } | {
     __kind__: "NotAuthorized";
     /**
-     * The caller is not the neuron's controller (or, for voting and following, a hot key).
+     * The caller is not the neuron's controller, nor a hot key or grantee with the right to do this.
      */
     NotAuthorized: null;
 } | {
@@ -712,6 +732,11 @@ export enum ModerationAction {
     Reinstate = "Reinstate",
     Suspend = "Suspend"
 }
+export enum NeuronPermission {
+    SubmitProposal = "SubmitProposal",
+    Vote = "Vote",
+    ManageFollowees = "ManageFollowees"
+}
 export enum Topic {
     /**
      * Calls of the methods the DAO registered (`ExecuteGenericFunction`).
@@ -786,11 +811,14 @@ export interface governanceInterface {
     increase_stake(arg0: bigint, arg1: bigint): Promise<Result_1>;
     list_proposals(arg0: ListProposalsArgs): Promise<Array<ProposalInfo>>;
     make_proposal(arg0: MakeProposalArgs): Promise<Result_2>;
+    merge_neurons(arg0: MergeNeuronsArgs): Promise<Result>;
     neurons_of(arg0: Principal): Promise<Array<Neuron>>;
     proposal_statuses(): Promise<Array<string>>;
     register_vote(arg0: bigint, arg1: bigint, arg2: Vote): Promise<Result_3>;
     remove_hot_key(arg0: bigint, arg1: Principal): Promise<Result>;
     run_jobs(): Promise<Result_4>;
+    set_permissions(arg0: bigint, arg1: Principal, arg2: Array<NeuronPermission>): Promise<Result>;
+    split_neuron(arg0: SplitNeuronArgs): Promise<Result_2>;
     stage_wasm_chunk(arg0: StageChunkArgs): Promise<Result_5>;
     staged_chunks(arg0: bigint): Promise<Array<StagedChunk>>;
     stake_neuron(arg0: StakeArgs): Promise<Result_2>;
@@ -799,7 +827,7 @@ export interface governanceInterface {
     treasury(): Promise<Result_6>;
     voting_power(arg0: bigint): Promise<bigint | null>;
 }
-import type { Account as _Account, Action as _Action, Ballot as _Ballot, ChunkedWasm as _ChunkedWasm, DissolveState as _DissolveState, GovernanceConfig as _GovernanceConfig, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, ModerationAction as _ModerationAction, Neuron as _Neuron, Parameters as _Parameters, PayoutSettings as _PayoutSettings, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, ProxyLimits as _ProxyLimits, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
+import type { Account as _Account, Action as _Action, Ballot as _Ballot, ChunkedWasm as _ChunkedWasm, DissolveState as _DissolveState, GovernanceConfig as _GovernanceConfig, GovernanceError as _GovernanceError, JobReport as _JobReport, ListProposalsArgs as _ListProposalsArgs, MakeProposalArgs as _MakeProposalArgs, ModerationAction as _ModerationAction, Neuron as _Neuron, NeuronGrant as _NeuronGrant, NeuronPermission as _NeuronPermission, Parameters as _Parameters, PayoutSettings as _PayoutSettings, ProposalDetail as _ProposalDetail, ProposalInfo as _ProposalInfo, ProposalStatus as _ProposalStatus, ProxyLimits as _ProxyLimits, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, SplitConfig as _SplitConfig, Tally as _Tally, Topic as _Topic, TreasuryView as _TreasuryView, UpgradeTarget as _UpgradeTarget, Vote as _Vote, VotingRules as _VotingRules } from "./declarations/governance.did";
 export class Governance implements governanceInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async add_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
@@ -808,14 +836,14 @@ export class Governance implements governanceInterface {
     }
     async clear_staged_chunks(arg0: bigint): Promise<Result_1> {
         const result = await this.actor.clear_staged_chunks(arg0);
-        return from_candid_Result_1_n15(result);
+        return from_candid_Result_1_n22(result);
     }
     async disburse(arg0: bigint, arg1: Account | null): Promise<Result_2> {
-        const result = await this.actor.disburse(arg0, to_candid_opt_n17(arg1));
-        return from_candid_Result_2_n20(result);
+        const result = await this.actor.disburse(arg0, to_candid_opt_n24(arg1));
+        return from_candid_Result_2_n27(result);
     }
     async follow(arg0: bigint, arg1: Topic, arg2: BigUint64Array): Promise<Result> {
-        const result = await this.actor.follow(arg0, to_candid_Topic_n22(arg1), arg2);
+        const result = await this.actor.follow(arg0, to_candid_Topic_n29(arg1), arg2);
         return from_candid_Result_n1(result);
     }
     async generic_functions(): Promise<Array<GenericFunction>> {
@@ -824,11 +852,11 @@ export class Governance implements governanceInterface {
     }
     async get_config(): Promise<GovernanceConfig> {
         const result = await this.actor.get_config();
-        return from_candid_GovernanceConfig_n24(result);
+        return from_candid_GovernanceConfig_n31(result);
     }
     async get_neuron(arg0: bigint): Promise<Neuron | null> {
         const result = await this.actor.get_neuron(arg0);
-        return from_candid_opt_n27(result);
+        return from_candid_opt_n34(result);
     }
     async get_parameters(): Promise<Parameters_> {
         const result = await this.actor.get_parameters();
@@ -836,7 +864,7 @@ export class Governance implements governanceInterface {
     }
     async get_proposal(arg0: bigint, arg1: bigint, arg2: number): Promise<ProposalDetail | null> {
         const result = await this.actor.get_proposal(arg0, arg1, arg2);
-        return from_candid_opt_n28(result);
+        return from_candid_opt_n35(result);
     }
     async increase_dissolve_delay(arg0: bigint, arg1: bigint): Promise<Result> {
         const result = await this.actor.increase_dissolve_delay(arg0, arg1);
@@ -844,27 +872,31 @@ export class Governance implements governanceInterface {
     }
     async increase_stake(arg0: bigint, arg1: bigint): Promise<Result_1> {
         const result = await this.actor.increase_stake(arg0, arg1);
-        return from_candid_Result_1_n15(result);
+        return from_candid_Result_1_n22(result);
     }
     async list_proposals(arg0: ListProposalsArgs): Promise<Array<ProposalInfo>> {
-        const result = await this.actor.list_proposals(to_candid_ListProposalsArgs_n41(arg0));
-        return from_candid_vec_n43(result);
+        const result = await this.actor.list_proposals(to_candid_ListProposalsArgs_n48(arg0));
+        return from_candid_vec_n50(result);
     }
     async make_proposal(arg0: MakeProposalArgs): Promise<Result_2> {
-        const result = await this.actor.make_proposal(to_candid_MakeProposalArgs_n44(arg0));
-        return from_candid_Result_2_n20(result);
+        const result = await this.actor.make_proposal(to_candid_MakeProposalArgs_n51(arg0));
+        return from_candid_Result_2_n27(result);
+    }
+    async merge_neurons(arg0: MergeNeuronsArgs): Promise<Result> {
+        const result = await this.actor.merge_neurons(arg0);
+        return from_candid_Result_n1(result);
     }
     async neurons_of(arg0: Principal): Promise<Array<Neuron>> {
         const result = await this.actor.neurons_of(arg0);
-        return from_candid_vec_n55(result);
+        return from_candid_vec_n62(result);
     }
     async proposal_statuses(): Promise<Array<string>> {
         const result = await this.actor.proposal_statuses();
         return result;
     }
     async register_vote(arg0: bigint, arg1: bigint, arg2: Vote): Promise<Result_3> {
-        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n56(arg2));
-        return from_candid_Result_3_n58(result);
+        const result = await this.actor.register_vote(arg0, arg1, to_candid_Vote_n63(arg2));
+        return from_candid_Result_3_n65(result);
     }
     async remove_hot_key(arg0: bigint, arg1: Principal): Promise<Result> {
         const result = await this.actor.remove_hot_key(arg0, arg1);
@@ -872,11 +904,19 @@ export class Governance implements governanceInterface {
     }
     async run_jobs(): Promise<Result_4> {
         const result = await this.actor.run_jobs();
-        return from_candid_Result_4_n60(result);
+        return from_candid_Result_4_n67(result);
+    }
+    async set_permissions(arg0: bigint, arg1: Principal, arg2: Array<NeuronPermission>): Promise<Result> {
+        const result = await this.actor.set_permissions(arg0, arg1, to_candid_vec_n69(arg2));
+        return from_candid_Result_n1(result);
+    }
+    async split_neuron(arg0: SplitNeuronArgs): Promise<Result_2> {
+        const result = await this.actor.split_neuron(arg0);
+        return from_candid_Result_2_n27(result);
     }
     async stage_wasm_chunk(arg0: StageChunkArgs): Promise<Result_5> {
         const result = await this.actor.stage_wasm_chunk(arg0);
-        return from_candid_Result_5_n62(result);
+        return from_candid_Result_5_n72(result);
     }
     async staged_chunks(arg0: bigint): Promise<Array<StagedChunk>> {
         const result = await this.actor.staged_chunks(arg0);
@@ -884,7 +924,7 @@ export class Governance implements governanceInterface {
     }
     async stake_neuron(arg0: StakeArgs): Promise<Result_2> {
         const result = await this.actor.stake_neuron(arg0);
-        return from_candid_Result_2_n20(result);
+        return from_candid_Result_2_n27(result);
     }
     async start_dissolving(arg0: bigint): Promise<Result> {
         const result = await this.actor.start_dissolving(arg0);
@@ -896,98 +936,107 @@ export class Governance implements governanceInterface {
     }
     async treasury(): Promise<Result_6> {
         const result = await this.actor.treasury();
-        return from_candid_Result_6_n64(result);
+        return from_candid_Result_6_n74(result);
     }
     async voting_power(arg0: bigint): Promise<bigint | null> {
         const result = await this.actor.voting_power(arg0);
-        return from_candid_opt_n71(result);
+        return from_candid_opt_n81(result);
     }
 }
-function from_candid_Account_n68(value: _Account): Account {
-    return from_candid_record_n69(value);
+function from_candid_Account_n78(value: _Account): Account {
+    return from_candid_record_n79(value);
 }
-function from_candid_Ballot_n33(value: _Ballot): Ballot {
-    return from_candid_record_n34(value);
+function from_candid_Ballot_n40(value: _Ballot): Ballot {
+    return from_candid_record_n41(value);
 }
-function from_candid_DissolveState_n9(value: _DissolveState): DissolveState {
-    return from_candid_variant_n10(value);
+function from_candid_DissolveState_n16(value: _DissolveState): DissolveState {
+    return from_candid_variant_n17(value);
 }
-function from_candid_GovernanceConfig_n24(value: _GovernanceConfig): GovernanceConfig {
-    return from_candid_record_n25(value);
+function from_candid_GovernanceConfig_n31(value: _GovernanceConfig): GovernanceConfig {
+    return from_candid_record_n32(value);
 }
-function from_candid_GovernanceError_n11(value: _GovernanceError): GovernanceError {
-    return from_candid_variant_n12(value);
+function from_candid_GovernanceError_n18(value: _GovernanceError): GovernanceError {
+    return from_candid_variant_n19(value);
+}
+function from_candid_NeuronGrant_n7(value: _NeuronGrant): NeuronGrant {
+    return from_candid_record_n8(value);
+}
+function from_candid_NeuronPermission_n10(value: _NeuronPermission): NeuronPermission {
+    return from_candid_variant_n11(value);
 }
 function from_candid_Neuron_n3(value: _Neuron): Neuron {
     return from_candid_record_n4(value);
 }
-function from_candid_ProposalDetail_n29(value: _ProposalDetail): ProposalDetail {
-    return from_candid_record_n30(value);
+function from_candid_ProposalDetail_n36(value: _ProposalDetail): ProposalDetail {
+    return from_candid_record_n37(value);
 }
-function from_candid_ProposalInfo_n37(value: _ProposalInfo): ProposalInfo {
-    return from_candid_record_n38(value);
+function from_candid_ProposalInfo_n44(value: _ProposalInfo): ProposalInfo {
+    return from_candid_record_n45(value);
 }
-function from_candid_ProposalStatus_n39(value: _ProposalStatus): ProposalStatus {
-    return from_candid_variant_n40(value);
+function from_candid_ProposalStatus_n46(value: _ProposalStatus): ProposalStatus {
+    return from_candid_variant_n47(value);
 }
-function from_candid_Result_1_n15(value: _Result_1): Result_1 {
-    return from_candid_variant_n16(value);
+function from_candid_Result_1_n22(value: _Result_1): Result_1 {
+    return from_candid_variant_n23(value);
 }
-function from_candid_Result_2_n20(value: _Result_2): Result_2 {
-    return from_candid_variant_n21(value);
+function from_candid_Result_2_n27(value: _Result_2): Result_2 {
+    return from_candid_variant_n28(value);
 }
-function from_candid_Result_3_n58(value: _Result_3): Result_3 {
-    return from_candid_variant_n59(value);
+function from_candid_Result_3_n65(value: _Result_3): Result_3 {
+    return from_candid_variant_n66(value);
 }
-function from_candid_Result_4_n60(value: _Result_4): Result_4 {
-    return from_candid_variant_n61(value);
+function from_candid_Result_4_n67(value: _Result_4): Result_4 {
+    return from_candid_variant_n68(value);
 }
-function from_candid_Result_5_n62(value: _Result_5): Result_5 {
-    return from_candid_variant_n63(value);
+function from_candid_Result_5_n72(value: _Result_5): Result_5 {
+    return from_candid_variant_n73(value);
 }
-function from_candid_Result_6_n64(value: _Result_6): Result_6 {
-    return from_candid_variant_n65(value);
+function from_candid_Result_6_n74(value: _Result_6): Result_6 {
+    return from_candid_variant_n75(value);
 }
 function from_candid_Result_n1(value: _Result): Result {
     return from_candid_variant_n2(value);
 }
-function from_candid_Topic_n7(value: _Topic): Topic {
-    return from_candid_variant_n8(value);
+function from_candid_Topic_n14(value: _Topic): Topic {
+    return from_candid_variant_n15(value);
 }
-function from_candid_TreasuryView_n66(value: _TreasuryView): TreasuryView {
-    return from_candid_record_n67(value);
+function from_candid_TreasuryView_n76(value: _TreasuryView): TreasuryView {
+    return from_candid_record_n77(value);
 }
-function from_candid_Vote_n35(value: _Vote): Vote {
-    return from_candid_variant_n36(value);
+function from_candid_Vote_n42(value: _Vote): Vote {
+    return from_candid_variant_n43(value);
 }
-function from_candid_opt_n14(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n21(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n26(value: [] | [Principal]): Principal | null {
+function from_candid_opt_n33(value: [] | [Principal]): Principal | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n27(value: [] | [_Neuron]): Neuron | null {
+function from_candid_opt_n34(value: [] | [_Neuron]): Neuron | null {
     return value.length === 0 ? null : from_candid_Neuron_n3(value[0]);
 }
-function from_candid_opt_n28(value: [] | [_ProposalDetail]): ProposalDetail | null {
-    return value.length === 0 ? null : from_candid_ProposalDetail_n29(value[0]);
+function from_candid_opt_n35(value: [] | [_ProposalDetail]): ProposalDetail | null {
+    return value.length === 0 ? null : from_candid_ProposalDetail_n36(value[0]);
 }
-function from_candid_opt_n70(value: [] | [Uint8Array]): Uint8Array | null {
+function from_candid_opt_n5(value: [] | [Array<_NeuronGrant>]): Array<NeuronGrant> | null {
+    return value.length === 0 ? null : from_candid_vec_n6(value[0]);
+}
+function from_candid_opt_n80(value: [] | [Uint8Array]): Uint8Array | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n71(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n81(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_record_n13(value: {
+function from_candid_record_n20(value: {
     dissolved_at: [] | [bigint];
 }): {
     dissolved_at?: bigint;
 } {
     return {
-        dissolved_at: record_opt_to_undefined(from_candid_opt_n14(value.dissolved_at))
+        dissolved_at: record_opt_to_undefined(from_candid_opt_n21(value.dissolved_at))
     };
 }
-function from_candid_record_n25(value: {
+function from_candid_record_n32(value: {
     root: [] | [Principal];
     parameters: _Parameters;
     frontend: [] | [Principal];
@@ -1005,16 +1054,16 @@ function from_candid_record_n25(value: {
     payment_ledger: Principal;
 } {
     return {
-        root: record_opt_to_undefined(from_candid_opt_n26(value.root)),
+        root: record_opt_to_undefined(from_candid_opt_n33(value.root)),
         parameters: value.parameters,
-        frontend: record_opt_to_undefined(from_candid_opt_n26(value.frontend)),
+        frontend: record_opt_to_undefined(from_candid_opt_n33(value.frontend)),
         governance_ledger: value.governance_ledger,
         royalties: value.royalties,
         inference_proxy: value.inference_proxy,
         payment_ledger: value.payment_ledger
     };
 }
-function from_candid_record_n30(value: {
+function from_candid_record_n37(value: {
     ballots: Array<[bigint, _Ballot]>;
     info: _ProposalInfo;
 }): {
@@ -1022,11 +1071,47 @@ function from_candid_record_n30(value: {
     info: ProposalInfo;
 } {
     return {
-        ballots: from_candid_vec_n31(value.ballots),
-        info: from_candid_ProposalInfo_n37(value.info)
+        ballots: from_candid_vec_n38(value.ballots),
+        info: from_candid_ProposalInfo_n44(value.info)
     };
 }
-function from_candid_record_n34(value: {
+function from_candid_record_n4(value: {
+    id: bigint;
+    controller: Principal;
+    grants: [] | [Array<_NeuronGrant>];
+    fees: bigint;
+    created_at: bigint;
+    aging_since: bigint;
+    stake: bigint;
+    hot_keys: Array<Principal>;
+    followees: Array<[_Topic, BigUint64Array]>;
+    dissolve: _DissolveState;
+}): {
+    id: bigint;
+    controller: Principal;
+    grants?: Array<NeuronGrant>;
+    fees: bigint;
+    created_at: bigint;
+    aging_since: bigint;
+    stake: bigint;
+    hot_keys: Array<Principal>;
+    followees: Array<[Topic, BigUint64Array]>;
+    dissolve: DissolveState;
+} {
+    return {
+        id: value.id,
+        controller: value.controller,
+        grants: record_opt_to_undefined(from_candid_opt_n5(value.grants)),
+        fees: value.fees,
+        created_at: value.created_at,
+        aging_since: value.aging_since,
+        stake: value.stake,
+        hot_keys: value.hot_keys,
+        followees: from_candid_vec_n12(value.followees),
+        dissolve: from_candid_DissolveState_n16(value.dissolve)
+    };
+}
+function from_candid_record_n41(value: {
     vote: _Vote;
     voting_power: bigint;
 }): {
@@ -1034,11 +1119,11 @@ function from_candid_record_n34(value: {
     voting_power: bigint;
 } {
     return {
-        vote: from_candid_Vote_n35(value.vote),
+        vote: from_candid_Vote_n42(value.vote),
         voting_power: value.voting_power
     };
 }
-function from_candid_record_n38(value: {
+function from_candid_record_n45(value: {
     id: bigint;
     url: string;
     status: _ProposalStatus;
@@ -1076,56 +1161,23 @@ function from_candid_record_n38(value: {
     return {
         id: value.id,
         url: value.url,
-        status: from_candid_ProposalStatus_n39(value.status),
+        status: from_candid_ProposalStatus_n46(value.status),
         tally: value.tally,
         title: value.title,
-        topic: from_candid_Topic_n7(value.topic),
-        executed_at: record_opt_to_undefined(from_candid_opt_n14(value.executed_at)),
+        topic: from_candid_Topic_n14(value.topic),
+        executed_at: record_opt_to_undefined(from_candid_opt_n21(value.executed_at)),
         rendered_action: value.rendered_action,
         deadline: value.deadline,
         created_at: value.created_at,
         summary: value.summary,
         reject_cost: value.reject_cost,
         proposer: value.proposer,
-        ballots_from: record_opt_to_undefined(from_candid_opt_n14(value.ballots_from)),
-        decided_at: record_opt_to_undefined(from_candid_opt_n14(value.decided_at)),
+        ballots_from: record_opt_to_undefined(from_candid_opt_n21(value.ballots_from)),
+        decided_at: record_opt_to_undefined(from_candid_opt_n21(value.decided_at)),
         rules: value.rules
     };
 }
-function from_candid_record_n4(value: {
-    id: bigint;
-    controller: Principal;
-    fees: bigint;
-    created_at: bigint;
-    aging_since: bigint;
-    stake: bigint;
-    hot_keys: Array<Principal>;
-    followees: Array<[_Topic, BigUint64Array]>;
-    dissolve: _DissolveState;
-}): {
-    id: bigint;
-    controller: Principal;
-    fees: bigint;
-    created_at: bigint;
-    aging_since: bigint;
-    stake: bigint;
-    hot_keys: Array<Principal>;
-    followees: Array<[Topic, BigUint64Array]>;
-    dissolve: DissolveState;
-} {
-    return {
-        id: value.id,
-        controller: value.controller,
-        fees: value.fees,
-        created_at: value.created_at,
-        aging_since: value.aging_since,
-        stake: value.stake,
-        hot_keys: value.hot_keys,
-        followees: from_candid_vec_n5(value.followees),
-        dissolve: from_candid_DissolveState_n9(value.dissolve)
-    };
-}
-function from_candid_record_n67(value: {
+function from_candid_record_n77(value: {
     ledger_balance: bigint;
     cap_per_7_days: bigint;
     account: _Account;
@@ -1139,11 +1191,11 @@ function from_candid_record_n67(value: {
     return {
         ledger_balance: value.ledger_balance,
         cap_per_7_days: value.cap_per_7_days,
-        account: from_candid_Account_n68(value.account),
+        account: from_candid_Account_n78(value.account),
         used_last_7_days: value.used_last_7_days
     };
 }
-function from_candid_record_n69(value: {
+function from_candid_record_n79(value: {
     owner: Principal;
     subaccount: [] | [Uint8Array];
 }): {
@@ -1152,22 +1204,70 @@ function from_candid_record_n69(value: {
 } {
     return {
         owner: value.owner,
-        subaccount: record_opt_to_undefined(from_candid_opt_n70(value.subaccount))
+        subaccount: record_opt_to_undefined(from_candid_opt_n80(value.subaccount))
     };
 }
-function from_candid_tuple_n32(value: [bigint, _Ballot]): [bigint, Ballot] {
-    return [
-        value[0],
-        from_candid_Ballot_n33(value[1])
-    ];
+function from_candid_record_n8(value: {
+    permissions: Array<_NeuronPermission>;
+    principal: Principal;
+}): {
+    permissions: Array<NeuronPermission>;
+    principal: Principal;
+} {
+    return {
+        permissions: from_candid_vec_n9(value.permissions),
+        principal: value.principal
+    };
 }
-function from_candid_tuple_n6(value: [_Topic, BigUint64Array]): [Topic, BigUint64Array] {
+function from_candid_tuple_n13(value: [_Topic, BigUint64Array]): [Topic, BigUint64Array] {
     return [
-        from_candid_Topic_n7(value[0]),
+        from_candid_Topic_n14(value[0]),
         value[1]
     ];
 }
-function from_candid_variant_n10(value: {
+function from_candid_tuple_n39(value: [bigint, _Ballot]): [bigint, Ballot] {
+    return [
+        value[0],
+        from_candid_Ballot_n40(value[1])
+    ];
+}
+function from_candid_variant_n11(value: {
+    SubmitProposal: null;
+} | {
+    Vote: null;
+} | {
+    ManageFollowees: null;
+}): NeuronPermission {
+    return "SubmitProposal" in value ? NeuronPermission.SubmitProposal : "Vote" in value ? NeuronPermission.Vote : "ManageFollowees" in value ? NeuronPermission.ManageFollowees : value;
+}
+function from_candid_variant_n15(value: {
+    GenericFunctions: null;
+} | {
+    NodeAdmission: null;
+} | {
+    RoyaltySplit: null;
+} | {
+    ServiceSettings: null;
+} | {
+    NodeRemoval: null;
+} | {
+    CatchAll: null;
+} | {
+    ModelModeration: null;
+} | {
+    NetworkFees: null;
+} | {
+    GovernanceParameters: null;
+} | {
+    Treasury: null;
+} | {
+    CanisterUpgrades: null;
+} | {
+    Motion: null;
+}): Topic {
+    return "GenericFunctions" in value ? Topic.GenericFunctions : "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "ServiceSettings" in value ? Topic.ServiceSettings : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "ModelModeration" in value ? Topic.ModelModeration : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
+}
+function from_candid_variant_n17(value: {
     Dissolving: {
         dissolved_at: bigint;
     };
@@ -1194,7 +1294,7 @@ function from_candid_variant_n10(value: {
         NotDissolving: value.NotDissolving
     } : value;
 }
-function from_candid_variant_n12(value: {
+function from_candid_variant_n19(value: {
     AlreadyVoted: null;
 } | {
     InsufficientStakeForRejectCost: {
@@ -1429,7 +1529,7 @@ function from_candid_variant_n12(value: {
         ChunkNotStaged: value.ChunkNotStaged
     } : "NotDissolved" in value ? {
         __kind__: "NotDissolved",
-        NotDissolved: from_candid_record_n13(value.NotDissolved)
+        NotDissolved: from_candid_record_n20(value.NotDissolved)
     } : "NotAuthorized" in value ? {
         __kind__: "NotAuthorized",
         NotAuthorized: value.NotAuthorized
@@ -1477,25 +1577,6 @@ function from_candid_variant_n12(value: {
         NoBallot: value.NoBallot
     } : value;
 }
-function from_candid_variant_n16(value: {
-    Ok: null;
-} | {
-    Err: _GovernanceError;
-}): {
-    __kind__: "Ok";
-    Ok: null;
-} | {
-    __kind__: "Err";
-    Err: GovernanceError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
-    } : value;
-}
 function from_candid_variant_n2(value: {
     Ok: _Neuron;
 } | {
@@ -1512,10 +1593,29 @@ function from_candid_variant_n2(value: {
         Ok: from_candid_Neuron_n3(value.Ok)
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n21(value: {
+function from_candid_variant_n23(value: {
+    Ok: null;
+} | {
+    Err: _GovernanceError;
+}): {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: GovernanceError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernanceError_n18(value.Err)
+    } : value;
+}
+function from_candid_variant_n28(value: {
     Ok: bigint;
 } | {
     Err: _GovernanceError;
@@ -1531,10 +1631,10 @@ function from_candid_variant_n21(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n36(value: {
+function from_candid_variant_n43(value: {
     No: null;
 } | {
     Yes: null;
@@ -1543,7 +1643,7 @@ function from_candid_variant_n36(value: {
 }): Vote {
     return "No" in value ? Vote.No : "Yes" in value ? Vote.Yes : "Unspecified" in value ? Vote.Unspecified : value;
 }
-function from_candid_variant_n40(value: {
+function from_candid_variant_n47(value: {
     Failed: {
         reason: string;
     };
@@ -1598,7 +1698,7 @@ function from_candid_variant_n40(value: {
         Adopted: value.Adopted
     } : value;
 }
-function from_candid_variant_n59(value: {
+function from_candid_variant_n66(value: {
     Ok: _Tally;
 } | {
     Err: _GovernanceError;
@@ -1614,10 +1714,10 @@ function from_candid_variant_n59(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n61(value: {
+function from_candid_variant_n68(value: {
     Ok: _JobReport;
 } | {
     Err: _GovernanceError;
@@ -1633,10 +1733,10 @@ function from_candid_variant_n61(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n63(value: {
+function from_candid_variant_n73(value: {
     Ok: Uint8Array;
 } | {
     Err: _GovernanceError;
@@ -1652,10 +1752,10 @@ function from_candid_variant_n63(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n65(value: {
+function from_candid_variant_n75(value: {
     Ok: _TreasuryView;
 } | {
     Err: _GovernanceError;
@@ -1668,79 +1768,61 @@ function from_candid_variant_n65(value: {
 } {
     return "Ok" in value ? {
         __kind__: "Ok",
-        Ok: from_candid_TreasuryView_n66(value.Ok)
+        Ok: from_candid_TreasuryView_n76(value.Ok)
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_GovernanceError_n11(value.Err)
+        Err: from_candid_GovernanceError_n18(value.Err)
     } : value;
 }
-function from_candid_variant_n8(value: {
-    GenericFunctions: null;
-} | {
-    NodeAdmission: null;
-} | {
-    RoyaltySplit: null;
-} | {
-    ServiceSettings: null;
-} | {
-    NodeRemoval: null;
-} | {
-    CatchAll: null;
-} | {
-    ModelModeration: null;
-} | {
-    NetworkFees: null;
-} | {
-    GovernanceParameters: null;
-} | {
-    Treasury: null;
-} | {
-    CanisterUpgrades: null;
-} | {
-    Motion: null;
-}): Topic {
-    return "GenericFunctions" in value ? Topic.GenericFunctions : "NodeAdmission" in value ? Topic.NodeAdmission : "RoyaltySplit" in value ? Topic.RoyaltySplit : "ServiceSettings" in value ? Topic.ServiceSettings : "NodeRemoval" in value ? Topic.NodeRemoval : "CatchAll" in value ? Topic.CatchAll : "ModelModeration" in value ? Topic.ModelModeration : "NetworkFees" in value ? Topic.NetworkFees : "GovernanceParameters" in value ? Topic.GovernanceParameters : "Treasury" in value ? Topic.Treasury : "CanisterUpgrades" in value ? Topic.CanisterUpgrades : "Motion" in value ? Topic.Motion : value;
+function from_candid_vec_n12(value: Array<[_Topic, BigUint64Array]>): Array<[Topic, BigUint64Array]> {
+    return value.map((x)=>from_candid_tuple_n13(x));
 }
-function from_candid_vec_n31(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
-    return value.map((x)=>from_candid_tuple_n32(x));
+function from_candid_vec_n38(value: Array<[bigint, _Ballot]>): Array<[bigint, Ballot]> {
+    return value.map((x)=>from_candid_tuple_n39(x));
 }
-function from_candid_vec_n43(value: Array<_ProposalInfo>): Array<ProposalInfo> {
-    return value.map((x)=>from_candid_ProposalInfo_n37(x));
+function from_candid_vec_n50(value: Array<_ProposalInfo>): Array<ProposalInfo> {
+    return value.map((x)=>from_candid_ProposalInfo_n44(x));
 }
-function from_candid_vec_n5(value: Array<[_Topic, BigUint64Array]>): Array<[Topic, BigUint64Array]> {
-    return value.map((x)=>from_candid_tuple_n6(x));
+function from_candid_vec_n6(value: Array<_NeuronGrant>): Array<NeuronGrant> {
+    return value.map((x)=>from_candid_NeuronGrant_n7(x));
 }
-function from_candid_vec_n55(value: Array<_Neuron>): Array<Neuron> {
+function from_candid_vec_n62(value: Array<_Neuron>): Array<Neuron> {
     return value.map((x)=>from_candid_Neuron_n3(x));
 }
-function to_candid_Account_n18(value: Account): _Account {
-    return to_candid_record_n19(value);
+function from_candid_vec_n9(value: Array<_NeuronPermission>): Array<NeuronPermission> {
+    return value.map((x)=>from_candid_NeuronPermission_n10(x));
 }
-function to_candid_Action_n46(value: Action): _Action {
-    return to_candid_variant_n47(value);
+function to_candid_Account_n25(value: Account): _Account {
+    return to_candid_record_n26(value);
 }
-function to_candid_ListProposalsArgs_n41(value: ListProposalsArgs): _ListProposalsArgs {
-    return to_candid_record_n42(value);
-}
-function to_candid_MakeProposalArgs_n44(value: MakeProposalArgs): _MakeProposalArgs {
-    return to_candid_record_n45(value);
-}
-function to_candid_ModerationAction_n53(value: ModerationAction): _ModerationAction {
+function to_candid_Action_n53(value: Action): _Action {
     return to_candid_variant_n54(value);
 }
-function to_candid_Topic_n22(value: Topic): _Topic {
-    return to_candid_variant_n23(value);
+function to_candid_ListProposalsArgs_n48(value: ListProposalsArgs): _ListProposalsArgs {
+    return to_candid_record_n49(value);
 }
-function to_candid_UpgradeTarget_n50(value: UpgradeTarget): _UpgradeTarget {
-    return to_candid_variant_n51(value);
+function to_candid_MakeProposalArgs_n51(value: MakeProposalArgs): _MakeProposalArgs {
+    return to_candid_record_n52(value);
 }
-function to_candid_Vote_n56(value: Vote): _Vote {
-    return to_candid_variant_n57(value);
+function to_candid_ModerationAction_n60(value: ModerationAction): _ModerationAction {
+    return to_candid_variant_n61(value);
 }
-function to_candid_opt_n17(value: Account | null): [] | [_Account] {
-    return value === null ? candid_none() : candid_some(to_candid_Account_n18(value));
+function to_candid_NeuronPermission_n70(value: NeuronPermission): _NeuronPermission {
+    return to_candid_variant_n71(value);
 }
-function to_candid_record_n19(value: {
+function to_candid_Topic_n29(value: Topic): _Topic {
+    return to_candid_variant_n30(value);
+}
+function to_candid_UpgradeTarget_n57(value: UpgradeTarget): _UpgradeTarget {
+    return to_candid_variant_n58(value);
+}
+function to_candid_Vote_n63(value: Vote): _Vote {
+    return to_candid_variant_n64(value);
+}
+function to_candid_opt_n24(value: Account | null): [] | [_Account] {
+    return value === null ? candid_none() : candid_some(to_candid_Account_n25(value));
+}
+function to_candid_record_n26(value: {
     owner: Principal;
     subaccount?: Uint8Array;
 }): {
@@ -1752,7 +1834,7 @@ function to_candid_record_n19(value: {
         subaccount: value.subaccount ? candid_some(value.subaccount) : candid_none()
     };
 }
-function to_candid_record_n42(value: {
+function to_candid_record_n49(value: {
     status?: string;
     topic?: Topic;
     limit: number;
@@ -1765,12 +1847,12 @@ function to_candid_record_n42(value: {
 } {
     return {
         status: value.status ? candid_some(value.status) : candid_none(),
-        topic: value.topic ? candid_some(to_candid_Topic_n22(value.topic)) : candid_none(),
+        topic: value.topic ? candid_some(to_candid_Topic_n29(value.topic)) : candid_none(),
         limit: value.limit,
         before: value.before ? candid_some(value.before) : candid_none()
     };
 }
-function to_candid_record_n45(value: {
+function to_candid_record_n52(value: {
     url: string;
     title: string;
     action: Action;
@@ -1786,12 +1868,12 @@ function to_candid_record_n45(value: {
     return {
         url: value.url,
         title: value.title,
-        action: to_candid_Action_n46(value.action),
+        action: to_candid_Action_n53(value.action),
         neuron: value.neuron,
         summary: value.summary
     };
 }
-function to_candid_record_n48(value: {
+function to_candid_record_n55(value: {
     to: Account;
     amount: bigint;
 }): {
@@ -1799,11 +1881,11 @@ function to_candid_record_n48(value: {
     amount: bigint;
 } {
     return {
-        to: to_candid_Account_n18(value.to),
+        to: to_candid_Account_n25(value.to),
         amount: value.amount
     };
 }
-function to_candid_record_n49(value: {
+function to_candid_record_n56(value: {
     arg: Uint8Array;
     wasm: Uint8Array;
     target: UpgradeTarget;
@@ -1817,11 +1899,11 @@ function to_candid_record_n49(value: {
     return {
         arg: value.arg,
         wasm: value.wasm,
-        target: to_candid_UpgradeTarget_n50(value.target),
+        target: to_candid_UpgradeTarget_n57(value.target),
         chunked_wasm: value.chunked_wasm ? candid_some(value.chunked_wasm) : candid_none()
     };
 }
-function to_candid_record_n52(value: {
+function to_candid_record_n59(value: {
     model: bigint;
     action: ModerationAction;
     reason: string;
@@ -1832,11 +1914,11 @@ function to_candid_record_n52(value: {
 } {
     return {
         model: value.model,
-        action: to_candid_ModerationAction_n53(value.action),
+        action: to_candid_ModerationAction_n60(value.action),
         reason: value.reason
     };
 }
-function to_candid_variant_n23(value: Topic): {
+function to_candid_variant_n30(value: Topic): {
     GenericFunctions: null;
 } | {
     NodeAdmission: null;
@@ -1887,7 +1969,7 @@ function to_candid_variant_n23(value: Topic): {
         Motion: null
     } : value;
 }
-function to_candid_variant_n47(value: {
+function to_candid_variant_n54(value: {
     __kind__: "ModerateModel";
     ModerateModel: {
         model: bigint;
@@ -2046,7 +2128,7 @@ function to_candid_variant_n47(value: {
     };
 } {
     return value.__kind__ === "ModerateModel" ? {
-        ModerateModel: to_candid_record_n52(value.ModerateModel)
+        ModerateModel: to_candid_record_n59(value.ModerateModel)
     } : value.__kind__ === "ExecuteGenericFunction" ? {
         ExecuteGenericFunction: value.ExecuteGenericFunction
     } : value.__kind__ === "RemoveGenericFunction" ? {
@@ -2056,7 +2138,7 @@ function to_candid_variant_n47(value: {
     } : value.__kind__ === "AdmitNode" ? {
         AdmitNode: value.AdmitNode
     } : value.__kind__ === "UpgradeCanister" ? {
-        UpgradeCanister: to_candid_record_n49(value.UpgradeCanister)
+        UpgradeCanister: to_candid_record_n56(value.UpgradeCanister)
     } : value.__kind__ === "SuspendNode" ? {
         SuspendNode: value.SuspendNode
     } : value.__kind__ === "SetCallFee" ? {
@@ -2072,12 +2154,12 @@ function to_candid_variant_n47(value: {
     } : value.__kind__ === "SetRoyaltySplit" ? {
         SetRoyaltySplit: value.SetRoyaltySplit
     } : value.__kind__ === "TransferTreasury" ? {
-        TransferTreasury: to_candid_record_n48(value.TransferTreasury)
+        TransferTreasury: to_candid_record_n55(value.TransferTreasury)
     } : value.__kind__ === "Motion" ? {
         Motion: value.Motion
     } : value;
 }
-function to_candid_variant_n51(value: UpgradeTarget): {
+function to_candid_variant_n58(value: UpgradeTarget): {
     Frontend: null;
 } | {
     Root: null;
@@ -2108,7 +2190,7 @@ function to_candid_variant_n51(value: UpgradeTarget): {
         PaymentLedger: null
     } : value;
 }
-function to_candid_variant_n54(value: ModerationAction): {
+function to_candid_variant_n61(value: ModerationAction): {
     Delist: null;
 } | {
     Reinstate: null;
@@ -2123,7 +2205,7 @@ function to_candid_variant_n54(value: ModerationAction): {
         Suspend: null
     } : value;
 }
-function to_candid_variant_n57(value: Vote): {
+function to_candid_variant_n64(value: Vote): {
     No: null;
 } | {
     Yes: null;
@@ -2137,6 +2219,24 @@ function to_candid_variant_n57(value: Vote): {
     } : value == Vote.Unspecified ? {
         Unspecified: null
     } : value;
+}
+function to_candid_variant_n71(value: NeuronPermission): {
+    SubmitProposal: null;
+} | {
+    Vote: null;
+} | {
+    ManageFollowees: null;
+} {
+    return value == NeuronPermission.SubmitProposal ? {
+        SubmitProposal: null
+    } : value == NeuronPermission.Vote ? {
+        Vote: null
+    } : value == NeuronPermission.ManageFollowees ? {
+        ManageFollowees: null
+    } : value;
+}
+function to_candid_vec_n69(value: Array<NeuronPermission>): Array<_NeuronPermission> {
+    return value.map((x)=>to_candid_NeuronPermission_n70(x));
 }
 export interface CreateActorOptions {
     agent?: Agent;

@@ -219,7 +219,7 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
   } |
   {
     /**
-     * A stake or disbursement of this neuron is in progress.
+     * A stake, disbursement, split or merge of this neuron is in progress.
      */
     'Busy' : null
   } |
@@ -239,7 +239,7 @@ export type GovernanceError = { 'AlreadyVoted' : null } |
   { 'NotDissolved' : { 'dissolved_at' : [] | [bigint] } } |
   {
     /**
-     * The caller is not the neuron's controller (or, for voting and following, a hot key).
+     * The caller is not the neuron's controller, nor a hot key or grantee with the right to do this.
      */
     'NotAuthorized' : null
   } |
@@ -338,6 +338,10 @@ export interface MakeProposalArgs {
   'summary' : string,
 }
 /**
+ * Moves the whole stake of `source` into `target` (the ledger fee deducted) and removes `source`.
+ */
+export interface MergeNeuronsArgs { 'source' : bigint, 'target' : bigint }
+/**
  * What the DAO does to a model by a `ModerateModel` proposal.
  */
 export type ModerationAction = { 'Delist' : null } |
@@ -351,6 +355,11 @@ export type ModerationAction = { 'Delist' : null } |
 export interface Neuron {
   'id' : bigint,
   'controller' : Principal,
+  /**
+   * Principals given some of a hot key's rights (`set_permissions`); `None` on neurons stored
+   * before permissions existed, which is the same as none.
+   */
+  'grants' : [] | [Array<NeuronGrant>],
   /**
    * Reject costs charged and not refunded; they do not vote and are not disbursed to the controller.
    */
@@ -371,6 +380,20 @@ export interface Neuron {
   'followees' : Array<[Topic, BigUint64Array]>,
   'dissolve' : DissolveState,
 }
+export interface NeuronGrant {
+  /**
+   * Sorted, without repeats.
+   */
+  'permissions' : Array<NeuronPermission>,
+  'principal' : Principal,
+}
+/**
+ * What the controller may let another principal do with a neuron. A hot key has all three; moving
+ * stake (dissolving, splitting, merging, disbursing) and managing who may act stay the controller's.
+ */
+export type NeuronPermission = { 'SubmitProposal' : null } |
+  { 'Vote' : null } |
+  { 'ManageFollowees' : null };
 export interface Parameters {
   'max_open_proposals_per_neuron' : number,
   'max_dissolve_delay_seconds' : bigint,
@@ -502,6 +525,11 @@ export interface SplitConfig {
   'data_owners_bps' : number,
   'model_owners_bps' : number,
 }
+/**
+ * Moves `amount` of a neuron's stake into a new neuron of the same controller, with the same
+ * dissolve state, age, followees, hot keys and grants (the ledger fee is paid from the parent).
+ */
+export interface SplitNeuronArgs { 'neuron' : bigint, 'amount' : bigint }
 /**
  * One chunk of a module for an upgrade proposal, staged by a neuron that may propose.
  */
@@ -678,7 +706,11 @@ export interface _SERVICE {
    */
   'make_proposal' : ActorMethod<[MakeProposalArgs], Result_2>,
   /**
-   * The neurons `principal` controls or is a hot key of.
+   * Moves a neuron's whole stake into another of the same controller and removes it.
+   */
+  'merge_neurons' : ActorMethod<[MergeNeuronsArgs], Result>,
+  /**
+   * The neurons `principal` controls or is a hot key or grantee of.
    */
   'neurons_of' : ActorMethod<[Principal], Array<Neuron>>,
   /**
@@ -692,6 +724,17 @@ export interface _SERVICE {
    * says is due).
    */
   'run_jobs' : ActorMethod<[], Result_4>,
+  /**
+   * Gives `principal` some of a hot key's rights on the neuron (an empty list withdraws them).
+   */
+  'set_permissions' : ActorMethod<
+    [bigint, Principal, Array<NeuronPermission>],
+    Result
+  >,
+  /**
+   * Moves part of a neuron's stake into a new neuron like it (the controller calls).
+   */
+  'split_neuron' : ActorMethod<[SplitNeuronArgs], Result_2>,
   /**
    * Stages one chunk (≤ 1 MiB) of a module for an upgrade proposal of `args.neuron` (its controller
    * or a hot key calls; the neuron must be able to propose). Returns the chunk's SHA-256, which the

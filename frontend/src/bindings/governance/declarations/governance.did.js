@@ -50,6 +50,15 @@ export const idlFactory = ({ IDL }) => {
     'Upgrade' : IDL.Opt(GovernanceUpgrade),
     'Init' : GovernanceConfig,
   });
+  const NeuronPermission = IDL.Variant({
+    'SubmitProposal' : IDL.Null,
+    'Vote' : IDL.Null,
+    'ManageFollowees' : IDL.Null,
+  });
+  const NeuronGrant = IDL.Record({
+    'permissions' : IDL.Vec(NeuronPermission),
+    'principal' : IDL.Principal,
+  });
   const Topic = IDL.Variant({
     'GenericFunctions' : IDL.Null,
     'NodeAdmission' : IDL.Null,
@@ -71,6 +80,7 @@ export const idlFactory = ({ IDL }) => {
   const Neuron = IDL.Record({
     'id' : IDL.Nat64,
     'controller' : IDL.Principal,
+    'grants' : IDL.Opt(IDL.Vec(NeuronGrant)),
     'fees' : IDL.Nat64,
     'created_at' : IDL.Nat64,
     'aging_since' : IDL.Nat64,
@@ -260,6 +270,10 @@ export const idlFactory = ({ IDL }) => {
     'neuron' : IDL.Nat64,
     'summary' : IDL.Text,
   });
+  const MergeNeuronsArgs = IDL.Record({
+    'source' : IDL.Nat64,
+    'target' : IDL.Nat64,
+  });
   const Result_3 = IDL.Variant({ 'Ok' : Tally, 'Err' : GovernanceError });
   const JobReport = IDL.Record({
     'transfers_driven' : IDL.Nat64,
@@ -270,6 +284,10 @@ export const idlFactory = ({ IDL }) => {
     'executions_attempted' : IDL.Vec(IDL.Nat64),
   });
   const Result_4 = IDL.Variant({ 'Ok' : JobReport, 'Err' : GovernanceError });
+  const SplitNeuronArgs = IDL.Record({
+    'neuron' : IDL.Nat64,
+    'amount' : IDL.Nat64,
+  });
   const StageChunkArgs = IDL.Record({
     'chunk' : IDL.Vec(IDL.Nat8),
     'neuron' : IDL.Nat64,
@@ -320,11 +338,18 @@ export const idlFactory = ({ IDL }) => {
         ['query'],
       ),
     'make_proposal' : IDL.Func([MakeProposalArgs], [Result_2], []),
+    'merge_neurons' : IDL.Func([MergeNeuronsArgs], [Result], []),
     'neurons_of' : IDL.Func([IDL.Principal], [IDL.Vec(Neuron)], ['query']),
     'proposal_statuses' : IDL.Func([], [IDL.Vec(IDL.Text)], ['query']),
     'register_vote' : IDL.Func([IDL.Nat64, IDL.Nat64, Vote], [Result_3], []),
     'remove_hot_key' : IDL.Func([IDL.Nat64, IDL.Principal], [Result], []),
     'run_jobs' : IDL.Func([], [Result_4], []),
+    'set_permissions' : IDL.Func(
+        [IDL.Nat64, IDL.Principal, IDL.Vec(NeuronPermission)],
+        [Result],
+        [],
+      ),
+    'split_neuron' : IDL.Func([SplitNeuronArgs], [Result_2], []),
     'stage_wasm_chunk' : IDL.Func([StageChunkArgs], [Result_5], []),
     'staged_chunks' : IDL.Func([IDL.Nat64], [IDL.Vec(StagedChunk)], ['query']),
     'stake_neuron' : IDL.Func([StakeArgs], [Result_2], []),
