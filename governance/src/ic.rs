@@ -36,6 +36,8 @@ pub(crate) const JOB_INTERVAL_SECONDS: u64 = 5;
 const EXPIRED_CHUNKS_PER_RUN: usize = 16;
 /// Ballots of long-final proposals deleted per timer run (each a stable B-tree removal).
 const BALLOTS_PRUNED_PER_RUN: u64 = 1_000;
+/// Proposals made before the listing indexes that one timer run indexes (each a record decoded).
+const PROPOSALS_INDEXED_PER_RUN: usize = 500;
 
 thread_local! {
     /// Every cell below opens its memories from this one manager.
@@ -390,6 +392,7 @@ pub(crate) async fn run_job() -> JobReport {
     let progress = mutate(|g| g.advance(time(), TIMER_BUDGET));
     mutate(|g| g.drop_expired_chunks(time(), EXPIRED_CHUNKS_PER_RUN));
     mutate(|g| g.prune_ballots(time(), BALLOTS_PRUNED_PER_RUN));
+    mutate(|g| g.index_history(PROPOSALS_INDEXED_PER_RUN));
     let stakes_driven = flows::drive_pending(&governance(), &stakes(), &staking_ledger()).await;
     let treasury_driven =
         flows::drive_pending(&governance(), &treasury_book(), &payment_ledger()).await;

@@ -46,3 +46,14 @@ pub const STAGED_TOTAL_MEMORY_ID: MemoryId = MemoryId::new(27);
 pub const GENERIC_FUNCTIONS_MEMORY_ID: MemoryId = MemoryId::new(28);
 /// (time a proposal became final, proposal) → () while its ballots are kept.
 pub const BALLOTS_TO_PRUNE_MEMORY_ID: MemoryId = MemoryId::new(29);
+/// (status code, proposal) → (): proposals by status, for `list_proposals` without a scan.
+pub const PROPOSALS_BY_STATUS_MEMORY_ID: MemoryId = MemoryId::new(30);
+/// (topic code, proposal) → ().
+pub const PROPOSALS_BY_TOPIC_MEMORY_ID: MemoryId = MemoryId::new(31);
+/// (status code, topic code, proposal) → ().
+pub const PROPOSALS_BY_STATUS_TOPIC_MEMORY_ID: MemoryId = MemoryId::new(32);
+/// Proposal → its status code as indexed.
+pub const PROPOSAL_STATUS_MEMORY_ID: MemoryId = MemoryId::new(33);
+/// The next proposal the indexes' backfill (of proposals made before them) looks at; `u64::MAX`
+/// once every proposal is indexed.
+pub const PROPOSAL_INDEX_BACKFILL_MEMORY_ID: MemoryId = MemoryId::new(34);

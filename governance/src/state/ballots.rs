@@ -86,7 +86,7 @@ impl Governance {
         for p in writing {
             let mut record = self.proposals.get(&p).expect("listed").0;
             self.write_ballot(&mut record, id, &parameters);
-            self.proposals.insert(p, Candid(record));
+            self.store_proposal(record);
         }
     }
 

@@ -163,6 +163,6 @@ impl Governance {
         self.wasms.remove(&id);
         self.execution_attempts.remove(&id);
         self.finish(id, now);
-        self.proposals.insert(id, Candid(record));
+        self.store_proposal(record);
     }
 }

@@ -9,6 +9,7 @@ mod codecs;
 mod execution;
 mod generic;
 mod lifecycle;
+mod listing;
 mod neurons;
 mod parameters;
 mod proposals;
@@ -118,6 +119,11 @@ pub struct Governance {
     staged_total: StableCell<u64, Mem>,
     generic_functions: StableBTreeMap<u64, Candid<GenericFunction>, Mem>,
     ballots_to_prune: StableBTreeMap<(u64, ProposalId), (), Mem>,
+    proposals_by_status: StableBTreeMap<(u8, ProposalId), (), Mem>,
+    proposals_by_topic: StableBTreeMap<(u8, ProposalId), (), Mem>,
+    proposals_by_status_topic: StableBTreeMap<(u8, u8, ProposalId), (), Mem>,
+    proposal_status: StableBTreeMap<ProposalId, u8, Mem>,
+    index_backfill: StableCell<u64, Mem>,
     /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
     /// Neurons whose generic proposal waits for its validator (heap, as above).
@@ -161,6 +167,13 @@ impl Governance {
             staged_total: StableCell::init(mm.get(STAGED_TOTAL_MEMORY_ID), 0),
             generic_functions: StableBTreeMap::init(mm.get(GENERIC_FUNCTIONS_MEMORY_ID)),
             ballots_to_prune: StableBTreeMap::init(mm.get(BALLOTS_TO_PRUNE_MEMORY_ID)),
+            proposals_by_status: StableBTreeMap::init(mm.get(PROPOSALS_BY_STATUS_MEMORY_ID)),
+            proposals_by_topic: StableBTreeMap::init(mm.get(PROPOSALS_BY_TOPIC_MEMORY_ID)),
+            proposals_by_status_topic: StableBTreeMap::init(
+                mm.get(PROPOSALS_BY_STATUS_TOPIC_MEMORY_ID),
+            ),
+            proposal_status: StableBTreeMap::init(mm.get(PROPOSAL_STATUS_MEMORY_ID)),
+            index_backfill: StableCell::init(mm.get(PROPOSAL_INDEX_BACKFILL_MEMORY_ID), 0),
             neurons_in_flight: Default::default(),
             validations_in_flight: neuranft_types::guard::InFlight::new(MAX_VALIDATIONS_IN_FLIGHT),
         }
@@ -169,6 +182,7 @@ impl Governance {
     pub fn initialize(&mut self, parameters: Parameters) -> Result<(), GovernanceError> {
         validate_parameters(&parameters)?;
         self.parameters.set(Candid(Some(parameters)));
+        self.mark_history_indexed();
         Ok(())
     }
 
@@ -207,7 +221,7 @@ impl Governance {
         for id in ids {
             let mut record = self.proposals.get(&id).expect("BUG: unfinished unknown").0;
             left = self.prepare(&mut record, left, now, &mut progress);
-            self.proposals.insert(id, Candid(record));
+            self.store_proposal(record);
             if left == 0 {
                 return progress;
             }
@@ -222,7 +236,7 @@ impl Governance {
             if self.decide(&mut record, now) {
                 progress.decided.push(id);
             }
-            self.proposals.insert(id, Candid(record));
+            self.store_proposal(record);
         }
         progress.finished = true;
         progress

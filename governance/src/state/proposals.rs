@@ -42,25 +42,6 @@ impl Governance {
         self.list_proposals(args.before, limit, args.topic, args.status.as_deref())
     }
 
-    /// Proposals newest first, from `before` (exclusive) on, filtered by topic and status name.
-    pub fn list_proposals(
-        &self,
-        before: Option<ProposalId>,
-        limit: usize,
-        topic: Option<Topic>,
-        status: Option<&str>,
-    ) -> Vec<ProposalInfo> {
-        let end = before.unwrap_or(ProposalId::MAX);
-        self.proposals
-            .range(..end)
-            .rev()
-            .map(|e| e.value().0.info)
-            .filter(|i| topic.is_none_or(|t| i.topic == t))
-            .filter(|i| status.is_none_or(|s| status_name(&i.status) == s))
-            .take(limit)
-            .collect()
-    }
-
     /// Checks `action`; for an upgrade, returns its module (given inline or staged by `neuron`).
     fn check_action(
         &self,
@@ -338,7 +319,7 @@ impl Governance {
             action,
             phase: Phase::Writing { next: 0 },
         };
-        self.proposals.insert(id, Candid(record));
+        self.store_proposal(record);
         self.open_by_neuron.insert((proposer, id), ());
         self.unfinished.insert(id, ());
         self.advance(now, budget);
@@ -351,7 +332,7 @@ impl Governance {
     pub(crate) fn set_action_unchecked(&mut self, id: ProposalId, action: Action) {
         let mut record = self.proposals.get(&id).expect("the proposal exists").0;
         record.action = action;
-        self.proposals.insert(id, Candid(record));
+        self.store_proposal(record);
     }
 }
 

@@ -67,7 +67,7 @@ impl Governance {
             }
             if let Some(vote) = self.followed_vote(p, record.info.topic, id) {
                 self.cast(&mut record, id, vote, now);
-                self.proposals.insert(p, Candid(record));
+                self.store_proposal(record);
             }
         }
     }
@@ -173,7 +173,7 @@ impl Governance {
             return Err(GovernanceError::AlreadyVoted);
         }
         self.cast(&mut record, neuron, vote, now);
-        self.proposals.insert(proposal, Candid(record));
+        self.store_proposal(record);
         self.advance(now, budget);
         Ok(self.proposal(proposal).expect("exists").tally)
     }
@@ -239,8 +239,8 @@ impl Governance {
             // An entry costs a unit even without followers.
             left = left.saturating_sub((followers.len() as u64 * FOLLOWER_COST).max(1));
         }
-        for (id, record) in records {
-            self.proposals.insert(id, Candid(record));
+        for record in records.into_values() {
+            self.store_proposal(record);
         }
         left
     }

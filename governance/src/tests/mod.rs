@@ -2,6 +2,7 @@
 //! This file holds the shared set-up and the reopening test; each sibling tests one concept.
 
 mod execution;
+mod listing;
 mod neurons;
 mod parameters;
 mod properties;
