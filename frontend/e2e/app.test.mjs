@@ -1,7 +1,8 @@
 // The app in Chromium against the live system: ada and grace stake, ada proposes a new royalty split,
 // grace votes for it, it is executed and shows on the Models screen; the forms refuse bad input before
 // sending; ada proposes a model's suspension and voters read its reason; linus deposits and runs a
-// prompt; mina claims. APP_URL is where the app is served,
+// prompt; mina claims; ada splits a neuron, merges it back and gives and withdraws a permission.
+// APP_URL is where the app is served,
 // SCREENSHOTS a directory for a full-page PNG of every screen. Amounts are read from the page, never
 // assumed, so the test runs again on the same live system.
 import { test, before, after } from 'node:test';
@@ -462,4 +463,74 @@ test('mina claims her credits and sees the payout and her ledger balance rise', 
   await page.getByTestId('tip-status').waitFor({ timeout: 30_000 });
   assert.match(await page.getByTestId('tip-index').innerText(), /^\d+$/);
   await shot('earnings');
+});
+
+// Last: it changes ada's neurons only for a while (the split-off neuron is merged back, the grant
+// withdrawn), so no test above — counting neurons, or proposing with the newest — sees it.
+test('ada splits a neuron off, merges it back, and gives and withdraws a vote permission', async () => {
+  await signIn('ada');
+  await open('/neurons');
+  await neuronIds();
+  // The locked neuron with the most stake of those ada controls (only they offer a split).
+  const cards = await page
+    .locator('[data-testid="neuron"][data-role="controller"][data-state="locked"]')
+    .evaluateAll((els) => els.map((e) => ({ id: e.getAttribute('data-id'), stake: e.querySelector('[data-testid="neuron-stake"]')?.textContent ?? '' })));
+  assert.ok(cards.length > 0, 'ada controls a locked neuron (staked above)');
+  const parent = cards.map((c) => ({ id: c.id, stake: units(c.stake) })).sort((a, b) => (a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0))[0].id;
+  const card = page.locator(`[data-testid="neuron"][data-id="${parent}"]`);
+  const stakeBefore = units(await card.getByTestId('neuron-stake').innerText());
+  const splitForm = card.getByTestId('split-form');
+  await card.getByTestId('split-max').waitFor();
+  // The least a new neuron may hold (the parameters' minimum stake): the parent keeps the rest.
+  const min = (await card.getByTestId('split-min').innerText()).replace(/[^\d.]/g, '');
+  assert.match(min, /^\d+(\.\d+)?$/, 'the minimum stake is shown');
+
+  // Refused before sending: more than the parent can give and keep the minimum.
+  await card.getByTestId('split-amount').fill('99999999999');
+  await card.getByTestId('split-submit').click();
+  assert.match(await splitForm.getByTestId('error').innerText(), /split off at most/);
+  await card.getByTestId('split-amount').fill(min);
+  await card.getByTestId('split-submit').click();
+  const split = await outcome(splitForm, "ada's split");
+  const child = /Neuron #(\d+) created/.exec(split)?.[1];
+  assert.ok(child, `the new neuron's id in "${split}"`);
+  const childCard = page.locator(`[data-testid="neuron"][data-id="${child}"]`);
+  await childCard.waitFor();
+  assert.equal(units(await childCard.getByTestId('neuron-stake').innerText()), units(min), 'the new neuron holds the amount split off');
+  assert.ok(units(await card.getByTestId('neuron-stake').innerText()) < stakeBefore - units(min), 'the parent gave the amount and the fee');
+  await shot('neurons-split');
+
+  // Merged back: the new neuron disappears, the parent holds its stake again less two ledger fees.
+  await childCard.getByTestId('merge-target').selectOption(parent);
+  await childCard.getByTestId('merge-submit').click();
+  assert.match(await childCard.getByTestId('merge-confirm-text').innerText(), new RegExp(`Neuron #${child} then disappears`));
+  await childCard.getByTestId('merge-confirm').click();
+  const merged = page.getByTestId('merge-done');
+  const mergeError = childCard.getByTestId('merge-form').getByTestId('error');
+  await merged.or(mergeError).first().waitFor({ timeout: STEP });
+  if ((await merged.count()) === 0) assert.fail(`ada's merge failed: ${await mergeError.first().innerText()}`);
+  assert.match(await merged.innerText(), new RegExp(`Neuron #${child} was merged into #${parent}`));
+  await until(async () => (await childCard.count()) === 0, 30_000, `neuron ${child} is still listed after the merge`);
+  const ids = await neuronIds();
+  assert.ok(ids.includes(parent) && !ids.includes(child), `after the merge: ${ids.join(', ')}`);
+  const stakeAfter = units(await card.getByTestId('neuron-stake').innerText());
+  assert.ok(stakeAfter < stakeBefore && stakeBefore - stakeAfter < units('1'), `the stake came back less the fees: ${stakeBefore} → ${stakeAfter}`);
+
+  // Permissions: the anonymous principal is refused; the management canister's principal is granted
+  // Vote, listed, and withdrawn.
+  const perms = card.getByTestId('permissions-form');
+  await card.getByTestId('grant-principal').fill('2vxsx-fae');
+  await card.getByTestId('grant-perm-Vote').check();
+  await card.getByTestId('grant-submit').click();
+  assert.match(await perms.getByTestId('error').innerText(), /anonymous principal/);
+  await card.getByTestId('grant-principal').fill('aaaaa-aa');
+  await card.getByTestId('grant-submit').click();
+  assert.match(await outcome(perms, "ada's grant"), /aaaaa-aa may now vote with neuron/);
+  const row = card.locator('[data-testid="grant-row"][data-principal="aaaaa-aa"]');
+  await row.waitFor();
+  assert.match(await card.getByTestId('neuron-grants').innerText(), /aaaaa-aa\s+may vote\b/);
+  await shot('neurons-permissions');
+  await row.getByTestId('grant-withdraw').click();
+  assert.match(await outcome(perms, "ada's withdrawal"), /aaaaa-aa may no longer act for neuron/);
+  await until(async () => (await row.count()) === 0, 30_000, 'the grant is still listed after its withdrawal');
 });

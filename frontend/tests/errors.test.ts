@@ -8,11 +8,14 @@ import {
   governedErrorText,
   inferErrorText,
   meteringErrorText,
+  mergeNeuronsErrorText,
   moneyErrorText,
   proxyRegistryErrorText,
   royaltiesRegistryErrorText,
+  setPermissionsErrorText,
   settleErrorText,
   splitErrorText,
+  splitNeuronErrorText,
   TimeoutError,
   transferErrorText,
   transferFromErrorText,
@@ -74,6 +77,50 @@ describe('error sentences', () => {
       [{ __kind__: 'ChunkNotStaged', ChunkNotStaged: { hash: new Uint8Array([0x0f]) } }, /chunk 0f is not staged/],
       [{ __kind__: 'StagingQuotaExceeded', StagingQuotaExceeded: { quota: 67_108_864n, staged: 67_000_000n } }, /quota of 67,108,864 bytes \(67,000,000 staged\)/],
     ]);
+  });
+  it('splitting, merging and permissions: what those calls return, in their own words', () => {
+    const na = { __kind__: 'NotAuthorized', NotAuthorized: null } as const;
+    const tf = { __kind__: 'TransferFailed', TransferFailed: { reason: 'BadFee' } } as const;
+    each((e: never) => splitNeuronErrorText(e, NNG, 1_000_000_000n), [
+      [{ __kind__: 'StakeBelowMinimum', StakeBelowMinimum: { minimum: 1_000_000_000n } }, /new neuron would get less than the minimum stake of 10 NNG: split off at least that much/],
+      [
+        { __kind__: 'InvalidArgument', InvalidArgument: { field: 'amount', reason: 'the neuron must keep at least 1000000000 free after the amount and the fee of 10000' } },
+        /must keep at least the minimum stake of 10 NNG free .*: split off less/,
+      ],
+      [na, /Only the neuron's controller may split it/],
+      [tf, /refused the transfer to the new neuron \(BadFee\); nothing changed/],
+      [{ __kind__: 'Busy', Busy: null }, /stake, disbursement, split or merge of this neuron is in progress/],
+      [{ __kind__: 'Pending', Pending: null }, /not known yet/],
+      [{ __kind__: 'NeuronNotFound', NeuronNotFound: { neuron: 3n } }, /Neuron 3 does not exist/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+      [{ __kind__: 'LedgerUnavailable', LedgerUnavailable: { reason: 'down' } }, /did not answer \(down\)/],
+      [{ __kind__: 'Overflow', Overflow: null }, /too large/],
+    ]);
+    expect(
+      splitNeuronErrorText({ __kind__: 'InvalidArgument', InvalidArgument: { field: 'amount', reason: 'x' } }, NNG),
+    ).toMatch(/at least the minimum stake free/);
+    each((e: never) => mergeNeuronsErrorText(e, NNG), [
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'neuron', reason: 'neuron 4 is dissolving: stop dissolving it first' } }, /cannot be merged: neuron 4 is dissolving: stop dissolving it first\.$/],
+      [
+        { __kind__: 'InvalidArgument', InvalidArgument: { field: 'source', reason: 'it has an undecided proposal (its reject cost is not settled)' } },
+        /undecided proposal .* Wait until its proposals are decided/,
+      ],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'source', reason: 'a neuron cannot be merged into itself' } }, /neuron to merge cannot be merged: a neuron cannot be merged into itself\.$/],
+      [na, /controller of both neurons/],
+      [tf, /between the neurons \(BadFee\)/],
+      [{ __kind__: 'Busy', Busy: null }, /split or merge/],
+      [{ __kind__: 'Pending', Pending: null }, /not known yet/],
+      [{ __kind__: 'Overflow', Overflow: null }, /too large/],
+    ]);
+    each((e: never) => setPermissionsErrorText(e, NNG), [
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'principal', reason: 'anonymous or the controller' } }, /cannot be given permissions on this neuron \(anonymous or the controller\)/],
+      [{ __kind__: 'InvalidArgument', InvalidArgument: { field: 'principal', reason: 'at most 10 grants' } }, /most grants allowed \(at most 10 grants\): withdraw one first/],
+      [na, /Only the neuron's controller may give or withdraw permissions/],
+      [{ __kind__: 'NeuronNotFound', NeuronNotFound: { neuron: 3n } }, /Neuron 3 does not exist/],
+      [{ __kind__: 'AnonymousCaller', AnonymousCaller: null }, /Sign in/],
+    ]);
+    // Voting or proposing without the permission: the general sentence names hot keys and grants.
+    expect(governanceErrorText(na, NNG)).toMatch(/do not control this neuron, and are neither one of its hot keys nor given the permission/);
   });
   it('royalties', () => {
     each((e: never) => claimErrorText(e, NUSD), [

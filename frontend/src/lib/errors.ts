@@ -35,7 +35,7 @@ export function governanceErrorText(e: GovernanceError, token?: Token, payToken:
     case 'StakeBelowMinimum':
       return `The stake is below the minimum of ${amount(e.StakeBelowMinimum.minimum, token)}: stake at least that much.`;
     case 'Busy':
-      return 'A stake or disbursement of this neuron is in progress: wait a few seconds and try again.';
+      return 'A stake, disbursement, split or merge of this neuron is in progress: wait a few seconds and try again.';
     case 'VotingClosed':
       return 'Voting on this proposal is closed (it is decided, or its ballots are still being prepared): reload to see its status.';
     case 'ProposalNotFound':
@@ -47,7 +47,7 @@ export function governanceErrorText(e: GovernanceError, token?: Token, payToken:
         : `The neuron is still dissolving: it can be disbursed from ${formatTime(at)}.`;
     }
     case 'NotAuthorized':
-      return "You do not control this neuron (and are not one of its hot keys for this action): sign in as its controller.";
+      return 'You do not control this neuron, and are neither one of its hot keys nor given the permission for this: sign in as its controller, or ask it for the permission.';
     case 'DissolveDelayTooShort':
       return `The neuron's dissolve delay is below the ${formatDuration(e.DissolveDelayTooShort.minimum_seconds)} needed to vote or propose: increase it first.`;
     case 'LedgerUnavailable':
@@ -86,6 +86,56 @@ export function governanceErrorText(e: GovernanceError, token?: Token, payToken:
     default:
       return never(e);
   }
+}
+
+/** `split_neuron`'s refusals; `minStake`: the parameters' minimum stake, when known. */
+export function splitNeuronErrorText(e: GovernanceError, token?: Token, minStake?: bigint): string {
+  switch (e.__kind__) {
+    case 'StakeBelowMinimum':
+      return `The new neuron would get less than the minimum stake of ${amount(e.StakeBelowMinimum.minimum, token)}: split off at least that much.`;
+    case 'InvalidArgument':
+      if (e.InvalidArgument.field !== 'amount') break;
+      return `The neuron must keep at least ${minStake === undefined ? 'the minimum stake' : `the minimum stake of ${amount(minStake, token)}`} free (its stake less reject costs) after the amount and the ledger fee leave it: split off less.`;
+    case 'NotAuthorized':
+      return 'Only the neuron\'s controller may split it (hot keys and grantees may not): sign in as its controller.';
+    case 'TransferFailed':
+      return `The ledger refused the transfer to the new neuron (${e.TransferFailed.reason}); nothing changed: reload and try again.`;
+  }
+  return governanceErrorText(e, token);
+}
+
+/** `merge_neurons`' refusals. */
+export function mergeNeuronsErrorText(e: GovernanceError, token?: Token): string {
+  switch (e.__kind__) {
+    case 'InvalidArgument': {
+      const { field, reason } = e.InvalidArgument;
+      if (field === 'neuron') return `The neurons cannot be merged: ${reason}.`;
+      if (field !== 'source') break;
+      return /undecided proposal/.test(reason)
+        ? `The neuron to merge cannot be merged: ${reason}. Wait until its proposals are decided, or merge the other way round.`
+        : `The neuron to merge cannot be merged: ${reason}.`;
+    }
+    case 'NotAuthorized':
+      return 'Only the controller of both neurons may merge them: sign in as the controller of both.';
+    case 'TransferFailed':
+      return `The ledger refused the transfer between the neurons (${e.TransferFailed.reason}); nothing changed: reload and try again.`;
+  }
+  return governanceErrorText(e, token);
+}
+
+/** `set_permissions`' refusals. */
+export function setPermissionsErrorText(e: GovernanceError, token?: Token): string {
+  switch (e.__kind__) {
+    case 'InvalidArgument':
+      if (e.InvalidArgument.field !== 'principal') break;
+      if (/^at most \d+ grants$/.test(e.InvalidArgument.reason)) {
+        return `The neuron already holds the most grants allowed (${e.InvalidArgument.reason}): withdraw one first.`;
+      }
+      return `That principal cannot be given permissions on this neuron (${e.InvalidArgument.reason}): choose another principal.`;
+    case 'NotAuthorized':
+      return "Only the neuron's controller may give or withdraw permissions: sign in as its controller.";
+  }
+  return governanceErrorText(e, token);
 }
 
 export function claimErrorText(e: ClaimError, token?: Token): string {

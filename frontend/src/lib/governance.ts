@@ -1,6 +1,7 @@
 // Governance helpers: topics, statuses, the rendered action read back into fields, the voting-power
-// preview by the parameters' rule.
-import { Topic, type Neuron, type Parameters_, type ProposalStatus } from '../bindings/governance/governance';
+// preview by the parameters' rule, who may do what with a neuron, and a split's and a merge's bounds.
+import type { Principal } from '@icp-sdk/core/principal';
+import { NeuronPermission, Topic, type Neuron, type NeuronGrant, type Parameters_, type ProposalStatus } from '../bindings/governance/governance';
 
 export const PROPOSAL_TOPICS: Topic[] = [
   Topic.Motion,
@@ -97,4 +98,91 @@ export const nowNs = (): bigint => BigInt(Date.now()) * 1_000_000n;
 
 export function followeesOn(n: Neuron, topic: Topic): BigUint64Array | undefined {
   return n.followees.find(([t]) => t === topic)?.[1];
+}
+
+// ---------------------------------------------------------------- who may act
+
+export const PERMISSIONS: NeuronPermission[] = [NeuronPermission.Vote, NeuronPermission.SubmitProposal, NeuronPermission.ManageFollowees];
+
+export const PERMISSION_LABELS: Record<NeuronPermission, string> = {
+  [NeuronPermission.Vote]: 'vote',
+  [NeuronPermission.SubmitProposal]: 'submit proposals',
+  [NeuronPermission.ManageFollowees]: 'manage followees',
+};
+
+const ANONYMOUS = '2vxsx-fae';
+const same = (a: Principal, b: Principal) => a.toText() === b.toText();
+
+/** The neuron's grants (`None` on a neuron stored before permissions existed: none). */
+export const grantsOf = (n: Neuron): NeuronGrant[] => n.grants ?? [];
+
+export type NeuronRole = 'controller' | 'hot key' | 'grantee';
+
+/** How `principal` appears in the neuron, if at all. */
+export function roleOf(n: Neuron, principal: Principal | null | undefined): NeuronRole | null {
+  if (!principal || principal.toText() === ANONYMOUS) return null;
+  if (same(n.controller, principal)) return 'controller';
+  if (n.hot_keys.some((k) => same(k, principal))) return 'hot key';
+  if (grantsOf(n).some((g) => same(g.principal, principal) && g.permissions.length > 0)) return 'grantee';
+  return null;
+}
+
+/**
+ * Whether `principal` may do what needs `permission` with the neuron, as governance decides it: the
+ * controller may do everything; a hot key, or a grantee holding the permission, may vote, propose or
+ * manage followees. `null`: what only the controller may do (moving stake, the delay, hot keys, grants).
+ */
+export function mayAct(n: Neuron, principal: Principal | null | undefined, permission: NeuronPermission | null): boolean {
+  const role = roleOf(n, principal);
+  if (role === 'controller') return true;
+  if (permission === null || role === null) return false;
+  if (role === 'hot key') return true;
+  return grantsOf(n).some((g) => same(g.principal, principal!) && g.permissions.includes(permission));
+}
+
+/** What `principal` may do with the neuron, in PERMISSIONS order. */
+export const permissionsOf = (n: Neuron, principal: Principal | null | undefined): NeuronPermission[] =>
+  PERMISSIONS.filter((p) => mayAct(n, principal, p));
+
+/** Why `principal` cannot be given permissions on the neuron (governance refuses the same), or null. */
+export function granteeProblem(n: Neuron, principal: Principal): string | null {
+  const text = principal.toText();
+  if (text === ANONYMOUS) return `${text} is the anonymous principal: anyone can call as it, so it cannot be given permissions.`;
+  if (same(principal, n.controller)) return `${text} controls this neuron: the controller may already do everything.`;
+  if (n.hot_keys.some((k) => same(k, principal))) return `${text} is a hot key of this neuron and already has every permission: remove the hot key first.`;
+  return null;
+}
+
+// ---------------------------------------------------------------- split and merge
+
+/** The neuron's free stake: its stake less the reject costs charged and not refunded. */
+export const freeStake = (n: Neuron): bigint => (n.stake > n.fees ? n.stake - n.fees : 0n);
+
+/**
+ * The most a split may move out of the neuron: the parent pays the ledger `fee` and keeps at least
+ * `minStake` free. Below `minStake` (the least the new neuron may get), the neuron cannot be split.
+ */
+export const maxSplit = (n: Neuron, minStake: bigint, fee: bigint): bigint => freeStake(n) - fee - minStake;
+
+/** Why `amount` cannot be split off the neuron (governance refuses the same), or null. */
+export function splitProblem(n: Neuron, amount: bigint, minStake: bigint, fee: bigint, fmt: (v: bigint) => string): string | null {
+  const max = maxSplit(n, minStake, fee);
+  if (max < minStake) {
+    return `Neuron #${n.id.toString()} cannot be split: its free stake (${fmt(freeStake(n))}) must cover the new neuron's minimum of ${fmt(minStake)}, the ledger fee of ${fmt(fee)} and the ${fmt(minStake)} it keeps itself.`;
+  }
+  if (amount < minStake) return `The new neuron needs at least the minimum stake of ${fmt(minStake)}: split off more.`;
+  if (amount > max) {
+    return `That leaves neuron #${n.id.toString()} less than the minimum stake of ${fmt(minStake)} free after the ledger fee of ${fmt(fee)}: split off at most ${fmt(max)}.`;
+  }
+  return null;
+}
+
+/** Why `source` cannot be merged into `target` (as far as the browser can tell), or null. */
+export function mergeProblem(source: Neuron, target: Neuron, fee: bigint, fmt: (v: bigint) => string): string | null {
+  if (source.id === target.id) return 'A neuron cannot be merged into itself: choose another one.';
+  for (const n of [source, target]) {
+    if (n.dissolve.__kind__ === 'Dissolving') return `Neuron #${n.id.toString()} is dissolving: stop dissolving it first, then merge.`;
+  }
+  if (freeStake(source) <= fee) return `Neuron #${source.id.toString()}'s free stake (${fmt(freeStake(source))}) does not exceed the ledger fee of ${fmt(fee)}: nothing would arrive.`;
+  return null;
 }

@@ -1,13 +1,19 @@
 // The signed-in principal's neurons and their ballots on a proposal.
-import type { Neuron, Ballot } from '../bindings/governance/governance';
+import type { Neuron, Ballot, NeuronPermission } from '../bindings/governance/governance';
 import { session } from './session.svelte';
 import { query } from './util.svelte';
+import { mayAct } from './governance';
 
-export async function myNeurons(): Promise<Neuron[]> {
+/**
+ * The neurons the signed-in principal controls, is a hot key of or holds a grant on (`neurons_of`),
+ * by id; with `permission`, only those it may use for that.
+ */
+export async function myNeurons(permission?: NeuronPermission): Promise<Neuron[]> {
   const api = session.api;
-  if (!api || !session.principal) return [];
-  const list = await query(api.governance.neurons_of(session.principal), 'Governance (neurons_of)');
-  return [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const me = session.principal;
+  if (!api || !me) return [];
+  const list = await query(api.governance.neurons_of(me), 'Governance (neurons_of)');
+  return list.filter((n) => permission === undefined || mayAct(n, me, permission)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 /** The ballot of each neuron on `proposal` (get_proposal pages ballots by neuron id: one page per neuron). */
