@@ -380,9 +380,11 @@ impl Neuron {
             return false;
         };
         self.hot_keys.contains(&caller)
-            || self.grants.iter().flatten().any(|g| {
-                g.principal == caller && g.permissions.contains(&permission)
-            })
+            || self
+                .grants
+                .iter()
+                .flatten()
+                .any(|g| g.principal == caller && g.permissions.contains(&permission))
     }
 }
 
