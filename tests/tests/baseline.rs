@@ -275,24 +275,36 @@ fn governance_at_scale(neurons: u64) -> ((u64, u64), (u64, u64)) {
     (proposal, vote)
 }
 
+/// The larger size governance is measured at: `GOVERNANCE_BENCH_NEURONS` (docs/benchmarks.md's figures
+/// are at 100,000), 20,000 by default so that CI spends about 40 s rather than 4 minutes on it.
+fn large_governance_size() -> u64 {
+    std::env::var("GOVERNANCE_BENCH_NEURONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 2_000)
+        .unwrap_or(20_000)
+}
+
 #[test]
 fn governance_work_scales_linearly_and_every_message_stays_far_below_the_limit() {
+    let size = large_governance_size();
     let (small_proposal, small_vote) = governance_at_scale(1_000);
-    let (large_proposal, large_vote) = governance_at_scale(100_000);
+    let (large_proposal, large_vote) = governance_at_scale(size);
+    let factor = size as f64 / 1_000.0;
     for (what, small, large) in [
         ("make_proposal", small_proposal, large_proposal),
         ("vote followed by every neuron", small_vote, large_vote),
     ] {
         let ratio = large.0 as f64 / small.0 as f64;
         println!(
-            "{what}: 1,000 neurons {} instructions (largest message {}); 100,000 neurons {} (largest message {}); ratio {ratio:.1}",
+            "{what}: 1,000 neurons {} instructions (largest message {}); {size} neurons {} (largest message {}); ratio {ratio:.1}",
             small.0, small.1, large.0, large.1
         );
         // Linear in the neurons, times the depth of the stable B-trees every ballot and follower
         // touches, which grows logarithmically (by about 1.5× from 1,000 to 100,000 entries).
         assert!(
-            (70.0..=180.0).contains(&ratio),
-            "{what}: 100× the neurons cost {ratio:.1}× the instructions"
+            (0.7 * factor..=1.8 * factor).contains(&ratio),
+            "{what}: {factor}× the neurons cost {ratio:.1}× the instructions"
         );
         assert!(
             large.1 < 4_000_000_000,
