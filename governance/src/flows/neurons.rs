@@ -188,6 +188,48 @@ async fn resolve_sweep<L: LedgerRuntime>(
     }
 }
 
+/// One transfer between two neurons' subaccounts of governance, both marked busy by the caller:
+/// moves `amount` (`policy` says who pays the fee) from `from` to `to` and applies `op` once the
+/// ledger moved it; a refused enqueue frees both neurons.
+#[allow(clippy::too_many_arguments)]
+async fn move_between_neurons<L: LedgerRuntime>(
+    governance: &RefCell<Governance>,
+    book: &RefCell<Book>,
+    ledger: &L,
+    (from, to): (NeuronId, NeuronId),
+    amount: u64,
+    policy: FeePolicy,
+    (tag, op): (&[u8; 8], MoneyOp),
+    fee: u128,
+    now: u64,
+) -> Result<(), GovernanceError> {
+    let kind = TransferKind::Transfer {
+        from_subaccount: Some(neuron_subaccount(from)),
+        to: Account {
+            owner: ledger.caller(),
+            subaccount: Some(neuron_subaccount(to)),
+        },
+    };
+    let memo = tagged_memo(tag, governance.borrow_mut().next_memo_seq());
+    // Its own statement: the book's borrow ends before the transfer is driven.
+    let intent = enqueue(
+        &mut book.borrow_mut(),
+        kind,
+        amount as u128,
+        policy,
+        memo,
+        fee,
+        now,
+        op,
+    );
+    let intent = intent.inspect_err(|_| {
+        let mut g = governance.borrow_mut();
+        g.end_transfer(from);
+        g.end_transfer(to);
+    })?;
+    outcome(resolve(governance, book, ledger, intent).await)
+}
+
 /// Splits `args.amount` off a neuron the caller controls into a new neuron (see
 /// [`Governance::split_completed`]); the parent pays the ledger fee. Returns the new neuron's id.
 pub async fn split_neuron<L: LedgerRuntime>(
@@ -206,36 +248,25 @@ pub async fn split_neuron<L: LedgerRuntime>(
     }
     let child = governance.borrow_mut().allocate_neuron_id();
     governance.borrow_mut().try_begin_transfer(child);
-    let kind = TransferKind::Transfer {
-        from_subaccount: Some(neuron_subaccount(parent)),
-        to: Account {
-            owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(child)),
-        },
-    };
-    let memo = tagged_memo(SPLIT_MEMO_TAG, governance.borrow_mut().next_memo_seq());
     let op = MoneyOp::Split {
         parent,
         child,
         amount: args.amount,
     };
-    let policy = FeePolicy::PaidBySender;
-    let intent = enqueue(
-        &mut book.borrow_mut(),
-        kind,
-        args.amount as u128,
+    let (policy, tag) = (FeePolicy::PaidBySender, SPLIT_MEMO_TAG);
+    let pair = (parent, child);
+    move_between_neurons(
+        governance,
+        book,
+        ledger,
+        pair,
+        args.amount,
         policy,
-        memo,
+        (tag, op),
         fee,
         now,
-        op,
     )
-    .inspect_err(|_| {
-        let mut g = governance.borrow_mut();
-        g.end_transfer(parent);
-        g.end_transfer(child);
-    })?;
-    outcome(resolve(governance, book, ledger, intent).await)?;
+    .await?;
     Ok(child)
 }
 
@@ -262,35 +293,24 @@ pub async fn merge_neurons<L: LedgerRuntime>(
             return Err(GovernanceError::Busy);
         }
     }
-    let kind = TransferKind::Transfer {
-        from_subaccount: Some(neuron_subaccount(source.id)),
-        to: Account {
-            owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(target.id)),
-        },
-    };
-    let memo = tagged_memo(MERGE_MEMO_TAG, governance.borrow_mut().next_memo_seq());
     let op = MoneyOp::Merge {
         target: target.id,
         source: source.id,
     };
-    let policy = FeePolicy::DeductedFromAmount;
-    let intent = enqueue(
-        &mut book.borrow_mut(),
-        kind,
-        source.stake as u128,
+    let (policy, tag) = (FeePolicy::DeductedFromAmount, MERGE_MEMO_TAG);
+    let pair = (source.id, target.id);
+    move_between_neurons(
+        governance,
+        book,
+        ledger,
+        pair,
+        source.stake,
         policy,
-        memo,
+        (tag, op),
         fee,
         now,
-        op,
     )
-    .inspect_err(|_| {
-        let mut g = governance.borrow_mut();
-        g.end_transfer(target.id);
-        g.end_transfer(source.id);
-    })?;
-    outcome(resolve(governance, book, ledger, intent).await)?;
+    .await?;
     governance
         .borrow()
         .neuron(target.id)
