@@ -49,6 +49,21 @@ pub enum MoneyOp {
     },
 }
 
+impl MoneyOp {
+    /// The neurons whose stake this transfer moves: busy until it resolved.
+    pub fn neurons(&self) -> Vec<NeuronId> {
+        match *self {
+            MoneyOp::Stake { neuron, .. }
+            | MoneyOp::AddStake { neuron, .. }
+            | MoneyOp::Disburse { neuron, .. }
+            | MoneyOp::SweepFees { neuron } => vec![neuron],
+            MoneyOp::Split { parent, child, .. } => vec![parent, child],
+            MoneyOp::Merge { target, source } => vec![target, source],
+            MoneyOp::Treasury { .. } => vec![],
+        }
+    }
+}
+
 /// Opens a book at memory ids `first .. first + 4` (the outbox's three, then the ops).
 pub fn open(mm: &MemoryManager<DefaultMemoryImpl>, first: u8) -> Book {
     let id = |i: u8| mm.get(MemoryId::new(first + i));

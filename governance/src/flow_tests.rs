@@ -342,8 +342,8 @@ impl Targets for RecordingTargets {
     async fn set_payout_settings(&self, proposal: ProposalId, s: PayoutSettings) -> TargetOutcome {
         self.answer(format!("payouts {proposal} {}", s.payout_interval_seconds))
     }
-    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
-        self.answer(format!("limits {}", limits.max_prompt_bytes))
+    async fn set_proxy_limits(&self, proposal: ProposalId, limits: ProxyLimits) -> TargetOutcome {
+        self.answer(format!("limits {proposal} {}", limits.max_prompt_bytes))
     }
     async fn upgrade(
         &self,

@@ -100,9 +100,8 @@ pub trait Targets {
         proposal: ProposalId,
         settings: PayoutSettings,
     ) -> TargetOutcome;
-    /// The proxy's `set_limits` (setting the same limits again changes nothing, so a replay is
-    /// harmless).
-    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome;
+    /// The proxy's `set_limits_by_proposal` (once per proposal id, bound to the limits).
+    async fn set_proxy_limits(&self, proposal: ProposalId, limits: ProxyLimits) -> TargetOutcome;
     /// Installs `wasm` (its hash checked against the proposal's) on `target` in upgrade mode.
     async fn upgrade(
         &self,
@@ -163,6 +162,16 @@ fn enqueue(
         memo,
         fee_limit: None,
     };
+    enqueue_transfer(book, transfer, fee, now, op)
+}
+
+fn enqueue_transfer(
+    book: &mut Book,
+    transfer: Transfer,
+    fee: u128,
+    now: u64,
+    op: MoneyOp,
+) -> Result<IntentId, GovernanceError> {
     book.enqueue(transfer, fee, now, op)
         .map(|intent| intent.id)
         .map_err(|e| GovernanceError::InvalidArgument {
@@ -239,9 +248,10 @@ fn apply(
             g.end_transfer(neuron);
         }
         MoneyOp::AddStake { neuron, amount } => {
+            // The neuron is busy until now (after an upgrade too, `restore_busy`), so it is there;
+            // were it not, the tokens would stay in its subaccount rather than trap every job.
             if completed {
-                g.add_stake(neuron, amount, now)
-                    .expect("BUG: a busy neuron disappeared");
+                let _ = g.add_stake(neuron, amount, now);
             }
             g.end_transfer(neuron);
         }
@@ -323,6 +333,19 @@ fn outcome(status: IntentStatus) -> Result<(), GovernanceError> {
         IntentStatus::Completed { .. } => Ok(()),
         IntentStatus::Failed { reason } => Err(GovernanceError::TransferFailed { reason }),
         IntentStatus::Pending => Err(GovernanceError::Pending),
+    }
+}
+
+/// Marks busy again, after an upgrade (the busy set lives on the heap), every neuron whose stake an
+/// unresolved transfer of `book` moves, so that nothing else moves or re-dissolves it before the
+/// ledger answered.
+pub fn restore_busy(governance: &RefCell<Governance>, book: &RefCell<Book>) {
+    let ops = book.borrow().unresolved(usize::MAX);
+    let mut g = governance.borrow_mut();
+    for (_, op) in ops {
+        for neuron in op.neurons() {
+            g.try_begin_transfer(neuron);
+        }
     }
 }
 
@@ -414,7 +437,7 @@ pub async fn execute_due<L: LedgerRuntime, T: Targets>(
             Action::SetPayoutSettings { settings } => {
                 targets.set_payout_settings(id, settings).await
             }
-            Action::SetProxyLimits { limits } => targets.set_proxy_limits(limits).await,
+            Action::SetProxyLimits { limits } => targets.set_proxy_limits(id, limits).await,
             Action::UpgradeCanister {
                 target, wasm, arg, ..
             } => {

@@ -175,11 +175,11 @@ impl Targets for IcTargets {
         answered(response.await, flows::governed_outcome)
     }
 
-    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
+    async fn set_proxy_limits(&self, proposal: ProposalId, limits: ProxyLimits) -> TargetOutcome {
         let response = call_target::<_, Result<(), RegistryError>>(
             config().inference_proxy,
-            "set_limits",
-            (limits,),
+            "set_limits_by_proposal",
+            (proposal, limits),
         );
         answered(response.await, flows::proxy_outcome)
     }

@@ -43,6 +43,7 @@ fn post_upgrade(arg: Option<GovernanceArg>) {
             ic_cdk::trap("upgrade governance with GovernanceArg::Upgrade")
         }
     }
+    flows::restore_busy(&governance(), &stakes());
     start_timer();
 }
 

@@ -88,6 +88,8 @@ pub struct Moderation {
     pub reason: String,
     pub proposal_id: ProposalId,
     pub at: u64,
+    /// The manager's status (Active or Paused) before the DAO stepped in: what Reinstate restores.
+    pub status_before: ModelStatus,
 }
 
 /// The most bytes of a moderation's reason.

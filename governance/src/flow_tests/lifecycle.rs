@@ -99,7 +99,11 @@ fn a_split_moves_part_of_the_stake_into_a_neuron_like_its_parent() {
         ),
         "the child is like its parent"
     );
-    assert_eq!((c.created_at, c.fees), (later, 0));
+    assert_eq!(
+        (c.created_at, c.fees),
+        (later + 1, 0),
+        "created after every proposal till now"
+    );
     assert!(w
         .governance
         .borrow()
@@ -181,9 +185,27 @@ fn a_split_whose_reply_is_lost_completes_once_by_the_timer() {
             .make_proposal(user(0), crate::tests::motion(parent), T0, 1_000),
         Err(GovernanceError::Busy)
     );
+    // Nor may its dissolve state change under the check (a merge's would set the delay).
+    assert_eq!(
+        w.governance
+            .borrow_mut()
+            .start_dissolving(user(0), parent, T0)
+            .map(|_| ()),
+        Err(GovernanceError::Busy)
+    );
+    // An upgrade forgets the busy set (heap); it is restored from the staking book's open transfers.
+    w.governance.borrow_mut().end_transfer(parent);
+    w.governance.borrow_mut().end_transfer(1);
+    flows::restore_busy(&w.governance, &w.stakes);
+    assert_eq!(w.split(user(0), parent, 10), Err(GovernanceError::Busy));
     w.drain();
     assert_eq!(w.neuron(parent).unwrap().stake, 60 * E8S - FEE as u64);
     assert_eq!(w.neuron(1).unwrap().stake, 40 * E8S, "created once");
+    // Resolved: free again.
+    w.governance
+        .borrow_mut()
+        .start_dissolving(user(0), parent, T0)
+        .unwrap();
     w.assert_stakes_backed(&[0, 1]);
     assert_eq!(w.governance.borrow().neuron_count(), 2);
 }
@@ -374,6 +396,11 @@ fn delegated_permissions_allow_exactly_what_they_name() {
         g.add_hot_key(user(0), n, voter),
         Err(GovernanceError::InvalidArgument { .. })
     ));
+    // Removing a "hot key" that is a grantee changes nothing (its index entry stays).
+    g.remove_hot_key(user(0), n, voter).unwrap();
+    assert_eq!(g.neurons_of(voter).len(), 1);
+    g.remove_hot_key(user(0), n, user(0)).unwrap();
+    assert_eq!(g.neurons_of(user(0)).len(), 1, "nor the controller's");
     // Withdrawn: it can do nothing and no longer lists the neuron.
     g.set_permissions(user(0), n, voter, vec![]).unwrap();
     assert!(g.neurons_of(voter).is_empty());
@@ -382,4 +409,59 @@ fn delegated_permissions_allow_exactly_what_they_name() {
         Err(GovernanceError::NotAuthorized)
     );
     assert_eq!(g.neuron(n).unwrap().grants, Some(vec![]));
+}
+
+#[test]
+fn a_split_in_the_round_a_proposal_is_made_counts_its_stake_once() {
+    let w = world();
+    let proposer = w.stake(2, 10).unwrap();
+    let parent = w.stake(0, 100).unwrap();
+    let others: Vec<NeuronId> = (0..3).map(|_| w.stake(1, 10).unwrap()).collect();
+    let now = w.nng.time();
+    let params = crate::tests::parameters();
+    let power =
+        |n: NeuronId| crate::power::voting_power(&w.neuron(n).unwrap(), &params, now).unwrap();
+    // Ballots written one per call: the parent's is still to come when the split completes at the
+    // same time (one round).
+    let id = w
+        .governance
+        .borrow_mut()
+        .make_proposal(user(2), crate::tests::motion(proposer), now, 1)
+        .unwrap();
+    // The proposer's power less its reject cost, as its ballot has it.
+    let expected: u128 = [proposer, parent]
+        .iter()
+        .chain(&others)
+        .map(|n| power(*n))
+        .sum();
+    let child = w.split(user(0), parent, 30).unwrap();
+    w.governance.borrow_mut().advance(now, 1_000);
+    let info = w.governance.borrow().proposal(id).unwrap();
+    assert_eq!(
+        info.tally.total, expected,
+        "the parent's stake once, the child without a ballot"
+    );
+    assert_eq!(w.governance.borrow().ballot(id, child), None);
+}
+
+#[test]
+fn a_split_fails_rather_than_pay_a_fee_that_would_leave_the_parent_under_the_minimum() {
+    let w = world();
+    let parent = w.stake(0, 100).unwrap();
+    let total = w.total_held(2);
+    // 98 of 100 tokens leave one token of headroom above the minimum (one token) for the fee.
+    w.nng.set_fee(E8S as u128 + 1);
+    let result = w.split(user(0), parent, 98);
+    assert!(
+        matches!(result, Err(GovernanceError::TransferFailed { .. })),
+        "{result:?}"
+    );
+    assert_eq!(w.neuron(parent).unwrap().stake, 100 * E8S);
+    assert_eq!(w.total_held(2), total, "nothing moved");
+    assert_eq!(w.governance.borrow().neuron_count(), 1);
+    // With two tokens of headroom the fee it learnt is covered; the ledger's fee is back to normal.
+    w.nng.set_fee(FEE);
+    let child = w.split(user(0), parent, 97).unwrap();
+    assert_eq!(w.neuron(child).unwrap().stake, 97 * E8S);
+    w.assert_stakes_backed(&[parent, child]);
 }

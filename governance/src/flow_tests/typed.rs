@@ -44,7 +44,7 @@ fn typed_settings_call_their_targets_and_take_the_answer_as_the_result() {
         vec![
             format!("moderate {moderation} 7 Delist trained on data without consent"),
             format!("payouts {payouts} 600"),
-            "limits 5000".to_string(),
+            format!("limits {proxy} 5000"),
         ]
     );
     let status = |id| w.governance.borrow().proposal(id).unwrap().status;

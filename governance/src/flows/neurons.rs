@@ -189,8 +189,9 @@ async fn resolve_sweep<L: LedgerRuntime>(
 }
 
 /// One transfer between two neurons' subaccounts of governance, both marked busy by the caller:
-/// moves `amount` (`policy` says who pays the fee) from `from` to `to` and applies `op` once the
-/// ledger moved it; a refused enqueue frees both neurons.
+/// moves `amount` (`policy` says who pays the fee; `fees` is the fee expected and the most the
+/// ledger may ask, if bounded) from `from` to `to` and applies `op` once the ledger moved it; a
+/// refused enqueue frees both neurons.
 #[allow(clippy::too_many_arguments)]
 async fn move_between_neurons<L: LedgerRuntime>(
     governance: &RefCell<Governance>,
@@ -200,28 +201,24 @@ async fn move_between_neurons<L: LedgerRuntime>(
     amount: u64,
     policy: FeePolicy,
     (tag, op): (&[u8; 8], MoneyOp),
-    fee: u128,
+    (fee, fee_limit): (u128, Option<u128>),
     now: u64,
 ) -> Result<(), GovernanceError> {
-    let kind = TransferKind::Transfer {
-        from_subaccount: Some(neuron_subaccount(from)),
-        to: Account {
-            owner: ledger.caller(),
-            subaccount: Some(neuron_subaccount(to)),
+    let transfer = Transfer {
+        kind: TransferKind::Transfer {
+            from_subaccount: Some(neuron_subaccount(from)),
+            to: Account {
+                owner: ledger.caller(),
+                subaccount: Some(neuron_subaccount(to)),
+            },
         },
+        gross: amount as u128,
+        fee_policy: policy,
+        memo: tagged_memo(tag, governance.borrow_mut().next_memo_seq()),
+        fee_limit,
     };
-    let memo = tagged_memo(tag, governance.borrow_mut().next_memo_seq());
     // Its own statement: the book's borrow ends before the transfer is driven.
-    let intent = enqueue(
-        &mut book.borrow_mut(),
-        kind,
-        amount as u128,
-        policy,
-        memo,
-        fee,
-        now,
-        op,
-    );
+    let intent = enqueue_transfer(&mut book.borrow_mut(), transfer, fee, now, op);
     let intent = intent.inspect_err(|_| {
         let mut g = governance.borrow_mut();
         g.end_transfer(from);
@@ -231,7 +228,8 @@ async fn move_between_neurons<L: LedgerRuntime>(
 }
 
 /// Splits `args.amount` off a neuron the caller controls into a new neuron (see
-/// [`Governance::split_completed`]); the parent pays the ledger fee. Returns the new neuron's id.
+/// [`Governance::split_completed`]); the parent pays the ledger fee, at most what leaves it the
+/// minimum stake. Returns the new neuron's id.
 pub async fn split_neuron<L: LedgerRuntime>(
     governance: &RefCell<Governance>,
     book: &RefCell<Book>,
@@ -242,19 +240,25 @@ pub async fn split_neuron<L: LedgerRuntime>(
 ) -> Result<NeuronId, GovernanceError> {
     let fee = ledger_fee(book, ledger).await?;
     let parent = args.neuron;
-    governance.borrow().check_split(caller, &args, fee)?;
+    let fee_limit = governance.borrow().check_split(caller, &args, fee)?;
     if !governance.borrow_mut().try_begin_transfer(parent) {
         return Err(GovernanceError::Busy);
     }
     let child = governance.borrow_mut().allocate_neuron_id();
     governance.borrow_mut().try_begin_transfer(child);
-    let op = MoneyOp::Split {
-        parent,
-        child,
-        amount: args.amount,
-    };
-    let (policy, tag) = (FeePolicy::PaidBySender, SPLIT_MEMO_TAG);
-    let pair = (parent, child);
+    let op = (
+        SPLIT_MEMO_TAG,
+        MoneyOp::Split {
+            parent,
+            child,
+            amount: args.amount,
+        },
+    );
+    let (pair, policy, fees) = (
+        (parent, child),
+        FeePolicy::PaidBySender,
+        (fee, Some(fee_limit)),
+    );
     move_between_neurons(
         governance,
         book,
@@ -262,8 +266,8 @@ pub async fn split_neuron<L: LedgerRuntime>(
         pair,
         args.amount,
         policy,
-        (tag, op),
-        fee,
+        op,
+        fees,
         now,
     )
     .await?;
@@ -293,12 +297,19 @@ pub async fn merge_neurons<L: LedgerRuntime>(
             return Err(GovernanceError::Busy);
         }
     }
-    let op = MoneyOp::Merge {
-        target: target.id,
-        source: source.id,
-    };
-    let (policy, tag) = (FeePolicy::DeductedFromAmount, MERGE_MEMO_TAG);
-    let pair = (source.id, target.id);
+    let op = (
+        MERGE_MEMO_TAG,
+        MoneyOp::Merge {
+            target: target.id,
+            source: source.id,
+        },
+    );
+    // Deducted from the amount: a higher fee only moves less (the source is emptied either way).
+    let (pair, policy, fees) = (
+        (source.id, target.id),
+        FeePolicy::DeductedFromAmount,
+        (fee, None),
+    );
     move_between_neurons(
         governance,
         book,
@@ -306,8 +317,8 @@ pub async fn merge_neurons<L: LedgerRuntime>(
         pair,
         source.stake,
         policy,
-        (tag, op),
-        fee,
+        op,
+        fees,
         now,
     )
     .await?;

@@ -52,31 +52,32 @@ impl Governance {
 
     /// Checks that `args.amount` can leave the neuron for a new one: the caller controls it, the
     /// new neuron gets at least the minimum stake, and the parent keeps at least the minimum stake
-    /// free after the amount and the ledger `fee` (paid from the parent) left.
+    /// free after the amount and the ledger `fee` (paid from the parent) left. Returns the highest
+    /// fee the parent can pay and still keep the minimum (a ledger asking more fails the split).
     pub fn check_split(
         &self,
         caller: Principal,
         args: &SplitNeuronArgs,
         fee: u128,
-    ) -> Result<Neuron, GovernanceError> {
+    ) -> Result<u128, GovernanceError> {
         let neuron = self.authorized(caller, args.neuron, None)?;
         let minimum = self.parameters().min_stake;
         if args.amount < minimum {
             return Err(GovernanceError::StakeBelowMinimum { minimum });
         }
-        let fee = u64::try_from(fee).map_err(|_| GovernanceError::Overflow)?;
-        let left = power::free_stake(&neuron)
+        let headroom = power::free_stake(&neuron)
             .checked_sub(args.amount)
-            .and_then(|l| l.checked_sub(fee));
-        if left.is_none_or(|l| l < minimum) {
-            return Err(invalid(
+            .and_then(|l| l.checked_sub(minimum))
+            .map(u128::from);
+        match headroom {
+            Some(headroom) if headroom >= fee => Ok(headroom),
+            _ => Err(invalid(
                 "amount",
                 format!(
                     "the neuron must keep at least {minimum} free after the amount and the fee of {fee}"
                 ),
-            ));
+            )),
         }
-        Ok(neuron)
     }
 
     /// `amount` arrived in `child`'s subaccount from `parent`'s (which also paid `fee`): the child
@@ -96,11 +97,14 @@ impl Governance {
         self.freeze_before_change(parent);
         neuron.stake = neuron.stake.saturating_sub(amount.saturating_add(fee));
         self.store_neuron(neuron.clone());
+        // Created after every proposal made until now, in this round too (same time): a proposal
+        // whose ballots are still being written gives the child none, as the parent's ballot froze
+        // the child's stake already.
         let copy = Neuron {
             id: child,
             stake: amount,
             fees: 0,
-            created_at: now,
+            created_at: now.saturating_add(1),
             ..neuron
         };
         for (topic, followees) in &copy.followees {
@@ -176,14 +180,11 @@ impl Governance {
             return;
         };
         self.freeze_before_change(target);
-        let delay = |n: &Neuron| match n.dissolve {
-            DissolveState::NotDissolving {
-                dissolve_delay_seconds,
-            } => dissolve_delay_seconds,
-            DissolveState::Dissolving { .. } => 0,
-        };
+        // Neither can have started dissolving since the check (busy neurons keep their dissolve
+        // state); the remaining delay and the age of a dissolving one would be what counts.
+        let delay = |n: &Neuron| power::dissolve_delay_seconds(n, now);
         let dissolve_delay_seconds = delay(&into).max(delay(&from));
-        let age = |n: &Neuron| now.saturating_sub(n.aging_since) as u128;
+        let age = |n: &Neuron| power::nanos(power::age_seconds(n, now)) as u128;
         let stake = into.stake.saturating_add(moved);
         let weighted =
             (age(&into) * into.stake as u128 + age(&from) * moved as u128) / (stake as u128).max(1);

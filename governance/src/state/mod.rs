@@ -124,7 +124,8 @@ pub struct Governance {
     proposals_by_status_topic: StableBTreeMap<(u8, u8, ProposalId), (), Mem>,
     proposal_status: StableBTreeMap<ProposalId, u8, Mem>,
     index_backfill: StableCell<u64, Mem>,
-    /// Neurons with a stake or disbursement in flight (heap: nothing is in flight across an upgrade).
+    /// Neurons whose stake is moving (heap: marked again after an upgrade from the staking book,
+    /// `flows::restore_busy`).
     neurons_in_flight: std::collections::BTreeSet<NeuronId>,
     /// Neurons whose generic proposal waits for its validator (heap, as above).
     validations_in_flight: neuranft_types::guard::InFlight<NeuronId>,

@@ -133,6 +133,15 @@ impl Governance {
         }
     }
 
+    /// A neuron whose stake is moving (staked, split, merged, disbursed) keeps its dissolve state
+    /// until the ledger answered: the move was checked against it.
+    pub(super) fn refuse_busy(&self, id: NeuronId) -> Result<(), GovernanceError> {
+        if self.neurons_in_flight.contains(&id) {
+            return Err(GovernanceError::Busy);
+        }
+        Ok(())
+    }
+
     pub(super) fn store_neuron(&mut self, neuron: Neuron) {
         self.voting_states
             .insert(neuron.id, power::VotingState::of(&neuron).encode());
@@ -172,6 +181,7 @@ impl Governance {
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
         let mut neuron = self.authorized(caller, id, None)?;
+        self.refuse_busy(id)?;
         if additional_seconds == 0 {
             return Err(invalid("additional_seconds", "must be positive"));
         }
@@ -206,6 +216,7 @@ impl Governance {
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
         let mut neuron = self.authorized(caller, id, None)?;
+        self.refuse_busy(id)?;
         let DissolveState::NotDissolving {
             dissolve_delay_seconds,
         } = neuron.dissolve
@@ -227,6 +238,7 @@ impl Governance {
         now: u64,
     ) -> Result<Neuron, GovernanceError> {
         let mut neuron = self.authorized(caller, id, None)?;
+        self.refuse_busy(id)?;
         let DissolveState::Dissolving { .. } = neuron.dissolve else {
             return Err(invalid("neuron", "not dissolving"));
         };
@@ -279,6 +291,10 @@ impl Governance {
         hot_key: Principal,
     ) -> Result<Neuron, GovernanceError> {
         let mut neuron = self.authorized(caller, id, None)?;
+        if !neuron.hot_keys.contains(&hot_key) {
+            // Not a hot key: the controller's and grantees' index entries stay.
+            return Ok(neuron);
+        }
         neuron.hot_keys.retain(|k| *k != hot_key);
         self.by_principal.remove(&(hot_key, id));
         self.store_neuron(neuron.clone());

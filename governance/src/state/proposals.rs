@@ -224,9 +224,7 @@ impl Governance {
             return Err(invalid("url", format!("at most {MAX_URL_BYTES} bytes")));
         }
         // A split or merge in flight was checked against the free stake before this reject cost.
-        if self.neurons_in_flight.contains(&neuron.id) {
-            return Err(GovernanceError::Busy);
-        }
+        self.refuse_busy(neuron.id)?;
         let module = self.check_action(neuron.id, &args.action, now)?;
         let open = self
             .open_by_neuron
