@@ -98,6 +98,28 @@ impl ProxyState {
         Ok(interval_changed)
     }
 
+    /// Governance's adopted `SetProxyLimits` proposal, once per proposal id and bound to its limits
+    /// (like the call fee): a retry of a proposal that applied is answered as done and changes
+    /// nothing, so it cannot put back older limits after a later proposal's. Returns whether the
+    /// flush interval changed.
+    pub fn set_limits_by_proposal(
+        &mut self,
+        caller: Principal,
+        proposal: ProposalId,
+        limits: ProxyLimits,
+    ) -> Result<bool, RegistryError> {
+        self.check_governance(caller)?;
+        self.config()
+            .with_limits(&limits)
+            .map_err(|reason| RegistryError::InvalidArgument {
+                field: "limits".into(),
+                reason,
+            })?;
+        let payload = neuranft_types::applied::payload_hash("set_limits_by_proposal", &limits);
+        self.registry.record_proposal(caller, proposal, payload)?;
+        self.set_limits_from(caller, limits)
+    }
+
     /// Governance's adopted proposal sets the per-call fee.
     pub fn set_call_fee_from(
         &mut self,

@@ -135,6 +135,15 @@ fn set_limits(limits: ProxyLimits) -> Result<(), RegistryError> {
     Ok(())
 }
 
+/// Governance's adopted `SetProxyLimits` proposal sets the limits, once per proposal id.
+#[update]
+fn set_limits_by_proposal(proposal: ProposalId, limits: ProxyLimits) -> Result<(), RegistryError> {
+    if mutate(|s| s.set_limits_by_proposal(msg_caller(), proposal, limits))? {
+        start_timers();
+    }
+    Ok(())
+}
+
 /// What `set_limits(limits)` would change, as voters read it (`name: now → then` per limit), or
 /// why the limits are refused.
 #[query]

@@ -542,3 +542,37 @@ fn a_model_the_dao_suspends_earns_nothing_until_it_is_reinstated() {
     let e = Scenario::parse(&toml::to_string(&bad).unwrap()).unwrap_err();
     assert!(e.message.contains("there are 2 models"), "{e}");
 }
+
+#[test]
+fn a_token_limit_set_by_proposal_refuses_longer_calls_from_then_on() {
+    let mut scenario = short(&shipped_named("treasury_grants.toml"), 24);
+    scenario.proposals = vec![sim::scenario::ProposalSpec {
+        at_step: 8,
+        every_steps: None,
+        change: "max_output_tokens=100".into(),
+        support_ppm: 1_000_000,
+    }];
+    let mut world = World::new(&scenario, 0);
+    let (mut before, mut after) = ((0, 0), (0, 0));
+    for step in 0..24 {
+        let record = world.step(0).unwrap();
+        let tally = if step < 9 { &mut before } else { &mut after };
+        tally.0 += record.calls;
+        tally.1 += record.failed_calls;
+    }
+    assert_eq!(world.proposal_outcomes()[0].1, ProposalStatus::Executed);
+    // Users ask for 64–512 tokens: before the limit nearly every call is served, after it most ask
+    // for more than 100 and are refused (charged nothing: conservation is checked every step).
+    assert!(before.1 * 20 < before.0, "{before:?}");
+    assert!(after.1 > after.0, "{after:?}");
+    let e = Scenario::parse(
+        &toml::to_string(&{
+            let mut bad = scenario.clone();
+            bad.proposals[0].change = "max_output_tokens=0".into();
+            bad
+        })
+        .unwrap(),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("1–100,000"), "{e}");
+}

@@ -7,6 +7,7 @@ use crate::state::ProxyState;
 use candid::Principal;
 use futures::executor::block_on;
 use ic_stable_structures::DefaultMemoryImpl;
+use neuranft_types::proxy::ProxyLimits;
 use neuranft_types::royalties::ModelStatus;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -179,6 +180,56 @@ fn governance_sets_the_call_fee_once_per_proposal() {
     let ok = w.infer(args("hello", 8)).unwrap();
     let price = crate::metering::price_of(&PRICE, ok.input_tokens, ok.output_tokens).unwrap();
     assert_eq!(ok.charged, price + 70);
+}
+
+#[test]
+fn governance_sets_the_limits_once_per_proposal_and_a_late_retry_changes_nothing() {
+    use crate::registry::RegistryError;
+    let w = world(&[Behaviour::Honest], 60);
+    let governance = w.state.borrow().config().governance;
+    let before = w.state.borrow().config().limits();
+    let older = ProxyLimits {
+        max_output_tokens: 100,
+        ..before.clone()
+    };
+    let newer = ProxyLimits {
+        max_output_tokens: 200,
+        ..before.clone()
+    };
+    let set = |proposal, limits: &ProxyLimits| {
+        w.state
+            .borrow_mut()
+            .set_limits_by_proposal(governance, proposal, limits.clone())
+    };
+    assert_eq!(set(7, &older), Ok(false));
+    assert_eq!(set(8, &newer), Ok(false));
+    // Proposal 7's retry (its first answer was lost) does not put the older limits back.
+    assert_eq!(
+        set(7, &older),
+        Err(RegistryError::ProposalAlreadyExecuted { proposal: 7 })
+    );
+    assert_eq!(
+        set(8, &older),
+        Err(RegistryError::ProposalConflict { proposal: 8 })
+    );
+    assert_eq!(w.state.borrow().config().max_output_tokens, 200);
+    // Only governance, and only limits in bounds (refused before the proposal id is used).
+    let stranger = candid::Principal::from_slice(&[0x77; 29]);
+    assert_eq!(
+        w.state
+            .borrow_mut()
+            .set_limits_by_proposal(stranger, 9, older.clone()),
+        Err(RegistryError::NotGovernance)
+    );
+    let zero = ProxyLimits {
+        max_nodes_per_call: 0,
+        ..before
+    };
+    assert!(matches!(
+        set(9, &zero),
+        Err(RegistryError::InvalidArgument { .. })
+    ));
+    assert_eq!(set(9, &older), Ok(false), "9 was not used by the refusals");
 }
 
 #[test]

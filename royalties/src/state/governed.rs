@@ -13,12 +13,12 @@ fn invalid(field: &str, reason: impl Into<String>) -> GovernedError {
     }
 }
 
-/// The status a moderation leaves the model in.
-fn status_after(action: ModerationAction) -> ModelStatus {
+/// The status a moderation leaves the model in; `status_before` is the manager's own.
+fn status_after(action: ModerationAction, status_before: ModelStatus) -> ModelStatus {
     match action {
         ModerationAction::Suspend => ModelStatus::Suspended,
         ModerationAction::Delist => ModelStatus::Delisted,
-        ModerationAction::Reinstate => ModelStatus::Active,
+        ModerationAction::Reinstate => status_before,
     }
 }
 
@@ -62,12 +62,18 @@ impl State {
                 format!("model {} is neither suspended nor delisted", args.model),
             ));
         }
-        let status = status_after(args.action);
+        // A second decision on a moderated model keeps the manager's status from before the first.
+        let status_before = match (&model.moderation, model.status.is_moderated()) {
+            (Some(m), true) => m.status_before,
+            _ => model.status,
+        };
+        let status = status_after(args.action, status_before);
         let moderation = Moderation {
             action: args.action,
             reason: args.reason,
             proposal_id: args.proposal_id,
             at: now,
+            status_before,
         };
         model.status = status;
         model.updated_at = now;

@@ -82,6 +82,7 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
                 reason: suspend.reason.clone(),
                 proposal_id: 4,
                 at: T0 + 1,
+                status_before: ModelStatus::Active,
             },
         }
     );
@@ -145,6 +146,23 @@ fn a_suspended_model_is_pushed_logged_and_out_of_its_managers_hands_until_reinst
     );
     assert_eq!(s.list_models(None, 10).models.len(), 1);
     assert_eq!(s.set_status(p(1), m, ModelStatus::Paused, T0 + 6), Ok(()));
+    // A model its manager had paused comes back paused: Reinstate restores the manager's status,
+    // through two decisions in a row.
+    for (id, action) in [
+        (7, ModerationAction::Suspend),
+        (8, ModerationAction::Delist),
+    ] {
+        s.moderate_model(governance(), moderation(id, m, action), T0 + 7)
+            .unwrap();
+    }
+    assert_eq!(
+        s.moderate_model(
+            governance(),
+            moderation(9, m, ModerationAction::Reinstate),
+            T0 + 8
+        ),
+        Ok(ModelStatus::Paused)
+    );
 }
 
 #[test]

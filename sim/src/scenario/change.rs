@@ -33,11 +33,14 @@ pub enum Change {
     ReinstateModel {
         index: usize,
     },
+    /// The proxy's limit on the tokens one call may ask for (`SetProxyLimits`, the other limits
+    /// unchanged): a call asking for more is refused, charged nothing.
+    MaxOutputTokens(u32),
 }
 
 impl Change {
     /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%`, `admit_node=I`, `remove_node=I`,
-    /// `treasury_grant=AMOUNT`, `suspend_model=I` or `reinstate_model=I`.
+    /// `treasury_grant=AMOUNT`, `suspend_model=I`, `reinstate_model=I` or `max_output_tokens=N`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, value) = text
             .split_once('=')
@@ -87,16 +90,20 @@ impl Change {
             "reinstate_model" => Ok(Change::ReinstateModel {
                 index: number(value)? as usize,
             }),
+            "max_output_tokens" => match u32::try_from(number(value)?) {
+                Ok(n @ 1..=100_000) => Ok(Change::MaxOutputTokens(n)),
+                _ => Err(format!("max_output_tokens={value}: must be 1–100,000")),
+            },
             other => Err(format!(
                 "unknown change {other:?}: split, call_fee, prices, admit_node, remove_node, \
-                 treasury_grant, suspend_model or reinstate_model"
+                 treasury_grant, suspend_model, reinstate_model or max_output_tokens"
             )),
         }
     }
 
     /// The scenario as if the change were adopted from the start: a node admitted serves from the
     /// start, a node removed never serves, a grant is proposed at step 0 and every holder who votes
-    /// supports it, a suspended model is never chosen. The result is checked like a scenario file.
+    /// supports it, a suspended model is never chosen, users ask within a token limit. The result is checked like a scenario file.
     pub fn apply(&self, scenario: &Scenario) -> Result<Scenario, String> {
         let mut s = scenario.clone();
         match self {
@@ -138,6 +145,11 @@ impl Change {
                     scenario.models.len()
                 ))?;
                 model.quality = 0;
+            }
+            Change::MaxOutputTokens(n) => {
+                // Users who read the limit ask within it.
+                s.users.max_tokens_max = s.users.max_tokens_max.min(*n);
+                s.users.max_tokens_min = s.users.max_tokens_min.min(*n);
             }
             Change::ReinstateModel { .. } => {
                 return Err(

@@ -171,11 +171,11 @@ impl governance::flows::Targets for InProcessTargets<'_> {
         governance::flows::governed_outcome(answer)
     }
 
-    async fn set_proxy_limits(&self, limits: ProxyLimits) -> TargetOutcome {
-        let answer = self
-            .proxy
-            .borrow_mut()
-            .set_limits_from(self.governance, limits);
+    async fn set_proxy_limits(&self, proposal: u64, limits: ProxyLimits) -> TargetOutcome {
+        let answer =
+            self.proxy
+                .borrow_mut()
+                .set_limits_by_proposal(self.governance, proposal, limits);
         governance::flows::proxy_outcome(answer)
     }
 

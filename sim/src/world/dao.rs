@@ -16,6 +16,7 @@ use ledger_adapter::LedgerRuntime;
 use neuranft_types::governance::{
     Action, MakeProposalArgs, NeuronId, ProposalId, ProposalStatus, StakeArgs, Topic, Vote,
 };
+use neuranft_types::proxy::ProxyLimits;
 use neuranft_types::royalties::{ModerationAction, SplitConfig};
 use neuranft_types::Account;
 use std::cell::RefCell;
@@ -189,6 +190,12 @@ impl World {
                     model: self.model_ids[index],
                     action: ModerationAction::Reinstate,
                     reason: format!("Scenario proposal {index}"),
+                },
+                Change::MaxOutputTokens(max_output_tokens) => Action::SetProxyLimits {
+                    limits: ProxyLimits {
+                        max_output_tokens,
+                        ..self.proxy.borrow().config().limits()
+                    },
                 },
                 Change::Prices { .. } => unreachable!("refused by the scenario check"),
             };

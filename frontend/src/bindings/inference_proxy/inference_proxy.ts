@@ -642,6 +642,7 @@ export interface inference_proxyInterface {
     nodes(): Promise<Array<NodeRecord>>;
     set_call_fee(arg0: bigint, arg1: bigint): Promise<Result_6>;
     set_limits(arg0: ProxyLimits): Promise<Result_6>;
+    set_limits_by_proposal(arg0: bigint, arg1: ProxyLimits): Promise<Result_6>;
     set_split_version(arg0: number): Promise<Result_6>;
     split_version(): Promise<number>;
     strip_node_headers(arg0: TransformArgs): Promise<HttpRequestResult>;
@@ -715,6 +716,10 @@ export class Inference_proxy implements inference_proxyInterface {
     }
     async set_limits(arg0: ProxyLimits): Promise<Result_6> {
         const result = await this.actor.set_limits(arg0);
+        return from_candid_Result_6_n60(result);
+    }
+    async set_limits_by_proposal(arg0: bigint, arg1: ProxyLimits): Promise<Result_6> {
+        const result = await this.actor.set_limits_by_proposal(arg0, arg1);
         return from_candid_Result_6_n60(result);
     }
     async set_split_version(arg0: number): Promise<Result_6> {

@@ -173,6 +173,10 @@ export type SplitError = {
 export interface Moderation {
     at: bigint;
     action: ModerationAction;
+    /**
+     * The manager's status (Active or Paused) before the DAO stepped in: what Reinstate restores.
+     */
+    status_before: ModelStatus;
     proposal_id: bigint;
     reason: string;
 }
@@ -1126,17 +1130,20 @@ function from_candid_record_n37(value: {
 function from_candid_record_n41(value: {
     at: bigint;
     action: _ModerationAction;
+    status_before: _ModelStatus;
     proposal_id: bigint;
     reason: string;
 }): {
     at: bigint;
     action: ModerationAction;
+    status_before: ModelStatus;
     proposal_id: bigint;
     reason: string;
 } {
     return {
         at: value.at,
         action: from_candid_ModerationAction_n42(value.action),
+        status_before: from_candid_ModelStatus_n38(value.status_before),
         proposal_id: value.proposal_id,
         reason: value.reason
     };

@@ -485,6 +485,10 @@ export interface _SERVICE {
    */
   'set_limits' : ActorMethod<[ProxyLimits], Result_6>,
   /**
+   * Governance's adopted `SetProxyLimits` proposal sets the limits, once per proposal id.
+   */
+  'set_limits_by_proposal' : ActorMethod<[bigint, ProxyLimits], Result_6>,
+  /**
    * Royalties tells the proxy the split version to stamp on receipts (newer only).
    */
   'set_split_version' : ActorMethod<[number], Result_6>,

@@ -273,6 +273,11 @@ export const idlFactory = ({ IDL }) => {
     'nodes' : IDL.Func([], [IDL.Vec(NodeRecord)], ['query']),
     'set_call_fee' : IDL.Func([IDL.Nat64, IDL.Nat], [Result_6], []),
     'set_limits' : IDL.Func([ProxyLimits], [Result_6], []),
+    'set_limits_by_proposal' : IDL.Func(
+        [IDL.Nat64, ProxyLimits],
+        [Result_6],
+        [],
+      ),
     'set_split_version' : IDL.Func([IDL.Nat32], [Result_6], []),
     'split_version' : IDL.Func([], [IDL.Nat32], ['query']),
     'strip_node_headers' : IDL.Func(

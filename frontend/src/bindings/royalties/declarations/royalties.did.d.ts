@@ -280,6 +280,10 @@ export interface ModerateModelArgs {
 export interface Moderation {
   'at' : bigint,
   'action' : ModerationAction,
+  /**
+   * The manager's status (Active or Paused) before the DAO stepped in: what Reinstate restores.
+   */
+  'status_before' : ModelStatus,
   'proposal_id' : bigint,
   'reason' : string,
 }

@@ -142,6 +142,7 @@ export const idlFactory = ({ IDL }) => {
   const Moderation = IDL.Record({
     'at' : IDL.Nat64,
     'action' : ModerationAction,
+    'status_before' : ModelStatus,
     'proposal_id' : IDL.Nat64,
     'reason' : IDL.Text,
   });
