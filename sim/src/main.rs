@@ -30,7 +30,8 @@ preview the A/B of one proposal's change on the baseline, as if adopted from the
         split=HOST,OWNERS,DATA,TREASURY (bps), call_fee=N, prices=P% (every model's prices scaled),
         admit_node=I (host I serves from the start), remove_node=I (host I never serves),
         treasury_grant=AMOUNT (proposed at step 0, supported by every holder who votes),
-        suspend_model=I (model I is never chosen) or max_output_tokens=N (users ask within it).
+        suspend_model=I (model I is never chosen), max_output_tokens=N (users ask within it) or
+        payout_threshold=N (royalties pays automatically from N ledger fees).
 sweep   runs the scenario with keys set to lists of values (dotted paths: economy.call_fee,
         users.churn_ppm, models.0.quality, …), zipped (the i-th values together) or --cartesian, and
         prints the medians of the main metrics per point (--out writes sweep.json).

@@ -36,11 +36,15 @@ pub enum Change {
     /// The proxy's limit on the tokens one call may ask for (`SetProxyLimits`, the other limits
     /// unchanged): a call asking for more is refused, charged nothing.
     MaxOutputTokens(u32),
+    /// Royalties' automatic payout threshold, in ledger fees (`SetPayoutSettings`, the interval
+    /// unchanged): the payout job pays only balances of at least this many fees.
+    PayoutThreshold(u64),
 }
 
 impl Change {
     /// Parses `split=H,M,D,T`, `call_fee=N`, `prices=P%`, `admit_node=I`, `remove_node=I`,
-    /// `treasury_grant=AMOUNT`, `suspend_model=I`, `reinstate_model=I` or `max_output_tokens=N`.
+    /// `treasury_grant=AMOUNT`, `suspend_model=I`, `reinstate_model=I`, `max_output_tokens=N` or
+    /// `payout_threshold=N`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let (key, value) = text
             .split_once('=')
@@ -94,9 +98,16 @@ impl Change {
                 Ok(n @ 1..=100_000) => Ok(Change::MaxOutputTokens(n)),
                 _ => Err(format!("max_output_tokens={value}: must be 1–100,000")),
             },
+            "payout_threshold" => match number(value)? {
+                n @ 1..=1_000_000 => Ok(Change::PayoutThreshold(n)),
+                _ => Err(format!(
+                    "payout_threshold={value}: must be 1–1,000,000 ledger fees"
+                )),
+            },
             other => Err(format!(
                 "unknown change {other:?}: split, call_fee, prices, admit_node, remove_node, \
-                 treasury_grant, suspend_model, reinstate_model or max_output_tokens"
+                 treasury_grant, suspend_model, reinstate_model, max_output_tokens or \
+                 payout_threshold"
             )),
         }
     }
@@ -146,6 +157,7 @@ impl Change {
                 ))?;
                 model.quality = 0;
             }
+            Change::PayoutThreshold(n) => s.economy.auto_payout_fee_multiple = *n,
             Change::MaxOutputTokens(n) => {
                 // Users who read the limit ask within it.
                 s.users.max_tokens_max = s.users.max_tokens_max.min(*n);

@@ -81,8 +81,8 @@ pub struct ProposalSpec {
     pub every_steps: Option<u32>,
     /// `split=HOST,OWNERS,DATA,TREASURY`, `call_fee=N`, `admit_node=I` or `remove_node=I` (the I-th
     /// host), `treasury_grant=AMOUNT` (paid from the treasury to a grantee), `suspend_model=I` or
-    /// `reinstate_model=I` (the I-th model, moderated by the DAO), or `max_output_tokens=N` (the
-    /// proxy's limit).
+    /// `reinstate_model=I` (the I-th model, moderated by the DAO), `max_output_tokens=N` (the
+    /// proxy's limit) or `payout_threshold=N` (royalties' automatic payout threshold, in fees).
     pub change: String,
     /// Each voting holder votes yes with this probability.
     #[serde(default = "half")]

@@ -17,7 +17,7 @@ use neuranft_types::governance::{
     Action, MakeProposalArgs, NeuronId, ProposalId, ProposalStatus, StakeArgs, Topic, Vote,
 };
 use neuranft_types::proxy::ProxyLimits;
-use neuranft_types::royalties::{ModerationAction, SplitConfig};
+use neuranft_types::royalties::{ModerationAction, PayoutSettings, SplitConfig};
 use neuranft_types::Account;
 use std::cell::RefCell;
 
@@ -195,6 +195,12 @@ impl World {
                     limits: ProxyLimits {
                         max_output_tokens,
                         ..self.proxy.borrow().config().limits()
+                    },
+                },
+                Change::PayoutThreshold(auto_payout_fee_multiple) => Action::SetPayoutSettings {
+                    settings: PayoutSettings {
+                        auto_payout_fee_multiple,
+                        ..self.royalties.borrow().payout_settings()
                     },
                 },
                 Change::Prices { .. } => unreachable!("refused by the scenario check"),
