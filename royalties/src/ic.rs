@@ -4,7 +4,7 @@
 use candid::Principal;
 use ic_cdk::api::time;
 use ledger_adapter::ic::{call, IcLedger};
-use neuranft_types::royalties::{ModelEntry, SplitVersion};
+use neuranft_types::royalties::{CertifiedLogTip, LogTip, ModelEntry, SplitVersion};
 use royalties::flows::{payouts, push};
 use royalties::State;
 use std::time::Duration;
@@ -63,9 +63,41 @@ pub(crate) fn start_payout_timer() {
     let interval = read(|s| s.config().payout_interval_seconds);
     let timer = ic_cdk_timers::set_timer_interval(Duration::from_secs(interval), || async {
         payouts::run_payout_job(&state(), &ledger(), time()).await;
+        certify_log_tip();
         push_to_proxy().await;
     });
     if let Some(old) = PAYOUT_TIMER.with(|t| t.replace(Some(timer))) {
         ic_cdk_timers::clear_timer(old);
+    }
+}
+
+thread_local! {
+    /// The log tip last given to `certified_data_set` (heap: `post_upgrade` certifies again).
+    static CERTIFIED_TIP: std::cell::RefCell<Option<LogTip>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Certifies the log's tip (its last entry's hash) when it moved since the last time. Called at the
+/// end of every update and timer job that may append: until then `certified_log_tip` serves the
+/// tip certified before, which is a prefix of the log and verifies as one.
+pub(crate) fn certify_log_tip() {
+    let tip = read(|s| s.log_tip());
+    CERTIFIED_TIP.with(|c| {
+        let mut certified = c.borrow_mut();
+        if certified.as_ref() != Some(&tip) {
+            ic_cdk::api::certified_data_set(&tip.hash);
+            *certified = Some(tip);
+        }
+    });
+}
+
+/// The certified tip with the IC's certificate of it (in a non-replicated query only).
+pub(crate) fn certified_log_tip() -> CertifiedLogTip {
+    let tip = CERTIFIED_TIP
+        .with(|c| c.borrow().clone())
+        .unwrap_or_else(|| read(|s| s.log_tip()));
+    CertifiedLogTip {
+        length: tip.length,
+        hash: tip.hash,
+        certificate: ic_cdk::api::data_certificate().map(serde_bytes::ByteBuf::from),
     }
 }

@@ -19,6 +19,7 @@ fn init(arg: RoyaltiesArg) {
     if let Err(e) = mutate(|s| s.initialize(args, time())) {
         ic_cdk::trap(format!("invalid init arguments: {e:?}"));
     }
+    certify_log_tip();
     start_payout_timer();
 }
 
@@ -29,6 +30,7 @@ fn post_upgrade(arg: Option<RoyaltiesArg>) {
         Some(RoyaltiesArg::Upgrade(Some(args))) => mutate(|s| s.upgrade(args)),
         Some(RoyaltiesArg::Init(_)) => ic_cdk::trap("upgrade royalties with RoyaltiesArg::Upgrade"),
     }
+    certify_log_tip();
     start_payout_timer();
 }
 
@@ -43,6 +45,7 @@ fn inspect_message() {
 #[update]
 fn register_model(args: RegisterModelArgs) -> Result<ModelId, RegistryError> {
     let id = mutate(|s| s.register_model(msg_caller(), args, time()))?;
+    certify_log_tip();
     push_soon();
     Ok(id)
 }
@@ -63,7 +66,9 @@ fn set_model_status(model: ModelId, status: ModelStatus) -> Result<(), RegistryE
 
 #[update]
 fn transfer_shares(args: TransferSharesArgs) -> Result<u64, RegistryError> {
-    mutate(|s| s.transfer_shares(msg_caller(), args, time()))
+    let epoch = mutate(|s| s.transfer_shares(msg_caller(), args, time()))?;
+    certify_log_tip();
+    Ok(epoch)
 }
 
 #[query]
@@ -89,6 +94,7 @@ fn get_share_table(model: ModelId, epoch: u64) -> Option<ShareTable> {
 #[update]
 fn set_split(args: SetSplitArgs) -> Result<SplitVersion, SplitError> {
     let version = mutate(|s| s.set_split(msg_caller(), args, time()))?;
+    certify_log_tip();
     push_soon();
     Ok(version)
 }
@@ -97,6 +103,7 @@ fn set_split(args: SetSplitArgs) -> Result<SplitVersion, SplitError> {
 #[update]
 fn moderate_model(args: ModerateModelArgs) -> Result<ModelStatus, GovernedError> {
     let status = mutate(|s| s.moderate_model(msg_caller(), args, time()))?;
+    certify_log_tip();
     push_soon();
     Ok(status)
 }
@@ -107,6 +114,7 @@ fn set_payout_settings(args: SetPayoutSettingsArgs) -> Result<(), GovernedError>
     if mutate(|s| s.set_payout_settings(msg_caller(), args, time()))? {
         start_payout_timer();
     }
+    certify_log_tip();
     Ok(())
 }
 
@@ -121,7 +129,9 @@ fn get_split(version: Option<SplitVersion>) -> Option<SplitRecord> {
 
 #[update]
 fn settle(args: SettleArgs) -> Result<SettleOk, SettleError> {
-    mutate(|s| s.settle(msg_caller(), args, time()))
+    let ok = mutate(|s| s.settle(msg_caller(), args, time()))?;
+    certify_log_tip();
+    Ok(ok)
 }
 
 #[query]
@@ -136,7 +146,9 @@ fn balance_of(account: Account) -> StakeholderBalance {
 
 #[update]
 async fn claim(args: ClaimArgs) -> Result<Payout, ClaimError> {
-    payouts::claim(&state(), &ledger(), msg_caller(), args, time()).await
+    let payout = payouts::claim(&state(), &ledger(), msg_caller(), args, time()).await;
+    certify_log_tip();
+    payout
 }
 
 #[query]
@@ -154,10 +166,21 @@ fn get_log(start: u64, limit: u32) -> LogPage {
     read(|s| s.log_page(start, limit as usize))
 }
 
+/// The entries as hashed, for verifying: each event's Candid bytes as the hash covers them.
+#[query]
+fn get_log_encoded(start: u64, limit: u32) -> EncodedLogPage {
+    read(|s| s.encoded_log_page(start, limit as usize))
+}
+
 #[query]
 fn log_tip() -> LogTip {
-    let (length, hash) = read(|s| s.log_tip());
-    LogTip { length, hash }
+    read(|s| s.log_tip())
+}
+
+/// The tip the IC certifies, with its certificate (call it as a query, not replicated).
+#[query]
+fn certified_log_tip() -> CertifiedLogTip {
+    ic::certified_log_tip()
 }
 
 #[query]

@@ -32,3 +32,6 @@ pub const PAYOUT_OPS_MEMORY_ID: MemoryId = MemoryId::new(22);
 pub const SPLIT_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(23);
 /// (caller, proposal id) → the SHA-256 of a `moderate_model` or `set_payout_settings` payload.
 pub const GOVERNED_PAYLOADS_MEMORY_ID: MemoryId = MemoryId::new(24);
+/// first receipt id → (last receipt id, batch): the receipt ranges batches settled (11 keeps the
+/// receipts settled one by one before).
+pub const SETTLED_RANGES_MEMORY_ID: MemoryId = MemoryId::new(25);

@@ -411,7 +411,20 @@ impl NeuraNft {
         Ok(blocks.len() as u64)
     }
 
-    /// The settlement log, all of it, and whether its hash chain verifies.
+    /// Runs the stakeholders' verifier on royalties in process: the certificate of the tip against
+    /// the network's root key, the chain up to it, and every credit recomputed from the log.
+    pub fn verify_settlement(&mut self) -> Result<settlement_verifier::Verdict, String> {
+        let trust = settlement_verifier::Trust {
+            royalties: self.royalties,
+            root_key_der: self.net.root_key().public_key_der(),
+            now_nanos: self.net.time() as u128,
+            max_certificate_skew_nanos: 300_000_000_000,
+        };
+        settlement_verifier::verify(&mut InProcess(self), &trust, None).map_err(|e| e.to_string())
+    }
+
+    /// The settlement log, all of it, and whether the verifier agrees with it: certificate, chain,
+    /// every batch's credits, and every account's credited total as royalties reports it.
     pub fn settlement_log(&mut self) -> (Vec<LogEntry>, Result<(), String>) {
         let mut entries = Vec::new();
         loop {
@@ -430,15 +443,75 @@ impl NeuraNft {
                 break;
             }
         }
-        let (tip,): (LogTip,) = self
-            .net
-            .query(self.royalties, admin(), "log_tip", ())
-            .expect("log_tip answers");
-        let verified = match LogEntry::verify_chain(&[0u8; 32], &entries) {
-            Ok(hash) if hash.as_slice() == tip.hash.as_slice() => Ok(()),
-            Ok(_) => Err("the recomputed chain does not end at log_tip".into()),
-            Err(index) => Err(format!("entry {index} does not hash its predecessor")),
-        };
+        let verified = self.verify_settlement().and_then(|verdict| {
+            let accounts: Vec<Account> = verdict.replay.accounts().map(|(a, _)| *a).collect();
+            for account in accounts {
+                let check = settlement_verifier::check_account(
+                    &mut InProcess(self),
+                    &verdict.replay,
+                    &account,
+                )
+                .map_err(|e| e.to_string())?;
+                if !check.agrees() {
+                    return Err(format!(
+                        "{account}: the log gives {:?}, royalties reports {:?}",
+                        check.recomputed, check.reported
+                    ));
+                }
+            }
+            Ok(())
+        });
         (entries, verified)
+    }
+}
+
+/// Royalties as the verifier reads it, by queries in process.
+struct InProcess<'a>(&'a mut NeuraNft);
+
+impl settlement_verifier::LogSource for InProcess<'_> {
+    fn certified_tip(&mut self) -> anyhow::Result<CertifiedLogTip> {
+        let w = &mut self.0;
+        let (tip,): (CertifiedLogTip,) = w
+            .net
+            .query(w.royalties, Principal::anonymous(), "certified_log_tip", ())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(tip)
+    }
+
+    fn encoded_page(&mut self, start: u64) -> anyhow::Result<EncodedLogPage> {
+        let w = &mut self.0;
+        let (page,): (EncodedLogPage,) = w
+            .net
+            .query(
+                w.royalties,
+                Principal::anonymous(),
+                "get_log_encoded",
+                (start, 100u32),
+            )
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(page)
+    }
+
+    fn balance_of(&mut self, account: &Account) -> anyhow::Result<StakeholderBalance> {
+        let w = &mut self.0;
+        let (balance,): (StakeholderBalance,) = w
+            .net
+            .query(
+                w.royalties,
+                Principal::anonymous(),
+                "balance_of",
+                (account,),
+            )
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(balance)
+    }
+
+    fn treasury(&mut self) -> anyhow::Result<Account> {
+        let w = &mut self.0;
+        let (config,): (RoyaltiesConfig,) = w
+            .net
+            .query(w.royalties, Principal::anonymous(), "get_config", ())
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(config.treasury)
     }
 }

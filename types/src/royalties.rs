@@ -3,7 +3,6 @@
 use candid::{CandidType, Deserialize, Nat, Principal};
 use icrc_ledger_types::icrc1::account::{Account, Subaccount};
 use serde_bytes::ByteBuf;
-use sha2::{Digest, Sha256};
 
 pub type ModelId = u64;
 pub type BatchId = u64;
@@ -11,6 +10,11 @@ pub type ReceiptId = u64;
 pub type SplitVersion = u32;
 pub use crate::ProposalId;
 pub type PayoutId = u64;
+
+mod log;
+mod replay;
+pub use log::*;
+pub use replay::*;
 
 /// Every model is owned in exactly this many share units (fractional ownership to a millionth).
 pub const SHARE_UNITS_PER_MODEL: u64 = 1_000_000;
@@ -377,32 +381,17 @@ pub enum SettleError {
     DuplicateReceiptInBatch {
         receipt: ReceiptId,
     },
+    /// A batch lists its receipts by increasing id (the proxy numbers and batches them in order).
+    ReceiptsOutOfOrder {
+        receipt: ReceiptId,
+        after: ReceiptId,
+    },
     /// Beyond the permitted clock drift: the proxy offers the batch again later.
     MeteredInFuture {
         receipt: ReceiptId,
         metered_at: u64,
         now: u64,
     },
-}
-
-/// One stakeholder's part of one receipt: its weight (over [`ENTITLEMENT_DENOMINATOR`]) and the whole
-/// units credited by it.
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct Credit {
-    pub account: Account,
-    pub weight: u64,
-    pub amount: u128,
-}
-
-/// A receipt as settled. Each account keeps `remainder < ENTITLEMENT_DENOMINATOR`; per receipt it adds
-/// `amount × weight`, is credited `remainder / ENTITLEMENT_DENOMINATOR` whole units and keeps the rest.
-/// So `credited_total` is always `floor(exact entitlement)`: replaying one's credits in log order
-/// recomputes every one of them.
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct SettledReceipt {
-    pub receipt: Receipt,
-    pub share_epoch: u64,
-    pub credits: Vec<Credit>,
 }
 
 #[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -490,109 +479,6 @@ pub enum ClaimError {
     Busy {
         cap: u32,
     },
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub enum LogEvent {
-    ModelRegistered {
-        model: ModelId,
-        manager: Principal,
-        owners: Vec<ShareHolding>,
-        data_owners: Vec<DataOwner>,
-    },
-    SharesTransferred {
-        model: ModelId,
-        from: Account,
-        to: Account,
-        units: u64,
-        new_epoch: u64,
-    },
-    SplitSet {
-        record: SplitRecord,
-    },
-    BatchSettled {
-        batch_id: BatchId,
-        funding_block: Nat,
-        receipts: Vec<SettledReceipt>,
-        duplicate_receipts: Vec<ReceiptId>,
-    },
-    PayoutRecorded {
-        payout: Payout,
-    },
-    PayoutCompleted {
-        payout: PayoutId,
-        block_index: Nat,
-        amount: u128,
-        fee: u128,
-    },
-    PayoutFailed {
-        payout: PayoutId,
-        reason: String,
-        restored: u128,
-    },
-    ModelModerated {
-        model: ModelId,
-        status: ModelStatus,
-        moderation: Moderation,
-    },
-    PayoutSettingsSet {
-        proposal_id: ProposalId,
-        settings: PayoutSettings,
-    },
-}
-
-/// The settlement log's length and the hash of its last entry.
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct LogTip {
-    pub length: u64,
-    pub hash: ByteBuf,
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct LogEntry {
-    pub index: u64,
-    pub timestamp: u64,
-    pub prev_hash: ByteBuf,
-    pub hash: ByteBuf,
-    pub event: LogEvent,
-}
-
-impl LogEntry {
-    /// `sha256("neuranft-royalties-log-v1" ‖ prev_hash ‖ index (u64 BE) ‖ timestamp (u64 BE) ‖ candid(event))`.
-    pub fn compute_hash(
-        prev_hash: &[u8],
-        index: u64,
-        timestamp: u64,
-        event: &LogEvent,
-    ) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(b"neuranft-royalties-log-v1");
-        hasher.update(prev_hash);
-        hasher.update(index.to_be_bytes());
-        hasher.update(timestamp.to_be_bytes());
-        hasher.update(candid::encode_one(event).expect("BUG: log event must encode"));
-        hasher.finalize().into()
-    }
-
-    /// Checks that `entries` (consecutive, oldest first) form an unbroken chain starting from `prev_hash`.
-    /// Returns the hash of the last entry.
-    pub fn verify_chain(prev_hash: &[u8], entries: &[LogEntry]) -> Result<[u8; 32], u64> {
-        let mut prev: Vec<u8> = prev_hash.to_vec();
-        for entry in entries {
-            let expected = Self::compute_hash(&prev, entry.index, entry.timestamp, &entry.event);
-            if entry.prev_hash.as_slice() != prev.as_slice() || entry.hash.as_slice() != expected {
-                return Err(entry.index);
-            }
-            prev = expected.to_vec();
-        }
-        Ok(prev.try_into().expect("hash is 32 bytes"))
-    }
-}
-
-#[derive(CandidType, Deserialize, Clone, Debug, PartialEq, Eq)]
-pub struct LogPage {
-    pub entries: Vec<LogEntry>,
-    pub total: u64,
 }
 
 /// Everything the canister owes, by kind.

@@ -16,6 +16,7 @@ use neuranft_types::{account_from_key, account_key, normalize_account};
 use serde_bytes::ByteBuf;
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 pub const PAYOUT_MEMO_TAG: &[u8; 8] = b"NNFT-PAY";
@@ -85,44 +86,33 @@ impl Balances {
             .unwrap_or_default()
     }
 
-    /// Credits `receipt.amount × weight / ENTITLEMENT_DENOMINATOR` to each account, exactly (the
-    /// weights sum to the denominator).
-    pub fn credit_weights(
+    /// Adds each account's accrual (over [`ENTITLEMENT_DENOMINATOR`]) to its remainder and credits
+    /// the whole units in it: one read and one write per account. Returns the accounts credited a
+    /// whole unit or more, and the units credited in all.
+    pub fn credit_accruals(
         &mut self,
-        receipt: Receipt,
-        epoch: u64,
-        merged: &[(AccountKey, u64)],
-        credited_in_batch: &mut u128,
-    ) -> SettledReceipt {
-        debug_assert_eq!(
-            merged.iter().map(|(_, w)| *w as u128).sum::<u128>(),
-            ENTITLEMENT_DENOMINATOR
-        );
-        let amount = receipt.amount as u128;
-        let mut credits = Vec::with_capacity(merged.len());
-        let mut credited_now: u128 = 0;
-        for &(key, weight) in merged {
-            let mut balance = self.balances.get(&key).map(|b| b.0).unwrap_or_default();
-            // remainder < 10^14 and amount × weight < 2^64 × 10^14: no overflow.
-            let accrued = balance.entitlement_remainder + amount * weight as u128;
+        accruals: &BTreeMap<AccountKey, u128>,
+    ) -> (Vec<AccountCredit>, u128) {
+        let mut credits = Vec::new();
+        let mut credited: u128 = 0;
+        for (key, &accrual) in accruals {
+            let mut balance = self.balances.get(key).map(|b| b.0).unwrap_or_default();
+            // remainder < 2^47 and accrual < 2^124: no overflow.
+            let accrued = balance.entitlement_remainder + accrual;
             let whole = accrued / ENTITLEMENT_DENOMINATOR;
             balance.entitlement_remainder = accrued % ENTITLEMENT_DENOMINATOR;
             balance.available += whole;
             balance.credited_total += whole;
-            credited_now += whole;
-            self.balances.insert(key, Balance(balance));
-            credits.push(Credit {
-                account: account_from_key(&key),
-                weight,
-                amount: whole,
-            });
+            credited += whole;
+            self.balances.insert(*key, Balance(balance));
+            if whole > 0 {
+                credits.push(AccountCredit {
+                    account: account_from_key(key),
+                    amount: whole,
+                });
+            }
         }
-        *credited_in_batch += credited_now;
-        SettledReceipt {
-            receipt,
-            share_epoch: epoch,
-            credits,
-        }
+        (credits, credited)
     }
 
     pub fn ledger_fee(&self) -> Option<u128> {

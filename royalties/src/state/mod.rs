@@ -148,13 +148,8 @@ impl State {
     }
 
     fn append_log(&mut self, event: LogEvent, now: u64) -> u64 {
-        let prev_hash = self
-            .counters()
-            .log_tip_hash
-            .clone()
-            .unwrap_or_else(|| ByteBuf::from(vec![0u8; 32]));
-        let (index, hash) = self.log.append(prev_hash, event, now);
-        self.update_counters(|c| c.log_tip_hash = Some(hash));
+        let (index, hash) = self.log.append(self.log_tip_hash(), &event, now);
+        self.update_counters(|c| c.log_tip_hash = Some(ByteBuf::from(hash.to_vec())));
         index
     }
 
@@ -333,7 +328,10 @@ impl State {
     // ---------------------------------------------------------------- settlement
 
     /// Credits every new receipt of the batch; all-or-nothing on invalid input, idempotent by batch id
-    /// and by receipt id.
+    /// and by receipt id. Each account's balance is read and written once per batch: it gains
+    /// `Σ amount × weight` over the batch's receipts, which gives the same floors as crediting them
+    /// one by one (the whole units of `r + a + b` are those of `r + a` plus those of what remains
+    /// plus `b`).
     pub fn settle(
         &mut self,
         caller: Principal,
@@ -350,60 +348,81 @@ impl State {
             });
         }
         self.settlement.check(&args, now)?;
-        // No single receipt can make the batch refused (that would leave every other receipt of it
-        // unpaid): one this registry cannot attribute is credited whole to the treasury, below.
-        let epochs: Vec<Option<u64>> = args
-            .receipts
-            .iter()
-            .map(|r| self.attributable_epoch(r))
-            .collect();
+        let ids: Vec<ReceiptId> = args.receipts.iter().map(|r| r.id).collect();
+        let new = self.settlement.settle_new(args.batch_id, &ids);
 
-        let mut settled = Vec::new();
+        // The batch's amounts by who they are shared among: (model, epoch, split) groups share by the
+        // same weights; hosts by their split's host weight. No single receipt can make the batch
+        // refused (that would leave every other receipt of it unpaid): one this registry cannot
+        // attribute is credited whole to the treasury.
+        let mut by_group: BTreeMap<(ModelId, u64, SplitVersion), u128> = BTreeMap::new();
+        let mut by_host: BTreeMap<(AccountKey, SplitVersion), u128> = BTreeMap::new();
+        let mut unattributed: u128 = 0;
+        let mut logged = Vec::with_capacity(args.receipts.len());
         let mut duplicates = Vec::new();
         let mut settled_amount: u128 = 0;
-        let mut credited: u128 = 0;
-        let mut recipients_cache: BTreeMap<(ModelId, u64, SplitVersion), Vec<(AccountKey, u64)>> =
-            BTreeMap::new();
-        for (receipt, epoch) in args.receipts.into_iter().zip(epochs) {
-            if self.settlement.is_settled(receipt.id) {
+        for (receipt, is_new) in args.receipts.iter().zip(new) {
+            if !is_new {
                 duplicates.push(receipt.id);
                 continue;
             }
-            self.settlement.mark_settled(receipt.id, args.batch_id);
-            settled_amount += receipt.amount as u128;
-            let Some(epoch) = epoch else {
-                let treasury = [(
-                    account_key(&self.config().treasury),
-                    ENTITLEMENT_DENOMINATOR as u64,
-                )];
-                settled.push(
-                    self.balances
-                        .credit_weights(receipt, 0, &treasury, &mut credited),
-                );
-                continue;
-            };
-            let cache_key = (receipt.model, epoch, receipt.split_version);
-            let recipients = recipients_cache.entry(cache_key).or_insert_with(|| {
-                let model = self
-                    .registry
-                    .model(receipt.model)
-                    .expect("BUG: model checked by attributable_epoch");
-                self.recipients(&model, epoch, receipt.split_version)
-            });
-            settled.push(self.credit_receipt(receipt, epoch, recipients, &mut credited));
+            let amount = receipt.amount as u128;
+            settled_amount += amount;
+            let epoch = self.attributable_epoch(receipt);
+            match epoch {
+                Some(epoch) => {
+                    *by_group
+                        .entry((receipt.model, epoch, receipt.split_version))
+                        .or_default() += amount;
+                    *by_host
+                        .entry((account_key(&receipt.node_operator), receipt.split_version))
+                        .or_default() += amount;
+                }
+                None => unattributed += amount,
+            }
+            logged.push(LoggedReceipt::of(receipt, epoch));
         }
-        let settled_receipts = settled.len() as u32;
+        // Σ amount < 5,000 × 2^64 and every weight ≤ ENTITLEMENT_DENOMINATOR < 2^47: below 2^124.
+        let mut accruals: BTreeMap<AccountKey, u128> = BTreeMap::new();
+        for ((model, epoch, version), amount) in by_group {
+            let model = self
+                .registry
+                .model(model)
+                .expect("BUG: model checked by attributable_epoch");
+            for (key, weight) in self.recipients(&model, epoch, version) {
+                *accruals.entry(key).or_default() += amount * weight as u128;
+            }
+        }
+        for ((host, version), amount) in by_host {
+            let split = self
+                .splits
+                .get(version)
+                .expect("BUG: split validated")
+                .split;
+            let weight = settlement::host_weight(&split);
+            if weight > 0 {
+                *accruals.entry(host).or_default() += amount * weight;
+            }
+        }
+        if unattributed > 0 {
+            *accruals
+                .entry(account_key(&self.config().treasury))
+                .or_default() += unattributed * ENTITLEMENT_DENOMINATOR;
+        }
+        let (credits, credited) = self.balances.credit_accruals(&accruals);
+        let settled_receipts = logged.len() as u32;
         self.update_counters(|c| {
             c.settled_total += settled_amount;
             c.available_total += credited;
-            // What the floors left stays owed; a later receipt may carry it over a whole unit.
+            // What the floors left stays owed; a later batch may carry it over a whole unit.
             c.undistributed_total = c.undistributed_total + settled_amount - credited;
         });
         let log_index = self.append_log(
-            LogEvent::BatchSettled {
+            LogEvent::BatchCredited {
                 batch_id: args.batch_id,
                 funding_block: args.funding_block,
-                receipts: settled,
+                receipts: logged,
+                credits,
                 duplicate_receipts: duplicates.clone(),
             },
             now,
@@ -430,8 +449,8 @@ impl State {
         self.registry.epoch_at(r.model, r.metered_at)
     }
 
-    /// Who is paid for a receipt of `model` under `epoch` and `version`, and their weights over
-    /// [`ENTITLEMENT_DENOMINATOR`], merged by account so that nobody's rounding compounds.
+    /// Who is paid for a receipt of `model` under `epoch` and `version` besides its host, and their
+    /// weights over [`ENTITLEMENT_DENOMINATOR`], merged by account.
     fn recipients(
         &self,
         model: &Model,
@@ -450,23 +469,18 @@ impl State {
         settlement::recipients(model, &table, &split, &self.config().treasury)
     }
 
-    /// Credits one receipt: each recipient's remainder grows by `amount × weight`; the whole units in
-    /// it are credited. So every account's `credited_total` is `floor(exact entitlement)` at all times.
-    fn credit_receipt(
+    /// Marks a receipt settled as versions before ranges did, and logs an entry as versions before
+    /// format 2 stored it: the upgrade tests start from there.
+    #[cfg(test)]
+    pub(crate) fn as_before_ranges(
         &mut self,
-        receipt: Receipt,
-        epoch: u64,
-        recipients: &[(AccountKey, u64)],
-        credited_in_batch: &mut u128,
-    ) -> SettledReceipt {
-        let split = self
-            .splits
-            .get(receipt.split_version)
-            .expect("BUG: split validated")
-            .split;
-        let merged = settlement::with_host(recipients, &split, &receipt.node_operator);
-        self.balances
-            .credit_weights(receipt, epoch, &merged, credited_in_batch)
+        receipt: ReceiptId,
+        batch: BatchId,
+        entry: &LogEntry,
+    ) {
+        self.settlement.settle_one_by_one(receipt, batch);
+        self.log.append_legacy(entry);
+        self.update_counters(|c| c.log_tip_hash = Some(entry.hash.clone()));
     }
 
     pub fn batch(&self, id: BatchId) -> Option<SettleOk> {
@@ -643,14 +657,25 @@ impl State {
         self.log.page(start, limit)
     }
 
-    pub fn log_tip(&self) -> (u64, ByteBuf) {
-        (
-            self.log.len(),
-            self.counters()
-                .log_tip_hash
-                .clone()
-                .unwrap_or_else(|| ByteBuf::from(vec![0u8; 32])),
-        )
+    pub fn encoded_log_page(&self, start: u64, limit: usize) -> EncodedLogPage {
+        self.log.encoded_page(start, limit)
+    }
+
+    /// The hash of the log's last entry ([`LOG_GENESIS_HASH`] while it is empty): what the canister
+    /// certifies.
+    pub fn log_tip_hash(&self) -> [u8; 32] {
+        self.counters()
+            .log_tip_hash
+            .as_ref()
+            .and_then(|h| h.as_slice().try_into().ok())
+            .unwrap_or(LOG_GENESIS_HASH)
+    }
+
+    pub fn log_tip(&self) -> LogTip {
+        LogTip {
+            length: self.log.len(),
+            hash: ByteBuf::from(self.log_tip_hash().to_vec()),
+        }
     }
 
     pub fn liabilities(&self) -> Liabilities {

@@ -10,7 +10,7 @@ use icrc_ledger_types::icrc1::account::Account;
 use neuranft_types::account_key;
 use neuranft_types::royalties::*;
 use sha2::Sha256;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 pub const MAX_RECEIPTS_PER_BATCH: usize = 5_000;
 /// How far ahead of this canister's clock a receipt's metering time may be.
@@ -18,7 +18,12 @@ pub const METERING_CLOCK_DRIFT_NANOS: u64 = 60_000_000_000;
 
 pub struct Settlement {
     batches: StableBTreeMap<BatchId, Candid<SettleOk>, Memory>,
+    /// Receipts settled one by one by versions before ranges: only read now.
     settled_receipts: StableBTreeMap<ReceiptId, BatchId, Memory>,
+    /// first receipt id → (last receipt id, batch): the disjoint id ranges batches settled. A batch
+    /// settles the ids from its first new receipt to its last (the proxy numbers receipts one after
+    /// another and batches them in order), so a batch costs one insert here, not one per receipt.
+    settled_ranges: StableBTreeMap<ReceiptId, (ReceiptId, BatchId), Memory>,
 }
 
 impl Settlement {
@@ -27,6 +32,7 @@ impl Settlement {
         Self {
             batches: StableBTreeMap::init(mm.get(BATCHES_MEMORY_ID)),
             settled_receipts: StableBTreeMap::init(mm.get(SETTLED_RECEIPTS_MEMORY_ID)),
+            settled_ranges: StableBTreeMap::init(mm.get(SETTLED_RANGES_MEMORY_ID)),
         }
     }
 
@@ -34,7 +40,8 @@ impl Settlement {
         self.batches.get(&id).map(|b| b.0)
     }
 
-    /// Refuses a batch that is empty, too large, repeats a receipt or was metered in the future.
+    /// Refuses a batch that is empty, too large, not in increasing receipt order or was metered in
+    /// the future.
     pub fn check(&self, args: &SettleArgs, now: u64) -> Result<(), SettleError> {
         if args.receipts.is_empty() {
             return Err(SettleError::EmptyBatch);
@@ -44,11 +51,21 @@ impl Settlement {
                 max: MAX_RECEIPTS_PER_BATCH as u32,
             });
         }
-        let mut seen = BTreeSet::new();
+        let mut previous: Option<ReceiptId> = None;
         for r in &args.receipts {
-            if !seen.insert(r.id) {
-                return Err(SettleError::DuplicateReceiptInBatch { receipt: r.id });
+            match previous {
+                Some(p) if p == r.id => {
+                    return Err(SettleError::DuplicateReceiptInBatch { receipt: r.id })
+                }
+                Some(p) if p > r.id => {
+                    return Err(SettleError::ReceiptsOutOfOrder {
+                        receipt: r.id,
+                        after: p,
+                    })
+                }
+                _ => {}
             }
+            previous = Some(r.id);
             if r.metered_at > now.saturating_add(METERING_CLOCK_DRIFT_NANOS) {
                 return Err(SettleError::MeteredInFuture {
                     receipt: r.id,
@@ -60,27 +77,85 @@ impl Settlement {
         Ok(())
     }
 
-    pub fn is_settled(&self, receipt: ReceiptId) -> bool {
-        self.settled_receipts.contains_key(&receipt)
+    /// The settled ranges that meet `[first, last]`, oldest id first.
+    fn ranges_meeting(&self, first: ReceiptId, last: ReceiptId) -> Vec<(ReceiptId, ReceiptId)> {
+        let mut found: Vec<(ReceiptId, ReceiptId)> = Vec::new();
+        if let Some(e) = self.settled_ranges.range(..=first).next_back() {
+            let (start, (end, _)) = e.into_pair();
+            if end >= first {
+                found.push((start, end));
+            }
+        }
+        if first < last {
+            for e in self.settled_ranges.range(first + 1..=last) {
+                let (start, (end, _)) = e.into_pair();
+                found.push((start, end));
+            }
+        }
+        found
     }
 
-    pub fn mark_settled(&mut self, receipt: ReceiptId, batch: BatchId) {
-        self.settled_receipts.insert(receipt, batch);
+    /// Settles the receipts of `batch` (ids increasing, as [`Self::check`] makes sure) that no earlier
+    /// batch settled; returns which ones are new. Each run of new receipts between settled ranges
+    /// becomes one range.
+    pub fn settle_new(&mut self, batch: BatchId, ids: &[ReceiptId]) -> Vec<bool> {
+        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+            return Vec::new();
+        };
+        let settled = self.ranges_meeting(first, last);
+        let legacy = !self.settled_receipts.is_empty();
+        let mut new = Vec::with_capacity(ids.len());
+        let mut runs: Vec<(ReceiptId, ReceiptId)> = Vec::new();
+        let mut run: Option<(ReceiptId, ReceiptId)> = None;
+        let mut next_range = 0;
+        for &id in ids {
+            // Ranges wholly below `id` close the run: it may not span them.
+            while next_range < settled.len() && settled[next_range].1 < id {
+                runs.extend(run.take());
+                next_range += 1;
+            }
+            let in_range = settled
+                .get(next_range)
+                .is_some_and(|&(start, end)| start <= id && id <= end);
+            let settled_before = in_range || (legacy && self.settled_receipts.contains_key(&id));
+            let is_new = !settled_before;
+            if is_new {
+                run = Some(match run {
+                    Some((start, _)) => (start, id),
+                    None => (id, id),
+                });
+            } else {
+                runs.extend(run.take());
+            }
+            new.push(is_new);
+        }
+        runs.extend(run);
+        for (start, end) in runs {
+            self.settled_ranges.insert(start, (end, batch));
+        }
+        new
     }
 
     pub fn record_batch(&mut self, ok: &SettleOk) {
         self.batches.insert(ok.batch_id, Candid(ok.clone()));
     }
 
+    /// Settles receipts one by one as versions before ranges did: the upgrade tests start from there.
+    #[cfg(test)]
+    pub fn settle_one_by_one(&mut self, receipt: ReceiptId, batch: BatchId) {
+        self.settled_receipts.insert(receipt, batch);
+    }
+
     /// Hashes the maps in the order `State::fingerprint` always has.
     pub fn fingerprint(&self, h: &mut Sha256) {
         hash_map(h, &self.batches);
         hash_map(h, &self.settled_receipts);
+        hash_map(h, &self.settled_ranges);
     }
 }
 
 /// The recipients of a receipt of `model` and their weights, from the share table and split it was
-/// metered under. The host differs per receipt, so [`with_host`] adds it.
+/// metered under. The host differs per receipt: its weight is [`host_weight`].
 pub fn recipients(
     model: &Model,
     table: &ShareTable,
@@ -115,20 +190,7 @@ pub fn recipients(
     weights.into_iter().collect()
 }
 
-/// `recipients` with the receipt's host added at its weight under `split`.
-pub fn with_host(
-    recipients: &[(AccountKey, u64)],
-    split: &SplitConfig,
-    host: &Account,
-) -> Vec<(AccountKey, u64)> {
-    let host_weight = split.host_bps as u64 * SHARE_UNITS_PER_MODEL * DATA_WEIGHT_TOTAL;
-    let host_key = account_key(host);
-    let mut merged: Vec<(AccountKey, u64)> = recipients.to_vec();
-    if host_weight > 0 {
-        match merged.iter_mut().find(|(k, _)| *k == host_key) {
-            Some((_, w)) => *w += host_weight,
-            None => merged.push((host_key, host_weight)),
-        }
-    }
-    merged
+/// The host's weight of a receipt under `split` (over [`ENTITLEMENT_DENOMINATOR`]).
+pub fn host_weight(split: &SplitConfig) -> u128 {
+    split.host_bps as u128 * SHARE_UNITS_PER_MODEL as u128 * DATA_WEIGHT_TOTAL as u128
 }

@@ -13,7 +13,7 @@ fn moderation(proposal_id: u64, model: ModelId, action: ModerationAction) -> Mod
 }
 
 fn last_event(s: &State) -> LogEvent {
-    let (length, _) = s.log_tip();
+    let length = s.log_tip().length;
     s.log_page(length - 1, 1).entries.remove(0).event
 }
 

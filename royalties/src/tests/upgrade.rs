@@ -98,3 +98,57 @@ fn a_payout_pending_in_the_layout_before_the_book_moves_into_it_once() {
     assert_eq!(again.fingerprint(), fingerprint);
     assert_consistent(&again);
 }
+
+/// Entries stored before format 2 (a Candid `LogEntry`) and receipts settled one by one before
+/// ranges stay readable after the upgrade: the old entry is served as format 1, new entries chain
+/// onto its hash, and the old receipt settled again is a duplicate.
+#[test]
+fn the_log_and_receipts_of_the_version_before_ranges_read_on() {
+    let memory = DefaultMemoryImpl::default();
+    let old_hash = ByteBuf::from(vec![7u8; 32]);
+    {
+        let mut s = fresh_with(memory.clone());
+        let (length, prev) = (s.log_tip().length, s.log_tip().hash);
+        let legacy = LogEntry {
+            index: length,
+            timestamp: T0,
+            prev_hash: prev,
+            hash: old_hash.clone(),
+            event: LogEvent::BatchSettled {
+                batch_id: 7,
+                funding_block: Nat::from(7u8),
+                receipts: vec![],
+                duplicate_receipts: vec![],
+            },
+        };
+        s.as_before_ranges(3, 7, &legacy);
+    }
+    let mut s = State::open(memory);
+    let m = register(&mut s, &[(1, 1_000_000)], &[]);
+    let ok = s
+        .settle(
+            proxy(),
+            batch(
+                8,
+                vec![receipt(3, m, 9, 50, 0, T0), receipt(4, m, 9, 50, 0, T0)],
+            ),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(ok.duplicate_receipts, vec![3]);
+    let page = s.encoded_log_page(0, 100);
+    let formats: Vec<u8> = page.entries.iter().map(|e| e.format).collect();
+    assert_eq!(formats.iter().filter(|f| **f == LOG_FORMAT_V1).count(), 1);
+    let legacy = page
+        .entries
+        .iter()
+        .find(|e| e.format == LOG_FORMAT_V1)
+        .unwrap();
+    assert_eq!(legacy.hash, old_hash);
+    let tip = verify_log_chain(LOG_GENESIS_HASH, 0, &page.entries).expect("the chain links");
+    assert_eq!(tip, s.log_tip_hash());
+    assert!(matches!(
+        s.log_page(legacy.index, 1).entries[0].event,
+        LogEvent::BatchSettled { batch_id: 7, .. }
+    ));
+}

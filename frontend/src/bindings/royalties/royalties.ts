@@ -200,6 +200,11 @@ export interface SettledReceipt {
     receipt: Receipt;
     share_epoch: bigint;
 }
+export interface CertifiedLogTip {
+    certificate?: Uint8Array;
+    hash: Uint8Array;
+    length: bigint;
+}
 export type Result_6 = {
     __kind__: "Ok";
     Ok: number;
@@ -219,13 +224,17 @@ export interface Credit {
     account: Account;
     amount: bigint;
 }
-export interface SetSplitArgs {
-    split: SplitConfig;
-    proposal_id: bigint;
+export interface EncodedLogPage {
+    total: bigint;
+    entries: Array<EncodedLogEntry>;
 }
 export interface DatasetRef {
     uri: string;
     sha256: Uint8Array;
+}
+export interface SetSplitArgs {
+    split: SplitConfig;
+    proposal_id: bigint;
 }
 export interface RegisterModelArgs {
     data_owners: Array<DataOwner>;
@@ -268,6 +277,10 @@ export interface InitArgs {
     governance: Principal;
     treasury: Account;
 }
+export interface AccountCredit {
+    account: Account;
+    amount: bigint;
+}
 export interface TrainingParam {
     key: string;
     value: string;
@@ -284,6 +297,17 @@ export interface AuditReport {
 export interface Account {
     owner: Principal;
     subaccount?: Uint8Array;
+}
+export interface LoggedReceipt {
+    id: bigint;
+    model: bigint;
+    output_tokens: bigint;
+    node_operator: Account;
+    share_epoch?: bigint;
+    metered_at: bigint;
+    split_version: number;
+    input_tokens: bigint;
+    amount: bigint;
 }
 export interface ModerateModelArgs {
     model: bigint;
@@ -436,6 +460,14 @@ export interface ClaimArgs {
     to?: Account;
     from_subaccount?: Uint8Array;
 }
+export interface EncodedLogEntry {
+    hash: Uint8Array;
+    prev_hash: Uint8Array;
+    event: Uint8Array;
+    timestamp: bigint;
+    index: bigint;
+    format: number;
+}
 export interface ModelMetadata {
     name: string;
     architecture: string;
@@ -519,6 +551,21 @@ export type Result_3 = {
     Err: RegistryError;
 };
 export type LogEvent = {
+    __kind__: "BatchCredited";
+    /**
+     * A batch credited at once: for each account, `Σ amount × weight` over the batch's receipts is
+     * added to its remainder and the whole units in it credited — the same floors as crediting the
+     * receipts one by one. `credits` lists every account credited a whole unit or more; a verifier
+     * recomputes them from `receipts`, the share tables and the splits.
+     */
+    BatchCredited: {
+        credits: Array<AccountCredit>;
+        duplicate_receipts: BigUint64Array;
+        batch_id: bigint;
+        funding_block: bigint;
+        receipts: Array<LoggedReceipt>;
+    };
+} | {
     __kind__: "PayoutRecorded";
     PayoutRecorded: {
         payout: Payout;
@@ -537,6 +584,9 @@ export type LogEvent = {
     };
 } | {
     __kind__: "BatchSettled";
+    /**
+     * Written by versions that credited receipt by receipt; kept so that their entries decode.
+     */
     BatchSettled: {
         duplicate_receipts: BigUint64Array;
         batch_id: bigint;
@@ -597,6 +647,15 @@ export type SettleError = {
 } | {
     __kind__: "DuplicateReceiptInBatch";
     DuplicateReceiptInBatch: {
+        receipt: bigint;
+    };
+} | {
+    __kind__: "ReceiptsOutOfOrder";
+    /**
+     * A batch lists its receipts by increasing id (the proxy numbers and batches them in order).
+     */
+    ReceiptsOutOfOrder: {
+        after: bigint;
         receipt: bigint;
     };
 } | {
@@ -724,10 +783,12 @@ export enum PayoutKind {
 export interface royaltiesInterface {
     audit(): Promise<Result>;
     balance_of(arg0: Account): Promise<StakeholderBalance>;
+    certified_log_tip(): Promise<CertifiedLogTip>;
     claim(arg0: ClaimArgs): Promise<Result_1>;
     get_batch(arg0: bigint): Promise<SettleOk | null>;
     get_config(): Promise<RoyaltiesConfig>;
     get_log(arg0: bigint, arg1: number): Promise<LogPage>;
+    get_log_encoded(arg0: bigint, arg1: number): Promise<EncodedLogPage>;
     get_model(arg0: bigint): Promise<ModelView | null>;
     get_payout(arg0: bigint): Promise<Payout | null>;
     get_share_table(arg0: bigint, arg1: bigint): Promise<ShareTable | null>;
@@ -746,7 +807,7 @@ export interface royaltiesInterface {
     settle(arg0: SettleArgs): Promise<Result_7>;
     transfer_shares(arg0: TransferSharesArgs): Promise<Result_3>;
 }
-import type { Account as _Account, AuditError as _AuditError, AuditReport as _AuditReport, ClaimArgs as _ClaimArgs, ClaimError as _ClaimError, Credit as _Credit, DataOwner as _DataOwner, GovernedError as _GovernedError, LogEntry as _LogEntry, LogEvent as _LogEvent, LogPage as _LogPage, Model as _Model, ModelMetadata as _ModelMetadata, ModelPage as _ModelPage, ModelStatus as _ModelStatus, ModelView as _ModelView, ModerateModelArgs as _ModerateModelArgs, Moderation as _Moderation, ModerationAction as _ModerationAction, Payout as _Payout, PayoutKind as _PayoutKind, PayoutSettings as _PayoutSettings, PayoutStatus as _PayoutStatus, Price as _Price, Receipt as _Receipt, RegisterModelArgs as _RegisterModelArgs, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, Result_7 as _Result_7, RoyaltiesConfig as _RoyaltiesConfig, SettleArgs as _SettleArgs, SettleError as _SettleError, SettleOk as _SettleOk, SettledReceipt as _SettledReceipt, ShareHolding as _ShareHolding, ShareTable as _ShareTable, SplitConfig as _SplitConfig, SplitError as _SplitError, SplitRecord as _SplitRecord, TransferSharesArgs as _TransferSharesArgs } from "./declarations/royalties.did";
+import type { Account as _Account, AccountCredit as _AccountCredit, AuditError as _AuditError, AuditReport as _AuditReport, CertifiedLogTip as _CertifiedLogTip, ClaimArgs as _ClaimArgs, ClaimError as _ClaimError, Credit as _Credit, DataOwner as _DataOwner, GovernedError as _GovernedError, LogEntry as _LogEntry, LogEvent as _LogEvent, LogPage as _LogPage, LoggedReceipt as _LoggedReceipt, Model as _Model, ModelMetadata as _ModelMetadata, ModelPage as _ModelPage, ModelStatus as _ModelStatus, ModelView as _ModelView, ModerateModelArgs as _ModerateModelArgs, Moderation as _Moderation, ModerationAction as _ModerationAction, Payout as _Payout, PayoutKind as _PayoutKind, PayoutSettings as _PayoutSettings, PayoutStatus as _PayoutStatus, Price as _Price, Receipt as _Receipt, RegisterModelArgs as _RegisterModelArgs, RegistryError as _RegistryError, Result as _Result, Result_1 as _Result_1, Result_2 as _Result_2, Result_3 as _Result_3, Result_4 as _Result_4, Result_5 as _Result_5, Result_6 as _Result_6, Result_7 as _Result_7, RoyaltiesConfig as _RoyaltiesConfig, SettleArgs as _SettleArgs, SettleError as _SettleError, SettleOk as _SettleOk, SettledReceipt as _SettledReceipt, ShareHolding as _ShareHolding, ShareTable as _ShareTable, SplitConfig as _SplitConfig, SplitError as _SplitError, SplitRecord as _SplitRecord, TransferSharesArgs as _TransferSharesArgs } from "./declarations/royalties.did";
 export class Royalties implements royaltiesInterface {
     constructor(private actor: ActorSubclass<_SERVICE>){}
     async audit(): Promise<Result> {
@@ -757,45 +818,53 @@ export class Royalties implements royaltiesInterface {
         const result = await this.actor.balance_of(to_candid_Account_n5(arg0));
         return result;
     }
+    async certified_log_tip(): Promise<CertifiedLogTip> {
+        const result = await this.actor.certified_log_tip();
+        return from_candid_CertifiedLogTip_n7(result);
+    }
     async claim(arg0: ClaimArgs): Promise<Result_1> {
-        const result = await this.actor.claim(to_candid_ClaimArgs_n7(arg0));
-        return from_candid_Result_1_n9(result);
+        const result = await this.actor.claim(to_candid_ClaimArgs_n10(arg0));
+        return from_candid_Result_1_n12(result);
     }
     async get_batch(arg0: bigint): Promise<SettleOk | null> {
         const result = await this.actor.get_batch(arg0);
-        return from_candid_opt_n22(result);
+        return from_candid_opt_n24(result);
     }
     async get_config(): Promise<RoyaltiesConfig> {
         const result = await this.actor.get_config();
-        return from_candid_RoyaltiesConfig_n23(result);
+        return from_candid_RoyaltiesConfig_n25(result);
     }
     async get_log(arg0: bigint, arg1: number): Promise<LogPage> {
         const result = await this.actor.get_log(arg0, arg1);
-        return from_candid_LogPage_n29(result);
+        return from_candid_LogPage_n31(result);
+    }
+    async get_log_encoded(arg0: bigint, arg1: number): Promise<EncodedLogPage> {
+        const result = await this.actor.get_log_encoded(arg0, arg1);
+        return result;
     }
     async get_model(arg0: bigint): Promise<ModelView | null> {
         const result = await this.actor.get_model(arg0);
-        return from_candid_opt_n62(result);
+        return from_candid_opt_n71(result);
     }
     async get_payout(arg0: bigint): Promise<Payout | null> {
         const result = await this.actor.get_payout(arg0);
-        return from_candid_opt_n68(result);
+        return from_candid_opt_n77(result);
     }
     async get_share_table(arg0: bigint, arg1: bigint): Promise<ShareTable | null> {
         const result = await this.actor.get_share_table(arg0, arg1);
-        return from_candid_opt_n69(result);
+        return from_candid_opt_n78(result);
     }
     async get_split(arg0: number | null): Promise<SplitRecord | null> {
-        const result = await this.actor.get_split(to_candid_opt_n72(arg0));
-        return from_candid_opt_n73(result);
+        const result = await this.actor.get_split(to_candid_opt_n81(arg0));
+        return from_candid_opt_n82(result);
     }
     async liabilities(): Promise<Liabilities> {
         const result = await this.actor.liabilities();
         return result;
     }
     async list_models(arg0: bigint | null, arg1: number): Promise<ModelPage> {
-        const result = await this.actor.list_models(to_candid_opt_n74(arg0), arg1);
-        return from_candid_ModelPage_n75(result);
+        const result = await this.actor.list_models(to_candid_opt_n83(arg0), arg1);
+        return from_candid_ModelPage_n84(result);
     }
     async log_tip(): Promise<LogTip> {
         const result = await this.actor.log_tip();
@@ -806,175 +875,196 @@ export class Royalties implements royaltiesInterface {
         return result;
     }
     async moderate_model(arg0: ModerateModelArgs): Promise<Result_2> {
-        const result = await this.actor.moderate_model(to_candid_ModerateModelArgs_n78(arg0));
-        return from_candid_Result_2_n82(result);
+        const result = await this.actor.moderate_model(to_candid_ModerateModelArgs_n87(arg0));
+        return from_candid_Result_2_n91(result);
     }
     async payouts_of(arg0: Account, arg1: number): Promise<Array<Payout>> {
         const result = await this.actor.payouts_of(to_candid_Account_n5(arg0), arg1);
-        return from_candid_vec_n86(result);
+        return from_candid_vec_n95(result);
     }
     async register_model(arg0: RegisterModelArgs): Promise<Result_3> {
-        const result = await this.actor.register_model(to_candid_RegisterModelArgs_n87(arg0));
-        return from_candid_Result_3_n95(result);
+        const result = await this.actor.register_model(to_candid_RegisterModelArgs_n96(arg0));
+        return from_candid_Result_3_n104(result);
     }
     async set_model_price(arg0: bigint, arg1: Price): Promise<Result_4> {
         const result = await this.actor.set_model_price(arg0, arg1);
-        return from_candid_Result_4_n100(result);
+        return from_candid_Result_4_n109(result);
     }
     async set_model_status(arg0: bigint, arg1: ModelStatus): Promise<Result_4> {
-        const result = await this.actor.set_model_status(arg0, to_candid_ModelStatus_n102(arg1));
-        return from_candid_Result_4_n100(result);
+        const result = await this.actor.set_model_status(arg0, to_candid_ModelStatus_n111(arg1));
+        return from_candid_Result_4_n109(result);
     }
     async set_payout_settings(arg0: SetPayoutSettingsArgs): Promise<Result_5> {
         const result = await this.actor.set_payout_settings(arg0);
-        return from_candid_Result_5_n104(result);
+        return from_candid_Result_5_n113(result);
     }
     async set_split(arg0: SetSplitArgs): Promise<Result_6> {
         const result = await this.actor.set_split(arg0);
-        return from_candid_Result_6_n106(result);
+        return from_candid_Result_6_n115(result);
     }
     async settle(arg0: SettleArgs): Promise<Result_7> {
-        const result = await this.actor.settle(to_candid_SettleArgs_n110(arg0));
-        return from_candid_Result_7_n115(result);
+        const result = await this.actor.settle(to_candid_SettleArgs_n119(arg0));
+        return from_candid_Result_7_n124(result);
     }
     async transfer_shares(arg0: TransferSharesArgs): Promise<Result_3> {
-        const result = await this.actor.transfer_shares(to_candid_TransferSharesArgs_n119(arg0));
-        return from_candid_Result_3_n95(result);
+        const result = await this.actor.transfer_shares(to_candid_TransferSharesArgs_n128(arg0));
+        return from_candid_Result_3_n104(result);
     }
 }
-function from_candid_Account_n13(value: _Account): Account {
-    return from_candid_record_n14(value);
+function from_candid_AccountCredit_n40(value: _AccountCredit): AccountCredit {
+    return from_candid_record_n41(value);
+}
+function from_candid_Account_n16(value: _Account): Account {
+    return from_candid_record_n17(value);
 }
 function from_candid_AuditError_n3(value: _AuditError): AuditError {
     return from_candid_variant_n4(value);
 }
-function from_candid_ClaimError_n20(value: _ClaimError): ClaimError {
-    return from_candid_variant_n21(value);
+function from_candid_CertifiedLogTip_n7(value: _CertifiedLogTip): CertifiedLogTip {
+    return from_candid_record_n8(value);
 }
-function from_candid_Credit_n50(value: _Credit): Credit {
-    return from_candid_record_n51(value);
+function from_candid_ClaimError_n22(value: _ClaimError): ClaimError {
+    return from_candid_variant_n23(value);
 }
-function from_candid_DataOwner_n56(value: _DataOwner): DataOwner {
-    return from_candid_record_n57(value);
+function from_candid_Credit_n59(value: _Credit): Credit {
+    return from_candid_record_n60(value);
 }
-function from_candid_GovernedError_n84(value: _GovernedError): GovernedError {
-    return from_candid_variant_n85(value);
-}
-function from_candid_LogEntry_n32(value: _LogEntry): LogEntry {
-    return from_candid_record_n33(value);
-}
-function from_candid_LogEvent_n34(value: _LogEvent): LogEvent {
-    return from_candid_variant_n35(value);
-}
-function from_candid_LogPage_n29(value: _LogPage): LogPage {
-    return from_candid_record_n30(value);
-}
-function from_candid_ModelPage_n75(value: _ModelPage): ModelPage {
-    return from_candid_record_n76(value);
-}
-function from_candid_ModelStatus_n38(value: _ModelStatus): ModelStatus {
-    return from_candid_variant_n39(value);
-}
-function from_candid_ModelView_n63(value: _ModelView): ModelView {
-    return from_candid_record_n64(value);
-}
-function from_candid_Model_n65(value: _Model): Model {
+function from_candid_DataOwner_n65(value: _DataOwner): DataOwner {
     return from_candid_record_n66(value);
 }
-function from_candid_ModerationAction_n42(value: _ModerationAction): ModerationAction {
-    return from_candid_variant_n43(value);
+function from_candid_GovernedError_n93(value: _GovernedError): GovernedError {
+    return from_candid_variant_n94(value);
 }
-function from_candid_Moderation_n40(value: _Moderation): Moderation {
-    return from_candid_record_n41(value);
+function from_candid_LogEntry_n34(value: _LogEntry): LogEntry {
+    return from_candid_record_n35(value);
 }
-function from_candid_PayoutKind_n18(value: _PayoutKind): PayoutKind {
+function from_candid_LogEvent_n36(value: _LogEvent): LogEvent {
+    return from_candid_variant_n37(value);
+}
+function from_candid_LogPage_n31(value: _LogPage): LogPage {
+    return from_candid_record_n32(value);
+}
+function from_candid_LoggedReceipt_n43(value: _LoggedReceipt): LoggedReceipt {
+    return from_candid_record_n44(value);
+}
+function from_candid_ModelPage_n84(value: _ModelPage): ModelPage {
+    return from_candid_record_n85(value);
+}
+function from_candid_ModelStatus_n47(value: _ModelStatus): ModelStatus {
+    return from_candid_variant_n48(value);
+}
+function from_candid_ModelView_n72(value: _ModelView): ModelView {
+    return from_candid_record_n73(value);
+}
+function from_candid_Model_n74(value: _Model): Model {
+    return from_candid_record_n75(value);
+}
+function from_candid_ModerationAction_n51(value: _ModerationAction): ModerationAction {
+    return from_candid_variant_n52(value);
+}
+function from_candid_Moderation_n49(value: _Moderation): Moderation {
+    return from_candid_record_n50(value);
+}
+function from_candid_PayoutKind_n20(value: _PayoutKind): PayoutKind {
+    return from_candid_variant_n21(value);
+}
+function from_candid_PayoutStatus_n18(value: _PayoutStatus): PayoutStatus {
     return from_candid_variant_n19(value);
 }
-function from_candid_PayoutStatus_n16(value: _PayoutStatus): PayoutStatus {
-    return from_candid_variant_n17(value);
+function from_candid_Payout_n14(value: _Payout): Payout {
+    return from_candid_record_n15(value);
 }
-function from_candid_Payout_n11(value: _Payout): Payout {
-    return from_candid_record_n12(value);
+function from_candid_Receipt_n61(value: _Receipt): Receipt {
+    return from_candid_record_n62(value);
 }
-function from_candid_Receipt_n52(value: _Receipt): Receipt {
-    return from_candid_record_n53(value);
-}
-function from_candid_RegistryError_n97(value: _RegistryError): RegistryError {
-    return from_candid_variant_n98(value);
-}
-function from_candid_Result_1_n9(value: _Result_1): Result_1 {
-    return from_candid_variant_n10(value);
-}
-function from_candid_Result_2_n82(value: _Result_2): Result_2 {
-    return from_candid_variant_n83(value);
-}
-function from_candid_Result_3_n95(value: _Result_3): Result_3 {
-    return from_candid_variant_n96(value);
-}
-function from_candid_Result_4_n100(value: _Result_4): Result_4 {
-    return from_candid_variant_n101(value);
-}
-function from_candid_Result_5_n104(value: _Result_5): Result_5 {
-    return from_candid_variant_n105(value);
-}
-function from_candid_Result_6_n106(value: _Result_6): Result_6 {
+function from_candid_RegistryError_n106(value: _RegistryError): RegistryError {
     return from_candid_variant_n107(value);
 }
-function from_candid_Result_7_n115(value: _Result_7): Result_7 {
+function from_candid_Result_1_n12(value: _Result_1): Result_1 {
+    return from_candid_variant_n13(value);
+}
+function from_candid_Result_2_n91(value: _Result_2): Result_2 {
+    return from_candid_variant_n92(value);
+}
+function from_candid_Result_3_n104(value: _Result_3): Result_3 {
+    return from_candid_variant_n105(value);
+}
+function from_candid_Result_4_n109(value: _Result_4): Result_4 {
+    return from_candid_variant_n110(value);
+}
+function from_candid_Result_5_n113(value: _Result_5): Result_5 {
+    return from_candid_variant_n114(value);
+}
+function from_candid_Result_6_n115(value: _Result_6): Result_6 {
     return from_candid_variant_n116(value);
+}
+function from_candid_Result_7_n124(value: _Result_7): Result_7 {
+    return from_candid_variant_n125(value);
 }
 function from_candid_Result_n1(value: _Result): Result {
     return from_candid_variant_n2(value);
 }
-function from_candid_RoyaltiesConfig_n23(value: _RoyaltiesConfig): RoyaltiesConfig {
-    return from_candid_record_n24(value);
-}
-function from_candid_SettleError_n117(value: _SettleError): SettleError {
-    return from_candid_variant_n118(value);
-}
-function from_candid_SettledReceipt_n47(value: _SettledReceipt): SettledReceipt {
-    return from_candid_record_n48(value);
-}
-function from_candid_ShareHolding_n59(value: _ShareHolding): ShareHolding {
-    return from_candid_record_n60(value);
-}
-function from_candid_ShareTable_n70(value: _ShareTable): ShareTable {
-    return from_candid_record_n71(value);
-}
-function from_candid_SplitError_n108(value: _SplitError): SplitError {
-    return from_candid_variant_n109(value);
-}
-function from_candid_SplitRecord_n25(value: _SplitRecord): SplitRecord {
+function from_candid_RoyaltiesConfig_n25(value: _RoyaltiesConfig): RoyaltiesConfig {
     return from_candid_record_n26(value);
 }
-function from_candid_opt_n15(value: [] | [Uint8Array]): Uint8Array | null {
+function from_candid_SettleError_n126(value: _SettleError): SettleError {
+    return from_candid_variant_n127(value);
+}
+function from_candid_SettledReceipt_n56(value: _SettledReceipt): SettledReceipt {
+    return from_candid_record_n57(value);
+}
+function from_candid_ShareHolding_n68(value: _ShareHolding): ShareHolding {
+    return from_candid_record_n69(value);
+}
+function from_candid_ShareTable_n79(value: _ShareTable): ShareTable {
+    return from_candid_record_n80(value);
+}
+function from_candid_SplitError_n117(value: _SplitError): SplitError {
+    return from_candid_variant_n118(value);
+}
+function from_candid_SplitRecord_n27(value: _SplitRecord): SplitRecord {
+    return from_candid_record_n28(value);
+}
+function from_candid_opt_n24(value: [] | [_SettleOk]): SettleOk | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n22(value: [] | [_SettleOk]): SettleOk | null {
+function from_candid_opt_n29(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n27(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n30(value: [] | [bigint]): bigint | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n28(value: [] | [bigint]): bigint | null {
+function from_candid_opt_n71(value: [] | [_ModelView]): ModelView | null {
+    return value.length === 0 ? null : from_candid_ModelView_n72(value[0]);
+}
+function from_candid_opt_n76(value: [] | [_Moderation]): Moderation | null {
+    return value.length === 0 ? null : from_candid_Moderation_n49(value[0]);
+}
+function from_candid_opt_n77(value: [] | [_Payout]): Payout | null {
+    return value.length === 0 ? null : from_candid_Payout_n14(value[0]);
+}
+function from_candid_opt_n78(value: [] | [_ShareTable]): ShareTable | null {
+    return value.length === 0 ? null : from_candid_ShareTable_n79(value[0]);
+}
+function from_candid_opt_n82(value: [] | [_SplitRecord]): SplitRecord | null {
+    return value.length === 0 ? null : from_candid_SplitRecord_n27(value[0]);
+}
+function from_candid_opt_n9(value: [] | [Uint8Array]): Uint8Array | null {
     return value.length === 0 ? null : value[0];
 }
-function from_candid_opt_n62(value: [] | [_ModelView]): ModelView | null {
-    return value.length === 0 ? null : from_candid_ModelView_n63(value[0]);
+function from_candid_record_n108(value: {
+    status: _ModelStatus;
+    model: bigint;
+}): {
+    status: ModelStatus;
+    model: bigint;
+} {
+    return {
+        status: from_candid_ModelStatus_n47(value.status),
+        model: value.model
+    };
 }
-function from_candid_opt_n67(value: [] | [_Moderation]): Moderation | null {
-    return value.length === 0 ? null : from_candid_Moderation_n40(value[0]);
-}
-function from_candid_opt_n68(value: [] | [_Payout]): Payout | null {
-    return value.length === 0 ? null : from_candid_Payout_n11(value[0]);
-}
-function from_candid_opt_n69(value: [] | [_ShareTable]): ShareTable | null {
-    return value.length === 0 ? null : from_candid_ShareTable_n70(value[0]);
-}
-function from_candid_opt_n73(value: [] | [_SplitRecord]): SplitRecord | null {
-    return value.length === 0 ? null : from_candid_SplitRecord_n25(value[0]);
-}
-function from_candid_record_n12(value: {
+function from_candid_record_n15(value: {
     id: bigint;
     to: _Account;
     fee: bigint;
@@ -999,18 +1089,18 @@ function from_candid_record_n12(value: {
 } {
     return {
         id: value.id,
-        to: from_candid_Account_n13(value.to),
+        to: from_candid_Account_n16(value.to),
         fee: value.fee,
-        status: from_candid_PayoutStatus_n16(value.status),
-        kind: from_candid_PayoutKind_n18(value.kind),
+        status: from_candid_PayoutStatus_n18(value.status),
+        kind: from_candid_PayoutKind_n20(value.kind),
         memo: value.memo,
         gross: value.gross,
         intent: value.intent,
-        account: from_candid_Account_n13(value.account),
+        account: from_candid_Account_n16(value.account),
         amount: value.amount
     };
 }
-function from_candid_record_n14(value: {
+function from_candid_record_n17(value: {
     owner: Principal;
     subaccount: [] | [Uint8Array];
 }): {
@@ -1019,10 +1109,10 @@ function from_candid_record_n14(value: {
 } {
     return {
         owner: value.owner,
-        subaccount: record_opt_to_undefined(from_candid_opt_n15(value.subaccount))
+        subaccount: record_opt_to_undefined(from_candid_opt_n9(value.subaccount))
     };
 }
-function from_candid_record_n24(value: {
+function from_candid_record_n26(value: {
     current_split: _SplitRecord;
     ledger: Principal;
     payout_interval_seconds: bigint;
@@ -1042,17 +1132,17 @@ function from_candid_record_n24(value: {
     treasury: Account;
 } {
     return {
-        current_split: from_candid_SplitRecord_n25(value.current_split),
+        current_split: from_candid_SplitRecord_n27(value.current_split),
         ledger: value.ledger,
         payout_interval_seconds: value.payout_interval_seconds,
         inference_proxy: value.inference_proxy,
-        ledger_fee: record_opt_to_undefined(from_candid_opt_n28(value.ledger_fee)),
+        ledger_fee: record_opt_to_undefined(from_candid_opt_n30(value.ledger_fee)),
         auto_payout_fee_multiple: value.auto_payout_fee_multiple,
         governance: value.governance,
-        treasury: from_candid_Account_n13(value.treasury)
+        treasury: from_candid_Account_n16(value.treasury)
     };
 }
-function from_candid_record_n26(value: {
+function from_candid_record_n28(value: {
     set_at: bigint;
     version: number;
     split: _SplitConfig;
@@ -1067,10 +1157,10 @@ function from_candid_record_n26(value: {
         set_at: value.set_at,
         version: value.version,
         split: value.split,
-        proposal_id: record_opt_to_undefined(from_candid_opt_n27(value.proposal_id))
+        proposal_id: record_opt_to_undefined(from_candid_opt_n29(value.proposal_id))
     };
 }
-function from_candid_record_n30(value: {
+function from_candid_record_n32(value: {
     total: bigint;
     entries: Array<_LogEntry>;
 }): {
@@ -1079,10 +1169,10 @@ function from_candid_record_n30(value: {
 } {
     return {
         total: value.total,
-        entries: from_candid_vec_n31(value.entries)
+        entries: from_candid_vec_n33(value.entries)
     };
 }
-function from_candid_record_n33(value: {
+function from_candid_record_n35(value: {
     hash: Uint8Array;
     prev_hash: Uint8Array;
     event: _LogEvent;
@@ -1098,21 +1188,87 @@ function from_candid_record_n33(value: {
     return {
         hash: value.hash,
         prev_hash: value.prev_hash,
-        event: from_candid_LogEvent_n34(value.event),
+        event: from_candid_LogEvent_n36(value.event),
         timestamp: value.timestamp,
         index: value.index
     };
 }
-function from_candid_record_n36(value: {
+function from_candid_record_n38(value: {
+    credits: Array<_AccountCredit>;
+    duplicate_receipts: BigUint64Array;
+    batch_id: bigint;
+    funding_block: bigint;
+    receipts: Array<_LoggedReceipt>;
+}): {
+    credits: Array<AccountCredit>;
+    duplicate_receipts: BigUint64Array;
+    batch_id: bigint;
+    funding_block: bigint;
+    receipts: Array<LoggedReceipt>;
+} {
+    return {
+        credits: from_candid_vec_n39(value.credits),
+        duplicate_receipts: value.duplicate_receipts,
+        batch_id: value.batch_id,
+        funding_block: value.funding_block,
+        receipts: from_candid_vec_n42(value.receipts)
+    };
+}
+function from_candid_record_n41(value: {
+    account: _Account;
+    amount: bigint;
+}): {
+    account: Account;
+    amount: bigint;
+} {
+    return {
+        account: from_candid_Account_n16(value.account),
+        amount: value.amount
+    };
+}
+function from_candid_record_n44(value: {
+    id: bigint;
+    model: bigint;
+    output_tokens: bigint;
+    node_operator: _Account;
+    share_epoch: [] | [bigint];
+    metered_at: bigint;
+    split_version: number;
+    input_tokens: bigint;
+    amount: bigint;
+}): {
+    id: bigint;
+    model: bigint;
+    output_tokens: bigint;
+    node_operator: Account;
+    share_epoch?: bigint;
+    metered_at: bigint;
+    split_version: number;
+    input_tokens: bigint;
+    amount: bigint;
+} {
+    return {
+        id: value.id,
+        model: value.model,
+        output_tokens: value.output_tokens,
+        node_operator: from_candid_Account_n16(value.node_operator),
+        share_epoch: record_opt_to_undefined(from_candid_opt_n29(value.share_epoch)),
+        metered_at: value.metered_at,
+        split_version: value.split_version,
+        input_tokens: value.input_tokens,
+        amount: value.amount
+    };
+}
+function from_candid_record_n45(value: {
     payout: _Payout;
 }): {
     payout: Payout;
 } {
     return {
-        payout: from_candid_Payout_n11(value.payout)
+        payout: from_candid_Payout_n14(value.payout)
     };
 }
-function from_candid_record_n37(value: {
+function from_candid_record_n46(value: {
     status: _ModelStatus;
     model: bigint;
     moderation: _Moderation;
@@ -1122,12 +1278,12 @@ function from_candid_record_n37(value: {
     moderation: Moderation;
 } {
     return {
-        status: from_candid_ModelStatus_n38(value.status),
+        status: from_candid_ModelStatus_n47(value.status),
         model: value.model,
-        moderation: from_candid_Moderation_n40(value.moderation)
+        moderation: from_candid_Moderation_n49(value.moderation)
     };
 }
-function from_candid_record_n41(value: {
+function from_candid_record_n50(value: {
     at: bigint;
     action: _ModerationAction;
     status_before: _ModelStatus;
@@ -1142,22 +1298,22 @@ function from_candid_record_n41(value: {
 } {
     return {
         at: value.at,
-        action: from_candid_ModerationAction_n42(value.action),
-        status_before: from_candid_ModelStatus_n38(value.status_before),
+        action: from_candid_ModerationAction_n51(value.action),
+        status_before: from_candid_ModelStatus_n47(value.status_before),
         proposal_id: value.proposal_id,
         reason: value.reason
     };
 }
-function from_candid_record_n44(value: {
+function from_candid_record_n53(value: {
     record: _SplitRecord;
 }): {
     record: SplitRecord;
 } {
     return {
-        record: from_candid_SplitRecord_n25(value.record)
+        record: from_candid_SplitRecord_n27(value.record)
     };
 }
-function from_candid_record_n45(value: {
+function from_candid_record_n54(value: {
     duplicate_receipts: BigUint64Array;
     batch_id: bigint;
     funding_block: bigint;
@@ -1172,10 +1328,10 @@ function from_candid_record_n45(value: {
         duplicate_receipts: value.duplicate_receipts,
         batch_id: value.batch_id,
         funding_block: value.funding_block,
-        receipts: from_candid_vec_n46(value.receipts)
+        receipts: from_candid_vec_n55(value.receipts)
     };
 }
-function from_candid_record_n48(value: {
+function from_candid_record_n57(value: {
     credits: Array<_Credit>;
     receipt: _Receipt;
     share_epoch: bigint;
@@ -1185,12 +1341,12 @@ function from_candid_record_n48(value: {
     share_epoch: bigint;
 } {
     return {
-        credits: from_candid_vec_n49(value.credits),
-        receipt: from_candid_Receipt_n52(value.receipt),
+        credits: from_candid_vec_n58(value.credits),
+        receipt: from_candid_Receipt_n61(value.receipt),
         share_epoch: value.share_epoch
     };
 }
-function from_candid_record_n51(value: {
+function from_candid_record_n60(value: {
     weight: bigint;
     account: _Account;
     amount: bigint;
@@ -1201,11 +1357,11 @@ function from_candid_record_n51(value: {
 } {
     return {
         weight: value.weight,
-        account: from_candid_Account_n13(value.account),
+        account: from_candid_Account_n16(value.account),
         amount: value.amount
     };
 }
-function from_candid_record_n53(value: {
+function from_candid_record_n62(value: {
     id: bigint;
     model: bigint;
     output_tokens: bigint;
@@ -1230,7 +1386,7 @@ function from_candid_record_n53(value: {
         id: value.id,
         model: value.model,
         output_tokens: value.output_tokens,
-        node_operator: from_candid_Account_n13(value.node_operator),
+        node_operator: from_candid_Account_n16(value.node_operator),
         user: value.user,
         metered_at: value.metered_at,
         split_version: value.split_version,
@@ -1238,7 +1394,7 @@ function from_candid_record_n53(value: {
         amount: value.amount
     };
 }
-function from_candid_record_n54(value: {
+function from_candid_record_n63(value: {
     model: bigint;
     data_owners: Array<_DataOwner>;
     manager: Principal;
@@ -1251,12 +1407,12 @@ function from_candid_record_n54(value: {
 } {
     return {
         model: value.model,
-        data_owners: from_candid_vec_n55(value.data_owners),
+        data_owners: from_candid_vec_n64(value.data_owners),
         manager: value.manager,
-        owners: from_candid_vec_n58(value.owners)
+        owners: from_candid_vec_n67(value.owners)
     };
 }
-function from_candid_record_n57(value: {
+function from_candid_record_n66(value: {
     weight: bigint;
     account: _Account;
 }): {
@@ -1265,10 +1421,10 @@ function from_candid_record_n57(value: {
 } {
     return {
         weight: value.weight,
-        account: from_candid_Account_n13(value.account)
+        account: from_candid_Account_n16(value.account)
     };
 }
-function from_candid_record_n60(value: {
+function from_candid_record_n69(value: {
     account: _Account;
     units: bigint;
 }): {
@@ -1276,11 +1432,11 @@ function from_candid_record_n60(value: {
     units: bigint;
 } {
     return {
-        account: from_candid_Account_n13(value.account),
+        account: from_candid_Account_n16(value.account),
         units: value.units
     };
 }
-function from_candid_record_n61(value: {
+function from_candid_record_n70(value: {
     to: _Account;
     model: bigint;
     from: _Account;
@@ -1294,14 +1450,14 @@ function from_candid_record_n61(value: {
     new_epoch: bigint;
 } {
     return {
-        to: from_candid_Account_n13(value.to),
+        to: from_candid_Account_n16(value.to),
         model: value.model,
-        from: from_candid_Account_n13(value.from),
+        from: from_candid_Account_n16(value.from),
         units: value.units,
         new_epoch: value.new_epoch
     };
 }
-function from_candid_record_n64(value: {
+function from_candid_record_n73(value: {
     model: _Model;
     holders: Array<_ShareHolding>;
 }): {
@@ -1309,11 +1465,11 @@ function from_candid_record_n64(value: {
     holders: Array<ShareHolding>;
 } {
     return {
-        model: from_candid_Model_n65(value.model),
-        holders: from_candid_vec_n58(value.holders)
+        model: from_candid_Model_n74(value.model),
+        holders: from_candid_vec_n67(value.holders)
     };
 }
-function from_candid_record_n66(value: {
+function from_candid_record_n75(value: {
     id: bigint;
     status: _ModelStatus;
     updated_at: bigint;
@@ -1340,19 +1496,34 @@ function from_candid_record_n66(value: {
 } {
     return {
         id: value.id,
-        status: from_candid_ModelStatus_n38(value.status),
+        status: from_candid_ModelStatus_n47(value.status),
         updated_at: value.updated_at,
-        data_owners: from_candid_vec_n55(value.data_owners),
+        data_owners: from_candid_vec_n64(value.data_owners),
         manager: value.manager,
         total_units: value.total_units,
         share_epoch: value.share_epoch,
         metadata: value.metadata,
         price: value.price,
         registered_at: value.registered_at,
-        moderation: record_opt_to_undefined(from_candid_opt_n67(value.moderation))
+        moderation: record_opt_to_undefined(from_candid_opt_n76(value.moderation))
     };
 }
-function from_candid_record_n71(value: {
+function from_candid_record_n8(value: {
+    certificate: [] | [Uint8Array];
+    hash: Uint8Array;
+    length: bigint;
+}): {
+    certificate?: Uint8Array;
+    hash: Uint8Array;
+    length: bigint;
+} {
+    return {
+        certificate: record_opt_to_undefined(from_candid_opt_n9(value.certificate)),
+        hash: value.hash,
+        length: value.length
+    };
+}
+function from_candid_record_n80(value: {
     model: bigint;
     starts_at: bigint;
     epoch: bigint;
@@ -1367,10 +1538,10 @@ function from_candid_record_n71(value: {
         model: value.model,
         starts_at: value.starts_at,
         epoch: value.epoch,
-        holders: from_candid_vec_n58(value.holders)
+        holders: from_candid_vec_n67(value.holders)
     };
 }
-function from_candid_record_n76(value: {
+function from_candid_record_n85(value: {
     next: [] | [bigint];
     models: Array<_ModelView>;
 }): {
@@ -1378,48 +1549,17 @@ function from_candid_record_n76(value: {
     models: Array<ModelView>;
 } {
     return {
-        next: record_opt_to_undefined(from_candid_opt_n27(value.next)),
-        models: from_candid_vec_n77(value.models)
+        next: record_opt_to_undefined(from_candid_opt_n29(value.next)),
+        models: from_candid_vec_n86(value.models)
     };
 }
-function from_candid_record_n99(value: {
-    status: _ModelStatus;
-    model: bigint;
-}): {
-    status: ModelStatus;
-    model: bigint;
-} {
-    return {
-        status: from_candid_ModelStatus_n38(value.status),
-        model: value.model
-    };
-}
-function from_candid_variant_n10(value: {
-    Ok: _Payout;
-} | {
-    Err: _ClaimError;
-}): {
-    __kind__: "Ok";
-    Ok: Payout;
-} | {
-    __kind__: "Err";
-    Err: ClaimError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: from_candid_Payout_n11(value.Ok)
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_ClaimError_n20(value.Err)
-    } : value;
-}
-function from_candid_variant_n101(value: {
-    Ok: null;
+function from_candid_variant_n105(value: {
+    Ok: bigint;
 } | {
     Err: _RegistryError;
 }): {
     __kind__: "Ok";
-    Ok: null;
+    Ok: bigint;
 } | {
     __kind__: "Err";
     Err: RegistryError;
@@ -1429,612 +1569,10 @@ function from_candid_variant_n101(value: {
         Ok: value.Ok
     } : "Err" in value ? {
         __kind__: "Err",
-        Err: from_candid_RegistryError_n97(value.Err)
-    } : value;
-}
-function from_candid_variant_n105(value: {
-    Ok: null;
-} | {
-    Err: _GovernedError;
-}): {
-    __kind__: "Ok";
-    Ok: null;
-} | {
-    __kind__: "Err";
-    Err: GovernedError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_GovernedError_n84(value.Err)
+        Err: from_candid_RegistryError_n106(value.Err)
     } : value;
 }
 function from_candid_variant_n107(value: {
-    Ok: number;
-} | {
-    Err: _SplitError;
-}): {
-    __kind__: "Ok";
-    Ok: number;
-} | {
-    __kind__: "Err";
-    Err: SplitError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_SplitError_n108(value.Err)
-    } : value;
-}
-function from_candid_variant_n109(value: {
-    ProposalAlreadyApplied: {
-        version: number;
-        proposal_id: bigint;
-    };
-} | {
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    NotGovernance: null;
-} | {
-    InvalidSplit: {
-        total_bps: number;
-    };
-}): {
-    __kind__: "ProposalAlreadyApplied";
-    ProposalAlreadyApplied: {
-        version: number;
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "ProposalConflict";
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "NotGovernance";
-    NotGovernance: null;
-} | {
-    __kind__: "InvalidSplit";
-    InvalidSplit: {
-        total_bps: number;
-    };
-} {
-    return "ProposalAlreadyApplied" in value ? {
-        __kind__: "ProposalAlreadyApplied",
-        ProposalAlreadyApplied: value.ProposalAlreadyApplied
-    } : "ProposalConflict" in value ? {
-        __kind__: "ProposalConflict",
-        ProposalConflict: value.ProposalConflict
-    } : "NotGovernance" in value ? {
-        __kind__: "NotGovernance",
-        NotGovernance: value.NotGovernance
-    } : "InvalidSplit" in value ? {
-        __kind__: "InvalidSplit",
-        InvalidSplit: value.InvalidSplit
-    } : value;
-}
-function from_candid_variant_n116(value: {
-    Ok: _SettleOk;
-} | {
-    Err: _SettleError;
-}): {
-    __kind__: "Ok";
-    Ok: SettleOk;
-} | {
-    __kind__: "Err";
-    Err: SettleError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_SettleError_n117(value.Err)
-    } : value;
-}
-function from_candid_variant_n118(value: {
-    EmptyBatch: null;
-} | {
-    TooManyReceipts: {
-        max: number;
-    };
-} | {
-    DuplicateReceiptInBatch: {
-        receipt: bigint;
-    };
-} | {
-    NotInferenceProxy: null;
-} | {
-    MeteredInFuture: {
-        now: bigint;
-        receipt: bigint;
-        metered_at: bigint;
-    };
-}): {
-    __kind__: "EmptyBatch";
-    EmptyBatch: null;
-} | {
-    __kind__: "TooManyReceipts";
-    TooManyReceipts: {
-        max: number;
-    };
-} | {
-    __kind__: "DuplicateReceiptInBatch";
-    DuplicateReceiptInBatch: {
-        receipt: bigint;
-    };
-} | {
-    __kind__: "NotInferenceProxy";
-    NotInferenceProxy: null;
-} | {
-    __kind__: "MeteredInFuture";
-    MeteredInFuture: {
-        now: bigint;
-        receipt: bigint;
-        metered_at: bigint;
-    };
-} {
-    return "EmptyBatch" in value ? {
-        __kind__: "EmptyBatch",
-        EmptyBatch: value.EmptyBatch
-    } : "TooManyReceipts" in value ? {
-        __kind__: "TooManyReceipts",
-        TooManyReceipts: value.TooManyReceipts
-    } : "DuplicateReceiptInBatch" in value ? {
-        __kind__: "DuplicateReceiptInBatch",
-        DuplicateReceiptInBatch: value.DuplicateReceiptInBatch
-    } : "NotInferenceProxy" in value ? {
-        __kind__: "NotInferenceProxy",
-        NotInferenceProxy: value.NotInferenceProxy
-    } : "MeteredInFuture" in value ? {
-        __kind__: "MeteredInFuture",
-        MeteredInFuture: value.MeteredInFuture
-    } : value;
-}
-function from_candid_variant_n17(value: {
-    Failed: {
-        reason: string;
-    };
-} | {
-    Completed: {
-        block_index: bigint;
-    };
-} | {
-    Pending: null;
-}): {
-    __kind__: "Failed";
-    Failed: {
-        reason: string;
-    };
-} | {
-    __kind__: "Completed";
-    Completed: {
-        block_index: bigint;
-    };
-} | {
-    __kind__: "Pending";
-    Pending: null;
-} {
-    return "Failed" in value ? {
-        __kind__: "Failed",
-        Failed: value.Failed
-    } : "Completed" in value ? {
-        __kind__: "Completed",
-        Completed: value.Completed
-    } : "Pending" in value ? {
-        __kind__: "Pending",
-        Pending: value.Pending
-    } : value;
-}
-function from_candid_variant_n19(value: {
-    Claim: null;
-} | {
-    Automatic: null;
-}): PayoutKind {
-    return "Claim" in value ? PayoutKind.Claim : "Automatic" in value ? PayoutKind.Automatic : value;
-}
-function from_candid_variant_n2(value: {
-    Ok: _AuditReport;
-} | {
-    Err: _AuditError;
-}): {
-    __kind__: "Ok";
-    Ok: AuditReport;
-} | {
-    __kind__: "Err";
-    Err: AuditError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_AuditError_n3(value.Err)
-    } : value;
-}
-function from_candid_variant_n21(value: {
-    NothingToClaim: null;
-} | {
-    Busy: {
-        cap: number;
-    };
-} | {
-    AlreadyProcessing: null;
-} | {
-    MintingAccountDestination: null;
-} | {
-    BelowFee: {
-        fee: bigint;
-        available: bigint;
-    };
-} | {
-    LedgerUnavailable: {
-        reason: string;
-    };
-} | {
-    TransferFailed: {
-        payout: bigint;
-        reason: string;
-    };
-} | {
-    AnonymousCaller: null;
-}): {
-    __kind__: "NothingToClaim";
-    NothingToClaim: null;
-} | {
-    __kind__: "Busy";
-    Busy: {
-        cap: number;
-    };
-} | {
-    __kind__: "AlreadyProcessing";
-    AlreadyProcessing: null;
-} | {
-    __kind__: "MintingAccountDestination";
-    MintingAccountDestination: null;
-} | {
-    __kind__: "BelowFee";
-    BelowFee: {
-        fee: bigint;
-        available: bigint;
-    };
-} | {
-    __kind__: "LedgerUnavailable";
-    LedgerUnavailable: {
-        reason: string;
-    };
-} | {
-    __kind__: "TransferFailed";
-    TransferFailed: {
-        payout: bigint;
-        reason: string;
-    };
-} | {
-    __kind__: "AnonymousCaller";
-    AnonymousCaller: null;
-} {
-    return "NothingToClaim" in value ? {
-        __kind__: "NothingToClaim",
-        NothingToClaim: value.NothingToClaim
-    } : "Busy" in value ? {
-        __kind__: "Busy",
-        Busy: value.Busy
-    } : "AlreadyProcessing" in value ? {
-        __kind__: "AlreadyProcessing",
-        AlreadyProcessing: value.AlreadyProcessing
-    } : "MintingAccountDestination" in value ? {
-        __kind__: "MintingAccountDestination",
-        MintingAccountDestination: value.MintingAccountDestination
-    } : "BelowFee" in value ? {
-        __kind__: "BelowFee",
-        BelowFee: value.BelowFee
-    } : "LedgerUnavailable" in value ? {
-        __kind__: "LedgerUnavailable",
-        LedgerUnavailable: value.LedgerUnavailable
-    } : "TransferFailed" in value ? {
-        __kind__: "TransferFailed",
-        TransferFailed: value.TransferFailed
-    } : "AnonymousCaller" in value ? {
-        __kind__: "AnonymousCaller",
-        AnonymousCaller: value.AnonymousCaller
-    } : value;
-}
-function from_candid_variant_n35(value: {
-    PayoutRecorded: {
-        payout: _Payout;
-    };
-} | {
-    ModelModerated: {
-        status: _ModelStatus;
-        model: bigint;
-        moderation: _Moderation;
-    };
-} | {
-    SplitSet: {
-        record: _SplitRecord;
-    };
-} | {
-    BatchSettled: {
-        duplicate_receipts: BigUint64Array;
-        batch_id: bigint;
-        funding_block: bigint;
-        receipts: Array<_SettledReceipt>;
-    };
-} | {
-    PayoutSettingsSet: {
-        settings: _PayoutSettings;
-        proposal_id: bigint;
-    };
-} | {
-    ModelRegistered: {
-        model: bigint;
-        data_owners: Array<_DataOwner>;
-        manager: Principal;
-        owners: Array<_ShareHolding>;
-    };
-} | {
-    PayoutCompleted: {
-        fee: bigint;
-        block_index: bigint;
-        amount: bigint;
-        payout: bigint;
-    };
-} | {
-    PayoutFailed: {
-        restored: bigint;
-        payout: bigint;
-        reason: string;
-    };
-} | {
-    SharesTransferred: {
-        to: _Account;
-        model: bigint;
-        from: _Account;
-        units: bigint;
-        new_epoch: bigint;
-    };
-}): {
-    __kind__: "PayoutRecorded";
-    PayoutRecorded: {
-        payout: Payout;
-    };
-} | {
-    __kind__: "ModelModerated";
-    ModelModerated: {
-        status: ModelStatus;
-        model: bigint;
-        moderation: Moderation;
-    };
-} | {
-    __kind__: "SplitSet";
-    SplitSet: {
-        record: SplitRecord;
-    };
-} | {
-    __kind__: "BatchSettled";
-    BatchSettled: {
-        duplicate_receipts: BigUint64Array;
-        batch_id: bigint;
-        funding_block: bigint;
-        receipts: Array<SettledReceipt>;
-    };
-} | {
-    __kind__: "PayoutSettingsSet";
-    PayoutSettingsSet: {
-        settings: PayoutSettings;
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "ModelRegistered";
-    ModelRegistered: {
-        model: bigint;
-        data_owners: Array<DataOwner>;
-        manager: Principal;
-        owners: Array<ShareHolding>;
-    };
-} | {
-    __kind__: "PayoutCompleted";
-    PayoutCompleted: {
-        fee: bigint;
-        block_index: bigint;
-        amount: bigint;
-        payout: bigint;
-    };
-} | {
-    __kind__: "PayoutFailed";
-    PayoutFailed: {
-        restored: bigint;
-        payout: bigint;
-        reason: string;
-    };
-} | {
-    __kind__: "SharesTransferred";
-    SharesTransferred: {
-        to: Account;
-        model: bigint;
-        from: Account;
-        units: bigint;
-        new_epoch: bigint;
-    };
-} {
-    return "PayoutRecorded" in value ? {
-        __kind__: "PayoutRecorded",
-        PayoutRecorded: from_candid_record_n36(value.PayoutRecorded)
-    } : "ModelModerated" in value ? {
-        __kind__: "ModelModerated",
-        ModelModerated: from_candid_record_n37(value.ModelModerated)
-    } : "SplitSet" in value ? {
-        __kind__: "SplitSet",
-        SplitSet: from_candid_record_n44(value.SplitSet)
-    } : "BatchSettled" in value ? {
-        __kind__: "BatchSettled",
-        BatchSettled: from_candid_record_n45(value.BatchSettled)
-    } : "PayoutSettingsSet" in value ? {
-        __kind__: "PayoutSettingsSet",
-        PayoutSettingsSet: value.PayoutSettingsSet
-    } : "ModelRegistered" in value ? {
-        __kind__: "ModelRegistered",
-        ModelRegistered: from_candid_record_n54(value.ModelRegistered)
-    } : "PayoutCompleted" in value ? {
-        __kind__: "PayoutCompleted",
-        PayoutCompleted: value.PayoutCompleted
-    } : "PayoutFailed" in value ? {
-        __kind__: "PayoutFailed",
-        PayoutFailed: value.PayoutFailed
-    } : "SharesTransferred" in value ? {
-        __kind__: "SharesTransferred",
-        SharesTransferred: from_candid_record_n61(value.SharesTransferred)
-    } : value;
-}
-function from_candid_variant_n39(value: {
-    Paused: null;
-} | {
-    Active: null;
-} | {
-    Suspended: null;
-} | {
-    Delisted: null;
-}): ModelStatus {
-    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : "Suspended" in value ? ModelStatus.Suspended : "Delisted" in value ? ModelStatus.Delisted : value;
-}
-function from_candid_variant_n4(value: {
-    LedgerUnavailable: {
-        reason: string;
-    };
-} | {
-    AnonymousCaller: null;
-}): {
-    __kind__: "LedgerUnavailable";
-    LedgerUnavailable: {
-        reason: string;
-    };
-} | {
-    __kind__: "AnonymousCaller";
-    AnonymousCaller: null;
-} {
-    return "LedgerUnavailable" in value ? {
-        __kind__: "LedgerUnavailable",
-        LedgerUnavailable: value.LedgerUnavailable
-    } : "AnonymousCaller" in value ? {
-        __kind__: "AnonymousCaller",
-        AnonymousCaller: value.AnonymousCaller
-    } : value;
-}
-function from_candid_variant_n43(value: {
-    Delist: null;
-} | {
-    Reinstate: null;
-} | {
-    Suspend: null;
-}): ModerationAction {
-    return "Delist" in value ? ModerationAction.Delist : "Reinstate" in value ? ModerationAction.Reinstate : "Suspend" in value ? ModerationAction.Suspend : value;
-}
-function from_candid_variant_n83(value: {
-    Ok: _ModelStatus;
-} | {
-    Err: _GovernedError;
-}): {
-    __kind__: "Ok";
-    Ok: ModelStatus;
-} | {
-    __kind__: "Err";
-    Err: GovernedError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: from_candid_ModelStatus_n38(value.Ok)
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_GovernedError_n84(value.Err)
-    } : value;
-}
-function from_candid_variant_n85(value: {
-    ProposalAlreadyApplied: {
-        proposal_id: bigint;
-    };
-} | {
-    InvalidArgument: {
-        field: string;
-        reason: string;
-    };
-} | {
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    NotGovernance: null;
-} | {
-    UnknownModel: {
-        model: bigint;
-    };
-}): {
-    __kind__: "ProposalAlreadyApplied";
-    ProposalAlreadyApplied: {
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "InvalidArgument";
-    InvalidArgument: {
-        field: string;
-        reason: string;
-    };
-} | {
-    __kind__: "ProposalConflict";
-    ProposalConflict: {
-        proposal_id: bigint;
-    };
-} | {
-    __kind__: "NotGovernance";
-    NotGovernance: null;
-} | {
-    __kind__: "UnknownModel";
-    UnknownModel: {
-        model: bigint;
-    };
-} {
-    return "ProposalAlreadyApplied" in value ? {
-        __kind__: "ProposalAlreadyApplied",
-        ProposalAlreadyApplied: value.ProposalAlreadyApplied
-    } : "InvalidArgument" in value ? {
-        __kind__: "InvalidArgument",
-        InvalidArgument: value.InvalidArgument
-    } : "ProposalConflict" in value ? {
-        __kind__: "ProposalConflict",
-        ProposalConflict: value.ProposalConflict
-    } : "NotGovernance" in value ? {
-        __kind__: "NotGovernance",
-        NotGovernance: value.NotGovernance
-    } : "UnknownModel" in value ? {
-        __kind__: "UnknownModel",
-        UnknownModel: value.UnknownModel
-    } : value;
-}
-function from_candid_variant_n96(value: {
-    Ok: bigint;
-} | {
-    Err: _RegistryError;
-}): {
-    __kind__: "Ok";
-    Ok: bigint;
-} | {
-    __kind__: "Err";
-    Err: RegistryError;
-} {
-    return "Ok" in value ? {
-        __kind__: "Ok",
-        Ok: value.Ok
-    } : "Err" in value ? {
-        __kind__: "Err",
-        Err: from_candid_RegistryError_n97(value.Err)
-    } : value;
-}
-function from_candid_variant_n98(value: {
     InsufficientShares: {
         requested: bigint;
         held: bigint;
@@ -2126,7 +1664,7 @@ function from_candid_variant_n98(value: {
         InvalidArgument: value.InvalidArgument
     } : "Moderated" in value ? {
         __kind__: "Moderated",
-        Moderated: from_candid_record_n99(value.Moderated)
+        Moderated: from_candid_record_n108(value.Moderated)
     } : "UnknownModel" in value ? {
         __kind__: "UnknownModel",
         UnknownModel: value.UnknownModel
@@ -2135,67 +1673,764 @@ function from_candid_variant_n98(value: {
         AnonymousCaller: value.AnonymousCaller
     } : value;
 }
-function from_candid_vec_n31(value: Array<_LogEntry>): Array<LogEntry> {
-    return value.map((x)=>from_candid_LogEntry_n32(x));
+function from_candid_variant_n110(value: {
+    Ok: null;
+} | {
+    Err: _RegistryError;
+}): {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: RegistryError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_RegistryError_n106(value.Err)
+    } : value;
 }
-function from_candid_vec_n46(value: Array<_SettledReceipt>): Array<SettledReceipt> {
-    return value.map((x)=>from_candid_SettledReceipt_n47(x));
+function from_candid_variant_n114(value: {
+    Ok: null;
+} | {
+    Err: _GovernedError;
+}): {
+    __kind__: "Ok";
+    Ok: null;
+} | {
+    __kind__: "Err";
+    Err: GovernedError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernedError_n93(value.Err)
+    } : value;
 }
-function from_candid_vec_n49(value: Array<_Credit>): Array<Credit> {
-    return value.map((x)=>from_candid_Credit_n50(x));
+function from_candid_variant_n116(value: {
+    Ok: number;
+} | {
+    Err: _SplitError;
+}): {
+    __kind__: "Ok";
+    Ok: number;
+} | {
+    __kind__: "Err";
+    Err: SplitError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_SplitError_n117(value.Err)
+    } : value;
 }
-function from_candid_vec_n55(value: Array<_DataOwner>): Array<DataOwner> {
-    return value.map((x)=>from_candid_DataOwner_n56(x));
+function from_candid_variant_n118(value: {
+    ProposalAlreadyApplied: {
+        version: number;
+        proposal_id: bigint;
+    };
+} | {
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    NotGovernance: null;
+} | {
+    InvalidSplit: {
+        total_bps: number;
+    };
+}): {
+    __kind__: "ProposalAlreadyApplied";
+    ProposalAlreadyApplied: {
+        version: number;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "NotGovernance";
+    NotGovernance: null;
+} | {
+    __kind__: "InvalidSplit";
+    InvalidSplit: {
+        total_bps: number;
+    };
+} {
+    return "ProposalAlreadyApplied" in value ? {
+        __kind__: "ProposalAlreadyApplied",
+        ProposalAlreadyApplied: value.ProposalAlreadyApplied
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
+    } : "NotGovernance" in value ? {
+        __kind__: "NotGovernance",
+        NotGovernance: value.NotGovernance
+    } : "InvalidSplit" in value ? {
+        __kind__: "InvalidSplit",
+        InvalidSplit: value.InvalidSplit
+    } : value;
 }
-function from_candid_vec_n58(value: Array<_ShareHolding>): Array<ShareHolding> {
-    return value.map((x)=>from_candid_ShareHolding_n59(x));
+function from_candid_variant_n125(value: {
+    Ok: _SettleOk;
+} | {
+    Err: _SettleError;
+}): {
+    __kind__: "Ok";
+    Ok: SettleOk;
+} | {
+    __kind__: "Err";
+    Err: SettleError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_SettleError_n126(value.Err)
+    } : value;
 }
-function from_candid_vec_n77(value: Array<_ModelView>): Array<ModelView> {
-    return value.map((x)=>from_candid_ModelView_n63(x));
+function from_candid_variant_n127(value: {
+    EmptyBatch: null;
+} | {
+    TooManyReceipts: {
+        max: number;
+    };
+} | {
+    DuplicateReceiptInBatch: {
+        receipt: bigint;
+    };
+} | {
+    ReceiptsOutOfOrder: {
+        after: bigint;
+        receipt: bigint;
+    };
+} | {
+    NotInferenceProxy: null;
+} | {
+    MeteredInFuture: {
+        now: bigint;
+        receipt: bigint;
+        metered_at: bigint;
+    };
+}): {
+    __kind__: "EmptyBatch";
+    EmptyBatch: null;
+} | {
+    __kind__: "TooManyReceipts";
+    TooManyReceipts: {
+        max: number;
+    };
+} | {
+    __kind__: "DuplicateReceiptInBatch";
+    DuplicateReceiptInBatch: {
+        receipt: bigint;
+    };
+} | {
+    __kind__: "ReceiptsOutOfOrder";
+    ReceiptsOutOfOrder: {
+        after: bigint;
+        receipt: bigint;
+    };
+} | {
+    __kind__: "NotInferenceProxy";
+    NotInferenceProxy: null;
+} | {
+    __kind__: "MeteredInFuture";
+    MeteredInFuture: {
+        now: bigint;
+        receipt: bigint;
+        metered_at: bigint;
+    };
+} {
+    return "EmptyBatch" in value ? {
+        __kind__: "EmptyBatch",
+        EmptyBatch: value.EmptyBatch
+    } : "TooManyReceipts" in value ? {
+        __kind__: "TooManyReceipts",
+        TooManyReceipts: value.TooManyReceipts
+    } : "DuplicateReceiptInBatch" in value ? {
+        __kind__: "DuplicateReceiptInBatch",
+        DuplicateReceiptInBatch: value.DuplicateReceiptInBatch
+    } : "ReceiptsOutOfOrder" in value ? {
+        __kind__: "ReceiptsOutOfOrder",
+        ReceiptsOutOfOrder: value.ReceiptsOutOfOrder
+    } : "NotInferenceProxy" in value ? {
+        __kind__: "NotInferenceProxy",
+        NotInferenceProxy: value.NotInferenceProxy
+    } : "MeteredInFuture" in value ? {
+        __kind__: "MeteredInFuture",
+        MeteredInFuture: value.MeteredInFuture
+    } : value;
 }
-function from_candid_vec_n86(value: Array<_Payout>): Array<Payout> {
-    return value.map((x)=>from_candid_Payout_n11(x));
+function from_candid_variant_n13(value: {
+    Ok: _Payout;
+} | {
+    Err: _ClaimError;
+}): {
+    __kind__: "Ok";
+    Ok: Payout;
+} | {
+    __kind__: "Err";
+    Err: ClaimError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: from_candid_Payout_n14(value.Ok)
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_ClaimError_n22(value.Err)
+    } : value;
+}
+function from_candid_variant_n19(value: {
+    Failed: {
+        reason: string;
+    };
+} | {
+    Completed: {
+        block_index: bigint;
+    };
+} | {
+    Pending: null;
+}): {
+    __kind__: "Failed";
+    Failed: {
+        reason: string;
+    };
+} | {
+    __kind__: "Completed";
+    Completed: {
+        block_index: bigint;
+    };
+} | {
+    __kind__: "Pending";
+    Pending: null;
+} {
+    return "Failed" in value ? {
+        __kind__: "Failed",
+        Failed: value.Failed
+    } : "Completed" in value ? {
+        __kind__: "Completed",
+        Completed: value.Completed
+    } : "Pending" in value ? {
+        __kind__: "Pending",
+        Pending: value.Pending
+    } : value;
+}
+function from_candid_variant_n2(value: {
+    Ok: _AuditReport;
+} | {
+    Err: _AuditError;
+}): {
+    __kind__: "Ok";
+    Ok: AuditReport;
+} | {
+    __kind__: "Err";
+    Err: AuditError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: value.Ok
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_AuditError_n3(value.Err)
+    } : value;
+}
+function from_candid_variant_n21(value: {
+    Claim: null;
+} | {
+    Automatic: null;
+}): PayoutKind {
+    return "Claim" in value ? PayoutKind.Claim : "Automatic" in value ? PayoutKind.Automatic : value;
+}
+function from_candid_variant_n23(value: {
+    NothingToClaim: null;
+} | {
+    Busy: {
+        cap: number;
+    };
+} | {
+    AlreadyProcessing: null;
+} | {
+    MintingAccountDestination: null;
+} | {
+    BelowFee: {
+        fee: bigint;
+        available: bigint;
+    };
+} | {
+    LedgerUnavailable: {
+        reason: string;
+    };
+} | {
+    TransferFailed: {
+        payout: bigint;
+        reason: string;
+    };
+} | {
+    AnonymousCaller: null;
+}): {
+    __kind__: "NothingToClaim";
+    NothingToClaim: null;
+} | {
+    __kind__: "Busy";
+    Busy: {
+        cap: number;
+    };
+} | {
+    __kind__: "AlreadyProcessing";
+    AlreadyProcessing: null;
+} | {
+    __kind__: "MintingAccountDestination";
+    MintingAccountDestination: null;
+} | {
+    __kind__: "BelowFee";
+    BelowFee: {
+        fee: bigint;
+        available: bigint;
+    };
+} | {
+    __kind__: "LedgerUnavailable";
+    LedgerUnavailable: {
+        reason: string;
+    };
+} | {
+    __kind__: "TransferFailed";
+    TransferFailed: {
+        payout: bigint;
+        reason: string;
+    };
+} | {
+    __kind__: "AnonymousCaller";
+    AnonymousCaller: null;
+} {
+    return "NothingToClaim" in value ? {
+        __kind__: "NothingToClaim",
+        NothingToClaim: value.NothingToClaim
+    } : "Busy" in value ? {
+        __kind__: "Busy",
+        Busy: value.Busy
+    } : "AlreadyProcessing" in value ? {
+        __kind__: "AlreadyProcessing",
+        AlreadyProcessing: value.AlreadyProcessing
+    } : "MintingAccountDestination" in value ? {
+        __kind__: "MintingAccountDestination",
+        MintingAccountDestination: value.MintingAccountDestination
+    } : "BelowFee" in value ? {
+        __kind__: "BelowFee",
+        BelowFee: value.BelowFee
+    } : "LedgerUnavailable" in value ? {
+        __kind__: "LedgerUnavailable",
+        LedgerUnavailable: value.LedgerUnavailable
+    } : "TransferFailed" in value ? {
+        __kind__: "TransferFailed",
+        TransferFailed: value.TransferFailed
+    } : "AnonymousCaller" in value ? {
+        __kind__: "AnonymousCaller",
+        AnonymousCaller: value.AnonymousCaller
+    } : value;
+}
+function from_candid_variant_n37(value: {
+    BatchCredited: {
+        credits: Array<_AccountCredit>;
+        duplicate_receipts: BigUint64Array;
+        batch_id: bigint;
+        funding_block: bigint;
+        receipts: Array<_LoggedReceipt>;
+    };
+} | {
+    PayoutRecorded: {
+        payout: _Payout;
+    };
+} | {
+    ModelModerated: {
+        status: _ModelStatus;
+        model: bigint;
+        moderation: _Moderation;
+    };
+} | {
+    SplitSet: {
+        record: _SplitRecord;
+    };
+} | {
+    BatchSettled: {
+        duplicate_receipts: BigUint64Array;
+        batch_id: bigint;
+        funding_block: bigint;
+        receipts: Array<_SettledReceipt>;
+    };
+} | {
+    PayoutSettingsSet: {
+        settings: _PayoutSettings;
+        proposal_id: bigint;
+    };
+} | {
+    ModelRegistered: {
+        model: bigint;
+        data_owners: Array<_DataOwner>;
+        manager: Principal;
+        owners: Array<_ShareHolding>;
+    };
+} | {
+    PayoutCompleted: {
+        fee: bigint;
+        block_index: bigint;
+        amount: bigint;
+        payout: bigint;
+    };
+} | {
+    PayoutFailed: {
+        restored: bigint;
+        payout: bigint;
+        reason: string;
+    };
+} | {
+    SharesTransferred: {
+        to: _Account;
+        model: bigint;
+        from: _Account;
+        units: bigint;
+        new_epoch: bigint;
+    };
+}): {
+    __kind__: "BatchCredited";
+    BatchCredited: {
+        credits: Array<AccountCredit>;
+        duplicate_receipts: BigUint64Array;
+        batch_id: bigint;
+        funding_block: bigint;
+        receipts: Array<LoggedReceipt>;
+    };
+} | {
+    __kind__: "PayoutRecorded";
+    PayoutRecorded: {
+        payout: Payout;
+    };
+} | {
+    __kind__: "ModelModerated";
+    ModelModerated: {
+        status: ModelStatus;
+        model: bigint;
+        moderation: Moderation;
+    };
+} | {
+    __kind__: "SplitSet";
+    SplitSet: {
+        record: SplitRecord;
+    };
+} | {
+    __kind__: "BatchSettled";
+    BatchSettled: {
+        duplicate_receipts: BigUint64Array;
+        batch_id: bigint;
+        funding_block: bigint;
+        receipts: Array<SettledReceipt>;
+    };
+} | {
+    __kind__: "PayoutSettingsSet";
+    PayoutSettingsSet: {
+        settings: PayoutSettings;
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "ModelRegistered";
+    ModelRegistered: {
+        model: bigint;
+        data_owners: Array<DataOwner>;
+        manager: Principal;
+        owners: Array<ShareHolding>;
+    };
+} | {
+    __kind__: "PayoutCompleted";
+    PayoutCompleted: {
+        fee: bigint;
+        block_index: bigint;
+        amount: bigint;
+        payout: bigint;
+    };
+} | {
+    __kind__: "PayoutFailed";
+    PayoutFailed: {
+        restored: bigint;
+        payout: bigint;
+        reason: string;
+    };
+} | {
+    __kind__: "SharesTransferred";
+    SharesTransferred: {
+        to: Account;
+        model: bigint;
+        from: Account;
+        units: bigint;
+        new_epoch: bigint;
+    };
+} {
+    return "BatchCredited" in value ? {
+        __kind__: "BatchCredited",
+        BatchCredited: from_candid_record_n38(value.BatchCredited)
+    } : "PayoutRecorded" in value ? {
+        __kind__: "PayoutRecorded",
+        PayoutRecorded: from_candid_record_n45(value.PayoutRecorded)
+    } : "ModelModerated" in value ? {
+        __kind__: "ModelModerated",
+        ModelModerated: from_candid_record_n46(value.ModelModerated)
+    } : "SplitSet" in value ? {
+        __kind__: "SplitSet",
+        SplitSet: from_candid_record_n53(value.SplitSet)
+    } : "BatchSettled" in value ? {
+        __kind__: "BatchSettled",
+        BatchSettled: from_candid_record_n54(value.BatchSettled)
+    } : "PayoutSettingsSet" in value ? {
+        __kind__: "PayoutSettingsSet",
+        PayoutSettingsSet: value.PayoutSettingsSet
+    } : "ModelRegistered" in value ? {
+        __kind__: "ModelRegistered",
+        ModelRegistered: from_candid_record_n63(value.ModelRegistered)
+    } : "PayoutCompleted" in value ? {
+        __kind__: "PayoutCompleted",
+        PayoutCompleted: value.PayoutCompleted
+    } : "PayoutFailed" in value ? {
+        __kind__: "PayoutFailed",
+        PayoutFailed: value.PayoutFailed
+    } : "SharesTransferred" in value ? {
+        __kind__: "SharesTransferred",
+        SharesTransferred: from_candid_record_n70(value.SharesTransferred)
+    } : value;
+}
+function from_candid_variant_n4(value: {
+    LedgerUnavailable: {
+        reason: string;
+    };
+} | {
+    AnonymousCaller: null;
+}): {
+    __kind__: "LedgerUnavailable";
+    LedgerUnavailable: {
+        reason: string;
+    };
+} | {
+    __kind__: "AnonymousCaller";
+    AnonymousCaller: null;
+} {
+    return "LedgerUnavailable" in value ? {
+        __kind__: "LedgerUnavailable",
+        LedgerUnavailable: value.LedgerUnavailable
+    } : "AnonymousCaller" in value ? {
+        __kind__: "AnonymousCaller",
+        AnonymousCaller: value.AnonymousCaller
+    } : value;
+}
+function from_candid_variant_n48(value: {
+    Paused: null;
+} | {
+    Active: null;
+} | {
+    Suspended: null;
+} | {
+    Delisted: null;
+}): ModelStatus {
+    return "Paused" in value ? ModelStatus.Paused : "Active" in value ? ModelStatus.Active : "Suspended" in value ? ModelStatus.Suspended : "Delisted" in value ? ModelStatus.Delisted : value;
+}
+function from_candid_variant_n52(value: {
+    Delist: null;
+} | {
+    Reinstate: null;
+} | {
+    Suspend: null;
+}): ModerationAction {
+    return "Delist" in value ? ModerationAction.Delist : "Reinstate" in value ? ModerationAction.Reinstate : "Suspend" in value ? ModerationAction.Suspend : value;
+}
+function from_candid_variant_n92(value: {
+    Ok: _ModelStatus;
+} | {
+    Err: _GovernedError;
+}): {
+    __kind__: "Ok";
+    Ok: ModelStatus;
+} | {
+    __kind__: "Err";
+    Err: GovernedError;
+} {
+    return "Ok" in value ? {
+        __kind__: "Ok",
+        Ok: from_candid_ModelStatus_n47(value.Ok)
+    } : "Err" in value ? {
+        __kind__: "Err",
+        Err: from_candid_GovernedError_n93(value.Err)
+    } : value;
+}
+function from_candid_variant_n94(value: {
+    ProposalAlreadyApplied: {
+        proposal_id: bigint;
+    };
+} | {
+    InvalidArgument: {
+        field: string;
+        reason: string;
+    };
+} | {
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    NotGovernance: null;
+} | {
+    UnknownModel: {
+        model: bigint;
+    };
+}): {
+    __kind__: "ProposalAlreadyApplied";
+    ProposalAlreadyApplied: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "InvalidArgument";
+    InvalidArgument: {
+        field: string;
+        reason: string;
+    };
+} | {
+    __kind__: "ProposalConflict";
+    ProposalConflict: {
+        proposal_id: bigint;
+    };
+} | {
+    __kind__: "NotGovernance";
+    NotGovernance: null;
+} | {
+    __kind__: "UnknownModel";
+    UnknownModel: {
+        model: bigint;
+    };
+} {
+    return "ProposalAlreadyApplied" in value ? {
+        __kind__: "ProposalAlreadyApplied",
+        ProposalAlreadyApplied: value.ProposalAlreadyApplied
+    } : "InvalidArgument" in value ? {
+        __kind__: "InvalidArgument",
+        InvalidArgument: value.InvalidArgument
+    } : "ProposalConflict" in value ? {
+        __kind__: "ProposalConflict",
+        ProposalConflict: value.ProposalConflict
+    } : "NotGovernance" in value ? {
+        __kind__: "NotGovernance",
+        NotGovernance: value.NotGovernance
+    } : "UnknownModel" in value ? {
+        __kind__: "UnknownModel",
+        UnknownModel: value.UnknownModel
+    } : value;
+}
+function from_candid_vec_n33(value: Array<_LogEntry>): Array<LogEntry> {
+    return value.map((x)=>from_candid_LogEntry_n34(x));
+}
+function from_candid_vec_n39(value: Array<_AccountCredit>): Array<AccountCredit> {
+    return value.map((x)=>from_candid_AccountCredit_n40(x));
+}
+function from_candid_vec_n42(value: Array<_LoggedReceipt>): Array<LoggedReceipt> {
+    return value.map((x)=>from_candid_LoggedReceipt_n43(x));
+}
+function from_candid_vec_n55(value: Array<_SettledReceipt>): Array<SettledReceipt> {
+    return value.map((x)=>from_candid_SettledReceipt_n56(x));
+}
+function from_candid_vec_n58(value: Array<_Credit>): Array<Credit> {
+    return value.map((x)=>from_candid_Credit_n59(x));
+}
+function from_candid_vec_n64(value: Array<_DataOwner>): Array<DataOwner> {
+    return value.map((x)=>from_candid_DataOwner_n65(x));
+}
+function from_candid_vec_n67(value: Array<_ShareHolding>): Array<ShareHolding> {
+    return value.map((x)=>from_candid_ShareHolding_n68(x));
+}
+function from_candid_vec_n86(value: Array<_ModelView>): Array<ModelView> {
+    return value.map((x)=>from_candid_ModelView_n72(x));
+}
+function from_candid_vec_n95(value: Array<_Payout>): Array<Payout> {
+    return value.map((x)=>from_candid_Payout_n14(x));
 }
 function to_candid_Account_n5(value: Account): _Account {
     return to_candid_record_n6(value);
 }
-function to_candid_ClaimArgs_n7(value: ClaimArgs): _ClaimArgs {
-    return to_candid_record_n8(value);
+function to_candid_ClaimArgs_n10(value: ClaimArgs): _ClaimArgs {
+    return to_candid_record_n11(value);
 }
-function to_candid_DataOwner_n90(value: DataOwner): _DataOwner {
-    return to_candid_record_n91(value);
+function to_candid_DataOwner_n99(value: DataOwner): _DataOwner {
+    return to_candid_record_n100(value);
 }
-function to_candid_ModelStatus_n102(value: ModelStatus): _ModelStatus {
-    return to_candid_variant_n103(value);
+function to_candid_ModelStatus_n111(value: ModelStatus): _ModelStatus {
+    return to_candid_variant_n112(value);
 }
-function to_candid_ModerateModelArgs_n78(value: ModerateModelArgs): _ModerateModelArgs {
-    return to_candid_record_n79(value);
-}
-function to_candid_ModerationAction_n80(value: ModerationAction): _ModerationAction {
-    return to_candid_variant_n81(value);
-}
-function to_candid_Receipt_n113(value: Receipt): _Receipt {
-    return to_candid_record_n114(value);
-}
-function to_candid_RegisterModelArgs_n87(value: RegisterModelArgs): _RegisterModelArgs {
+function to_candid_ModerateModelArgs_n87(value: ModerateModelArgs): _ModerateModelArgs {
     return to_candid_record_n88(value);
 }
-function to_candid_SettleArgs_n110(value: SettleArgs): _SettleArgs {
-    return to_candid_record_n111(value);
+function to_candid_ModerationAction_n89(value: ModerationAction): _ModerationAction {
+    return to_candid_variant_n90(value);
 }
-function to_candid_ShareHolding_n93(value: ShareHolding): _ShareHolding {
-    return to_candid_record_n94(value);
+function to_candid_Receipt_n122(value: Receipt): _Receipt {
+    return to_candid_record_n123(value);
 }
-function to_candid_TransferSharesArgs_n119(value: TransferSharesArgs): _TransferSharesArgs {
+function to_candid_RegisterModelArgs_n96(value: RegisterModelArgs): _RegisterModelArgs {
+    return to_candid_record_n97(value);
+}
+function to_candid_SettleArgs_n119(value: SettleArgs): _SettleArgs {
     return to_candid_record_n120(value);
 }
-function to_candid_opt_n72(value: number | null): [] | [number] {
+function to_candid_ShareHolding_n102(value: ShareHolding): _ShareHolding {
+    return to_candid_record_n103(value);
+}
+function to_candid_TransferSharesArgs_n128(value: TransferSharesArgs): _TransferSharesArgs {
+    return to_candid_record_n129(value);
+}
+function to_candid_opt_n81(value: number | null): [] | [number] {
     return value === null ? candid_none() : candid_some(value);
 }
-function to_candid_opt_n74(value: bigint | null): [] | [bigint] {
+function to_candid_opt_n83(value: bigint | null): [] | [bigint] {
     return value === null ? candid_none() : candid_some(value);
 }
-function to_candid_record_n111(value: {
+function to_candid_record_n100(value: {
+    weight: bigint;
+    account: Account;
+}): {
+    weight: bigint;
+    account: _Account;
+} {
+    return {
+        weight: value.weight,
+        account: to_candid_Account_n5(value.account)
+    };
+}
+function to_candid_record_n103(value: {
+    account: Account;
+    units: bigint;
+}): {
+    account: _Account;
+    units: bigint;
+} {
+    return {
+        account: to_candid_Account_n5(value.account),
+        units: value.units
+    };
+}
+function to_candid_record_n11(value: {
+    to?: Account;
+    from_subaccount?: Uint8Array;
+}): {
+    to: [] | [_Account];
+    from_subaccount: [] | [Uint8Array];
+} {
+    return {
+        to: value.to ? candid_some(to_candid_Account_n5(value.to)) : candid_none(),
+        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none()
+    };
+}
+function to_candid_record_n120(value: {
     batch_id: bigint;
     funding_block: bigint;
     receipts: Array<Receipt>;
@@ -2207,10 +2442,10 @@ function to_candid_record_n111(value: {
     return {
         batch_id: value.batch_id,
         funding_block: value.funding_block,
-        receipts: to_candid_vec_n112(value.receipts)
+        receipts: to_candid_vec_n121(value.receipts)
     };
 }
-function to_candid_record_n114(value: {
+function to_candid_record_n123(value: {
     id: bigint;
     model: bigint;
     output_tokens: bigint;
@@ -2243,7 +2478,7 @@ function to_candid_record_n114(value: {
         amount: value.amount
     };
 }
-function to_candid_record_n120(value: {
+function to_candid_record_n129(value: {
     to: Account;
     model: bigint;
     from_subaccount?: Uint8Array;
@@ -2273,7 +2508,7 @@ function to_candid_record_n6(value: {
         subaccount: value.subaccount ? candid_some(value.subaccount) : candid_none()
     };
 }
-function to_candid_record_n79(value: {
+function to_candid_record_n88(value: {
     model: bigint;
     action: ModerationAction;
     proposal_id: bigint;
@@ -2286,24 +2521,12 @@ function to_candid_record_n79(value: {
 } {
     return {
         model: value.model,
-        action: to_candid_ModerationAction_n80(value.action),
+        action: to_candid_ModerationAction_n89(value.action),
         proposal_id: value.proposal_id,
         reason: value.reason
     };
 }
-function to_candid_record_n8(value: {
-    to?: Account;
-    from_subaccount?: Uint8Array;
-}): {
-    to: [] | [_Account];
-    from_subaccount: [] | [Uint8Array];
-} {
-    return {
-        to: value.to ? candid_some(to_candid_Account_n5(value.to)) : candid_none(),
-        from_subaccount: value.from_subaccount ? candid_some(value.from_subaccount) : candid_none()
-    };
-}
-function to_candid_record_n88(value: {
+function to_candid_record_n97(value: {
     data_owners: Array<DataOwner>;
     owners: Array<ShareHolding>;
     metadata: ModelMetadata;
@@ -2315,37 +2538,13 @@ function to_candid_record_n88(value: {
     price: _Price;
 } {
     return {
-        data_owners: to_candid_vec_n89(value.data_owners),
-        owners: to_candid_vec_n92(value.owners),
+        data_owners: to_candid_vec_n98(value.data_owners),
+        owners: to_candid_vec_n101(value.owners),
         metadata: value.metadata,
         price: value.price
     };
 }
-function to_candid_record_n91(value: {
-    weight: bigint;
-    account: Account;
-}): {
-    weight: bigint;
-    account: _Account;
-} {
-    return {
-        weight: value.weight,
-        account: to_candid_Account_n5(value.account)
-    };
-}
-function to_candid_record_n94(value: {
-    account: Account;
-    units: bigint;
-}): {
-    account: _Account;
-    units: bigint;
-} {
-    return {
-        account: to_candid_Account_n5(value.account),
-        units: value.units
-    };
-}
-function to_candid_variant_n103(value: ModelStatus): {
+function to_candid_variant_n112(value: ModelStatus): {
     Paused: null;
 } | {
     Active: null;
@@ -2364,7 +2563,7 @@ function to_candid_variant_n103(value: ModelStatus): {
         Delisted: null
     } : value;
 }
-function to_candid_variant_n81(value: ModerationAction): {
+function to_candid_variant_n90(value: ModerationAction): {
     Delist: null;
 } | {
     Reinstate: null;
@@ -2379,14 +2578,14 @@ function to_candid_variant_n81(value: ModerationAction): {
         Suspend: null
     } : value;
 }
-function to_candid_vec_n112(value: Array<Receipt>): Array<_Receipt> {
-    return value.map((x)=>to_candid_Receipt_n113(x));
+function to_candid_vec_n101(value: Array<ShareHolding>): Array<_ShareHolding> {
+    return value.map((x)=>to_candid_ShareHolding_n102(x));
 }
-function to_candid_vec_n89(value: Array<DataOwner>): Array<_DataOwner> {
-    return value.map((x)=>to_candid_DataOwner_n90(x));
+function to_candid_vec_n121(value: Array<Receipt>): Array<_Receipt> {
+    return value.map((x)=>to_candid_Receipt_n122(x));
 }
-function to_candid_vec_n92(value: Array<ShareHolding>): Array<_ShareHolding> {
-    return value.map((x)=>to_candid_ShareHolding_n93(x));
+function to_candid_vec_n98(value: Array<DataOwner>): Array<_DataOwner> {
+    return value.map((x)=>to_candid_DataOwner_n99(x));
 }
 export interface CreateActorOptions {
     agent?: Agent;

@@ -18,6 +18,10 @@ export interface Account {
   'owner' : Principal,
   'subaccount' : [] | [Uint8Array],
 }
+/**
+ * The whole units one account was credited by one batch.
+ */
+export interface AccountCredit { 'account' : Account, 'amount' : bigint }
 export type AuditError = { 'LedgerUnavailable' : { 'reason' : string } } |
   {
     /**
@@ -33,6 +37,16 @@ export interface AuditReport {
    * `ledger_balance - liabilities.total`: zero when everything agrees.
    */
   'surplus' : bigint,
+}
+/**
+ * The log's tip with the IC's certificate of it: the certificate's tree holds
+ * `canister/<royalties>/certified_data` = `hash` (the last entry's hash, which covers its index, so
+ * `length` too). `None` in a replicated query or an inter-canister call, which carry no certificate.
+ */
+export interface CertifiedLogTip {
+  'certificate' : [] | [Uint8Array],
+  'hash' : Uint8Array,
+  'length' : bigint,
 }
 export interface ClaimArgs {
   /**
@@ -76,7 +90,7 @@ export type ClaimError = { 'NothingToClaim' : null } |
   { 'AnonymousCaller' : null };
 /**
  * One stakeholder's part of one receipt: its weight (over [`ENTITLEMENT_DENOMINATOR`]) and the whole
- * units credited by it.
+ * units credited by it. Only in [`LogEvent::BatchSettled`], which batches no longer write.
  */
 export interface Credit {
   'weight' : bigint,
@@ -88,6 +102,22 @@ export interface DataOwner { 'weight' : bigint, 'account' : Account }
  * A fine-tuning dataset the model was trained on, pinned by the SHA-256 of its content.
  */
 export interface DatasetRef { 'uri' : string, 'sha256' : Uint8Array }
+/**
+ * The entry as hashed (what `get_log_encoded` serves for verifying): `event` is the Candid encoding
+ * of one [`LogEvent`], the bytes the hash covers when `format` is [`LOG_FORMAT_V2`].
+ */
+export interface EncodedLogEntry {
+  'hash' : Uint8Array,
+  'prev_hash' : Uint8Array,
+  'event' : Uint8Array,
+  'timestamp' : bigint,
+  'index' : bigint,
+  'format' : number,
+}
+export interface EncodedLogPage {
+  'total' : bigint,
+  'entries' : Array<EncodedLogEntry>,
+}
 /**
  * Why royalties refused a governance call other than `set_split`.
  */
@@ -137,6 +167,9 @@ export interface Liabilities {
   'in_flight' : bigint,
   'paid_total' : bigint,
 }
+/**
+ * An entry with its event decoded (what `get_log` serves for reading).
+ */
 export interface LogEntry {
   'hash' : Uint8Array,
   'prev_hash' : Uint8Array,
@@ -144,7 +177,22 @@ export interface LogEntry {
   'timestamp' : bigint,
   'index' : bigint,
 }
-export type LogEvent = { 'PayoutRecorded' : { 'payout' : Payout } } |
+export type LogEvent = {
+    /**
+     * A batch credited at once: for each account, `Σ amount × weight` over the batch's receipts is
+     * added to its remainder and the whole units in it credited — the same floors as crediting the
+     * receipts one by one. `credits` lists every account credited a whole unit or more; a verifier
+     * recomputes them from `receipts`, the share tables and the splits.
+     */
+    'BatchCredited' : {
+      'credits' : Array<AccountCredit>,
+      'duplicate_receipts' : BigUint64Array,
+      'batch_id' : bigint,
+      'funding_block' : bigint,
+      'receipts' : Array<LoggedReceipt>,
+    }
+  } |
+  { 'PayoutRecorded' : { 'payout' : Payout } } |
   {
     'ModelModerated' : {
       'status' : ModelStatus,
@@ -154,6 +202,9 @@ export type LogEvent = { 'PayoutRecorded' : { 'payout' : Payout } } |
   } |
   { 'SplitSet' : { 'record' : SplitRecord } } |
   {
+    /**
+     * Written by versions that credited receipt by receipt; kept so that their entries decode.
+     */
     'BatchSettled' : {
       'duplicate_receipts' : BigUint64Array,
       'batch_id' : bigint,
@@ -204,6 +255,22 @@ export interface LogPage { 'total' : bigint, 'entries' : Array<LogEntry> }
  * The settlement log's length and the hash of its last entry.
  */
 export interface LogTip { 'hash' : Uint8Array, 'length' : bigint }
+/**
+ * A receipt as the log lists it in a batch: what its credits follow from. `share_epoch` is `None`
+ * for a receipt this registry could not attribute (an unknown model or split version), credited whole
+ * to the treasury.
+ */
+export interface LoggedReceipt {
+  'id' : bigint,
+  'model' : bigint,
+  'output_tokens' : bigint,
+  'node_operator' : Account,
+  'share_epoch' : [] | [bigint],
+  'metered_at' : bigint,
+  'split_version' : number,
+  'input_tokens' : bigint,
+  'amount' : bigint,
+}
 export interface Model {
   'id' : bigint,
   'status' : ModelStatus,
@@ -448,6 +515,12 @@ export interface SettleArgs {
 export type SettleError = { 'EmptyBatch' : null } |
   { 'TooManyReceipts' : { 'max' : number } } |
   { 'DuplicateReceiptInBatch' : { 'receipt' : bigint } } |
+  {
+    /**
+     * A batch lists its receipts by increasing id (the proxy numbers and batches them in order).
+     */
+    'ReceiptsOutOfOrder' : { 'after' : bigint, 'receipt' : bigint }
+  } |
   { 'NotInferenceProxy' : null } |
   {
     /**
@@ -474,10 +547,7 @@ export interface SettleOk {
   'settled_receipts' : number,
 }
 /**
- * A receipt as settled. Each account keeps `remainder < ENTITLEMENT_DENOMINATOR`; per receipt it adds
- * `amount × weight`, is credited `remainder / ENTITLEMENT_DENOMINATOR` whole units and keeps the rest.
- * So `credited_total` is always `floor(exact entitlement)`: replaying one's credits in log order
- * recomputes every one of them.
+ * A receipt as settled one by one (before [`LogEvent::BatchCredited`]).
  */
 export interface SettledReceipt {
   'credits' : Array<Credit>,
@@ -568,10 +638,18 @@ export interface _SERVICE {
    */
   'audit' : ActorMethod<[], Result>,
   'balance_of' : ActorMethod<[Account], StakeholderBalance>,
+  /**
+   * The tip the IC certifies, with its certificate (call it as a query, not replicated).
+   */
+  'certified_log_tip' : ActorMethod<[], CertifiedLogTip>,
   'claim' : ActorMethod<[ClaimArgs], Result_1>,
   'get_batch' : ActorMethod<[bigint], [] | [SettleOk]>,
   'get_config' : ActorMethod<[], RoyaltiesConfig>,
   'get_log' : ActorMethod<[bigint, number], LogPage>,
+  /**
+   * The entries as hashed, for verifying: each event's Candid bytes as the hash covers them.
+   */
+  'get_log_encoded' : ActorMethod<[bigint, number], EncodedLogPage>,
   'get_model' : ActorMethod<[bigint], [] | [ModelView]>,
   'get_payout' : ActorMethod<[bigint], [] | [Payout]>,
   'get_share_table' : ActorMethod<[bigint, bigint], [] | [ShareTable]>,

@@ -65,6 +65,11 @@ export const idlFactory = ({ IDL }) => {
     'paid_total' : IDL.Nat,
     'credited_total' : IDL.Nat,
   });
+  const CertifiedLogTip = IDL.Record({
+    'certificate' : IDL.Opt(IDL.Vec(IDL.Nat8)),
+    'hash' : IDL.Vec(IDL.Nat8),
+    'length' : IDL.Nat64,
+  });
   const ClaimArgs = IDL.Record({
     'to' : IDL.Opt(Account),
     'from_subaccount' : IDL.Opt(IDL.Vec(IDL.Nat8)),
@@ -128,6 +133,18 @@ export const idlFactory = ({ IDL }) => {
     'governance' : IDL.Principal,
     'treasury' : Account,
   });
+  const AccountCredit = IDL.Record({ 'account' : Account, 'amount' : IDL.Nat });
+  const LoggedReceipt = IDL.Record({
+    'id' : IDL.Nat64,
+    'model' : IDL.Nat64,
+    'output_tokens' : IDL.Nat64,
+    'node_operator' : Account,
+    'share_epoch' : IDL.Opt(IDL.Nat64),
+    'metered_at' : IDL.Nat64,
+    'split_version' : IDL.Nat32,
+    'input_tokens' : IDL.Nat64,
+    'amount' : IDL.Nat64,
+  });
   const ModelStatus = IDL.Variant({
     'Paused' : IDL.Null,
     'Active' : IDL.Null,
@@ -174,6 +191,13 @@ export const idlFactory = ({ IDL }) => {
   const DataOwner = IDL.Record({ 'weight' : IDL.Nat64, 'account' : Account });
   const ShareHolding = IDL.Record({ 'account' : Account, 'units' : IDL.Nat64 });
   const LogEvent = IDL.Variant({
+    'BatchCredited' : IDL.Record({
+      'credits' : IDL.Vec(AccountCredit),
+      'duplicate_receipts' : IDL.Vec(IDL.Nat64),
+      'batch_id' : IDL.Nat64,
+      'funding_block' : IDL.Nat,
+      'receipts' : IDL.Vec(LoggedReceipt),
+    }),
     'PayoutRecorded' : IDL.Record({ 'payout' : Payout }),
     'ModelModerated' : IDL.Record({
       'status' : ModelStatus,
@@ -226,6 +250,18 @@ export const idlFactory = ({ IDL }) => {
   const LogPage = IDL.Record({
     'total' : IDL.Nat64,
     'entries' : IDL.Vec(LogEntry),
+  });
+  const EncodedLogEntry = IDL.Record({
+    'hash' : IDL.Vec(IDL.Nat8),
+    'prev_hash' : IDL.Vec(IDL.Nat8),
+    'event' : IDL.Vec(IDL.Nat8),
+    'timestamp' : IDL.Nat64,
+    'index' : IDL.Nat64,
+    'format' : IDL.Nat8,
+  });
+  const EncodedLogPage = IDL.Record({
+    'total' : IDL.Nat64,
+    'entries' : IDL.Vec(EncodedLogEntry),
   });
   const DatasetRef = IDL.Record({
     'uri' : IDL.Text,
@@ -343,6 +379,10 @@ export const idlFactory = ({ IDL }) => {
     'EmptyBatch' : IDL.Null,
     'TooManyReceipts' : IDL.Record({ 'max' : IDL.Nat32 }),
     'DuplicateReceiptInBatch' : IDL.Record({ 'receipt' : IDL.Nat64 }),
+    'ReceiptsOutOfOrder' : IDL.Record({
+      'after' : IDL.Nat64,
+      'receipt' : IDL.Nat64,
+    }),
     'NotInferenceProxy' : IDL.Null,
     'MeteredInFuture' : IDL.Record({
       'now' : IDL.Nat64,
@@ -361,10 +401,16 @@ export const idlFactory = ({ IDL }) => {
   return IDL.Service({
     'audit' : IDL.Func([], [Result], []),
     'balance_of' : IDL.Func([Account], [StakeholderBalance], ['query']),
+    'certified_log_tip' : IDL.Func([], [CertifiedLogTip], ['query']),
     'claim' : IDL.Func([ClaimArgs], [Result_1], []),
     'get_batch' : IDL.Func([IDL.Nat64], [IDL.Opt(SettleOk)], ['query']),
     'get_config' : IDL.Func([], [RoyaltiesConfig], ['query']),
     'get_log' : IDL.Func([IDL.Nat64, IDL.Nat32], [LogPage], ['query']),
+    'get_log_encoded' : IDL.Func(
+        [IDL.Nat64, IDL.Nat32],
+        [EncodedLogPage],
+        ['query'],
+      ),
     'get_model' : IDL.Func([IDL.Nat64], [IDL.Opt(ModelView)], ['query']),
     'get_payout' : IDL.Func([IDL.Nat64], [IDL.Opt(Payout)], ['query']),
     'get_share_table' : IDL.Func(
