@@ -15,15 +15,20 @@ const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/baseline/operations
 
 /// A model with 10 owners and 4 data owners: every receipt credits 16 accounts (with host and treasury).
 fn bench_model() -> RegisterModelArgs {
+    bench_model_owned_by(200, 300)
+}
+
+/// [`bench_model`] with its owners from principal `owners` on and its data owners from `data_owners`.
+fn bench_model_owned_by(owners: u64, data_owners: u64) -> RegisterModelArgs {
     let owners: Vec<ShareHolding> = (0..10)
         .map(|i| ShareHolding {
-            account: account(principal(200 + i)),
+            account: account(principal(owners + i)),
             units: 100_000,
         })
         .collect();
     let data_owners: Vec<DataOwner> = (0..4)
         .map(|i| DataOwner {
-            account: account(principal(300 + i)),
+            account: account(principal(data_owners + i)),
             weight: 2_500,
         })
         .collect();
@@ -68,6 +73,7 @@ fn measure() -> Vec<(&'static str, CallReport)> {
         .collect();
     let (settled, transfer, settle) = w.fund_and_settle(1, receipts);
     settled.unwrap();
+    let settle_500 = settle_500_receipts_over_10_models(&mut w);
     let (claim, claim_report) = w.claim(principal(200));
     claim.unwrap();
     let (infer, flush) = measure_proxy();
@@ -75,10 +81,43 @@ fn measure() -> Vec<(&'static str, CallReport)> {
         ("register_model", register),
         ("icrc1_transfer", transfer),
         ("settle_100_receipts_16_accounts_each", settle),
+        ("settle_500_receipts_10_models_16_accounts_each", settle_500),
         ("claim_with_ledger_transfer", claim_report),
         ("infer_one_outcall_verified_receipt", infer),
         ("flush_100_receipts_transfer_and_settle", flush),
     ]
+}
+
+/// A batch of 500 receipts, 50 for each of 10 models with 14 owners and data owners of their own,
+/// hosted by 2 nodes: 16 accounts a receipt, 142 in the batch.
+fn settle_500_receipts_over_10_models(w: &mut NeuraNft) -> CallReport {
+    let models: Vec<ModelId> = (0..10u64)
+        .map(|m| {
+            let manager = 1_000 + m * 20;
+            let (id, _) = w.register_model(
+                principal(manager),
+                bench_model_owned_by(manager, manager + 10),
+            );
+            id.unwrap()
+        })
+        .collect();
+    let now = w.net.time();
+    let receipts: Vec<Receipt> = (0..500u64)
+        .map(|i| Receipt {
+            id: 1_000 + i,
+            user: principal(900),
+            model: models[(i % 10) as usize],
+            node_operator: account(principal(60 + i % 2)),
+            input_tokens: 500 + i,
+            output_tokens: 700,
+            amount: 5_000 + i * 37,
+            split_version: 0,
+            metered_at: now,
+        })
+        .collect();
+    let (settled, _, report) = w.fund_and_settle(2, receipts);
+    assert_eq!(settled.unwrap().settled_receipts, 500);
+    report
 }
 
 /// The paid path on the real proxy: one `infer` (the proxy's executions: checks, hold, outcall

@@ -467,6 +467,24 @@ impl Registry {
         Some(epoch)
     }
 
+    /// The epochs of `model` in force from `from` to `to`, read at once for a batch whose receipts
+    /// were metered between them (`None`: no such model).
+    pub fn epochs_between(&self, model: ModelId, from: u64, to: u64) -> Option<EpochTimeline> {
+        let first = self.epoch_at(model, from)?;
+        let changes = if from < to {
+            self.epoch_by_time
+                .range((model, from + 1)..=(model, to))
+                .map(|e| {
+                    let ((_, at), epoch) = e.into_pair();
+                    (at, epoch)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Some(EpochTimeline { first, changes })
+    }
+
     /// Hashes the maps in the order `State::fingerprint` always has, so that a digest taken before
     /// an upgrade still compares (the per-manager counts were never part of it).
     pub fn fingerprint(&self, h: &mut Sha256) {
@@ -475,5 +493,21 @@ impl Registry {
         hash_map(h, &self.holder_index);
         hash_map(h, &self.share_tables);
         hash_map(h, &self.epoch_by_time);
+    }
+}
+
+/// A model's share epochs over a span of time: the one in force at its start, and the changes in it.
+pub struct EpochTimeline {
+    first: u64,
+    changes: Vec<(u64, u64)>,
+}
+
+impl EpochTimeline {
+    /// The epoch in force at `at` (within the span it was read for).
+    pub fn at(&self, at: u64) -> u64 {
+        let later = self.changes.partition_point(|(start, _)| *start <= at);
+        later
+            .checked_sub(1)
+            .map_or(self.first, |i| self.changes[i].1)
     }
 }
