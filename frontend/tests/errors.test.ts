@@ -161,6 +161,7 @@ describe('error sentences', () => {
       [{ __kind__: 'EmptyBatch', EmptyBatch: null }, /no receipts/],
       [{ __kind__: 'TooManyReceipts', TooManyReceipts: { max: 500 } }, /500/],
       [{ __kind__: 'DuplicateReceiptInBatch', DuplicateReceiptInBatch: { receipt: 3n } }, /Receipt 3/],
+      [{ __kind__: 'ReceiptsOutOfOrder', ReceiptsOutOfOrder: { receipt: 4n, after: 7n } }, /Receipt 4 is listed after receipt 7: .*increasing id/],
       [{ __kind__: 'NotInferenceProxy', NotInferenceProxy: null }, /inference proxy/],
       [{ __kind__: 'MeteredInFuture', MeteredInFuture: { now: 1n, receipt: 2n, metered_at: 3n } }, /Receipt 2/],
     ]);

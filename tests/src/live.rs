@@ -249,6 +249,56 @@ impl Live {
         out
     }
 
+    /// Runs the stakeholders' verifier (`neuranft-verify`) against the live network over its HTTP
+    /// interface, as a stakeholder would: the certificate of royalties' log tip, the chain, every
+    /// credit, and mina's balance recomputed. Returns its verdict with the command that repeats it.
+    pub fn verify_settlement_over_http(&self) -> Result<String, String> {
+        let royalties = self
+            .canisters
+            .iter()
+            .find(|(name, _)| *name == "royalties")
+            .map(|(_, id)| *id)
+            .expect("royalties is deployed");
+        let mina = icrc_ledger_types::icrc1::account::Account {
+            owner: crate::demo::principal("mina"),
+            subaccount: None,
+        };
+        let trust = settlement_verifier::Trust {
+            royalties,
+            root_key_der: self.root_key_der.clone(),
+            now_nanos: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_nanos(),
+            max_certificate_skew_nanos: 300_000_000_000,
+        };
+        let mut source = settlement_verifier::http::HttpSource::new(&self.url, royalties);
+        let verdict =
+            settlement_verifier::verify(&mut source, &trust, None).map_err(|e| e.to_string())?;
+        let check = settlement_verifier::check_account(&mut source, &verdict.replay, &mina)
+            .map_err(|e| e.to_string())?;
+        if !check.agrees() {
+            return Err(format!(
+                "mina: the log gives {:?}, royalties reports {:?}",
+                check.recomputed, check.reported
+            ));
+        }
+        Ok(format!(
+            "settlement verifier over {}: certificate, chain of {} entries and the credits of {} batches \
+             ({} receipts) verified; mina recomputed {} credited = royalties' {}\n  \
+             repeat: cargo run -q -p settlement-verifier -- --url {} --royalties {royalties} \
+             --root-key-file {} --account {mina}\n",
+            self.url,
+            verdict.length,
+            verdict.replay.batches,
+            verdict.replay.receipts,
+            check.recomputed.credited_total,
+            check.reported.credited_total,
+            self.url,
+            self.root_key_file.display(),
+        ))
+    }
+
     /// Stops serving (after the request in progress) and the hpc-nodes.
     pub fn stop(self) -> localnet::LocalNet {
         let net = self.serving.stop();

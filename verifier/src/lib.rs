@@ -122,7 +122,7 @@ pub struct Verdict {
     pub from_index: u64,
     /// The certified length the run verified up to.
     pub length: u64,
-    /// Entries of format 1 (verified by their links only).
+    /// Entries of format 1 (verified by their links only), at the log's start.
     pub legacy_entries: u64,
     /// The replay after the last entry: save it as the next run's checkpoint.
     pub replay: LogReplay,
@@ -153,7 +153,6 @@ pub fn verify<S: LogSource>(
         .as_slice()
         .try_into()
         .map_err(|_| VerifyError::TipMismatch)?;
-    let mut legacy_entries = 0;
     while replay.next_index < tip.length {
         let page = source_.encoded_page(replay.next_index).map_err(source)?;
         let wanted = (tip.length - replay.next_index) as usize;
@@ -164,7 +163,8 @@ pub fn verify<S: LogSource>(
                 want: tip.length,
             });
         }
-        prev = verify_log_chain(prev, replay.next_index, entries).map_err(VerifyError::Chain)?;
+        prev = verify_log_chain(prev, replay.next_index, replay.legacy_entries, entries)
+            .map_err(VerifyError::Chain)?;
         for e in entries {
             let event: LogEvent =
                 candid::decode_one(&e.event).map_err(|err| VerifyError::Undecodable {
@@ -172,7 +172,7 @@ pub fn verify<S: LogSource>(
                     reason: err.to_string(),
                 })?;
             if e.format == LOG_FORMAT_V1 {
-                legacy_entries += 1;
+                replay.legacy_entries += 1;
             }
             replay
                 .apply(e.index, e.timestamp, &e.hash, &event)
@@ -185,7 +185,7 @@ pub fn verify<S: LogSource>(
     Ok(Verdict {
         from_index,
         length: tip.length,
-        legacy_entries,
+        legacy_entries: replay.legacy_entries,
         replay,
     })
 }

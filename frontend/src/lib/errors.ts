@@ -225,6 +225,8 @@ export function settleErrorText(e: SettleError): string {
       return `A batch holds at most ${e.TooManyReceipts.max} receipts.`;
     case 'DuplicateReceiptInBatch':
       return `Receipt ${e.DuplicateReceiptInBatch.receipt.toString()} appears twice in the batch.`;
+    case 'ReceiptsOutOfOrder':
+      return `Receipt ${e.ReceiptsOutOfOrder.receipt.toString()} is listed after receipt ${e.ReceiptsOutOfOrder.after.toString()}: a batch lists its receipts by increasing id.`;
     case 'NotInferenceProxy':
       return 'Only the inference proxy settles batches.';
     case 'MeteredInFuture':

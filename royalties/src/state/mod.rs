@@ -328,10 +328,8 @@ impl State {
     // ---------------------------------------------------------------- settlement
 
     /// Credits every new receipt of the batch; all-or-nothing on invalid input, idempotent by batch id
-    /// and by receipt id. Each account's balance is read and written once per batch: it gains
-    /// `Σ amount × weight` over the batch's receipts, which gives the same floors as crediting them
-    /// one by one (the whole units of `r + a + b` are those of `r + a` plus those of what remains
-    /// plus `b`).
+    /// and by receipt id. Each account's balance, read and written once, gains `Σ amount × weight`:
+    /// the same floors as receipt by receipt (`⌊(r + a + b)/D⌋ = ⌊(r + a)/D⌋ + ⌊((r + a) mod D + b)/D⌋`).
     pub fn settle(
         &mut self,
         caller: Principal,
@@ -355,7 +353,7 @@ impl State {
         // same weights; hosts by their split's host weight. No single receipt can make the batch
         // refused (that would leave every other receipt of it unpaid): one this registry cannot
         // attribute is credited whole to the treasury.
-        let mut epochs = BatchEpochs::spanning(&args.receipts);
+        let mut epochs = settlement::BatchEpochs::spanning(&args.receipts);
         let mut by_group: BTreeMap<(ModelId, u64, SplitVersion), u128> = BTreeMap::new();
         let mut by_host: BTreeMap<(AccountKey, SplitVersion), u128> = BTreeMap::new();
         let mut unattributed: u128 = 0;
@@ -698,45 +696,5 @@ impl State {
             h.update(payload);
         }
         h.finalize().into()
-    }
-}
-
-/// The share epochs a batch's receipts are credited under, read once per model and split version
-/// for the whole batch instead of once per receipt.
-struct BatchEpochs {
-    from: u64,
-    to: u64,
-    models: BTreeMap<ModelId, Option<registry::EpochTimeline>>,
-    splits: BTreeMap<SplitVersion, bool>,
-}
-
-impl BatchEpochs {
-    fn spanning(receipts: &[Receipt]) -> Self {
-        let times = receipts.iter().map(|r| r.metered_at);
-        Self {
-            from: times.clone().min().unwrap_or(0),
-            to: times.max().unwrap_or(0),
-            models: BTreeMap::new(),
-            splits: BTreeMap::new(),
-        }
-    }
-
-    /// The share epoch a receipt is credited under, or `None` when this registry cannot attribute it
-    /// (an unknown model or split version: only a faulty proxy makes one). A receipt metered before
-    /// the model's first epoch (the proxy's clock a little behind this one) belongs to that epoch.
-    fn of(&mut self, state: &State, r: &Receipt) -> Option<u64> {
-        let known_split = *self
-            .splits
-            .entry(r.split_version)
-            .or_insert_with(|| state.splits.contains(r.split_version));
-        if !known_split {
-            return None;
-        }
-        let (from, to) = (self.from, self.to);
-        self.models
-            .entry(r.model)
-            .or_insert_with(|| state.registry.epochs_between(r.model, from, to))
-            .as_ref()
-            .map(|timeline| timeline.at(r.metered_at))
     }
 }

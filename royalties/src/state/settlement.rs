@@ -194,3 +194,43 @@ pub fn recipients(
 pub fn host_weight(split: &SplitConfig) -> u128 {
     split.host_bps as u128 * SHARE_UNITS_PER_MODEL as u128 * DATA_WEIGHT_TOTAL as u128
 }
+
+/// The share epochs a batch's receipts are credited under, read once per model and split version
+/// for the whole batch instead of once per receipt.
+pub(super) struct BatchEpochs {
+    from: u64,
+    to: u64,
+    models: BTreeMap<ModelId, Option<super::registry::EpochTimeline>>,
+    splits: BTreeMap<SplitVersion, bool>,
+}
+
+impl BatchEpochs {
+    pub(super) fn spanning(receipts: &[Receipt]) -> Self {
+        let times = receipts.iter().map(|r| r.metered_at);
+        Self {
+            from: times.clone().min().unwrap_or(0),
+            to: times.max().unwrap_or(0),
+            models: BTreeMap::new(),
+            splits: BTreeMap::new(),
+        }
+    }
+
+    /// The share epoch a receipt is credited under, or `None` when this registry cannot attribute it
+    /// (an unknown model or split version: only a faulty proxy makes one). A receipt metered before
+    /// the model's first epoch (the proxy's clock a little behind this one) belongs to that epoch.
+    pub(super) fn of(&mut self, state: &super::State, r: &Receipt) -> Option<u64> {
+        let known_split = *self
+            .splits
+            .entry(r.split_version)
+            .or_insert_with(|| state.splits.contains(r.split_version));
+        if !known_split {
+            return None;
+        }
+        let (from, to) = (self.from, self.to);
+        self.models
+            .entry(r.model)
+            .or_insert_with(|| state.registry.epochs_between(r.model, from, to))
+            .as_ref()
+            .map(|timeline| timeline.at(r.metered_at))
+    }
+}

@@ -171,7 +171,7 @@ fn replay_and_compare(s: &State) -> LogReplay {
         if page.entries.is_empty() {
             break;
         }
-        tip = verify_log_chain(tip, replay.next_index, &page.entries)
+        tip = verify_log_chain(tip, replay.next_index, 0, &page.entries)
             .unwrap_or_else(|e| panic!("the chain breaks: {e}"));
         for e in &page.entries {
             assert_eq!(e.format, LOG_FORMAT_V2);

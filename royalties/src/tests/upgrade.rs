@@ -145,7 +145,17 @@ fn the_log_and_receipts_of_the_version_before_ranges_read_on() {
         .find(|e| e.format == LOG_FORMAT_V1)
         .unwrap();
     assert_eq!(legacy.hash, old_hash);
-    let tip = verify_log_chain(LOG_GENESIS_HASH, 0, &page.entries).expect("the chain links");
+    // In a real log the format-1 entries come first; here the install wrote one entry before: the
+    // chain is checked from the legacy entry on.
+    let at = legacy.index;
+    let prev: [u8; 32] = legacy.prev_hash.as_slice().try_into().unwrap();
+    let from_legacy = &page.entries[at as usize..];
+    let tip = verify_log_chain(prev, at, at, from_legacy).expect("the chain links");
+    assert_eq!(
+        verify_log_chain(prev, at, 0, from_legacy),
+        Err(ChainError::LegacyAfterFormat2 { index: at }),
+        "a format-1 entry where format 2 began is refused"
+    );
     assert_eq!(tip, s.log_tip_hash());
     assert!(matches!(
         s.log_page(legacy.index, 1).entries[0].event,

@@ -42,6 +42,15 @@ fn main() {
         std::process::exit(1)
     });
     println!("\n{}", live.instructions());
+    // What a stakeholder runs, over the HTTP interface: failing it fails the main job.
+    match live.verify_settlement_over_http() {
+        Ok(verdict) => println!("{verdict}"),
+        Err(e) => {
+            eprintln!("the settlement verifier refutes the live log: {e}");
+            live.stop();
+            std::process::exit(1);
+        }
+    }
     if exit_after_report {
         live.stop();
         return;

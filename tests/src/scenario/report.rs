@@ -233,15 +233,18 @@ pub(super) fn print(w: &mut NeuraNft, ended: Ended) -> bool {
     ));
     let (entries, log_chain) = w.settlement_log();
     println!(
-        "settlement log: {} entries, hash chain {}",
+        "settlement log: {} entries; the stakeholders' verifier (certificate, chain, every credit \
+         recomputed, every balance compared): {}",
         entries.len(),
-        if log_chain.is_ok() {
-            "verified"
-        } else {
-            "BROKEN"
+        match &log_chain {
+            Ok(()) => "agrees".to_string(),
+            Err(e) => format!("REFUTES: {e}"),
         }
     );
-    checks.push(("settlement log hash chain".into(), log_chain.is_ok()));
+    checks.push((
+        "settlement log certified, chained and every credit recomputed".into(),
+        log_chain.is_ok(),
+    ));
     let ledger_chain = w.verify_ledger_chain(payment);
     println!(
         "NUSD ledger: {} blocks, ICRC-3 hash chain {}",

@@ -209,6 +209,9 @@ pub enum ChainError {
     WrongHash { index: u64 },
     /// A format this verifier does not know.
     UnknownFormat { index: u64, format: u8 },
+    /// A format-1 entry after format 2 began: only entries of earlier versions are format 1, and
+    /// the label is not hashed, so accepting it would let a server pass off a changed entry.
+    LegacyAfterFormat2 { index: u64 },
 }
 
 impl std::fmt::Display for ChainError {
@@ -224,18 +227,25 @@ impl std::fmt::Display for ChainError {
             Self::UnknownFormat { index, format } => {
                 write!(f, "entry {index} has unknown format {format}")
             }
+            Self::LegacyAfterFormat2 { index } => {
+                write!(f, "entry {index} claims format 1 after format 2 began")
+            }
         }
     }
 }
 
 /// Checks that `entries` (consecutive, oldest first) continue the chain whose last hash is `prev` at
-/// index `next_index`; returns the new last hash. Format-2 entries are rehashed from their bytes;
-/// format-1 entries are checked by their links.
+/// index `next_index`, `legacy` of the entries before it format 1 (all of them until format 2 began);
+/// returns the new last hash.
+/// Format-2 entries are rehashed from their bytes; format-1 entries, only the first ones of a log, are
+/// checked by their links.
 pub fn verify_log_chain(
     mut prev: [u8; 32],
     mut next_index: u64,
+    legacy: u64,
     entries: &[EncodedLogEntry],
 ) -> Result<[u8; 32], ChainError> {
+    let mut format2_began = next_index > legacy;
     for e in entries {
         let index = e.index;
         if index != next_index {
@@ -257,7 +267,9 @@ pub fn verify_log_chain(
                 if log_entry_hash(&prev, index, e.timestamp, &e.event) != hash {
                     return Err(ChainError::WrongHash { index });
                 }
+                format2_began = true;
             }
+            LOG_FORMAT_V1 if format2_began => return Err(ChainError::LegacyAfterFormat2 { index }),
             LOG_FORMAT_V1 => {}
             format => return Err(ChainError::UnknownFormat { index, format }),
         }

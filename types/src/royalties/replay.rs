@@ -47,6 +47,8 @@ pub struct LogReplay {
     accounts: BTreeMap<Account, ReplayedAccount>,
     pub batches: u64,
     pub receipts: u64,
+    /// The format-1 entries at the log's start (counted by the verifier, which sees the formats).
+    pub legacy_entries: u64,
 }
 
 /// Where the log and the recomputation part ways.
@@ -118,6 +120,7 @@ impl LogReplay {
             accounts: BTreeMap::new(),
             batches: 0,
             receipts: 0,
+            legacy_entries: 0,
         }
     }
 
